@@ -1,0 +1,2 @@
+# bench/: benchmarks printing comparable figures (run by `make bench`).
+BENCHES +=

@@ -1,0 +1,35 @@
+/* job.h — job vocabulary shared by the schedd and the tools: status
+ * codes (Condor's JobStatus numbers, which pool users know), actions,
+ * job ids. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Condor's JobStatus codes, which pool users know. */
+typedef enum {
+	KITE_JOB_IDLE = 1,
+	KITE_JOB_RUNNING = 2,
+	KITE_JOB_REMOVED = 3,
+	KITE_JOB_COMPLETED = 4,
+	KITE_JOB_HELD = 5,
+	KITE_JOB_SUSPENDED = 7,
+} KiteJobStatus;
+
+/* One letter for `q`'s ST column. */
+char kite_job_status_letter(int status);
+const char *kite_job_status_name(int status);
+
+typedef enum {
+	KITE_ACTION_REMOVE = 1,
+	KITE_ACTION_HOLD = 2,
+	KITE_ACTION_RELEASE = 3,
+} KiteJobAction;
+
+/* A job id CLUSTER.PROC; proc -1 stands for every proc of the cluster. */
+typedef struct {
+	gint64 cluster, proc;
+} KiteJobId;
+
+G_END_DECLS

@@ -1,0 +1,727 @@
+/* jobfile.c — job.yaml to a template job ad, and the per-proc expansion
+ * of that template; see jobfile.h and docs/job-file.md.
+ *
+ * Reading YAML, checking keys and converting scalars is yaml-doc.c's
+ * job; this file knows what each job key means, which attribute it
+ * becomes, the defaults, the checks that need the file system (the
+ * executable, the directories and input files) and the $(Macro)
+ * language.  No printing here. */
+#include "jobfile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "yaml-doc.h"
+
+/* Nesting and node limits: a job file is a flat mapping with a few short
+ * lists, so these are generous and still bound the work. */
+static const KiteYamlLimits job_limits = {
+	.max_size = KITE_JOBFILE_MAX_SIZE,
+	.max_depth = 16,
+	.max_nodes = 100000,
+};
+
+#define DEFAULT_REQUEST_CPUS 1
+#define DEFAULT_REQUEST_MEMORY_MIB 128
+#define DEFAULT_REQUEST_DISK_KIB (1024 * 1024)
+#define DEFAULT_MAX_RETRIES 3
+#define MAX_REQUEST_CPUS 4096
+#define MAX_RETRIES 1000
+#define MAX_CHECKPOINT_INTERVAL (365 * 86400)
+
+/* ---- $(Macro) ----------------------------------------------------------- */
+
+/* Condor spells these both ways; names are case-insensitive as there. */
+static const char *const macro_names[] = {"Cluster", "ClusterId", "Process", "ProcId", NULL};
+
+/* The macro named by @name[0..len) as 'C' (cluster) or 'P' (proc), or 0. */
+static char macro_kind(const char *name, gsize len)
+{
+	for (guint i = 0; macro_names[i]; i++)
+		if (strlen(macro_names[i]) == len && g_ascii_strncasecmp(name, macro_names[i], len) == 0)
+			return macro_names[i][0];
+	return 0;
+}
+
+/* Expand @text: "$$" becomes "$" and, when @substitute, $(Cluster) and
+ * $(Process) become the numbers; anything else, including unknown
+ * macros, is copied as written.  Newly allocated. */
+static char *macro_expand(const char *text, gboolean substitute, gint64 cluster, gint64 proc)
+{
+	GString *out = g_string_sized_new(strlen(text) + 8);
+	for (const char *p = text; *p;) {
+		if (p[0] == '$' && p[1] == '$') {
+			g_string_append_c(out, '$');
+			p += 2;
+			continue;
+		}
+		if (substitute && p[0] == '$' && p[1] == '(') {
+			const char *close = strchr(p + 2, ')');
+			char kind = close ? macro_kind(p + 2, close - p - 2) : 0;
+			if (kind) {
+				g_string_append_printf(out, "%" G_GINT64_FORMAT, kind == 'C' ? cluster : proc);
+				p = close + 1;
+				continue;
+			}
+		}
+		g_string_append_c(out, *p++);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* "$" doubled, so that a real path (say, the current directory) placed
+ * in a template comes out of macro_expand unchanged. */
+static char *macro_escape(const char *text)
+{
+	GString *out = g_string_new(NULL);
+	for (const char *p = text; *p; p++) {
+		if (*p == '$')
+			g_string_append_c(out, '$');
+		g_string_append_c(out, *p);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Check the macros in scalar @node's text: every "$(" must close and
+ * name a known macro, and when !@allowed there must be none at all.
+ * Writes whether the text uses a macro to @out_uses (may be NULL). */
+static gboolean macro_check(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what, gboolean allowed,
+			    gboolean *out_uses, GError **error)
+{
+	const char *text = node->value;
+	gboolean uses = FALSE;
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '$' && p[1] == '$') {
+			p++;
+			continue;
+		}
+		if (p[0] != '$' || p[1] != '(')
+			continue;
+		const char *close = strchr(p + 2, ')');
+		if (!close)
+			return kite_yaml_throw_inside(error, doc, node, p - text,
+						      "`$(` without a closing `)` (write `$$` for a literal `$`)");
+		g_autofree char *name = g_strndup(p + 2, close - p - 2);
+		if (!macro_kind(name, strlen(name))) {
+			const char *guess = kite_suggest(name, macro_names);
+			if (guess)
+				return kite_yaml_throw_inside(error, doc, node, p - text,
+							      "unknown macro `$(%s)` (did you mean `$(%s)`?)", name,
+							      guess);
+			return kite_yaml_throw_inside(
+				error, doc, node, p - text,
+				"unknown macro `$(%s)` (the macros are $(Cluster) and $(Process); write `$$` for a literal `$`)",
+				name);
+		}
+		if (!allowed)
+			return kite_yaml_throw_inside(error, doc, node, p - text,
+						      "`%s` cannot use `$(%s)`: it is checked when the job is submitted, "
+						      "so it must be the same for every proc",
+						      what, name);
+		uses = TRUE;
+		p = close;
+	}
+	if (out_uses)
+		*out_uses = uses;
+	return TRUE;
+}
+
+/* ---- shell words ---------------------------------------------------------- */
+
+/* Append @word to @out as one shell word: bare when it is made of
+ * characters no shell treats specially (a known macro counts as such,
+ * since it expands to digits), single-quoted otherwise. */
+static void append_shell_word(GString *out, const char *word)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
+	gboolean bare = word[0] != '\0';
+	for (const char *p = word; *p && bare; p++) {
+		if (p[0] == '$' && p[1] == '(') {
+			const char *close = strchr(p + 2, ')');
+			if (close && macro_kind(p + 2, close - p - 2)) {
+				p = close;
+				continue;
+			}
+		}
+		bare = strchr(safe, *p) != NULL;
+	}
+	if (out->len > 0)
+		g_string_append_c(out, ' ');
+	if (bare) {
+		g_string_append(out, word);
+		return;
+	}
+	g_string_append_c(out, '\'');
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'')
+			g_string_append(out, "'\\''");
+		else
+			g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '\'');
+}
+
+/* ---- parse state ---------------------------------------------------------- */
+
+typedef struct {
+	const KiteYamlDoc *doc;
+	/* Nodes whose values need the file system or initial_dir; checked
+	 * after every key has been read. */
+	const KiteYamlNode *executable, *initial_dir, *input, *output, *error_file;
+	const KiteYamlNode *transfer_node;
+	GArray *transfer; /* KiteYamlItem */
+	char *arguments;
+	char *environment;
+	KiteExpr *requirements, *rank;
+	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
+	const char *checkpoint_mode;
+	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
+} JobParse;
+
+static void job_parse_clear(JobParse *jp)
+{
+	g_clear_pointer(&jp->transfer, g_array_unref);
+	g_clear_pointer(&jp->arguments, g_free);
+	g_clear_pointer(&jp->environment, g_free);
+	g_clear_pointer(&jp->requirements, kite_expr_unref);
+	g_clear_pointer(&jp->rank, kite_expr_unref);
+}
+
+typedef gboolean (*KeyHandler)(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error);
+
+/* A path-like string: remembered for the checks after all keys. */
+static gboolean key_path(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	const char *text;
+	gboolean fixed = g_str_equal(key, "executable") || g_str_equal(key, "initial_dir");
+	/* An empty `input:` means "none", as if the key were not there; an
+	 * empty executable is a mistake that get_string reports. */
+	if (!g_str_equal(key, "executable") && kite_yaml_is_null(value))
+		return TRUE;
+	if (!kite_yaml_get_string(jp->doc, value, key, &text, error))
+		return FALSE;
+	if (text[0] == '\0')
+		return kite_yaml_throw(error, jp->doc, value, "`%s` must not be empty", key);
+	if (!macro_check(jp->doc, value, key, !fixed, NULL, error))
+		return FALSE;
+	if (g_str_equal(key, "executable"))
+		jp->executable = value;
+	else if (g_str_equal(key, "initial_dir"))
+		jp->initial_dir = value;
+	else if (g_str_equal(key, "input"))
+		jp->input = value;
+	else if (g_str_equal(key, "output"))
+		jp->output = value;
+	else
+		jp->error_file = value;
+	return TRUE;
+}
+
+/* arguments: a list (one item per argument) or a string split with
+ * shell rules; either way stored as one shell-quoted string. */
+static gboolean key_arguments(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	if (value->kind == KITE_YAML_MAPPING)
+		return kite_yaml_throw(error, jp->doc, value,
+				       "`arguments` must be a list or a string, not a mapping "
+				       "(put an argument that contains `: ` in quotes)");
+	if (value->kind == KITE_YAML_SCALAR) {
+		if (!macro_check(jp->doc, value, key, TRUE, NULL, error))
+			return FALSE;
+		g_auto(GStrv) argv = NULL;
+		g_autoptr(GError) local = NULL;
+		const char *text = kite_yaml_is_null(value) ? "" : value->value;
+		if (!g_shell_parse_argv(text, NULL, &argv, &local)) {
+			if (!g_error_matches(local, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING))
+				return kite_yaml_throw(error, jp->doc, value,
+						       "`arguments` is not a valid list of shell words (an unclosed "
+						       "quote?); give the arguments as a YAML list instead");
+		}
+		for (guint i = 0; argv && argv[i]; i++)
+			append_shell_word(out, argv[i]);
+	} else {
+		for (guint i = 0; i < value->children->len; i++) {
+			const KiteYamlNode *item = g_ptr_array_index(value->children, i);
+			if (item->kind != KITE_YAML_SCALAR)
+				return kite_yaml_throw(error, jp->doc, item,
+						       "items of `arguments` must be strings, not %s%s",
+						       kite_yaml_kind_name(item),
+						       item->kind == KITE_YAML_MAPPING
+							       ? " (put an argument that contains `: ` in quotes)"
+							       : "");
+			if (!macro_check(jp->doc, item, key, TRUE, NULL, error))
+				return FALSE;
+			append_shell_word(out, kite_yaml_is_null(item) ? "" : item->value);
+		}
+	}
+	g_free(jp->arguments);
+	jp->arguments = g_string_free(g_steal_pointer(&out), FALSE);
+	return TRUE;
+}
+
+static gboolean env_name_is_valid(const char *name)
+{
+	if (!g_ascii_isalpha(name[0]) && name[0] != '_')
+		return FALSE;
+	for (const char *p = name; *p; p++)
+		if (!g_ascii_isalnum(*p) && *p != '_')
+			return FALSE;
+	return TRUE;
+}
+
+/* environment: NAME: value pairs, stored as shell-quoted NAME=VALUE words
+ * in the order written. */
+static gboolean key_environment(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	if (kite_yaml_is_null(value))
+		return TRUE;
+	if (!kite_yaml_check_keys(jp->doc, value, key, NULL, NULL, NULL, error))
+		return FALSE;
+	for (guint i = 0; i < kite_yaml_mapping_size(value); i++) {
+		const KiteYamlNode *name = kite_yaml_mapping_key(value, i);
+		const KiteYamlNode *v = kite_yaml_mapping_value(value, i);
+		if (!env_name_is_valid(name->value))
+			return kite_yaml_throw(error, jp->doc, name,
+					       "`%s` is not a valid environment variable name (use letters, digits "
+					       "and _, not starting with a digit)",
+					       name->value);
+		const char *text = "";
+		g_autofree char *what = g_strdup_printf("environment.%s", name->value);
+		if (!kite_yaml_is_null(v) && !kite_yaml_get_string(jp->doc, v, what, &text, error))
+			return FALSE;
+		if (!kite_yaml_is_null(v) && !macro_check(jp->doc, v, what, TRUE, NULL, error))
+			return FALSE;
+		g_autofree char *word = g_strdup_printf("%s=%s", name->value, text);
+		append_shell_word(out, word);
+	}
+	g_free(jp->environment);
+	jp->environment = g_string_free(g_steal_pointer(&out), FALSE);
+	return TRUE;
+}
+
+static gboolean key_transfer(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	if (value->kind == KITE_YAML_SCALAR && !macro_check(jp->doc, value, key, TRUE, NULL, error))
+		return FALSE;
+	g_autoptr(GArray) items = kite_yaml_get_list(jp->doc, value, key, error);
+	if (!items)
+		return FALSE;
+	for (guint i = 0; i < items->len; i++) {
+		const KiteYamlItem *item = &g_array_index(items, KiteYamlItem, i);
+		if (value->kind == KITE_YAML_SEQUENCE) {
+			if (!macro_check(jp->doc, item->node, key, TRUE, NULL, error))
+				return FALSE;
+			/* TransferInput is comma-separated, so a comma in a name
+			 * cannot be carried. */
+			const char *comma = strchr(item->text, ',');
+			if (comma)
+				return kite_yaml_throw_inside(error, jp->doc, item->node, comma - item->text,
+							      "file names in `%s` cannot contain a comma", key);
+		}
+	}
+	if (jp->transfer)
+		g_array_unref(jp->transfer);
+	jp->transfer = g_steal_pointer(&items);
+	jp->transfer_node = value;
+	return TRUE;
+}
+
+static gboolean key_expr(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	KiteExpr *e = NULL;
+	if (kite_yaml_is_null(value))
+		return TRUE;
+	if (value->kind == KITE_YAML_SCALAR && !macro_check(jp->doc, value, key, TRUE, NULL, error))
+		return FALSE;
+	if (!kite_yaml_get_expr(jp->doc, value, key, &e, error))
+		return FALSE;
+	KiteExpr **slot = g_str_equal(key, "requirements") ? &jp->requirements : &jp->rank;
+	g_clear_pointer(slot, kite_expr_unref);
+	*slot = e;
+	return TRUE;
+}
+
+static gboolean key_int(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	if (g_str_equal(key, "request_cpus"))
+		return kite_yaml_get_int(jp->doc, value, key, 1, MAX_REQUEST_CPUS, &jp->request_cpus, error);
+	if (g_str_equal(key, "priority"))
+		return kite_yaml_get_int(jp->doc, value, key, G_MININT32, G_MAXINT32, &jp->priority, error);
+	if (g_str_equal(key, "max_retries"))
+		return kite_yaml_get_int(jp->doc, value, key, 0, MAX_RETRIES, &jp->max_retries, error);
+	g_assert(g_str_equal(key, "queue"));
+	return kite_yaml_get_int(jp->doc, value, key, 1, KITE_JOBFILE_MAX_QUEUE, &jp->queue, error);
+}
+
+/* request_memory (a bare number is MiB) and request_disk (KiB), as in
+ * Condor. */
+static gboolean key_size(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	gboolean memory = g_str_equal(key, "request_memory");
+	guint64 v;
+	if (!kite_yaml_get_size(jp->doc, value, key, memory ? 1024 * 1024 : 1024,
+				memory ? "a number of MiB" : "a number of KiB", &v, error))
+		return FALSE;
+	*(memory ? &jp->request_memory : &jp->request_disk) = (gint64)v;
+	return TRUE;
+}
+
+static const char *const checkpoint_modes[] = {"preload", "linked", "none", NULL};
+
+static gboolean checkpoint_mode(JobParse *jp, const KiteYamlNode *value, GError **error)
+{
+	const char *text;
+	if (!kite_yaml_get_string(jp->doc, value, "checkpoint.mode", &text, error))
+		return FALSE;
+	for (guint i = 0; checkpoint_modes[i]; i++) {
+		if (g_ascii_strcasecmp(text, checkpoint_modes[i]) == 0) {
+			jp->checkpoint_mode = checkpoint_modes[i];
+			return TRUE;
+		}
+	}
+	const char *guess = kite_suggest(text, checkpoint_modes);
+	g_autofree char *did_you_mean = guess ? g_strdup_printf("did you mean `%s`? ", guess) : g_strdup("");
+	return kite_yaml_throw(error, jp->doc, value,
+			       "unknown checkpoint mode `%s` (%sthe modes are preload, linked and none)", text,
+			       did_you_mean);
+}
+
+static gboolean checkpoint_interval(JobParse *jp, const KiteYamlNode *value, GError **error)
+{
+	double seconds;
+	if (value->kind == KITE_YAML_SCALAR && g_ascii_strcasecmp(value->value, "auto") == 0) {
+		jp->checkpoint_interval = 0;
+		return TRUE;
+	}
+	if (!kite_yaml_get_duration(jp->doc, value, "checkpoint.interval", &seconds, error))
+		return FALSE;
+	if (seconds <= 0 || seconds > MAX_CHECKPOINT_INTERVAL)
+		return kite_yaml_throw(error, jp->doc, value,
+				       "`checkpoint.interval` must be `auto` or a duration from 1s to 365d, not `%s`",
+				       value->value);
+	jp->checkpoint_interval = MAX(1, (gint64)ceil(seconds));
+	return TRUE;
+}
+
+/* checkpoint: a mapping (mode, interval), or just the mode. */
+static gboolean key_checkpoint(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	static const char *const known[] = {"mode", "interval", NULL};
+	if (value->kind == KITE_YAML_SCALAR)
+		return checkpoint_mode(jp, value, error);
+	if (!kite_yaml_check_keys(jp->doc, value, key, NULL, known, "the keys are mode and interval", error))
+		return FALSE;
+	for (guint i = 0; i < kite_yaml_mapping_size(value); i++) {
+		const char *name = kite_yaml_mapping_key(value, i)->value;
+		const KiteYamlNode *v = kite_yaml_mapping_value(value, i);
+		if (!(g_str_equal(name, "mode") ? checkpoint_mode(jp, v, error) : checkpoint_interval(jp, v, error)))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Every key a job file may have, in the order docs/job-file.md lists them. */
+static const struct {
+	const char *key;
+	KeyHandler handler;
+} job_keys[] = {
+	{"executable", key_path},
+	{"arguments", key_arguments},
+	{"environment", key_environment},
+	{"input", key_path},
+	{"output", key_path},
+	{"error", key_path},
+	{"transfer_input_files", key_transfer},
+	{"initial_dir", key_path},
+	{"requirements", key_expr},
+	{"rank", key_expr},
+	{"request_cpus", key_int},
+	{"request_memory", key_size},
+	{"request_disk", key_size},
+	{"priority", key_int},
+	{"checkpoint", key_checkpoint},
+	{"max_retries", key_int},
+	{"queue", key_int},
+};
+
+/* ---- checks that need the file system ------------------------------------- */
+
+/* The absolute template path for @raw (which may hold macros and $$),
+ * relative to template directory @base. */
+static char *template_path(const char *raw, const char *base)
+{
+	return g_canonicalize_filename(raw, base);
+}
+
+static gboolean check_directory(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *path,
+				GError **error)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return kite_yaml_throw(error, doc, node, "initial directory `%s` %s", path,
+				       errno == ENOENT ? "does not exist" : g_strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return kite_yaml_throw(error, doc, node, "initial directory `%s` is not a directory", path);
+	return TRUE;
+}
+
+static gboolean check_executable(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *path,
+				 GError **error)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return kite_yaml_throw(error, doc, node, "executable `%s`: %s", path, g_strerror(errno));
+		/* A bare name like `sleep` is looked up relative to the job's
+		 * directory, as Condor does; say where the program really is. */
+		g_autofree char *found = strchr(node->value, '/') ? NULL : g_find_program_in_path(node->value);
+		if (found)
+			return kite_yaml_throw(error, doc, node,
+					       "executable `%s` does not exist (did you mean `%s`?)", path, found);
+		return kite_yaml_throw(error, doc, node, "executable `%s` does not exist", path);
+	}
+	if (S_ISDIR(st.st_mode))
+		return kite_yaml_throw(error, doc, node, "executable `%s` is a directory", path);
+	if (!S_ISREG(st.st_mode))
+		return kite_yaml_throw(error, doc, node, "executable `%s` is not a regular file", path);
+	if (access(path, X_OK) < 0)
+		return kite_yaml_throw(error, doc, node, "executable `%s` is not executable (try `chmod +x %s`)",
+				       path, path);
+	return TRUE;
+}
+
+/* An input file must exist when its name is fixed; a name with macros
+ * differs per proc and is checked when the proc starts. */
+static gboolean check_input(const KiteYamlDoc *doc, const KiteYamlNode *node, gsize offset, const char *what,
+			    const char *tmpl, GError **error)
+{
+	if (strstr(tmpl, "$("))
+		return TRUE;
+	g_autofree char *path = macro_expand(tmpl, FALSE, 0, 0);
+	if (access(path, F_OK) < 0)
+		return kite_yaml_throw_inside(error, doc, node, offset, "%s `%s` %s", what, path,
+					      errno == ENOENT ? "does not exist" : g_strerror(errno));
+	return TRUE;
+}
+
+/* ---- the template ad ------------------------------------------------------ */
+
+/* Condor's names for this host's architecture, which the startd
+ * advertises as Arch (uname's machine otherwise, upper-cased). */
+static char *host_arch(void)
+{
+	struct utsname u;
+	if (uname(&u) < 0)
+		return g_strdup("X86_64");
+	if (g_str_equal(u.machine, "i386") || g_str_equal(u.machine, "i686"))
+		return g_strdup("INTEL");
+	return g_ascii_strup(u.machine, -1);
+}
+
+/* The user's requirements (if any) and Condor's default clauses, each
+ * left out when the user's expression already mentions its attribute:
+ * someone who writes `TARGET.Memory >= 4000` has said what they need. */
+static KiteExpr *build_requirements(const KiteExpr *user, gboolean *ok, GError **error)
+{
+	g_autofree char *arch = host_arch();
+	g_autofree char *arch_clause = g_strdup_printf("(TARGET.Arch == \"%s\")", arch);
+	const struct {
+		const char *attr;
+		const char *clause;
+	} defaults[] = {
+		{"Arch", arch_clause},
+		{"OpSys", "(TARGET.OpSys == \"LINUX\")"},
+		{"Memory", "(TARGET.Memory >= MY.RequestMemory)"},
+		{"Disk", "(TARGET.Disk >= MY.RequestDisk)"},
+	};
+	g_autoptr(GString) text = g_string_new(NULL);
+	if (user) {
+		g_autofree char *u = kite_expr_to_string(user);
+		g_string_append_printf(text, "(%s)", u);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(defaults); i++) {
+		if (user && kite_expr_references(user, defaults[i].attr))
+			continue;
+		if (text->len)
+			g_string_append(text, " && ");
+		g_string_append(text, defaults[i].clause);
+	}
+	g_autoptr(GError) local = NULL;
+	KiteExpr *e = kite_expr_parse(text->str, NULL, &local);
+	if (!e) {
+		*ok = kite_throw(error, KITE_ERROR_FAILED, "internal error: requirements `%s` do not parse: %s",
+				 text->str, local->message);
+		return NULL;
+	}
+	*ok = TRUE;
+	return e;
+}
+
+/* Resolve paths, run the checks that need the file system, and build
+ * the template ad in a fixed, readable attribute order. */
+static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
+{
+	const KiteYamlDoc *doc = jp->doc;
+
+	if (!jp->executable) {
+		kite_yaml_throw(error, doc, doc->root,
+				"`executable` is required (the program to run, e.g. `executable: /bin/sleep`)");
+		return NULL;
+	}
+
+	/* Templates hold "$$" for "$"; real paths are what the checks use. */
+	g_autofree char *cwd_tmpl = macro_escape(cwd);
+	g_autofree char *iwd = jp->initial_dir ? template_path(jp->initial_dir->value, cwd_tmpl)
+					       : g_strdup(cwd_tmpl);
+	g_autofree char *iwd_real = macro_expand(iwd, FALSE, 0, 0);
+	if (jp->initial_dir && !check_directory(doc, jp->initial_dir, iwd_real, error))
+		return NULL;
+
+	g_autofree char *cmd = template_path(jp->executable->value, iwd);
+	g_autofree char *cmd_real = macro_expand(cmd, FALSE, 0, 0);
+	if (!check_executable(doc, jp->executable, cmd_real, error))
+		return NULL;
+
+	g_autofree char *in = jp->input ? template_path(jp->input->value, iwd) : NULL;
+	if (in && !check_input(doc, jp->input, 0, "input file", in, error))
+		return NULL;
+	g_autofree char *out = jp->output ? template_path(jp->output->value, iwd) : NULL;
+	g_autofree char *err = jp->error_file ? template_path(jp->error_file->value, iwd) : NULL;
+
+	g_autoptr(GString) transfer = NULL;
+	if (jp->transfer && jp->transfer->len > 0) {
+		transfer = g_string_new(NULL);
+		for (guint i = 0; i < jp->transfer->len; i++) {
+			const KiteYamlItem *item = &g_array_index(jp->transfer, KiteYamlItem, i);
+			g_autofree char *p = template_path(item->text, iwd);
+			if (!check_input(doc, item->node, item->offset, "input file", p, error))
+				return NULL;
+			g_string_append_printf(transfer, "%s%s", i ? "," : "", p);
+		}
+	}
+
+	gboolean ok;
+	g_autoptr(KiteExpr) requirements = build_requirements(jp->requirements, &ok, error);
+	if (!ok)
+		return NULL;
+
+	g_autoptr(KiteAd) ad = kite_ad_new();
+	kite_ad_set_string(ad, "Cmd", cmd);
+	kite_ad_set_string(ad, "Arguments", jp->arguments ? jp->arguments : "");
+	if (jp->environment)
+		kite_ad_set_string(ad, "Environment", jp->environment);
+	kite_ad_set_string(ad, "Iwd", iwd);
+	if (in)
+		kite_ad_set_string(ad, "In", in);
+	if (out)
+		kite_ad_set_string(ad, "Out", out);
+	if (err)
+		kite_ad_set_string(ad, "Err", err);
+	if (transfer)
+		kite_ad_set_string(ad, "TransferInput", transfer->str);
+	kite_ad_set_int(ad, "RequestCpus", jp->request_cpus);
+	kite_ad_set_int(ad, "RequestMemory", jp->request_memory);
+	kite_ad_set_int(ad, "RequestDisk", jp->request_disk);
+	kite_ad_set(ad, "Requirements", requirements);
+	if (jp->rank)
+		kite_ad_set(ad, "Rank", jp->rank);
+	kite_ad_set_int(ad, "JobPrio", jp->priority);
+	kite_ad_set_string(ad, "CheckpointMode", jp->checkpoint_mode);
+	if (jp->checkpoint_interval > 0)
+		kite_ad_set_int(ad, "CheckpointInterval", jp->checkpoint_interval);
+	kite_ad_set_int(ad, "MaxRetries", jp->max_retries);
+	return g_steal_pointer(&ad);
+}
+
+/* ---- entry points --------------------------------------------------------- */
+
+KiteJobFile *kite_jobfile_parse(const char *display_name, const char *data, gsize len, const char *cwd,
+				GError **error)
+{
+	g_return_val_if_fail(data != NULL || len == 0, NULL);
+	g_return_val_if_fail(cwd == NULL || g_path_is_absolute(cwd), NULL);
+
+	g_autofree char *here = cwd ? g_strdup(cwd) : g_get_current_dir();
+	g_autoptr(KiteYamlDoc) doc =
+		kite_yaml_load(display_name ? display_name : "job.yaml", data, len, &job_limits, error);
+	if (!doc)
+		return NULL;
+
+	const char *names[G_N_ELEMENTS(job_keys) + 1];
+	for (guint i = 0; i < G_N_ELEMENTS(job_keys); i++)
+		names[i] = job_keys[i].key;
+	names[G_N_ELEMENTS(job_keys)] = NULL;
+
+	JobParse jp = {
+		.doc = doc,
+		.request_cpus = DEFAULT_REQUEST_CPUS,
+		.request_memory = DEFAULT_REQUEST_MEMORY_MIB,
+		.request_disk = DEFAULT_REQUEST_DISK_KIB,
+		.priority = 0,
+		.max_retries = DEFAULT_MAX_RETRIES,
+		.queue = 1,
+		.checkpoint_mode = "preload",
+	};
+	KiteAd *ad = NULL;
+	if (doc->root &&
+	    !kite_yaml_check_keys(doc, doc->root, NULL,
+				  "a job file is a mapping of keys to values, like `executable: ./prog`", names,
+				  "see docs/job-file.md for the keys a job file may have", error))
+		goto out;
+	/* Values are read in file order, so the first error reported is the
+	 * first one in the file. */
+	for (guint i = 0; doc->root && i < kite_yaml_mapping_size(doc->root); i++) {
+		const char *key = kite_yaml_mapping_key(doc->root, i)->value;
+		const KiteYamlNode *value = kite_yaml_mapping_value(doc->root, i);
+		for (guint k = 0; k < G_N_ELEMENTS(job_keys); k++)
+			if (g_str_equal(key, job_keys[k].key) && !job_keys[k].handler(&jp, key, value, error))
+				goto out;
+	}
+	ad = build_ad(&jp, here, error);
+out:
+	job_parse_clear(&jp);
+	if (!ad)
+		return NULL;
+	KiteJobFile *jf = g_new0(KiteJobFile, 1);
+	jf->ad = ad;
+	jf->queue = (guint)jp.queue;
+	return jf;
+}
+
+void kite_jobfile_free(KiteJobFile *jf)
+{
+	if (!jf)
+		return;
+	kite_ad_free(jf->ad);
+	g_free(jf);
+}
+
+/* Macros can only sit in string literals, so expanding the printed form
+ * of each attribute and parsing it back covers plain strings and
+ * strings inside expressions alike; attributes without a "$" are left
+ * as they are. */
+KiteAd *kite_jobfile_expand(const KiteAd *tmpl, gint64 cluster, gint64 proc)
+{
+	g_return_val_if_fail(tmpl != NULL, NULL);
+
+	KiteAd *ad = kite_ad_copy(tmpl);
+	for (guint i = 0; i < kite_ad_size(tmpl); i++) {
+		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(tmpl, i));
+		if (!strchr(text, '$'))
+			continue;
+		g_autofree char *expanded = macro_expand(text, TRUE, cluster, proc);
+		/* Cannot fail: only the inside of string literals changed. */
+		if (!kite_ad_set_parsed(ad, kite_ad_name_at(tmpl, i), expanded, NULL))
+			g_warn_if_reached();
+	}
+	kite_ad_set_int(ad, "ClusterId", cluster);
+	kite_ad_set_int(ad, "ProcId", proc);
+	return ad;
+}

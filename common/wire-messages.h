@@ -1,0 +1,42 @@
+/* wire-messages.h — every message of Kite's wire protocol, declared once.
+ *
+ * X(NAME, number, GVariant body type, direction and meaning)
+ *
+ * The number is the `type` field of the frame header and never changes
+ * once released; the body type is fixed per message, and a body of any
+ * other type (or not in GVariant normal form) is refused.  Add new
+ * messages at the end of a block; bump KITE_WIRE_VERSION only when an
+ * existing message changes. */
+#pragma once
+
+/* Job ids travel as (cluster, proc); proc -1 means "every proc of the
+ * cluster".  Ads travel as a(ss): (attribute name, expression text).
+ *
+ * A query row, in order: cluster, proc, owner, qdate, run time (s),
+ * status (KiteJobStatus), priority, image size (KiB), checkpoints,
+ * last checkpoint time, host, command line, hold reason, entered
+ * current status, full ad (empty unless asked for). */
+#define KITE_WIRE_ROW_TYPE "(xxsxxiixixsssxa(ss))"
+/* The same, for g_variant_get with borrowed strings and the ad as a
+ * GVariant. */
+#define KITE_WIRE_ROW_TYPE_BORROW "(xx&sxxiixix&s&s&sx@a(ss))"
+
+#define KITE_WIRE_MESSAGES(X)                                                                               \
+	/* both directions */                                                                                   \
+	X(ERROR, 1, "(us)", "any reply: (KiteErrorCode, message); the sender closes the connection after it")  \
+	/* connection set-up */                                                                                 \
+	X(HELLO, 2, "(ssay)", "server -> client on connect: (daemon name, version, nonce for auth)")            \
+	X(AUTH_TOKEN, 3, "(s)", "client -> server: a user token signed with the pool key")                      \
+	X(AUTH_DAEMON, 4, "(say)", "client -> server: (daemon name, HMAC-SHA256 of the nonce with the pool key)") \
+	X(AUTH_OK, 5, "(ss)", "server -> client: (identity, role: user | admin | daemon)")                       \
+	/* the job queue (schedd) */                                                                            \
+	X(SUBMIT, 10, "(a(ss)u)", "client -> schedd: (job template ad, number of procs)")                         \
+	X(SUBMIT_REPLY, 11, "(xu)", "schedd -> client: (cluster id, number of procs), sent after the commit")   \
+	X(QUERY, 12, "(sa(xx)isbb)",                                                                            \
+	  "client -> schedd: (owner or \"\", ids, status or 0, constraint or \"\", history?, full ads?)")        \
+	X(QUERY_REPLY, 13, "(a" KITE_WIRE_ROW_TYPE ")", "schedd -> client: matching jobs")                      \
+	X(ACT, 14, "(ua(xx)s)", "client -> schedd: (KiteJobAction, ids, reason)")                                \
+	X(ACT_REPLY, 15, "(a(xxbs))", "schedd -> client: per job (cluster, proc, done?, message)")               \
+	X(EDIT, 16, "(a(xx)ss)", "client -> schedd: (ids, attribute, expression)")                               \
+	X(TOKEN_CREATE, 17, "(sx)", "client -> schedd: (user, lifetime in seconds); admins only")               \
+	X(TOKEN_REPLY, 18, "(s)", "schedd -> client: the token")

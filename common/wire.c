@@ -1,0 +1,173 @@
+/* wire.c — frame encoding and decoding, message table lookups and the
+ * KITE_DEBUG=wire printer.  Socket handling lives in conn.c (blocking
+ * clients) and server.c (daemons). */
+#include "wire.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+typedef struct {
+	guint num;
+	const char *name;
+	const char *type;
+} MessageInfo;
+
+static const MessageInfo messages[] = {
+#define KITE_X(name, num, type, doc) {num, #name, type},
+	KITE_WIRE_MESSAGES(KITE_X)
+#undef KITE_X
+};
+
+static const MessageInfo *lookup(guint type)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++)
+		if (messages[i].num == type)
+			return &messages[i];
+	return NULL;
+}
+
+const char *kite_wire_type_name(guint type)
+{
+	const MessageInfo *m = lookup(type);
+	return m ? m->name : NULL;
+}
+
+const GVariantType *kite_wire_body_type(guint type)
+{
+	const MessageInfo *m = lookup(type);
+	return m ? G_VARIANT_TYPE(m->type) : NULL;
+}
+
+static void put_be16(guint8 *p, guint16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put_be32(guint8 *p, guint32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static guint32 get_be32(const guint8 *p)
+{
+	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
+}
+
+static guint16 get_be16(const guint8 *p)
+{
+	return (guint16)(p[0] << 8 | p[1]);
+}
+
+GBytes *kite_wire_encode(KiteMsgType type, GVariant *body)
+{
+	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
+	const GVariantType *want = kite_wire_body_type(type);
+	g_assert(want != NULL);
+	g_assert(g_variant_is_of_type(owned, want));
+
+	gsize len = g_variant_get_size(owned);
+	g_assert(len <= G_MAXUINT32);
+	guint8 *buf = g_malloc(KITE_WIRE_HEADER_SIZE + len);
+	put_be32(buf, KITE_WIRE_MAGIC);
+	put_be16(buf + 4, KITE_WIRE_VERSION);
+	put_be16(buf + 6, type);
+	put_be32(buf + 8, (guint32)len);
+	g_variant_store(owned, buf + KITE_WIRE_HEADER_SIZE);
+	return g_bytes_new_take(buf, KITE_WIRE_HEADER_SIZE + len);
+}
+
+gboolean kite_wire_parse_header(const guint8 *buf, gsize max_body, KiteWireHeader *out_header,
+				GError **error)
+{
+	KiteWireHeader h = {
+		.magic = get_be32(buf),
+		.version = get_be16(buf + 4),
+		.type = get_be16(buf + 6),
+		.length = get_be32(buf + 8),
+	};
+	if (h.magic != KITE_WIRE_MAGIC)
+		return kite_throw(error, KITE_ERROR_PROTOCOL,
+				  "not a Kite peer: bad magic 0x%08x (expected 0x%08x, \"KITE\")", h.magic,
+				  KITE_WIRE_MAGIC);
+	if (h.version != KITE_WIRE_VERSION)
+		return kite_throw(error, KITE_ERROR_PROTOCOL,
+				  "protocol version %u is not supported (this side speaks version %u)", h.version,
+				  KITE_WIRE_VERSION);
+	if (!lookup(h.type))
+		return kite_throw(error, KITE_ERROR_PROTOCOL, "unknown message type %u", h.type);
+	if (h.length > max_body)
+		return kite_throw(error, KITE_ERROR_LIMIT,
+				  "%s message of %u bytes is over the limit of %zu bytes",
+				  kite_wire_type_name(h.type), h.length, max_body);
+	*out_header = h;
+	return TRUE;
+}
+
+GVariant *kite_wire_decode_body(guint type, const guint8 *data, gsize len, GError **error)
+{
+	const GVariantType *want = kite_wire_body_type(type);
+	if (!want) {
+		kite_throw(error, KITE_ERROR_PROTOCOL, "unknown message type %u", type);
+		return NULL;
+	}
+	g_autoptr(GBytes) bytes = g_bytes_new(data, len);
+	g_autoptr(GVariant) v = g_variant_ref_sink(g_variant_new_from_bytes(want, bytes, FALSE));
+	/* GVariant accepts any bytes for any type (it reads garbage as
+	 * defaults); normal form is what tells a well-formed body. */
+	if (!g_variant_is_normal_form(v)) {
+		kite_throw(error, KITE_ERROR_PROTOCOL, "%s body is not a valid %s value in normal form",
+			   kite_wire_type_name(type), (const char *)want);
+		return NULL;
+	}
+	return g_steal_pointer(&v);
+}
+
+static gboolean debug_enabled(void)
+{
+	static int enabled = -1;
+	if (enabled < 0) {
+		const char *d = g_getenv("KITE_DEBUG");
+		enabled = 0;
+		if (d) {
+			g_auto(GStrv) parts = g_strsplit_set(d, ", ", -1);
+			for (char **p = parts; *p; p++)
+				if (g_str_equal(*p, "wire") || g_str_equal(*p, "all"))
+					enabled = 1;
+		}
+	}
+	return enabled;
+}
+
+void kite_wire_debug(const char *direction, const char *peer, guint type, GVariant *body)
+{
+	if (!debug_enabled())
+		return;
+	g_autofree char *text = body ? g_variant_print(body, TRUE) : g_strdup("()");
+	/* Keep huge replies readable: the head is what a person looks at. */
+	if (strlen(text) > 4096)
+		strcpy(text + 4000, " …(truncated)");
+	g_printerr("kite-wire[%d] %s %s %s %s\n", (int)getpid(), direction, peer,
+		   kite_wire_type_name(type) ?: "?", text);
+}
+
+GVariant *kite_wire_error_body(const GError *error)
+{
+	guint32 code = error->domain == KITE_ERROR ? (guint32)error->code : KITE_ERROR_FAILED;
+	return g_variant_new("(us)", code, error->message);
+}
+
+void kite_wire_error_from_body(GVariant *body, GError **error)
+{
+	guint32 code;
+	const char *msg;
+	g_variant_get(body, "(u&s)", &code, &msg);
+	if (code == 0 || code > KITE_ERROR_STATE)
+		code = KITE_ERROR_FAILED;
+	g_set_error_literal(error, KITE_ERROR, code, msg);
+}

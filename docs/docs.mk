@@ -1,0 +1,1 @@
+# docs/: user and admin guide (Markdown).  Nothing to build.

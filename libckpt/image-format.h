@@ -1,0 +1,210 @@
+/* libckpt image format, declared once.
+ *
+ * This header is shared by the three programs that touch images: the
+ * in-job runtime that writes them (libckpt/runtime, async-signal-safe,
+ * no libc), the restorer that maps them back (libckpt/restore,
+ * freestanding) and the `ckpt` command that inspects and validates them
+ * (libckpt/cmd, GLib).  It must therefore stay plain C with fixed-size
+ * types and no includes beyond <stdint.h>.
+ *
+ * Layout of an image file:
+ *
+ *   KiteImgHeader                      (512 bytes, at offset 0, own CRC)
+ *   record*                            (KiteImgRec + payload, back to back)
+ *     PROCESS   one, first
+ *     FD        one per open descriptor, each followed by its FILEDATA
+ *     FILEDATA  contents of a file open for writing, in chunks
+ *     REGION    one per mapping, in address order
+ *     PAGES     memory contents, chunks of at most KITE_IMG_CHUNK bytes
+ *     END       last; counts the records and digests their CRCs
+ *
+ * Every record header carries a CRC32C of itself and one of its payload.
+ * Pages that are zero or were never touched are not stored.
+ * Little-endian, x86_64 only for now.
+ */
+#ifndef KITE_IMAGE_FORMAT_H
+#define KITE_IMAGE_FORMAT_H
+
+#include <stdint.h>
+
+#define KITE_IMG_MAGIC "KITECKPT"
+#define KITE_IMG_VERSION 1
+#define KITE_IMG_HEADER_SIZE 512
+#define KITE_IMG_CHUNK (1u << 20)
+#define KITE_IMG_ARCH_X86_64 62 /* EM_X86_64 */
+
+/* Bounds a reader enforces on what it will believe. */
+#define KITE_IMG_MAX_META (1u << 20)   /* largest non-PAGES payload */
+#define KITE_IMG_MAX_REGIONS 65536
+#define KITE_IMG_MAX_FDS 1024
+#define KITE_IMG_MAX_PATH 4096
+
+typedef struct {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t arch;
+	uint32_t page_size;
+	uint64_t created_ns; /* CLOCK_REALTIME */
+	uint32_t pid;        /* of the checkpointed process */
+	uint32_t seq;        /* checkpoint number within its directory */
+	/* CPU: what a restoring CPU must also have. */
+	char cpu_vendor[16];
+	uint32_t cpuid1_ecx, cpuid1_edx;
+	uint32_t cpuid7_ebx, cpuid7_ecx, cpuid7_edx;
+	uint32_t xsave_size; /* CPUID 0xD.0 EBX: bytes for the enabled XCR0 set */
+	uint64_t xcr0;
+	/* Software identity, for people and for refusing mismatches. */
+	char kernel_release[65];
+	char kernel_version[65];
+	char hostname[65];
+	char libc_version[33];
+	uint32_t flags;
+	uint32_t header_crc; /* CRC32C of the 512 bytes with this field 0 */
+	char reserved[KITE_IMG_HEADER_SIZE - 8 - 4 * 6 - 8 - 16 - 4 * 6 - 8 - 65 * 3 - 33 - 4 * 2];
+} KiteImgHeader;
+
+enum {
+	KITE_REC_PROCESS = 1,
+	KITE_REC_FD = 2,
+	KITE_REC_FILEDATA = 3,
+	KITE_REC_REGION = 4,
+	KITE_REC_PAGES = 5,
+	KITE_REC_END = 0x7e7e,
+};
+
+typedef struct {
+	uint32_t type;
+	uint32_t hdr_crc; /* CRC32C of this header with hdr_crc 0 */
+	uint64_t len;     /* payload bytes that follow */
+	uint32_t data_crc; /* CRC32C of the payload */
+	uint32_t reserved;
+} KiteImgRec;
+
+/* Where the restored process resumes: the callee-saved registers of the
+ * checkpoint handler's frame (the rest are in the signal frame on the
+ * restored stack and come back with rt_sigreturn). */
+typedef struct {
+	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+	uint32_t mxcsr;
+	uint16_t fcw;
+	uint16_t pad;
+} KiteJmp;
+
+typedef struct {
+	uint64_t handler, flags, restorer, mask;
+} KiteSigaction;
+
+#define KITE_NSIG 64
+
+typedef struct {
+	KiteJmp jmp;
+	uint64_t fs_base, gs_base;
+	uint64_t rseq_addr; /* 0: none registered */
+	uint32_t rseq_len, rseq_sig;
+	uint64_t tid_addr;  /* glibc's cached tid in struct pthread, or 0 */
+	uint64_t restart_info_addr; /* KiteRestartInfo in the runtime */
+	uint32_t pid, tid;
+	/* mm fields, for PR_SET_MM_MAP */
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv[2 * 48];
+	uint32_t auxv_bytes;
+	uint32_t umask;
+	uint64_t sigmask; /* blocked signals while in the handler */
+	KiteSigaction sigactions[KITE_NSIG]; /* index = signo - 1 */
+	uint64_t altstack_sp, altstack_size;
+	int32_t altstack_flags;
+	uint32_t nthreads;
+	int64_t itimers[3][4]; /* REAL, VIRTUAL, PROF: interval s/us, value s/us */
+	uint32_t vdso_crc;  /* CRC32C of the [vdso] bytes */
+	uint32_t personality;
+	char comm[16];
+	char cwd[KITE_IMG_MAX_PATH];
+	char exe[KITE_IMG_MAX_PATH];
+} KiteImgProcess;
+
+enum {
+	KITE_FD_REGULAR = 1, /* reopened by path, offset restored */
+	KITE_FD_INHERIT = 2, /* 0/1/2 on a tty or pipe: the restarting command's own */
+	KITE_FD_DEVICE = 3,  /* harmless character device reopened by path (/dev/null…) */
+	KITE_FD_DIR = 4,
+	KITE_FD_DUP = 5,     /* shares the open file description of dup_of */
+};
+
+typedef struct {
+	int32_t fd;
+	uint32_t kind;
+	uint32_t open_flags; /* F_GETFL */
+	uint32_t fd_flags;   /* F_GETFD */
+	int64_t offset;
+	uint64_t dev, ino, size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t mode;
+	int32_t dup_of;
+	uint32_t has_contents; /* FILEDATA records follow with size bytes */
+	uint32_t path_len;     /* bytes of path that follow, no NUL */
+	uint32_t pad;
+	/* char path[path_len] */
+} KiteImgFd;
+
+typedef struct {
+	int32_t fd;
+	uint32_t pad;
+	uint64_t offset; /* in the file */
+	/* data */
+} KiteImgFileData;
+
+/* Region flags */
+#define KITE_REG_SHARED 0x1
+#define KITE_REG_FILE 0x2   /* mapped from path at restart */
+#define KITE_REG_HEAP 0x4
+#define KITE_REG_STACK 0x8
+#define KITE_REG_VDSO 0x10
+#define KITE_REG_VVAR 0x20  /* [vvar] and [vvar_vclock] */
+#define KITE_REG_VSYSCALL 0x40
+#define KITE_REG_DATA 0x80  /* some pages stored in PAGES records */
+#define KITE_REG_EXCLUDED 0x100 /* excluded by the program: restored as zeros */
+
+typedef struct {
+	uint64_t start, end;
+	uint64_t offset; /* file offset of a file mapping */
+	uint64_t dev, ino, size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t prot;  /* PROT_* */
+	uint32_t flags; /* KITE_REG_* */
+	uint32_t path_len;
+	/* char path[path_len] */
+} KiteImgRegion;
+
+typedef struct {
+	uint64_t addr;
+	uint64_t len;
+	/* data */
+} KiteImgPages;
+
+typedef struct {
+	uint64_t nrecords; /* before END */
+	uint64_t bytes;    /* file offset of the END record */
+	uint32_t digest;   /* CRC32C over every record's data_crc, in order */
+	uint32_t pad;
+} KiteImgEnd;
+
+/* Written by the restorer into the restored runtime just before it jumps
+ * back; read by the runtime's post-restart code. */
+typedef struct {
+	uint64_t magic;
+	uint64_t restorer_start, restorer_end;
+	uint32_t new_pid;
+	uint32_t restarts;
+} KiteRestartInfo;
+
+#define KITE_RESTART_MAGIC 0x4b49544552535452ull
+
+/* Exit status of a job that ended after a checkpoint (checkpoint-and-exit). */
+#define KITE_CKPT_EXIT_STATUS 85
+
+#endif

@@ -1,0 +1,147 @@
+/* main.c — the schedd: start-up (options, config, state directory, pool
+ * key, queue database, sockets), the main loop, and shutdown.  Requests
+ * are answered in requests.c; the queue lives in queue.c. */
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "auth.h"
+#include "config-keys.h"
+#include "log.h"
+#include "schedd.h"
+#include "util.h"
+
+static char *arg_config;
+static char *arg_state_dir;
+static gboolean arg_help_config;
+
+static const GOptionEntry options[] = {
+	{"config", 'c', 0, G_OPTION_ARG_FILENAME, &arg_config, "Read configuration from FILE (default: none, built-in defaults)", "FILE"},
+	{"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &arg_state_dir,
+	 "Keep the queue, sockets and key in DIR (default " KITE_DEFAULT_STATE_DIR ")", "DIR"},
+	{"help-config", 0, 0, G_OPTION_ARG_NONE, &arg_help_config, "List every configuration key with its default", NULL},
+	{NULL},
+};
+
+static gboolean on_signal(gpointer data)
+{
+	g_message("shutting down");
+	g_main_loop_quit(data);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean purge_history(gpointer data)
+{
+	KiteSchedd *s = data;
+	gint64 n = kite_queue_purge_history(s->queue, (gint64)kite_config_get_duration(s->config, "history_retention"));
+	if (n > 0)
+		g_message("dropped %" G_GINT64_FORMAT " jobs from the history", n);
+	return G_SOURCE_CONTINUE;
+}
+
+static char *state_path(KiteSchedd *s, const char *key, const char *file)
+{
+	const char *v = key ? kite_config_get_string(s->config, key) : NULL;
+	return v && *v ? g_strdup(v) : g_build_filename(s->state_dir, file, NULL);
+}
+
+static gboolean start(KiteSchedd *s, GError **error)
+{
+	if (g_mkdir_with_parents(s->state_dir, 0755) < 0)
+		return kite_throw_errno(error, "create state directory %s", s->state_dir);
+
+	g_autofree char *key_path = state_path(s, "pool_key_file", "pool.key");
+	s->key = kite_auth_load_key(key_path, TRUE, error);
+	if (!s->key)
+		return FALSE;
+
+	KiteQueueLimits limits = {
+		.max_per_submit = kite_config_get_int(s->config, "max_jobs_per_submit"),
+		.max_per_owner = kite_config_get_int(s->config, "max_jobs_per_owner"),
+		.max_total = kite_config_get_int(s->config, "max_jobs"),
+		.max_attribute_size = kite_config_get_size(s->config, "max_attribute_size"),
+	};
+	g_autofree char *db = g_build_filename(s->state_dir, "queue.db", NULL);
+	s->queue = kite_queue_open(db, &limits, error);
+	if (!s->queue)
+		return FALSE;
+
+	KiteServerOptions so = {
+		.name = "schedd",
+		.max_body = kite_config_get_size(s->config, "max_message_size"),
+		.max_connections = kite_config_get_int(s->config, "max_connections"),
+		.idle_timeout = kite_config_get_duration(s->config, "client_timeout"),
+		.key = s->key,
+		.admins = kite_config_get_strv(s->config, "admins"),
+	};
+	s->server = kite_server_new(&so, kite_schedd_handle, s);
+
+	g_autofree char *sock = state_path(s, "socket", "schedd.sock");
+	if (!kite_server_listen_unix(s->server, sock, error))
+		return FALSE;
+	g_message("listening on %s", sock);
+
+	const char *listen = kite_config_get_string(s->config, "listen");
+	if (listen && *listen) {
+		g_autofree char *host = NULL;
+		guint16 port, bound;
+		if (!kite_parse_host_port(listen, &host, &port, error))
+			return FALSE;
+		if (!kite_server_listen_tcp(s->server, host, port, &bound, error))
+			return FALSE;
+		g_autofree char *addr = g_strdup_printf("%s:%u\n", host, bound);
+		g_autofree char *addr_path = g_build_filename(s->state_dir, "schedd.addr", NULL);
+		if (!kite_write_file_atomic(addr_path, addr, strlen(addr), 0644, error))
+			return FALSE;
+		g_message("listening on %s:%u", host, bound);
+	}
+	return TRUE;
+}
+
+int main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) ctx = g_option_context_new("— Kite's job queue daemon");
+	g_option_context_set_summary(ctx, "Keeps the durable job queue and answers submit, q and pool.\n"
+					  "Runs in the foreground and logs to stderr. See docs/schedd.md.");
+	g_option_context_add_main_entries(ctx, options, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "schedd: %s (see schedd --help)\n", error->message);
+		return 2;
+	}
+	if (arg_help_config) {
+		g_autofree char *d = kite_config_describe("schedd", kite_schedd_config_keys);
+		fputs(d, stdout);
+		return 0;
+	}
+	kite_log_init("schedd");
+
+	KiteSchedd s = {0};
+	s.config = kite_config_load(arg_config, kite_schedd_config_keys, &error);
+	if (!s.config) {
+		fprintf(stderr, "schedd: %s\n", error->message);
+		return 2;
+	}
+	s.state_dir = g_strdup(arg_state_dir ? arg_state_dir : KITE_DEFAULT_STATE_DIR);
+	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+	if (!start(&s, &error)) {
+		fprintf(stderr, "schedd: %s\n", error->message);
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_signal, loop);
+	g_unix_signal_add(SIGINT, on_signal, loop);
+	purge_history(&s);
+	g_timeout_add_seconds(3600, purge_history, &s);
+	g_message("ready (state in %s)", s.state_dir);
+	g_main_loop_run(loop);
+
+	kite_server_free(s.server);
+	kite_queue_close(s.queue);
+	kite_config_free(s.config);
+	g_bytes_unref(s.key);
+	g_free(s.state_dir);
+	return 0;
+}

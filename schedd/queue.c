@@ -1,0 +1,713 @@
+/* queue.c — the SQLite job queue; see queue.h for the storage layout.
+ *
+ * Every change is one transaction (BEGIN IMMEDIATE … COMMIT) and the
+ * database runs with synchronous=FULL, so a COMMIT that returned is on
+ * disk: that is the moment the schedd may acknowledge. */
+#include "queue.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+#include "jobfile.h"
+#include "util.h"
+
+#define MAX_IDS_PER_REQUEST 10000
+
+struct _KiteQueue {
+	sqlite3 *db;
+	char *path;
+	KiteQueueLimits limits;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO meta VALUES('next_cluster', 1);"
+	"INSERT OR IGNORE INTO meta VALUES('schema_version', 1);"
+	"CREATE TABLE IF NOT EXISTS clusters(cluster INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+	"  ad TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS jobs(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+	"  owner TEXT NOT NULL, status INTEGER NOT NULL, prio INTEGER NOT NULL, qdate INTEGER NOT NULL,"
+	"  entered_status INTEGER NOT NULL, run_time INTEGER NOT NULL DEFAULT 0,"
+	"  image_size INTEGER NOT NULL DEFAULT 0, num_ckpts INTEGER NOT NULL DEFAULT 0,"
+	"  last_ckpt INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '', cmd TEXT NOT NULL,"
+	"  hold_reason TEXT NOT NULL DEFAULT '', hold_code INTEGER NOT NULL DEFAULT 0,"
+	"  ad TEXT NOT NULL DEFAULT '', completion_date INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
+	"CREATE TABLE IF NOT EXISTS history AS SELECT * FROM jobs WHERE 0;"
+	"CREATE UNIQUE INDEX IF NOT EXISTS history_id ON history(cluster, proc);"
+	"CREATE INDEX IF NOT EXISTS history_owner ON history(owner);";
+
+/* Columns in the order every SELECT uses. */
+#define JOB_COLUMNS                                                                                       \
+	"cluster, proc, owner, qdate, run_time, status, prio, image_size, num_ckpts, last_ckpt, host, cmd, " \
+	"hold_reason, entered_status, ad, hold_code, completion_date"
+
+static gboolean db_error(KiteQueue *q, GError **error, const char *what)
+{
+	return kite_throw(error, KITE_ERROR_IO, "queue database %s: %s: %s", q->path, what, sqlite3_errmsg(q->db));
+}
+
+static gboolean exec(KiteQueue *q, const char *sql, GError **error)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		kite_throw(error, KITE_ERROR_IO, "queue database %s: %s", q->path, msg ? msg : "error");
+		sqlite3_free(msg);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static sqlite3_stmt *prepare(KiteQueue *q, const char *sql, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_error(q, error, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
+
+void kite_act_result_clear(KiteActResult *r)
+{
+	g_clear_pointer(&r->message, g_free);
+}
+
+KiteQueue *kite_queue_open(const char *path, const KiteQueueLimits *limits, GError **error)
+{
+	g_autoptr(KiteQueue) q = g_new0(KiteQueue, 1);
+	q->path = g_strdup(path);
+	q->limits = *limits;
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		if (!q->db) {
+			kite_throw(error, KITE_ERROR_IO, "open queue database %s: out of memory", path);
+			return NULL;
+		}
+		db_error(q, error, "open");
+		return NULL;
+	}
+	sqlite3_busy_timeout(q->db, 5000);
+	if (!exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error))
+		return NULL;
+	if (!exec(q, "BEGIN IMMEDIATE", error))
+		return NULL;
+	if (!exec(q, schema, error) || !exec(q, "COMMIT", error)) {
+		exec(q, "ROLLBACK", NULL);
+		return NULL;
+	}
+	return g_steal_pointer(&q);
+}
+
+void kite_queue_close(KiteQueue *q)
+{
+	if (!q)
+		return;
+	if (q->db)
+		sqlite3_close_v2(q->db);
+	g_free(q->path);
+	g_free(q);
+}
+
+static gint64 scalar(KiteQueue *q, const char *sql, const char *arg)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, sql, NULL);
+	if (!st)
+		return -1;
+	if (arg)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -1;
+	return sqlite3_column_int64(st, 0);
+}
+
+/* The `q` CMD column: executable's base name and arguments. */
+static char *command_line(const KiteAd *ad)
+{
+	g_autofree char *cmd = NULL, *args = NULL;
+	kite_ad_get_string(ad, "Cmd", &cmd);
+	kite_ad_get_string(ad, "Arguments", &args);
+	g_autofree char *base = g_path_get_basename(cmd ? cmd : "?");
+	return args && *args ? g_strdup_printf("%s %s", base, args) : g_steal_pointer(&base);
+}
+
+static gboolean check_attribute_sizes(KiteQueue *q, const KiteAd *ad, GError **error)
+{
+	for (guint i = 0; i < kite_ad_size(ad); i++) {
+		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(ad, i));
+		if (strlen(text) > q->limits.max_attribute_size)
+			return kite_throw(error, KITE_ERROR_LIMIT,
+					  "attribute `%s` is %zu bytes, over the limit of %zu (max_attribute_size)",
+					  kite_ad_name_at(ad, i), strlen(text), q->limits.max_attribute_size);
+	}
+	return TRUE;
+}
+
+static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint count, const char *owner,
+				      gint64 *out_cluster, GError **error);
+
+gboolean kite_queue_submit(KiteQueue *q, const KiteAd *tmpl, guint count, const char *owner,
+			   gint64 *out_cluster, GError **error)
+{
+	if (count == 0)
+		return kite_throw(error, KITE_ERROR_INVALID, "a submission needs at least one proc");
+	if ((gint64)count > q->limits.max_per_submit)
+		return kite_throw(error, KITE_ERROR_LIMIT,
+				  "submission of %u procs is over the limit of %" G_GINT64_FORMAT
+				  " per submission (max_jobs_per_submit)",
+				  count, q->limits.max_per_submit);
+	if (!check_attribute_sizes(q, tmpl, error))
+		return FALSE;
+	if (!exec(q, "BEGIN IMMEDIATE", error))
+		return FALSE;
+	if (!submit_in_transaction(q, tmpl, count, owner, out_cluster, error) || !exec(q, "COMMIT", error)) {
+		exec(q, "ROLLBACK", NULL);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The body of kite_queue_submit, inside its transaction. */
+static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint count, const char *owner,
+				      gint64 *out_cluster, GError **error)
+{
+	gint64 mine = scalar(q, "SELECT count(*) FROM jobs WHERE owner = ?", owner);
+	gint64 total = scalar(q, "SELECT count(*) FROM jobs", NULL);
+	gint64 cluster = scalar(q, "SELECT value FROM meta WHERE key = 'next_cluster'", NULL);
+	if (mine < 0 || total < 0 || cluster < 0) {
+		return db_error(q, error, "count jobs");
+	}
+	if (mine + count > q->limits.max_per_owner) {
+		kite_throw(error, KITE_ERROR_LIMIT,
+			   "%s has %" G_GINT64_FORMAT " jobs; %u more would be over the limit of %" G_GINT64_FORMAT
+			   " per user (max_jobs_per_owner)",
+			   owner, mine, count, q->limits.max_per_owner);
+		return FALSE;
+	}
+	if (total + count > q->limits.max_total) {
+		kite_throw(error, KITE_ERROR_LIMIT,
+			   "the queue holds %" G_GINT64_FORMAT " jobs; %u more would be over the limit of %" G_GINT64_FORMAT
+			   " (max_jobs)",
+			   total, count, q->limits.max_total);
+		return FALSE;
+	}
+
+	/* The attributes that $(Process) may change are expanded per proc and
+	 * stored with the proc; everything else is stored once, expanded for
+	 * proc 0's cluster (cluster macros are the same for every proc). */
+	g_autoptr(KiteAd) per_proc = kite_ad_new();
+	g_autoptr(KiteAd) shared = kite_ad_new();
+	for (guint i = 0; i < kite_ad_size(tmpl); i++) {
+		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(tmpl, i));
+		KiteAd *dest = strstr(text, "$(") ? per_proc : shared;
+		kite_ad_set(dest, kite_ad_name_at(tmpl, i), kite_ad_expr_at(tmpl, i));
+	}
+	g_autoptr(KiteAd) cluster_ad = kite_jobfile_expand(shared, cluster, 0);
+	kite_ad_remove(cluster_ad, "ProcId");
+	g_autofree char *cluster_text = kite_ad_to_text(cluster_ad);
+	gint64 prio = 0;
+	kite_ad_get_int(tmpl, "JobPrio", &prio);
+	gint64 now = kite_now_wall();
+
+	{
+		g_autoptr(sqlite3_stmt) st = prepare(q, "INSERT INTO clusters VALUES(?, ?, ?)", error);
+		if (!st)
+			return FALSE;
+		sqlite3_bind_int64(st, 1, cluster);
+		sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, cluster_text, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_error(q, error, "insert cluster");
+			return FALSE;
+		}
+	}
+	{
+		g_autoptr(sqlite3_stmt) st =
+			prepare(q,
+				"INSERT INTO jobs(cluster, proc, owner, status, prio, qdate, entered_status, cmd, ad) "
+				"VALUES(?, ?, ?, 1, ?, ?, ?, ?, ?)",
+				error);
+		if (!st)
+			return FALSE;
+		g_autofree char *shared_cmd = kite_ad_size(per_proc) == 0 ? command_line(cluster_ad) : NULL;
+		for (guint p = 0; p < count; p++) {
+			g_autoptr(KiteAd) proc_ad = kite_jobfile_expand(per_proc, cluster, p);
+			kite_ad_remove(proc_ad, "ClusterId");
+			kite_ad_remove(proc_ad, "ProcId");
+			g_autofree char *proc_text = kite_ad_to_text(proc_ad);
+			g_autofree char *cmd = NULL;
+			if (!shared_cmd) {
+				g_autoptr(KiteAd) full = kite_ad_copy(cluster_ad);
+				for (guint i = 0; i < kite_ad_size(proc_ad); i++)
+					kite_ad_set(full, kite_ad_name_at(proc_ad, i), kite_ad_expr_at(proc_ad, i));
+				cmd = command_line(full);
+			}
+			sqlite3_bind_int64(st, 1, cluster);
+			sqlite3_bind_int64(st, 2, p);
+			sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, prio);
+			sqlite3_bind_int64(st, 5, now);
+			sqlite3_bind_int64(st, 6, now);
+			sqlite3_bind_text(st, 7, shared_cmd ? shared_cmd : cmd, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 8, proc_text, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE) {
+				db_error(q, error, "insert job");
+				return FALSE;
+			}
+			sqlite3_reset(st);
+		}
+	}
+	{
+		g_autoptr(sqlite3_stmt) st = prepare(q, "UPDATE meta SET value = ? WHERE key = 'next_cluster'", error);
+		if (!st)
+			return FALSE;
+		sqlite3_bind_int64(st, 1, cluster + 1);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_error(q, error, "update next cluster");
+			return FALSE;
+		}
+	}
+	*out_cluster = cluster;
+	return TRUE;
+}
+
+/* Build the full ad of a row: cluster ad (cached in @clusters), proc
+ * ad, then the columns the schedd owns. */
+static KiteAd *build_ad(KiteQueue *q, GHashTable *clusters, sqlite3_stmt *st, gboolean history)
+{
+	gint64 cluster = sqlite3_column_int64(st, 0);
+	KiteAd *cad = g_hash_table_lookup(clusters, &cluster);
+	if (!cad) {
+		g_autoptr(sqlite3_stmt) cs = prepare(q, "SELECT ad FROM clusters WHERE cluster = ?", NULL);
+		const char *text = "";
+		if (cs) {
+			sqlite3_bind_int64(cs, 1, cluster);
+			if (sqlite3_step(cs) == SQLITE_ROW)
+				text = (const char *)sqlite3_column_text(cs, 0);
+		}
+		g_autoptr(GError) e = NULL;
+		cad = kite_ad_parse(text, &e);
+		if (!cad) {
+			g_warning("cluster %" G_GINT64_FORMAT " has a damaged ad: %s", cluster, e->message);
+			cad = kite_ad_new();
+		}
+		gint64 *key = g_new(gint64, 1);
+		*key = cluster;
+		g_hash_table_insert(clusters, key, cad);
+	}
+	KiteAd *ad = kite_ad_copy(cad);
+	const char *proc_text = (const char *)sqlite3_column_text(st, 14);
+	if (proc_text && *proc_text) {
+		g_autoptr(GError) e = NULL;
+		g_autoptr(KiteAd) pad = kite_ad_parse(proc_text, &e);
+		if (pad)
+			for (guint i = 0; i < kite_ad_size(pad); i++)
+				kite_ad_set(ad, kite_ad_name_at(pad, i), kite_ad_expr_at(pad, i));
+	}
+	kite_ad_set_int(ad, "ClusterId", cluster);
+	kite_ad_set_int(ad, "ProcId", sqlite3_column_int64(st, 1));
+	kite_ad_set_string(ad, "Owner", (const char *)sqlite3_column_text(st, 2));
+	kite_ad_set_int(ad, "QDate", sqlite3_column_int64(st, 3));
+	kite_ad_set_int(ad, "RemoteWallClockTime", sqlite3_column_int64(st, 4));
+	kite_ad_set_int(ad, "JobStatus", sqlite3_column_int(st, 5));
+	kite_ad_set_int(ad, "JobPrio", sqlite3_column_int(st, 6));
+	kite_ad_set_int(ad, "ImageSize", sqlite3_column_int64(st, 7));
+	kite_ad_set_int(ad, "NumCheckpoints", sqlite3_column_int(st, 8));
+	kite_ad_set_int(ad, "LastCheckpointTime", sqlite3_column_int64(st, 9));
+	const char *host = (const char *)sqlite3_column_text(st, 10);
+	if (host && *host)
+		kite_ad_set_string(ad, "RemoteHost", host);
+	const char *hold = (const char *)sqlite3_column_text(st, 12);
+	if (hold && *hold) {
+		kite_ad_set_string(ad, "HoldReason", hold);
+		kite_ad_set_int(ad, "HoldReasonCode", sqlite3_column_int(st, 15));
+	}
+	kite_ad_set_int(ad, "EnteredCurrentStatus", sqlite3_column_int64(st, 13));
+	if (history)
+		kite_ad_set_int(ad, "CompletionDate", sqlite3_column_int64(st, 16));
+	return ad;
+}
+
+/* Append " AND (…ids…)" to @sql and remember the values to bind. */
+static gboolean add_id_clause(GString *sql, GArray *binds, const KiteJobId *ids, guint n_ids, GError **error)
+{
+	if (n_ids == 0)
+		return TRUE;
+	if (n_ids > MAX_IDS_PER_REQUEST)
+		return kite_throw(error, KITE_ERROR_LIMIT, "%u job ids in one request is over the limit of %d",
+				  n_ids, MAX_IDS_PER_REQUEST);
+	g_string_append(sql, " AND (");
+	for (guint i = 0; i < n_ids; i++) {
+		if (i)
+			g_string_append(sql, " OR ");
+		g_array_append_val(binds, ids[i].cluster);
+		if (ids[i].proc >= 0) {
+			g_string_append(sql, "(cluster = ? AND proc = ?)");
+			g_array_append_val(binds, ids[i].proc);
+		} else
+			g_string_append(sql, "cluster = ?");
+	}
+	g_string_append(sql, ")");
+	return TRUE;
+}
+
+gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *f, KiteQueueRowFunc func, gpointer user_data,
+			  GError **error)
+{
+	g_autoptr(GString) sql = g_string_new("SELECT " JOB_COLUMNS " FROM ");
+	g_string_append(sql, f->history ? "history WHERE 1" : "jobs WHERE 1");
+	g_autoptr(GArray) binds = g_array_new(FALSE, FALSE, sizeof(gint64));
+	if (f->owner && *f->owner)
+		g_string_append(sql, " AND owner = ?1");
+	if (f->status)
+		g_string_append_printf(sql, " AND status = %d", f->status);
+	/* Bind numbers start after the owner (?1). */
+	if (!add_id_clause(sql, binds, f->ids, f->n_ids, error))
+		return FALSE;
+	g_string_append(sql, " ORDER BY cluster, proc");
+
+	g_autoptr(sqlite3_stmt) st = prepare(q, sql->str, error);
+	if (!st)
+		return FALSE;
+	int base = 1;
+	if (f->owner && *f->owner) {
+		sqlite3_bind_text(st, 1, f->owner, -1, SQLITE_STATIC);
+		base = 2;
+	}
+	for (guint i = 0; i < binds->len; i++)
+		sqlite3_bind_int64(st, base + i, g_array_index(binds, gint64, i));
+
+	g_autoptr(GHashTable) clusters =
+		g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)kite_ad_free);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		g_autoptr(KiteAd) ad = NULL;
+		if (f->full_ad || f->constraint)
+			ad = build_ad(q, clusters, st, f->history);
+		if (f->constraint) {
+			KiteValue v = KITE_VALUE_INIT;
+			kite_expr_eval(f->constraint, ad, NULL, &v);
+			gboolean keep = kite_value_is_true(&v);
+			kite_value_clear(&v);
+			if (!keep)
+				continue;
+		}
+		KiteJobRow row = {
+			.cluster = sqlite3_column_int64(st, 0),
+			.proc = sqlite3_column_int64(st, 1),
+			.owner = (const char *)sqlite3_column_text(st, 2),
+			.qdate = sqlite3_column_int64(st, 3),
+			.run_time = sqlite3_column_int64(st, 4),
+			.status = sqlite3_column_int(st, 5),
+			.prio = sqlite3_column_int(st, 6),
+			.image_size = sqlite3_column_int64(st, 7),
+			.num_ckpts = sqlite3_column_int(st, 8),
+			.last_ckpt = sqlite3_column_int64(st, 9),
+			.host = (const char *)sqlite3_column_text(st, 10),
+			.cmd = (const char *)sqlite3_column_text(st, 11),
+			.hold_reason = (const char *)sqlite3_column_text(st, 12),
+			.entered_status = sqlite3_column_int64(st, 13),
+			.ad = f->full_ad ? ad : NULL,
+		};
+		func(&row, user_data);
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(q, error, "query");
+	return TRUE;
+}
+
+typedef struct {
+	KiteJobId id;
+	char *owner;
+	int status;
+} Target;
+
+/* Resolve @ids to existing jobs (a cluster id to all its procs); ids
+ * that match nothing become failed results. */
+static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray *targets, GArray *results,
+			GError **error)
+{
+	if (n_ids > MAX_IDS_PER_REQUEST)
+		return kite_throw(error, KITE_ERROR_LIMIT, "%u job ids in one request is over the limit of %d",
+				  n_ids, MAX_IDS_PER_REQUEST);
+	g_autoptr(sqlite3_stmt) one =
+		prepare(q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? AND proc = ?", error);
+	g_autoptr(sqlite3_stmt) all =
+		prepare(q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? ORDER BY proc", error);
+	if (!one || !all)
+		return FALSE;
+	for (guint i = 0; i < n_ids; i++) {
+		sqlite3_stmt *st = ids[i].proc >= 0 ? one : all;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i].cluster);
+		if (ids[i].proc >= 0)
+			sqlite3_bind_int64(st, 2, ids[i].proc);
+		gboolean found = FALSE;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			Target t = {
+				.id = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)},
+				.owner = g_strdup((const char *)sqlite3_column_text(st, 2)),
+				.status = sqlite3_column_int(st, 3),
+			};
+			g_array_append_val(targets, t);
+			found = TRUE;
+		}
+		if (!found) {
+			KiteActResult r = {.id = ids[i], .ok = FALSE};
+			r.message = ids[i].proc >= 0
+					    ? g_strdup_printf("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " not found",
+							      ids[i].cluster, ids[i].proc)
+					    : g_strdup_printf("cluster %" G_GINT64_FORMAT " not found", ids[i].cluster);
+			g_array_append_val(results, r);
+		}
+	}
+	return TRUE;
+}
+
+static void target_clear(gpointer p)
+{
+	g_free(((Target *)p)->owner);
+}
+
+static GArray *new_results(void)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(KiteActResult));
+	g_array_set_clear_func(a, (GDestroyNotify)kite_act_result_clear);
+	return a;
+}
+
+static gboolean step_done(KiteQueue *q, sqlite3_stmt *st, GError **error)
+{
+	gboolean ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_reset(st);
+	return ok ? TRUE : db_error(q, error, "update job");
+}
+
+static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *targets, GArray *results,
+				   const char *requester, gboolean is_admin, const char *reason, GError **error);
+
+gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids, guint n_ids,
+			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
+			GError **error)
+{
+	g_autoptr(GArray) results = new_results();
+	g_autoptr(GArray) targets = g_array_new(FALSE, TRUE, sizeof(Target));
+	g_array_set_clear_func(targets, target_clear);
+	if (action < KITE_ACTION_REMOVE || action > KITE_ACTION_RELEASE)
+		return kite_throw(error, KITE_ERROR_INVALID, "unknown action %d", action);
+	if (!exec(q, "BEGIN IMMEDIATE", error))
+		return FALSE;
+	if (!resolve(q, ids, n_ids, targets, results, error) ||
+	    !act_in_transaction(q, action, targets, results, requester, is_admin, reason, error) ||
+	    !exec(q, "COMMIT", error)) {
+		exec(q, "ROLLBACK", NULL);
+		return FALSE;
+	}
+	*out_results = g_steal_pointer(&results);
+	return TRUE;
+}
+
+static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *targets, GArray *results,
+				   const char *requester, gboolean is_admin, const char *reason, GError **error)
+{
+	gint64 now = kite_now_wall();
+	g_autoptr(sqlite3_stmt) hold = prepare(
+		q, "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = 1, entered_status = ? WHERE cluster = ? AND proc = ?",
+		error);
+	g_autoptr(sqlite3_stmt) release = prepare(
+		q, "UPDATE jobs SET status = 1, hold_reason = '', hold_code = 0, entered_status = ? WHERE cluster = ? AND proc = ?",
+		error);
+	g_autoptr(sqlite3_stmt) to_history =
+		prepare(q,
+			"INSERT OR REPLACE INTO history SELECT cluster, proc, owner, 3, prio, qdate, ?, run_time, image_size,"
+			" num_ckpts, last_ckpt, host, cmd, hold_reason, hold_code, ad || ?, ? FROM jobs"
+			" WHERE cluster = ? AND proc = ?",
+			error);
+	g_autoptr(sqlite3_stmt) del = prepare(q, "DELETE FROM jobs WHERE cluster = ? AND proc = ?", error);
+	if (!hold || !release || !to_history || !del)
+		return FALSE;
+
+	for (guint i = 0; i < targets->len; i++) {
+		Target *t = &g_array_index(targets, Target, i);
+		KiteActResult r = {.id = t->id, .ok = FALSE};
+		g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
+		if (!is_admin && g_strcmp0(t->owner, requester) != 0) {
+			r.message = g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+		} else if (action == KITE_ACTION_HOLD) {
+			if (t->status == KITE_JOB_HELD)
+				r.message = g_strdup_printf("job %s is already held", name);
+			else {
+				const char *why = reason && *reason ? reason : "held by user";
+				g_autofree char *full = g_strdup_printf("%s (by %s)", why, requester);
+				sqlite3_bind_text(hold, 1, full, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_int64(hold, 2, now);
+				sqlite3_bind_int64(hold, 3, t->id.cluster);
+				sqlite3_bind_int64(hold, 4, t->id.proc);
+				if (!step_done(q, hold, error))
+					return FALSE;
+				r.ok = TRUE;
+				r.message = g_strdup_printf("job %s held", name);
+			}
+		} else if (action == KITE_ACTION_RELEASE) {
+			if (t->status != KITE_JOB_HELD)
+				r.message = g_strdup_printf("job %s is not held (it is %s)", name,
+							    kite_job_status_name(t->status));
+			else {
+				sqlite3_bind_int64(release, 1, now);
+				sqlite3_bind_int64(release, 2, t->id.cluster);
+				sqlite3_bind_int64(release, 3, t->id.proc);
+				if (!step_done(q, release, error))
+					return FALSE;
+				r.ok = TRUE;
+				r.message = g_strdup_printf("job %s released", name);
+			}
+		} else {
+			g_autoptr(KiteExpr) why = kite_expr_new_string(reason && *reason ? reason : "removed by user");
+			g_autofree char *why_text = kite_expr_to_string(why);
+			g_autofree char *extra = g_strdup_printf("RemoveReason = %s\nRemovedBy = \"%s\"\n", why_text,
+								 requester);
+			sqlite3_bind_int64(to_history, 1, now);
+			sqlite3_bind_text(to_history, 2, extra, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(to_history, 3, now);
+			sqlite3_bind_int64(to_history, 4, t->id.cluster);
+			sqlite3_bind_int64(to_history, 5, t->id.proc);
+			if (!step_done(q, to_history, error))
+				return FALSE;
+			sqlite3_bind_int64(del, 1, t->id.cluster);
+			sqlite3_bind_int64(del, 2, t->id.proc);
+			if (!step_done(q, del, error))
+				return FALSE;
+			r.ok = TRUE;
+			r.message = g_strdup_printf("job %s removed", name);
+		}
+		g_array_append_val(results, r);
+	}
+	return TRUE;
+}
+
+/* Attributes the schedd owns; users may not edit them (as condor_qedit). */
+static const char *const protected_attrs[] = {
+	"Owner", "ClusterId", "ProcId", "JobStatus", "QDate", "EnteredCurrentStatus", "RemoteWallClockTime",
+	"ImageSize", "NumCheckpoints", "LastCheckpointTime", "RemoteHost", "HoldReason", "HoldReasonCode",
+	"CompletionDate", "Cmd", "Iwd", NULL,
+};
+
+static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr, KiteExpr *e,
+				    gboolean is_prio, gint64 prio, const char *requester, gboolean is_admin,
+				    GError **error);
+
+gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const char *attr,
+			 const char *expr_text, const char *requester, gboolean is_admin, GArray **out_results,
+			 GError **error)
+{
+	if (!kite_ad_name_is_valid(attr))
+		return kite_throw(error, KITE_ERROR_INVALID, "`%s` is not a valid attribute name", attr);
+	for (const char *const *p = protected_attrs; *p; p++)
+		if (g_ascii_strcasecmp(*p, attr) == 0)
+			return kite_throw(error, KITE_ERROR_PERMISSION, "`%s` is maintained by the schedd and cannot be edited",
+					  *p);
+	if (strlen(expr_text) > q->limits.max_attribute_size)
+		return kite_throw(error, KITE_ERROR_LIMIT, "value of `%s` is over the limit of %zu bytes", attr,
+				  q->limits.max_attribute_size);
+	guint col = 0;
+	g_autoptr(GError) perr = NULL;
+	g_autoptr(KiteExpr) e = kite_expr_parse(expr_text, &col, &perr);
+	if (!e)
+		return kite_throw(error, KITE_ERROR_INVALID, "value of `%s`, column %u: %s", attr, col, perr->message);
+	gboolean is_prio = g_ascii_strcasecmp(attr, "JobPrio") == 0;
+	KiteValue pv = KITE_VALUE_INIT;
+	if (is_prio) {
+		kite_expr_eval(e, NULL, NULL, &pv);
+		if (pv.type != KITE_VALUE_INT)
+			return kite_throw(error, KITE_ERROR_INVALID, "`JobPrio` must be a whole number");
+	}
+
+	g_autoptr(GArray) results = new_results();
+	g_autoptr(GArray) targets = g_array_new(FALSE, TRUE, sizeof(Target));
+	g_array_set_clear_func(targets, target_clear);
+	if (!exec(q, "BEGIN IMMEDIATE", error))
+		return FALSE;
+	if (!resolve(q, ids, n_ids, targets, results, error) ||
+	    !edit_in_transaction(q, targets, results, attr, e, is_prio, is_prio ? pv.i : 0, requester, is_admin,
+				 error) ||
+	    !exec(q, "COMMIT", error)) {
+		exec(q, "ROLLBACK", NULL);
+		return FALSE;
+	}
+	*out_results = g_steal_pointer(&results);
+	return TRUE;
+}
+
+static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr, KiteExpr *e,
+				    gboolean is_prio, gint64 prio, const char *requester, gboolean is_admin,
+				    GError **error)
+{
+	g_autoptr(sqlite3_stmt) get = prepare(q, "SELECT ad FROM jobs WHERE cluster = ? AND proc = ?", error);
+	g_autoptr(sqlite3_stmt) set =
+		prepare(q, "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END WHERE cluster = ? AND proc = ?",
+			error);
+	if (!get || !set)
+		return FALSE;
+	for (guint i = 0; i < targets->len; i++) {
+		Target *t = &g_array_index(targets, Target, i);
+		KiteActResult r = {.id = t->id, .ok = FALSE};
+		g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
+		if (!is_admin && g_strcmp0(t->owner, requester) != 0) {
+			r.message = g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+			g_array_append_val(results, r);
+			continue;
+		}
+		sqlite3_reset(get);
+		sqlite3_bind_int64(get, 1, t->id.cluster);
+		sqlite3_bind_int64(get, 2, t->id.proc);
+		g_autoptr(KiteAd) pad = NULL;
+		if (sqlite3_step(get) == SQLITE_ROW)
+			pad = kite_ad_parse((const char *)sqlite3_column_text(get, 0), NULL);
+		if (!pad)
+			pad = kite_ad_new();
+		kite_ad_set(pad, attr, e);
+		g_autofree char *text = kite_ad_to_text(pad);
+		sqlite3_bind_text(set, 1, text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(set, 2, is_prio);
+		sqlite3_bind_int64(set, 3, prio);
+		sqlite3_bind_int64(set, 4, t->id.cluster);
+		sqlite3_bind_int64(set, 5, t->id.proc);
+		if (!step_done(q, set, error))
+			return FALSE;
+		r.ok = TRUE;
+		r.message = g_strdup_printf("job %s: %s set", name, attr);
+		g_array_append_val(results, r);
+	}
+	return TRUE;
+}
+
+gint64 kite_queue_purge_history(KiteQueue *q, gint64 max_age)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "DELETE FROM history WHERE completion_date < ?", NULL);
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, kite_now_wall() - max_age);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return 0;
+	gint64 n = sqlite3_changes(q->db);
+	/* Clusters with no job left anywhere go too. */
+	exec(q,
+	     "DELETE FROM clusters WHERE cluster NOT IN (SELECT cluster FROM jobs)"
+	     " AND cluster NOT IN (SELECT cluster FROM history)",
+	     NULL);
+	return n;
+}
+
+void kite_queue_counts(KiteQueue *q, gint64 out_counts[8])
+{
+	memset(out_counts, 0, 8 * sizeof(gint64));
+	g_autoptr(sqlite3_stmt) st = prepare(q, "SELECT status, count(*) FROM jobs GROUP BY status", NULL);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		int s = sqlite3_column_int(st, 0);
+		if (s >= 0 && s < 8)
+			out_counts[s] = sqlite3_column_int64(st, 1);
+	}
+}

@@ -1,0 +1,104 @@
+/* queue.h — the durable job queue: an SQLite database in WAL mode with
+ * synchronous=FULL, so that a job acknowledged to a user is on disk and
+ * a schedd killed at any instant loses none and duplicates none.
+ *
+ * Storage follows Condor's cluster/proc split: a submission stores its
+ * template ad once (clusters table) and one row per proc (jobs table)
+ * with the proc's own attributes (ProcId, strings that $(Process)
+ * changed, edits) and the dynamic state in columns.  The full job ad is
+ * the cluster ad, overlaid by the proc ad, overlaid by the columns.
+ * Finished and removed jobs move to the history table.
+ *
+ * Permission checks live here too (owner or admin), so that every path
+ * that changes a job goes through one place. */
+#pragma once
+
+#include <glib.h>
+
+#include "ad.h"
+#include "job.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gint64 max_per_submit;
+	gint64 max_per_owner;
+	gint64 max_total;
+	gsize max_attribute_size;
+} KiteQueueLimits;
+
+typedef struct _KiteQueue KiteQueue;
+
+KiteQueue *kite_queue_open(const char *path, const KiteQueueLimits *limits, GError **error);
+void kite_queue_close(KiteQueue *q);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteQueue, kite_queue_close)
+
+/* Store a new cluster of @count procs from @tmpl for @owner in one
+ * durable transaction; writes the new cluster id.  Over a limit, or
+ * with a bad attribute, nothing is stored. */
+gboolean kite_queue_submit(KiteQueue *q, const KiteAd *tmpl, guint count, const char *owner,
+			   gint64 *out_cluster, GError **error);
+
+typedef struct {
+	const char *owner;       /* NULL or "" = everyone */
+	const KiteJobId *ids;    /* proc -1 = whole cluster */
+	guint n_ids;
+	int status;              /* 0 = any */
+	const KiteExpr *constraint; /* NULL = none */
+	gboolean history;        /* query the history instead of the queue */
+	gboolean full_ad;        /* fill KiteJobRow.ad */
+} KiteQueueFilter;
+
+/* What a query returns per job.  Strings and the ad are borrowed for
+ * the duration of the callback. */
+typedef struct {
+	gint64 cluster, proc;
+	const char *owner;
+	gint64 qdate;
+	gint64 run_time;
+	int status;
+	int prio;
+	gint64 image_size;
+	int num_ckpts;
+	gint64 last_ckpt;
+	const char *host;
+	const char *cmd;
+	const char *hold_reason;
+	gint64 entered_status;
+	const KiteAd *ad; /* NULL unless full_ad (or a constraint needed it) */
+} KiteJobRow;
+
+typedef void (*KiteQueueRowFunc)(const KiteJobRow *row, gpointer user_data);
+
+gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *filter, KiteQueueRowFunc func,
+			  gpointer user_data, GError **error);
+
+/* Per-job outcome of an action or edit. */
+typedef struct {
+	KiteJobId id;
+	gboolean ok;
+	char *message; /* why not, or what happened */
+} KiteActResult;
+
+void kite_act_result_clear(KiteActResult *r);
+
+/* Remove, hold or release the jobs @ids as @requester (@is_admin may
+ * touch any job).  Every job is reported in @out_results (a GArray of
+ * KiteActResult, caller frees).  One transaction for all. */
+gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids, guint n_ids,
+			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
+			GError **error);
+
+/* Set @attr to @expr_text on the jobs @ids.  Refuses attributes the
+ * schedd owns (Owner, ClusterId, ProcId, JobStatus, QDate, …). */
+gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const char *attr,
+			 const char *expr_text, const char *requester, gboolean is_admin, GArray **out_results,
+			 GError **error);
+
+/* Drop history older than @max_age seconds; returns how many rows. */
+gint64 kite_queue_purge_history(KiteQueue *q, gint64 max_age);
+
+/* Counts by status of the live queue (index = status code, 0..7). */
+void kite_queue_counts(KiteQueue *q, gint64 out_counts[8]);
+
+G_END_DECLS

@@ -1,0 +1,2 @@
+# shadow/: see ../shared/DESIGN.md §1 and docs/architecture.md.  Nothing is
+# built here yet; the issue that delivers shadow adds its sources and rules.

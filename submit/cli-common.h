@@ -1,0 +1,34 @@
+/* cli-common.h — what submit, q and pool share: finding and reaching the
+ * schedd (--schedd, KITE_SCHEDD, the local default socket; a token for
+ * TCP), job id arguments, and formatting. */
+#pragma once
+
+#include <glib.h>
+
+#include "conn.h"
+#include "job.h"
+
+/* The schedd address to use: @option if given, else $KITE_SCHEDD, else
+ * the local default socket. */
+const char *kite_cli_schedd_address(const char *option);
+
+/* Connect to the schedd.  Over TCP a token is needed: $KITE_TOKEN, or
+ * the file named by $KITE_TOKEN_FILE, or ~/.config/kite/token. */
+KiteConn *kite_cli_connect(const char *option, GError **error);
+
+/* The user the schedd knows us as (for the default `q` filter). */
+char *kite_cli_identity(KiteConn *conn);
+
+/* Parse "12" (whole cluster) or "12.3". */
+gboolean kite_cli_parse_job_id(const char *text, KiteJobId *out_id, GError **error);
+
+/* "11/21 21:40", "0+00:00:07", "12.5" (MiB from KiB). */
+char *kite_cli_format_date(gint64 when);
+char *kite_cli_format_duration(gint64 seconds);
+
+/* Print "PROGRAM: message" to stderr. */
+void kite_cli_error(const char *program, const GError *error);
+
+/* Print the action results from an ACT_REPLY body; returns the number
+ * that failed. */
+guint kite_cli_print_results(const char *program, GVariant *reply);

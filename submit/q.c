@@ -1,0 +1,289 @@
+/* q.c — `q`: list jobs in the queue (or its history), one line per job,
+ * in the long form, as JSON, or refreshed in place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ad.h"
+#include "cli-common.h"
+#include "util.h"
+
+static char *arg_schedd;
+static gboolean arg_all;
+static char *arg_owner;
+static char *arg_constraint;
+static gboolean arg_held;
+static gboolean arg_long;
+static gboolean arg_json;
+static gboolean arg_history;
+static gboolean arg_watch;
+static int arg_interval = 2;
+static char **arg_ids;
+
+static const GOptionEntry options[] = {
+	{"schedd", 0, 0, G_OPTION_ARG_STRING, &arg_schedd, "Schedd address: a socket path or HOST:PORT (default $KITE_SCHEDD)", "ADDR"},
+	{"all", 'a', 0, G_OPTION_ARG_NONE, &arg_all, "Jobs of every user (default: yours)", NULL},
+	{"owner", 'u', 0, G_OPTION_ARG_STRING, &arg_owner, "Jobs of USER", "USER"},
+	{"constraint", 'c', 0, G_OPTION_ARG_STRING, &arg_constraint, "Only jobs for which EXPR is true, e.g. 'RequestMemory > 1024'", "EXPR"},
+	{"held", 0, 0, G_OPTION_ARG_NONE, &arg_held, "Held jobs, with their hold reasons", NULL},
+	{"long", 'l', 0, G_OPTION_ARG_NONE, &arg_long, "Every attribute of each job", NULL},
+	{"json", 0, 0, G_OPTION_ARG_NONE, &arg_json, "JSON for scripts", NULL},
+	{"history", 0, 0, G_OPTION_ARG_NONE, &arg_history, "Finished and removed jobs", NULL},
+	{"watch", 'w', 0, G_OPTION_ARG_NONE, &arg_watch, "Refresh in place until interrupted", NULL},
+	{"interval", 0, 0, G_OPTION_ARG_INT, &arg_interval, "Seconds between refreshes with --watch (default 2)", "SECONDS"},
+	{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &arg_ids, NULL, "[CLUSTER[.PROC]…]"},
+	{NULL},
+};
+
+typedef struct {
+	gint64 cluster, proc;
+	const char *owner;
+	gint64 qdate, run_time;
+	gint32 status, prio;
+	gint64 image_size;
+	gint32 num_ckpts;
+	gint64 last_ckpt;
+	const char *host, *cmd, *hold_reason;
+	gint64 entered;
+	GVariant *ad;
+} Row;
+
+static void read_row(GVariant *v, Row *r)
+{
+	g_variant_get(v, KITE_WIRE_ROW_TYPE_BORROW, &r->cluster, &r->proc, &r->owner, &r->qdate, &r->run_time,
+		      &r->status, &r->prio, &r->image_size, &r->num_ckpts, &r->last_ckpt, &r->host, &r->cmd,
+		      &r->hold_reason, &r->entered, &r->ad);
+}
+
+static void json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(out, "\\u%04x", *p);
+		else
+			g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+/* An attribute as JSON: its value when it is a constant, otherwise the
+ * expression text as a string (Requirements and the like). */
+static void json_attr(GString *out, const KiteAd *ad, const char *name, KiteExpr *e)
+{
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(ad, name, NULL, &v);
+	switch (v.type) {
+	case KITE_VALUE_BOOL:
+		g_string_append(out, v.b ? "true" : "false");
+		break;
+	case KITE_VALUE_INT:
+		g_string_append_printf(out, "%" G_GINT64_FORMAT, v.i);
+		break;
+	case KITE_VALUE_REAL: {
+		char buf[G_ASCII_DTOSTR_BUF_SIZE];
+		g_string_append(out, g_ascii_dtostr(buf, sizeof buf, v.r));
+		break;
+	}
+	case KITE_VALUE_STRING:
+		json_string(out, v.s);
+		break;
+	default: {
+		g_autofree char *text = kite_expr_to_string(e);
+		if (g_ascii_strcasecmp(text, "undefined") == 0)
+			g_string_append(out, "null");
+		else
+			json_string(out, text);
+	}
+	}
+	kite_value_clear(&v);
+}
+
+static void print_json(GVariant *rows)
+{
+	g_autoptr(GString) out = g_string_new("[");
+	GVariantIter it;
+	GVariant *child;
+	gboolean first = TRUE;
+	g_variant_iter_init(&it, rows);
+	while ((child = g_variant_iter_next_value(&it))) {
+		Row r;
+		read_row(child, &r);
+		g_autoptr(KiteAd) ad = kite_ad_from_variant(r.ad, NULL);
+		g_string_append(out, first ? "\n  {" : ",\n  {");
+		first = FALSE;
+		g_string_append_printf(out, "\"id\": \"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\", \"owner\": ",
+				       r.cluster, r.proc);
+		json_string(out, r.owner);
+		g_string_append_printf(out, ", \"status\": \"%s\", \"attributes\": {", kite_job_status_name(r.status));
+		for (guint i = 0; ad && i < kite_ad_size(ad); i++) {
+			if (i)
+				g_string_append(out, ", ");
+			json_string(out, kite_ad_name_at(ad, i));
+			g_string_append(out, ": ");
+			json_attr(out, ad, kite_ad_name_at(ad, i), kite_ad_expr_at(ad, i));
+		}
+		g_string_append(out, "}}");
+		g_variant_unref(r.ad);
+		g_variant_unref(child);
+	}
+	g_string_append(out, first ? "]\n" : "\n]\n");
+	fwrite(out->str, 1, out->len, stdout);
+}
+
+static void print_long(GVariant *rows)
+{
+	GVariantIter it;
+	GVariant *child;
+	gboolean first = TRUE;
+	g_variant_iter_init(&it, rows);
+	while ((child = g_variant_iter_next_value(&it))) {
+		Row r;
+		read_row(child, &r);
+		g_autoptr(KiteAd) ad = kite_ad_from_variant(r.ad, NULL);
+		if (!first)
+			printf("\n");
+		first = FALSE;
+		g_autofree char *text = ad ? kite_ad_to_text(ad) : g_strdup("");
+		fputs(text, stdout);
+		g_variant_unref(r.ad);
+		g_variant_unref(child);
+	}
+}
+
+/* The CKPT column: number of checkpoints and the time of the last. */
+static char *format_ckpt(const Row *r)
+{
+	if (r->num_ckpts <= 0)
+		return g_strdup("-");
+	g_autofree char *when = kite_cli_format_date(r->last_ckpt);
+	const char *time_part = strchr(when, ' ');
+	return g_strdup_printf("%d@%s", r->num_ckpts, time_part ? time_part + 1 : when);
+}
+
+static void print_table(GVariant *rows, const char *schedd, gboolean history)
+{
+	g_autoptr(GString) out = g_string_sized_new(1 << 20);
+	gint64 counts[8] = {0};
+	gint64 total = 0;
+	if (arg_held)
+		g_string_append_printf(out, "%-10s %-10s %-11s %s\n", "ID", "OWNER", "HELD_SINCE", "HOLD_REASON");
+	else
+		g_string_append_printf(out, "%-10s %-10s %-11s %-12s %-2s %-3s %-6s %-8s %-12s %s\n", "ID", "OWNER",
+				       "SUBMITTED", "RUN_TIME", "ST", "PRI", "SIZE", "CKPT", "HOST", "CMD");
+	GVariantIter it;
+	g_variant_iter_init(&it, rows);
+	GVariant *child;
+	while ((child = g_variant_iter_next_value(&it))) {
+		Row r;
+		read_row(child, &r);
+		char id[48];
+		snprintf(id, sizeof id, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, r.cluster, r.proc);
+		if (arg_held) {
+			g_autofree char *since = kite_cli_format_date(r.entered);
+			g_string_append_printf(out, "%-10s %-10s %-11s %s\n", id, r.owner, since, r.hold_reason);
+		} else {
+			g_autofree char *sub = kite_cli_format_date(r.qdate);
+			g_autofree char *run = kite_cli_format_duration(r.run_time);
+			g_autofree char *ck = format_ckpt(&r);
+			g_string_append_printf(out, "%-10s %-10s %-11s %-12s %-2c %-3d %-6.1f %-8s %-12s %s\n", id, r.owner,
+					       sub, run, kite_job_status_letter(r.status), r.prio, r.image_size / 1024.0, ck,
+					       *r.host ? r.host : "-", r.cmd);
+		}
+		if (r.status >= 0 && r.status < 8)
+			counts[r.status]++;
+		total++;
+		g_variant_unref(r.ad);
+		g_variant_unref(child);
+	}
+	if (history)
+		g_string_append_printf(out, "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT " completed, %" G_GINT64_FORMAT " removed\n",
+				       total, counts[KITE_JOB_COMPLETED], counts[KITE_JOB_REMOVED]);
+	else
+		g_string_append_printf(out,
+				       "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT " idle, %" G_GINT64_FORMAT
+				       " running, %" G_GINT64_FORMAT " held, %" G_GINT64_FORMAT " suspended\n",
+				       total, counts[KITE_JOB_IDLE], counts[KITE_JOB_RUNNING], counts[KITE_JOB_HELD],
+				       counts[KITE_JOB_SUSPENDED]);
+	fwrite(out->str, 1, out->len, stdout);
+}
+
+static int run_once(GError **error)
+{
+	g_autoptr(KiteConn) conn = kite_cli_connect(arg_schedd, error);
+	if (!conn)
+		return 1;
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(KiteJobId));
+	for (char **p = arg_ids; p && *p; p++) {
+		KiteJobId id;
+		if (!kite_cli_parse_job_id(*p, &id, error))
+			return 2;
+		g_array_append_val(ids, id);
+	}
+	/* Default: your own jobs — unless you named jobs, which you may look
+	 * at whoever owns them (as condor_q does). */
+	g_autofree char *me = kite_cli_identity(conn);
+	const char *owner = arg_owner ? arg_owner : (arg_all || ids->len ? "" : me);
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a(xx)"));
+	for (guint i = 0; i < ids->len; i++)
+		g_variant_builder_add(&b, "(xx)", g_array_index(ids, KiteJobId, i).cluster,
+				      g_array_index(ids, KiteJobId, i).proc);
+	gboolean full = arg_long || arg_json;
+	g_autoptr(GVariant) reply = kite_conn_call(
+		conn, KITE_MSG_QUERY,
+		g_variant_new("(s@a(xx)isbb)", owner, g_variant_builder_end(&b), arg_held ? KITE_JOB_HELD : 0,
+			      arg_constraint ? arg_constraint : "", arg_history, full),
+		KITE_MSG_QUERY_REPLY, error);
+	if (!reply)
+		return 1;
+	g_autoptr(GVariant) rows = g_variant_get_child_value(reply, 0);
+	if (arg_json)
+		print_json(rows);
+	else if (arg_long)
+		print_long(rows);
+	else
+		print_table(rows, kite_cli_schedd_address(arg_schedd), arg_history);
+	if (ids->len && g_variant_n_children(rows) == 0) {
+		kite_throw(error, KITE_ERROR_NOT_FOUND, "no such job%s in the %s", ids->len > 1 ? "s" : "",
+			   arg_history ? "history" : "queue");
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) ctx = g_option_context_new("[CLUSTER[.PROC]…] — list jobs in the queue");
+	g_option_context_set_summary(ctx, "Lists your jobs (or everyone's with --all), one line each:\n"
+					  "ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CKPT HOST CMD\n"
+					  "ST is I idle, R running, H held, S suspended, C completed, X removed.\n"
+					  "See docs/q.md.");
+	g_option_context_add_main_entries(ctx, options, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "q: %s (see q --help)\n", error->message);
+		return 2;
+	}
+	if (!arg_watch) {
+		int rc = run_once(&error);
+		if (rc)
+			kite_cli_error("q", error);
+		return rc;
+	}
+	if (arg_interval < 1)
+		arg_interval = 1;
+	for (;;) {
+		/* Clear and home, then draw: refreshes in place. */
+		printf("\033[H\033[2J");
+		g_clear_error(&error);
+		if (run_once(&error))
+			kite_cli_error("q", error);
+		printf("\n(refreshing every %d s; Ctrl-C to stop)\n", arg_interval);
+		fflush(stdout);
+		sleep(arg_interval);
+	}
+}

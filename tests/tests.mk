@@ -1,0 +1,12 @@
+# tests/: unit tests (cmocka, one binary per module), integration tests
+# (shell scripts starting real daemons in a temporary directory).
+
+UNIT_TEST_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_TESTS += $(patsubst tests/unit/%.c,bin/tests/%,$(UNIT_TEST_SRCS))
+
+# Each unit test links the module archives, never a main.o; the linker
+# pulls in only the objects the test uses.
+bin/tests/test-%: $(BUILD)/tests/unit/test-%.o $(SCHEDD_LIB) $(COMMON_LIB)
+	$(call link_program,-lcmocka)
+
+INTEGRATION_TESTS += $(sort $(wildcard tests/integration/test-*.sh))
