@@ -37,7 +37,7 @@ endif
 
 DEPS_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 yaml-0.1 sqlite3
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PKGS) 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PKGS) 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PKGS) 2>/dev/null) -lm
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes

@@ -173,155 +173,132 @@ static void append_text(GString *s, const KiteValue *v)
 
 /* ---- operators ---------------------------------------------------- */
 
-static void arithmetic(KiteOp op, const KiteValue *a, const KiteValue *b, KiteValue *out)
+static void int_arithmetic(KiteOp op, gint64 x, gint64 y, KiteValue *out)
 {
-	if (a->type == KITE_VALUE_ERROR || b->type == KITE_VALUE_ERROR) {
-		set_error(out);
-		return;
-	}
-	if (a->type == KITE_VALUE_UNDEFINED || b->type == KITE_VALUE_UNDEFINED)
-		return;
-	if (!is_number(a) || !is_number(b)) {
-		set_error(out);
-		return;
-	}
-
-	if (a->type == KITE_VALUE_INT && b->type == KITE_VALUE_INT) {
-		gint64 x = a->i, y = b->i, r;
-		gboolean overflow = FALSE;
-		switch (op) {
-		case KITE_OP_ADD:
-			overflow = __builtin_add_overflow(x, y, &r);
-			break;
-		case KITE_OP_SUB:
-			overflow = __builtin_sub_overflow(x, y, &r);
-			break;
-		case KITE_OP_MUL:
-			overflow = __builtin_mul_overflow(x, y, &r);
-			break;
-		case KITE_OP_DIV:
-			/* G_MININT64 / -1 does not fit (and traps on x86). */
-			if (y == 0 || (x == G_MININT64 && y == -1)) {
-				set_error(out);
-				return;
-			}
-			r = x / y;
-			break;
-		case KITE_OP_MOD:
-			if (y == 0) {
-				set_error(out);
-				return;
-			}
-			r = y == -1 ? 0 : x % y;
-			break;
-		default:
-			g_assert_not_reached();
-		}
-		if (overflow) {
-			set_error(out);
-			return;
-		}
-		{
-			set_int(out, r);
-			return;
-		}
-	}
-
-	double x = as_real(a), y = as_real(b);
+	gint64 r;
+	gboolean ok;
 	switch (op) {
-	case KITE_OP_ADD: {
-		set_real(out, x + y);
-		return;
-	}
-	case KITE_OP_SUB: {
-		set_real(out, x - y);
-		return;
-	}
-	case KITE_OP_MUL: {
-		set_real(out, x * y);
-		return;
-	}
+	case KITE_OP_ADD:
+		ok = !__builtin_add_overflow(x, y, &r);
+		break;
+	case KITE_OP_SUB:
+		ok = !__builtin_sub_overflow(x, y, &r);
+		break;
+	case KITE_OP_MUL:
+		ok = !__builtin_mul_overflow(x, y, &r);
+		break;
 	case KITE_OP_DIV:
-		if (y == 0.0) {
-			set_error(out);
-			return;
-		}
-		{
-			set_real(out, x / y);
-			return;
-		}
+		/* G_MININT64 / -1 does not fit (and traps on x86). */
+		ok = y != 0 && !(x == G_MININT64 && y == -1);
+		r = ok ? x / y : 0;
+		break;
 	case KITE_OP_MOD:
-		if (y == 0.0) {
+		ok = y != 0;
+		r = ok && y != -1 ? x % y : 0;
+		break;
+	default:
+		g_assert_not_reached();
+	}
+	if (ok)
+		set_int(out, r);
+	else
+		set_error(out);
+}
+
+static void real_arithmetic(KiteOp op, double x, double y, KiteValue *out)
+{
+	switch (op) {
+	case KITE_OP_ADD:
+		set_real(out, x + y);
+		break;
+	case KITE_OP_SUB:
+		set_real(out, x - y);
+		break;
+	case KITE_OP_MUL:
+		set_real(out, x * y);
+		break;
+	case KITE_OP_DIV:
+	case KITE_OP_MOD:
+		/* Division by zero is error for reals too, as in HTCondor,
+		 * rather than an infinity that would then rank first. */
+		if (y == 0.0)
 			set_error(out);
-			return;
-		}
-		{
-			set_real(out, fmod(x, y));
-			return;
-		}
+		else
+			set_real(out, op == KITE_OP_DIV ? x / y : fmod(x, y));
+		break;
 	default:
 		g_assert_not_reached();
 	}
 }
 
+static void arithmetic(KiteOp op, const KiteValue *a, const KiteValue *b, KiteValue *out)
+{
+	if (a->type == KITE_VALUE_ERROR || b->type == KITE_VALUE_ERROR)
+		set_error(out);
+	else if (a->type == KITE_VALUE_UNDEFINED || b->type == KITE_VALUE_UNDEFINED)
+		; /* undefined, as @out already is */
+	else if (!is_number(a) || !is_number(b))
+		set_error(out);
+	else if (a->type == KITE_VALUE_INT && b->type == KITE_VALUE_INT)
+		int_arithmetic(op, a->i, b->i, out);
+	else
+		real_arithmetic(op, as_real(a), as_real(b), out);
+}
+
+/* <0, 0 or >0 as @a is less than, equal to or greater than @b; 0 with
+ * *out_unordered set when either is NaN. */
+static int compare_numbers(const KiteValue *a, const KiteValue *b, gboolean *out_unordered)
+{
+	*out_unordered = FALSE;
+	if (a->type == KITE_VALUE_INT && b->type == KITE_VALUE_INT)
+		return (a->i > b->i) - (a->i < b->i);
+	double x = as_real(a), y = as_real(b);
+	*out_unordered = isnan(x) || isnan(y);
+	return (x > y) - (x < y);
+}
+
 /* == != < <= > >=. */
 static void compare(KiteOp op, const KiteValue *a, const KiteValue *b, KiteValue *out)
 {
+	gboolean unordered = FALSE;
+	int c;
 	if (a->type == KITE_VALUE_ERROR || b->type == KITE_VALUE_ERROR) {
 		set_error(out);
 		return;
 	}
 	if (a->type == KITE_VALUE_UNDEFINED || b->type == KITE_VALUE_UNDEFINED)
 		return;
-
-	int c; /* <0, 0, >0 */
-	if (a->type == KITE_VALUE_INT && b->type == KITE_VALUE_INT) {
-		c = (a->i > b->i) - (a->i < b->i);
-	} else if (is_number(a) && is_number(b)) {
-		double x = as_real(a), y = as_real(b);
-		if (isnan(x) || isnan(y)) /* unordered: only != holds */
-		{
-			set_bool(out, op == KITE_OP_NE);
-			return;
-		}
-		c = (x > y) - (x < y);
+	if (is_number(a) && is_number(b)) {
+		c = compare_numbers(a, b, &unordered);
 	} else if (a->type == KITE_VALUE_STRING && b->type == KITE_VALUE_STRING) {
 		c = g_ascii_strcasecmp(a->s, b->s);
 	} else if (a->type == KITE_VALUE_BOOL && b->type == KITE_VALUE_BOOL &&
 		   (op == KITE_OP_EQ || op == KITE_OP_NE)) {
 		c = a->b != b->b;
 	} else {
-		{
-			set_error(out);
-			return;
-		}
+		set_error(out);
+		return;
 	}
 
 	switch (op) {
-	case KITE_OP_EQ: {
-		set_bool(out, c == 0);
-		return;
-	}
-	case KITE_OP_NE: {
-		set_bool(out, c != 0);
-		return;
-	}
-	case KITE_OP_LT: {
-		set_bool(out, c < 0);
-		return;
-	}
-	case KITE_OP_LE: {
-		set_bool(out, c <= 0);
-		return;
-	}
-	case KITE_OP_GT: {
-		set_bool(out, c > 0);
-		return;
-	}
-	case KITE_OP_GE: {
-		set_bool(out, c >= 0);
-		return;
-	}
+	case KITE_OP_EQ:
+		set_bool(out, !unordered && c == 0);
+		break;
+	case KITE_OP_NE:
+		set_bool(out, unordered || c != 0);
+		break;
+	case KITE_OP_LT:
+		set_bool(out, !unordered && c < 0);
+		break;
+	case KITE_OP_LE:
+		set_bool(out, !unordered && c <= 0);
+		break;
+	case KITE_OP_GT:
+		set_bool(out, !unordered && c > 0);
+		break;
+	case KITE_OP_GE:
+		set_bool(out, !unordered && c >= 0);
+		break;
 	default:
 		g_assert_not_reached();
 	}
@@ -351,27 +328,22 @@ static gboolean identical(const KiteValue *a, const KiteValue *b)
 static void binary(KiteOp op, const KiteValue *a, const KiteValue *b, KiteValue *out)
 {
 	switch (op) {
-	case KITE_OP_IS: {
+	case KITE_OP_IS:
 		set_bool(out, identical(a, b));
-		return;
-	}
-	case KITE_OP_ISNT: {
+		break;
+	case KITE_OP_ISNT:
 		set_bool(out, !identical(a, b));
-		return;
-	}
+		break;
 	case KITE_OP_EQ:
 	case KITE_OP_NE:
 	case KITE_OP_LT:
 	case KITE_OP_LE:
 	case KITE_OP_GT:
-	case KITE_OP_GE: {
+	case KITE_OP_GE:
 		compare(op, a, b, out);
-		return;
-	}
-	default: {
+		break;
+	default:
 		arithmetic(op, a, b, out);
-		return;
-	}
 	}
 }
 
@@ -502,94 +474,81 @@ static void eval_if(const KiteExpr *cond, const KiteExpr *then, const KiteExpr *
 		set_tri(out, t);
 }
 
+/* A whole string as a number: "12", "-3", "2.5", "1e3", "inf".  Leading
+ * or trailing spaces, or anything else, make it not one. */
+static gboolean parse_number(const char *s, KiteValue *out)
+{
+	gint64 i;
+	if (g_ascii_string_to_signed(s, 10, G_MININT64, G_MAXINT64, &i, NULL)) {
+		set_int(out, i);
+		return TRUE;
+	}
+	char *end;
+	if (*s == '\0' || g_ascii_isspace(*s))
+		return FALSE;
+	double r = g_ascii_strtod(s, &end);
+	if (*end != '\0')
+		return FALSE;
+	set_real(out, r);
+	return TRUE;
+}
+
+/* int(): truncates reals toward zero; "3.7" gives 3. */
 static void convert_int(const KiteValue *v, KiteValue *out)
 {
+	KiteValue n = KITE_VALUE_INIT;
 	switch (v->type) {
 	case KITE_VALUE_UNDEFINED:
-		return;
-	case KITE_VALUE_ERROR: {
-		set_error(out);
-		return;
-	}
-	case KITE_VALUE_BOOL: {
+		break;
+	case KITE_VALUE_BOOL:
 		set_int(out, v->b);
-		return;
-	}
-	case KITE_VALUE_INT: {
+		break;
+	case KITE_VALUE_INT:
 		set_int(out, v->i);
-		return;
-	}
+		break;
 	case KITE_VALUE_REAL:
-		/* Truncate toward zero; 2^63 itself does not fit. */
-		if (isnan(v->r) || v->r >= 9223372036854775808.0 || v->r < -9223372036854775808.0) {
+		/* 2^63 itself does not fit. */
+		if (isnan(v->r) || v->r >= 9223372036854775808.0 || v->r < -9223372036854775808.0)
 			set_error(out);
-			return;
-		}
-		{
+		else
 			set_int(out, (gint64)v->r);
-			return;
-		}
-	case KITE_VALUE_STRING: {
-		gint64 i;
-		if (g_ascii_string_to_signed(v->s, 10, G_MININT64, G_MAXINT64, &i, NULL)) {
-			set_int(out, i);
-			return;
-		}
-		/* "3.7" → 3, as int(real("3.7")). */
-		KiteValue r = KITE_VALUE_INIT;
-		char *end;
-		if (*v->s && !g_ascii_isspace(*v->s)) {
-			set_real(&r, g_ascii_strtod(v->s, &end));
-			if (*end == '\0') {
-				convert_int(&r, out);
-				return;
-			}
-		}
-		{
+		break;
+	case KITE_VALUE_STRING:
+		if (parse_number(v->s, &n))
+			convert_int(&n, out);
+		else
 			set_error(out);
-			return;
-		}
-	}
+		break;
+	case KITE_VALUE_ERROR:
+		set_error(out);
+		break;
 	}
 }
 
+/* real(): g_ascii_strtod takes "inf" and "nan", which is how
+ * kite_expr_to_string spells the non-finite reals. */
 static void convert_real(const KiteValue *v, KiteValue *out)
 {
+	KiteValue n = KITE_VALUE_INIT;
 	switch (v->type) {
 	case KITE_VALUE_UNDEFINED:
-		return;
-	case KITE_VALUE_ERROR: {
-		set_error(out);
-		return;
-	}
-	case KITE_VALUE_BOOL: {
+		break;
+	case KITE_VALUE_BOOL:
 		set_real(out, v->b ? 1.0 : 0.0);
-		return;
-	}
-	case KITE_VALUE_INT: {
-		set_real(out, (double)v->i);
-		return;
-	}
-	case KITE_VALUE_REAL: {
-		set_real(out, v->r);
-		return;
-	}
-	case KITE_VALUE_STRING: {
-		/* g_ascii_strtod takes "inf" and "nan", which is how the printer
-		 * spells the non-finite reals. */
-		char *end;
-		if (*v->s && !g_ascii_isspace(*v->s)) {
-			double r = g_ascii_strtod(v->s, &end);
-			if (*end == '\0') {
-				set_real(out, r);
-				return;
-			}
-		}
-		{
+		break;
+	case KITE_VALUE_INT:
+	case KITE_VALUE_REAL:
+		set_real(out, as_real(v));
+		break;
+	case KITE_VALUE_STRING:
+		if (parse_number(v->s, &n))
+			set_real(out, as_real(&n));
+		else
 			set_error(out);
-			return;
-		}
-	}
+		break;
+	case KITE_VALUE_ERROR:
+		set_error(out);
+		break;
 	}
 }
 
@@ -624,10 +583,8 @@ static void eval_call(const KiteExpr *e, const KiteAd *my, const KiteAd *target,
 		if (undefined)
 			return;
 		gsize len = s->len;
-		{
-			set_string(ctx, out, g_string_free(g_steal_pointer(&s), FALSE), len);
-			return;
-		}
+		set_string(ctx, out, g_string_free(g_steal_pointer(&s), FALSE), len);
+		return;
 	}
 
 	KiteValue v = KITE_VALUE_INIT;

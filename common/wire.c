@@ -78,7 +78,10 @@ GBytes *kite_wire_encode(KiteMsgType type, GVariant *body)
 	put_be16(buf + 4, KITE_WIRE_VERSION);
 	put_be16(buf + 6, type);
 	put_be32(buf + 8, (guint32)len);
-	g_variant_store(owned, buf + KITE_WIRE_HEADER_SIZE);
+	/* g_variant_store needs a destination aligned for the type (the body
+	 * sits at offset 12), so copy the variant's own serialised data. */
+	if (len)
+		memcpy(buf + KITE_WIRE_HEADER_SIZE, g_variant_get_data(owned), len);
 	return g_bytes_new_take(buf, KITE_WIRE_HEADER_SIZE + len);
 }
 

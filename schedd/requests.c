@@ -64,7 +64,7 @@ static void add_row(const KiteJobRow *r, gpointer data)
 {
 	GVariantBuilder *b = data;
 	GVariant *ad = r->ad ? kite_ad_to_variant(r->ad) : g_variant_new_array(G_VARIANT_TYPE("(ss)"), NULL, 0);
-	g_variant_builder_add(b, KITE_WIRE_ROW_TYPE, r->cluster, r->proc, r->owner, r->qdate, r->run_time,
+	g_variant_builder_add(b, "(xxsxxiixixsssx@a(ss))", r->cluster, r->proc, r->owner, r->qdate, r->run_time,
 			      (gint32)r->status, (gint32)r->prio, r->image_size, (gint32)r->num_ckpts, r->last_ckpt,
 			      r->host, r->cmd, r->hold_reason, r->entered_status, ad);
 }

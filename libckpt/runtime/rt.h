@@ -1,0 +1,88 @@
+/* libckpt runtime: state shared by the files that live inside the job.
+ *
+ * rt-init.c     start-up (environment, handlers, timer) and the C API;
+ *               ordinary code, may use libc, never GLib.
+ * rt-handler.c  the checkpoint signal handler: what the job pays for
+ *               (fd scan, file snapshots, fork) and the post-restart path.
+ *               Async-signal-safe: raw syscalls only.
+ * rt-dump.c     the checkpoint child: writes the image.  Raw syscalls only.
+ */
+#ifndef KITE_RT_H
+#define KITE_RT_H
+
+#include <stdint.h>
+#include "libckpt/image-format.h"
+
+#define KITE_RT_MAX_EXCLUDE 64
+#define KITE_RT_MAX_CALLBACKS 16
+#define KITE_RT_MAX_NONCES 8
+
+/* si_value markers for signals the runtime sends itself. */
+#define KITE_SIGVAL_DONE 0x4b495445444f4e45ull    /* checkpoint child finished */
+#define KITE_SIGVAL_PENDING 0x4b49544550454e44ull /* run a deferred request */
+#define KITE_SIGVAL_API 0x4b49544541504900ull     /* | mode: from the C API */
+
+enum { KITE_MODE_NONE = 0, KITE_MODE_CONTINUE = 1, KITE_MODE_EXIT = 2 };
+
+typedef struct {
+	KiteImgFd fd;
+	char path[KITE_IMG_MAX_PATH];
+	int side; /* contents snapshotted to a side file */
+} KiteRtFd;
+
+typedef struct {
+	int active;
+	int sig_ckpt, sig_exit;
+	long interval_s;
+	int timer_id; /* kernel POSIX timer id, -1 none */
+	char dir[KITE_IMG_MAX_PATH];
+	char libc_version[33];
+	uint32_t seq;
+
+	/* request bookkeeping (only touched with every signal blocked) */
+	int busy_pid;    /* checkpoint child still writing, 0 none */
+	int busy_mode;
+	int pending;     /* coalesced/deferred request mode */
+	uint64_t pending_nonces[KITE_RT_MAX_NONCES];
+	int npending_nonces;
+	uint64_t cur_nonces[KITE_RT_MAX_NONCES];
+	int ncur_nonces;
+	volatile int critical;
+	int api_result; /* 0 continued, 1 restarted, -1 failed */
+	char errmsg[600];
+
+	/* captured in the job just before fork */
+	KiteImgProcess proc;
+	KiteRtFd fds[KITE_IMG_MAX_FDS];
+	int nfds;
+
+	struct {
+		uint64_t start, end;
+	} exclude[KITE_RT_MAX_EXCLUDE];
+	int nexclude;
+
+	struct {
+		void (*fn)(void *);
+		void *arg;
+	} callbacks[KITE_RT_MAX_CALLBACKS];
+	int ncallbacks;
+
+	KiteRestartInfo restart_info;
+} KiteRt;
+
+extern KiteRt kite_rt;
+
+/* rt-handler.c */
+void kite_rt_handler(int sig, void *si, void *uc);
+int kite_rt_start_timer(void);
+void kite_rt_write_status(uint32_t seq, int ok, const char *image, const char *message);
+
+/* rt-dump.c: runs in the checkpoint child; returns 0 or -errno, and
+ * leaves a message in kite_rt.errmsg (child's copy) on failure. */
+int kite_rt_dump(void);
+void kite_rt_image_path(char *buf, size_t cap, uint32_t seq, int tmp);
+
+/* context switch (rt-handler.c, asm) */
+int kite_ctx_save(KiteJmp *j) __attribute__((returns_twice));
+
+#endif
