@@ -35,6 +35,13 @@ BUILD := build/plain
 SAN_FLAGS :=
 endif
 
+# bin/ and lib/ are shared by both builds: when the mode changes, drop them
+# so that every program is relinked from the right objects.
+LAST_BUILD := $(shell cat build/mode 2>/dev/null)
+ifneq ($(LAST_BUILD),$(BUILD))
+$(shell rm -rf bin lib; mkdir -p build; echo $(BUILD) > build/mode)
+endif
+
 DEPS_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 yaml-0.1 sqlite3
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PKGS) 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PKGS) 2>/dev/null) -lm

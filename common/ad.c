@@ -39,7 +39,7 @@ static AdEntry *entry_new(const char *name, KiteExpr *expr)
 	memcpy(entry->name, name, len + 1);
 	entry->folded = entry->name + len + 1;
 	for (gsize i = 0; i <= len; i++)
-		entry->folded[i] = g_ascii_tolower(name[i]);
+		entry->folded[i] = kite_fold_char(name[i]);
 	entry->expr = expr;
 	return entry;
 }
@@ -95,7 +95,7 @@ static const char *fold_name(const char *name, char buf[KITE_AD_MAX_NAME + 1], c
 	if (len > KITE_AD_MAX_NAME)
 		return *heap = g_ascii_strdown(name, -1);
 	for (gsize i = 0; i <= len; i++)
-		buf[i] = g_ascii_tolower(name[i]);
+		buf[i] = kite_fold_char(name[i]);
 	return buf;
 }
 
@@ -431,8 +431,13 @@ KiteAd *kite_ad_from_variant(GVariant *v, GError **error)
 
 	g_autoptr(KiteAd) ad = kite_ad_new();
 	for (gsize i = 0; i < n; i++) {
-		const char *name, *text;
-		g_variant_get_child(v, i, "(&s&s)", &name, &text);
+		/* Not g_variant_get_child(): parsing its format string for
+		 * every attribute doubles the cost of receiving an ad. */
+		g_autoptr(GVariant) pair = g_variant_get_child_value(v, i);
+		g_autoptr(GVariant) name_v = g_variant_get_child_value(pair, 0);
+		g_autoptr(GVariant) text_v = g_variant_get_child_value(pair, 1);
+		const char *name = g_variant_get_string(name_v, NULL);
+		const char *text = g_variant_get_string(text_v, NULL);
 		if (!kite_ad_name_is_valid(name)) {
 			g_autofree char *prefix = g_strdup_printf("attribute %" G_GSIZE_FORMAT ": ", i + 1);
 			throw_bad_name(error, prefix, name);

@@ -218,6 +218,14 @@ gboolean kite_auth_token_verify(GBytes *key, const char *token, gint64 now, char
 	gint64 expiry = g_ascii_strtoll(parts[2], &end, 10);
 	if (!user || !*user || !end || *end || end == parts[2])
 		return kite_throw(error, KITE_ERROR_AUTH, "malformed token: bad user or expiry field");
+	/* One spelling per token: base64 and strtoll also accept variants
+	 * ("+5", "05", stray low bits) that verify with the same MAC.  The
+	 * user must be UTF-8 to travel in replies and ads. */
+	g_autofree char *user_form = b64url_encode(user);
+	g_autofree char *expiry_form = g_strdup_printf("%" G_GINT64_FORMAT, expiry);
+	if (!g_str_equal(user_form, parts[1]) || !g_str_equal(expiry_form, parts[2]) ||
+	    !g_utf8_validate(user, -1, NULL))
+		return kite_throw(error, KITE_ERROR_AUTH, "malformed token: bad user or expiry field");
 	char want[65];
 	token_mac_hex(key, user, expiry, want);
 	if (strlen(parts[3]) != 64 || !kite_auth_equal((const guint8 *)want, (const guint8 *)parts[3], 64))

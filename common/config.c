@@ -19,9 +19,9 @@
 /* Config files are written by admins, yet a limit costs nothing and
  * keeps a wrong --config (a disk image, say) from being read whole. */
 static const KiteYamlLimits config_limits = {
-	.max_size = 1024 * 1024,
-	.max_depth = 16,
-	.max_nodes = 100000,
+    .max_size = 1024 * 1024,
+    .max_depth = 16,
+    .max_nodes = 100000,
 };
 
 typedef struct {
@@ -107,8 +107,8 @@ static gboolean set_default(const KiteConfigKey *key, ConfigValue *v, GError **e
 	}
 	}
 	if (!ok)
-		return kite_throw(error, KITE_ERROR_FAILED, "built-in default of `%s` is invalid: `%s`%s%s", key->key,
-				  text, local ? ": " : "", local ? local->message : "");
+		return kite_throw(error, KITE_ERROR_FAILED, "built-in default of `%s` is invalid: `%s`%s%s",
+				  key->key, text, local ? ": " : "", local ? local->message : "");
 	return TRUE;
 }
 
@@ -176,8 +176,9 @@ KiteConfig *kite_config_load_data(const char *display_name, const char *data, gs
 	g_autofree const char **names = g_new0(const char *, cfg->n_keys + 1);
 	for (guint i = 0; i < cfg->n_keys; i++)
 		names[i] = keys[i].key;
-	if (!kite_yaml_check_keys(doc, doc->root, NULL, "a config file is a mapping of keys to values, like `key: value`",
-				  names, "see docs/config.md for the keys", error))
+	if (!kite_yaml_check_keys(doc, doc->root, NULL,
+				  "a config file is a mapping of keys to values, like `key: value`", names,
+				  "see docs/config.md for the keys", error))
 		return NULL;
 	for (guint i = 0; i < kite_yaml_mapping_size(doc->root); i++) {
 		const char *name = kite_yaml_mapping_key(doc->root, i)->value;
@@ -214,8 +215,9 @@ KiteConfig *kite_config_load(const char *path, const KiteConfigKey *keys, GError
 		return NULL;
 	}
 	if (S_ISREG(st.st_mode) && (guint64)st.st_size > config_limits.max_size) {
-		kite_throw(error, KITE_ERROR_LIMIT, "%s: too large (%" G_GUINT64_FORMAT " bytes; at most %" G_GSIZE_FORMAT ")",
-			   path, (guint64)st.st_size, config_limits.max_size);
+		kite_throw(error, KITE_ERROR_LIMIT,
+			   "%s: too large (%" G_GUINT64_FORMAT " bytes; at most %" G_GSIZE_FORMAT ")", path,
+			   (guint64)st.st_size, config_limits.max_size);
 		close(fd);
 		return NULL;
 	}

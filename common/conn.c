@@ -182,7 +182,7 @@ gboolean kite_conn_send(KiteConn *conn, KiteMsgType type, GVariant *body, GError
 {
 	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
 	kite_wire_debug("send", conn->address, type, owned);
-	g_autoptr(GBytes) frame = kite_wire_encode(type, g_variant_ref(owned));
+	g_autoptr(GBytes) frame = kite_wire_encode(type, owned);
 	gsize len;
 	const guint8 *data = g_bytes_get_data(frame, &len);
 	return write_all(conn, data, len, error);

@@ -134,12 +134,12 @@ KiteExpr *kite_expr_ref(KiteExpr *e)
 	return e;
 }
 
-/* Recursion is bounded: parsed trees are at most a small multiple of
+/* Inner nodes belong to their parent alone (nothing outside this file
+ * can reach them), so they are freed without touching their counts.
+ * Recursion is bounded: parsed trees are at most a small multiple of
  * KITE_EXPR_MAX_DEPTH deep and the constructors only make leaves. */
-void kite_expr_unref(KiteExpr *e)
+static void node_free(KiteExpr *e)
 {
-	if (e == NULL || !g_atomic_ref_count_dec(&e->ref))
-		return;
 	switch ((KiteNodeKind)e->kind) {
 	case KITE_NODE_LITERAL:
 		kite_value_clear(&e->lit);
@@ -148,26 +148,32 @@ void kite_expr_unref(KiteExpr *e)
 		g_free(e->attr.name); /* folded shares the allocation */
 		break;
 	case KITE_NODE_UNARY:
-		kite_expr_unref(e->operand);
+		node_free(e->operand);
 		break;
 	case KITE_NODE_CHAIN:
 		for (guint i = 0; i < e->n; i++)
-			kite_expr_unref(e->chain.operands[i]);
+			node_free(e->chain.operands[i]);
 		g_free(e->chain.operands);
 		g_free(e->chain.ops);
 		break;
 	case KITE_NODE_COND:
-		kite_expr_unref(e->cond.cond);
-		kite_expr_unref(e->cond.then);
-		kite_expr_unref(e->cond.otherwise);
+		node_free(e->cond.cond);
+		node_free(e->cond.then);
+		node_free(e->cond.otherwise);
 		break;
 	case KITE_NODE_CALL:
 		for (guint i = 0; i < e->n; i++)
-			kite_expr_unref(e->args[i]);
+			node_free(e->args[i]);
 		g_free(e->args);
 		break;
 	}
 	g_free(e);
+}
+
+void kite_expr_unref(KiteExpr *e)
+{
+	if (e != NULL && g_atomic_ref_count_dec(&e->ref))
+		node_free(e);
 }
 
 KiteExpr *kite_expr_new_int(gint64 v)
@@ -220,7 +226,7 @@ static KiteExpr *new_attr(KiteScope scope, const char *name, gsize len)
 	e->attr.name[len] = '\0';
 	e->attr.folded = e->attr.name + len + 1;
 	for (gsize i = 0; i <= len; i++)
-		e->attr.folded[i] = g_ascii_tolower(e->attr.name[i]);
+		e->attr.folded[i] = kite_fold_char(e->attr.name[i]);
 	return e;
 }
 
@@ -887,19 +893,21 @@ static char peek_char(const Parser *p)
 /* Everything that nests — parentheses, function arguments, ?: branches,
  * prefix operators — goes through here, so the recursion (and the tree)
  * can never be deeper than KITE_EXPR_MAX_DEPTH levels of it. */
-static gboolean enter(Parser *p)
+static gboolean enter(Parser *p, gsize at)
 {
 	if (p->depth >= KITE_EXPR_MAX_DEPTH) {
-		fail(p, p->tok.start, "expression is nested more than %d levels deep", KITE_EXPR_MAX_DEPTH);
+		fail(p, at, "expression is nested more than %d levels deep", KITE_EXPR_MAX_DEPTH);
 		return FALSE;
 	}
 	p->depth++;
 	return TRUE;
 }
 
-static KiteExpr *parse_nested(Parser *p)
+/* A nested expression starting at the current token; an error for
+ * nesting too deep points at @at, the byte that opened this level. */
+static KiteExpr *parse_nested(Parser *p, gsize at)
 {
-	if (!enter(p))
+	if (!enter(p, at))
 		return NULL;
 	KiteExpr *e = parse_expr(p);
 	p->depth--;
@@ -939,7 +947,7 @@ static KiteExpr *parse_call(Parser *p)
 	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func((GDestroyNotify)kite_expr_unref);
 	if (p->tok.type != T_RPAREN) {
 		for (;;) {
-			KiteExpr *arg = parse_nested(p);
+			KiteExpr *arg = parse_nested(p, p->tok.start);
 			if (arg == NULL)
 				return NULL;
 			g_ptr_array_add(args, arg);
@@ -994,7 +1002,12 @@ static KiteExpr *parse_identifier(Parser *p)
 	KiteScope scope = KITE_SCOPE_ANY;
 	if (next == '.' && (tok_is_word(p, "my") || tok_is_word(p, "target"))) {
 		scope = tok_is_word(p, "my") ? KITE_SCOPE_MY : KITE_SCOPE_TARGET;
-		if (!advance(p) || !advance(p)) /* the scope, then `.` */
+		/* Step over the `.` by hand: the lexer would read "MY.5" as
+		 * MY followed by the number .5. */
+		while (p->text[p->pos] != '.')
+			p->pos++;
+		p->pos++;
+		if (!advance(p))
 			return NULL;
 		if (p->tok.type != T_IDENT)
 			return fail_expected(p, scope == KITE_SCOPE_MY ? "an attribute name after `MY.`"
@@ -1038,10 +1051,11 @@ static KiteExpr *parse_primary(Parser *p)
 		break;
 	case T_IDENT:
 		return parse_identifier(p);
-	case T_LPAREN:
+	case T_LPAREN: {
+		gsize open = p->tok.start;
 		if (!advance(p))
 			return NULL;
-		e = parse_nested(p);
+		e = parse_nested(p, open);
 		if (e == NULL)
 			return NULL;
 		if (!expect(p, T_RPAREN, "`)`")) {
@@ -1049,6 +1063,7 @@ static KiteExpr *parse_primary(Parser *p)
 			return NULL;
 		}
 		return e;
+	}
 	default:
 		return fail_expected(p, "an expression");
 	}
@@ -1074,7 +1089,7 @@ static KiteExpr *parse_unary(Parser *p)
 	else
 		return parse_primary(p);
 
-	if (!enter(p))
+	if (!enter(p, p->tok.start))
 		return NULL;
 	KiteExpr *operand = NULL;
 	if (!advance(p))
@@ -1123,25 +1138,28 @@ static KiteExpr *parse_chain(Parser *p, int level)
 	if (p->tok.type != T_OP || op_level(p->tok.op) != level)
 		return g_steal_pointer(&first);
 
-	g_autoptr(GPtrArray) operands = g_ptr_array_new_with_free_func((GDestroyNotify)kite_expr_unref);
-	g_autoptr(GByteArray) ops = g_byte_array_new();
-	g_ptr_array_add(operands, g_steal_pointer(&first));
+	/* Grown in place: chains are built for every expression of every ad,
+	 * so no temporary arrays. */
+	KiteExpr *e = node_new(KITE_NODE_CHAIN);
+	guint capacity = 2;
+	e->chain.operands = g_new(KiteExpr *, capacity);
+	e->chain.ops = g_new(guint8, capacity);
+	e->chain.operands[e->n++] = g_steal_pointer(&first);
 	while (p->tok.type == T_OP && op_level(p->tok.op) == level) {
 		guint8 op = p->tok.op;
-		if (!advance(p))
+		KiteExpr *next = advance(p) ? parse_chain(p, level + 1) : NULL;
+		if (next == NULL) {
+			kite_expr_unref(e);
 			return NULL;
-		KiteExpr *next = parse_chain(p, level + 1);
-		if (next == NULL)
-			return NULL;
-		g_ptr_array_add(operands, next);
-		g_byte_array_append(ops, &op, 1);
+		}
+		if (e->n == capacity) {
+			capacity *= 2;
+			e->chain.operands = g_renew(KiteExpr *, e->chain.operands, capacity);
+			e->chain.ops = g_renew(guint8, e->chain.ops, capacity);
+		}
+		e->chain.ops[e->n - 1] = op;
+		e->chain.operands[e->n++] = next;
 	}
-
-	KiteExpr *e = node_new(KITE_NODE_CHAIN);
-	e->n = operands->len;
-	g_ptr_array_set_free_func(operands, NULL);
-	e->chain.operands = (KiteExpr **)g_ptr_array_free(g_steal_pointer(&operands), FALSE);
-	e->chain.ops = g_byte_array_free(g_steal_pointer(&ops), FALSE);
 	return e;
 }
 
@@ -1155,10 +1173,10 @@ static KiteExpr *parse_expr(Parser *p)
 		return g_steal_pointer(&cond);
 	if (!advance(p))
 		return NULL;
-	g_autoptr(KiteExpr) then = parse_nested(p);
+	g_autoptr(KiteExpr) then = parse_nested(p, p->tok.start);
 	if (then == NULL || !expect(p, T_COLON, "`:`"))
 		return NULL;
-	g_autoptr(KiteExpr) otherwise = parse_nested(p);
+	g_autoptr(KiteExpr) otherwise = parse_nested(p, p->tok.start);
 	if (otherwise == NULL)
 		return NULL;
 	KiteExpr *e = node_new(KITE_NODE_COND);

@@ -93,6 +93,13 @@ struct _KiteExpr {
  * "nan" for the non-finite ones).  @buf needs 32 bytes. */
 void kite_expr_format_real(char *buf, gsize size, double r);
 
+/* ASCII lower case, inline: names are folded on every ad lookup, and
+ * g_ascii_tolower() is an out-of-line call. */
+static inline char kite_fold_char(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 /* The expression bound to @folded, an already lower-cased name, or NULL.
  * Lets the evaluator skip lower-casing on every lookup. */
 KiteExpr *kite_ad_lookup_folded(const KiteAd *ad, const char *folded);

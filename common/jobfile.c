@@ -21,18 +21,18 @@
 /* Nesting and node limits: a job file is a flat mapping with a few short
  * lists, so these are generous and still bound the work. */
 static const KiteYamlLimits job_limits = {
-	.max_size = KITE_JOBFILE_MAX_SIZE,
-	.max_depth = 16,
-	.max_nodes = 100000,
+    .max_size = KITE_JOBFILE_MAX_SIZE,
+    .max_depth = 16,
+    .max_nodes = 100000,
 };
 
-#define DEFAULT_REQUEST_CPUS 1
+#define DEFAULT_REQUEST_CPUS	   1
 #define DEFAULT_REQUEST_MEMORY_MIB 128
-#define DEFAULT_REQUEST_DISK_KIB (1024 * 1024)
-#define DEFAULT_MAX_RETRIES 3
-#define MAX_REQUEST_CPUS 4096
-#define MAX_RETRIES 1000
-#define MAX_CHECKPOINT_INTERVAL (365 * 86400)
+#define DEFAULT_REQUEST_DISK_KIB   (1024 * 1024)
+#define DEFAULT_MAX_RETRIES	   3
+#define MAX_REQUEST_CPUS	   4096
+#define MAX_RETRIES		   1000
+#define MAX_CHECKPOINT_INTERVAL	   (365 * 86400)
 
 /* ---- $(Macro) ----------------------------------------------------------- */
 
@@ -64,7 +64,8 @@ static char *macro_expand(const char *text, gboolean substitute, gint64 cluster,
 			const char *close = strchr(p + 2, ')');
 			char kind = close ? macro_kind(p + 2, close - p - 2) : 0;
 			if (kind) {
-				g_string_append_printf(out, "%" G_GINT64_FORMAT, kind == 'C' ? cluster : proc);
+				g_string_append_printf(out, "%" G_GINT64_FORMAT,
+						       kind == 'C' ? cluster : proc);
 				p = close + 1;
 				continue;
 			}
@@ -90,8 +91,8 @@ static char *macro_escape(const char *text)
 /* Check the macros in scalar @node's text: every "$(" must close and
  * name a known macro, and when !@allowed there must be none at all.
  * Writes whether the text uses a macro to @out_uses (may be NULL). */
-static gboolean macro_check(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what, gboolean allowed,
-			    gboolean *out_uses, GError **error)
+static gboolean macro_check(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what,
+			    gboolean allowed, gboolean *out_uses, GError **error)
 {
 	const char *text = node->value;
 	gboolean uses = FALSE;
@@ -104,25 +105,27 @@ static gboolean macro_check(const KiteYamlDoc *doc, const KiteYamlNode *node, co
 			continue;
 		const char *close = strchr(p + 2, ')');
 		if (!close)
-			return kite_yaml_throw_inside(error, doc, node, p - text,
-						      "`$(` without a closing `)` (write `$$` for a literal `$`)");
+			return kite_yaml_throw_inside(
+			    error, doc, node, p - text,
+			    "`$(` without a closing `)` (write `$$` for a literal `$`)");
 		g_autofree char *name = g_strndup(p + 2, close - p - 2);
 		if (!macro_kind(name, strlen(name))) {
 			const char *guess = kite_suggest(name, macro_names);
 			if (guess)
 				return kite_yaml_throw_inside(error, doc, node, p - text,
-							      "unknown macro `$(%s)` (did you mean `$(%s)`?)", name,
-							      guess);
-			return kite_yaml_throw_inside(
-				error, doc, node, p - text,
-				"unknown macro `$(%s)` (the macros are $(Cluster) and $(Process); write `$$` for a literal `$`)",
-				name);
+							      "unknown macro `$(%s)` (did you mean `$(%s)`?)",
+							      name, guess);
+			return kite_yaml_throw_inside(error, doc, node, p - text,
+						      "unknown macro `$(%s)` (the macros are $(Cluster) and "
+						      "$(Process); write `$$` for a literal `$`)",
+						      name);
 		}
 		if (!allowed)
-			return kite_yaml_throw_inside(error, doc, node, p - text,
-						      "`%s` cannot use `$(%s)`: it is checked when the job is submitted, "
-						      "so it must be the same for every proc",
-						      what, name);
+			return kite_yaml_throw_inside(
+			    error, doc, node, p - text,
+			    "`%s` cannot use `$(%s)`: it is checked when the job is submitted, "
+			    "so it must be the same for every proc",
+			    what, name);
 		uses = TRUE;
 		p = close;
 	}
@@ -239,9 +242,10 @@ static gboolean key_arguments(JobParse *jp, const char *key, const KiteYamlNode 
 		const char *text = kite_yaml_is_null(value) ? "" : value->value;
 		if (!g_shell_parse_argv(text, NULL, &argv, &local)) {
 			if (!g_error_matches(local, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING))
-				return kite_yaml_throw(error, jp->doc, value,
-						       "`arguments` is not a valid list of shell words (an unclosed "
-						       "quote?); give the arguments as a YAML list instead");
+				return kite_yaml_throw(
+				    error, jp->doc, value,
+				    "`arguments` is not a valid list of shell words (an unclosed "
+				    "quote?); give the arguments as a YAML list instead");
 		}
 		for (guint i = 0; argv && argv[i]; i++)
 			append_shell_word(out, argv[i]);
@@ -253,8 +257,8 @@ static gboolean key_arguments(JobParse *jp, const char *key, const KiteYamlNode 
 						       "items of `arguments` must be strings, not %s%s",
 						       kite_yaml_kind_name(item),
 						       item->kind == KITE_YAML_MAPPING
-							       ? " (put an argument that contains `: ` in quotes)"
-							       : "");
+							   ? " (put an argument that contains `: ` in quotes)"
+							   : "");
 			if (!macro_check(jp->doc, item, key, TRUE, NULL, error))
 				return FALSE;
 			append_shell_word(out, kite_yaml_is_null(item) ? "" : item->value);
@@ -288,10 +292,11 @@ static gboolean key_environment(JobParse *jp, const char *key, const KiteYamlNod
 		const KiteYamlNode *name = kite_yaml_mapping_key(value, i);
 		const KiteYamlNode *v = kite_yaml_mapping_value(value, i);
 		if (!env_name_is_valid(name->value))
-			return kite_yaml_throw(error, jp->doc, name,
-					       "`%s` is not a valid environment variable name (use letters, digits "
-					       "and _, not starting with a digit)",
-					       name->value);
+			return kite_yaml_throw(
+			    error, jp->doc, name,
+			    "`%s` is not a valid environment variable name (use letters, digits "
+			    "and _, not starting with a digit)",
+			    name->value);
 		const char *text = "";
 		g_autofree char *what = g_strdup_printf("environment.%s", name->value);
 		if (!kite_yaml_is_null(v) && !kite_yaml_get_string(jp->doc, v, what, &text, error))
@@ -323,7 +328,8 @@ static gboolean key_transfer(JobParse *jp, const char *key, const KiteYamlNode *
 			const char *comma = strchr(item->text, ',');
 			if (comma)
 				return kite_yaml_throw_inside(error, jp->doc, item->node, comma - item->text,
-							      "file names in `%s` cannot contain a comma", key);
+							      "file names in `%s` cannot contain a comma",
+							      key);
 		}
 	}
 	if (jp->transfer)
@@ -389,8 +395,8 @@ static gboolean checkpoint_mode(JobParse *jp, const KiteYamlNode *value, GError 
 	const char *guess = kite_suggest(text, checkpoint_modes);
 	g_autofree char *did_you_mean = guess ? g_strdup_printf("did you mean `%s`? ", guess) : g_strdup("");
 	return kite_yaml_throw(error, jp->doc, value,
-			       "unknown checkpoint mode `%s` (%sthe modes are preload, linked and none)", text,
-			       did_you_mean);
+			       "unknown checkpoint mode `%s` (%sthe modes are preload, linked and none)",
+			       text, did_you_mean);
 }
 
 static gboolean checkpoint_interval(JobParse *jp, const KiteYamlNode *value, GError **error)
@@ -403,9 +409,10 @@ static gboolean checkpoint_interval(JobParse *jp, const KiteYamlNode *value, GEr
 	if (!kite_yaml_get_duration(jp->doc, value, "checkpoint.interval", &seconds, error))
 		return FALSE;
 	if (seconds <= 0 || seconds > MAX_CHECKPOINT_INTERVAL)
-		return kite_yaml_throw(error, jp->doc, value,
-				       "`checkpoint.interval` must be `auto` or a duration from 1s to 365d, not `%s`",
-				       value->value);
+		return kite_yaml_throw(
+		    error, jp->doc, value,
+		    "`checkpoint.interval` must be `auto` or a duration from 1s to 365d, not `%s`",
+		    value->value);
 	jp->checkpoint_interval = MAX(1, (gint64)ceil(seconds));
 	return TRUE;
 }
@@ -421,7 +428,8 @@ static gboolean key_checkpoint(JobParse *jp, const char *key, const KiteYamlNode
 	for (guint i = 0; i < kite_yaml_mapping_size(value); i++) {
 		const char *name = kite_yaml_mapping_key(value, i)->value;
 		const KiteYamlNode *v = kite_yaml_mapping_value(value, i);
-		if (!(g_str_equal(name, "mode") ? checkpoint_mode(jp, v, error) : checkpoint_interval(jp, v, error)))
+		if (!(g_str_equal(name, "mode") ? checkpoint_mode(jp, v, error)
+						: checkpoint_interval(jp, v, error)))
 			return FALSE;
 	}
 	return TRUE;
@@ -432,23 +440,23 @@ static const struct {
 	const char *key;
 	KeyHandler handler;
 } job_keys[] = {
-	{"executable", key_path},
-	{"arguments", key_arguments},
-	{"environment", key_environment},
-	{"input", key_path},
-	{"output", key_path},
-	{"error", key_path},
-	{"transfer_input_files", key_transfer},
-	{"initial_dir", key_path},
-	{"requirements", key_expr},
-	{"rank", key_expr},
-	{"request_cpus", key_int},
-	{"request_memory", key_size},
-	{"request_disk", key_size},
-	{"priority", key_int},
-	{"checkpoint", key_checkpoint},
-	{"max_retries", key_int},
-	{"queue", key_int},
+    {"executable", key_path},
+    {"arguments", key_arguments},
+    {"environment", key_environment},
+    {"input", key_path},
+    {"output", key_path},
+    {"error", key_path},
+    {"transfer_input_files", key_transfer},
+    {"initial_dir", key_path},
+    {"requirements", key_expr},
+    {"rank", key_expr},
+    {"request_cpus", key_int},
+    {"request_memory", key_size},
+    {"request_disk", key_size},
+    {"priority", key_int},
+    {"checkpoint", key_checkpoint},
+    {"max_retries", key_int},
+    {"queue", key_int},
 };
 
 /* ---- checks that need the file system ------------------------------------- */
@@ -478,13 +486,16 @@ static gboolean check_executable(const KiteYamlDoc *doc, const KiteYamlNode *nod
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		if (errno != ENOENT)
-			return kite_yaml_throw(error, doc, node, "executable `%s`: %s", path, g_strerror(errno));
+			return kite_yaml_throw(error, doc, node, "executable `%s`: %s", path,
+					       g_strerror(errno));
 		/* A bare name like `sleep` is looked up relative to the job's
 		 * directory, as Condor does; say where the program really is. */
-		g_autofree char *found = strchr(node->value, '/') ? NULL : g_find_program_in_path(node->value);
+		g_autofree char *found =
+		    strchr(node->value, '/') ? NULL : g_find_program_in_path(node->value);
 		if (found)
 			return kite_yaml_throw(error, doc, node,
-					       "executable `%s` does not exist (did you mean `%s`?)", path, found);
+					       "executable `%s` does not exist (did you mean `%s`?)", path,
+					       found);
 		return kite_yaml_throw(error, doc, node, "executable `%s` does not exist", path);
 	}
 	if (S_ISDIR(st.st_mode))
@@ -492,8 +503,8 @@ static gboolean check_executable(const KiteYamlDoc *doc, const KiteYamlNode *nod
 	if (!S_ISREG(st.st_mode))
 		return kite_yaml_throw(error, doc, node, "executable `%s` is not a regular file", path);
 	if (access(path, X_OK) < 0)
-		return kite_yaml_throw(error, doc, node, "executable `%s` is not executable (try `chmod +x %s`)",
-				       path, path);
+		return kite_yaml_throw(error, doc, node,
+				       "executable `%s` is not executable (try `chmod +x %s`)", path, path);
 	return TRUE;
 }
 
@@ -505,10 +516,14 @@ static gboolean check_input(const KiteYamlDoc *doc, const KiteYamlNode *node, gs
 	if (strstr(tmpl, "$("))
 		return TRUE;
 	g_autofree char *path = macro_expand(tmpl, FALSE, 0, 0);
-	if (access(path, F_OK) < 0)
-		return kite_yaml_throw_inside(error, doc, node, offset, "%s `%s` %s", what, path,
-					      errno == ENOENT ? "does not exist" : g_strerror(errno));
-	return TRUE;
+	if (access(path, F_OK) == 0)
+		return TRUE;
+	const char *why = errno == ENOENT ? "does not exist" : g_strerror(errno);
+	/* Point at the entry of a comma-separated list; at the value (its
+	 * quote, if quoted) otherwise, like every other message. */
+	if (offset > 0)
+		return kite_yaml_throw_inside(error, doc, node, offset, "%s `%s` %s", what, path, why);
+	return kite_yaml_throw(error, doc, node, "%s `%s` %s", what, path, why);
 }
 
 /* ---- the template ad ------------------------------------------------------ */
@@ -527,8 +542,9 @@ static char *host_arch(void)
 
 /* The user's requirements (if any) and Condor's default clauses, each
  * left out when the user's expression already mentions its attribute:
- * someone who writes `TARGET.Memory >= 4000` has said what they need. */
-static KiteExpr *build_requirements(const KiteExpr *user, gboolean *ok, GError **error)
+ * someone who writes `TARGET.Memory >= 4000` has said what they need.
+ * NULL only if the result does not parse, which would be a bug. */
+static KiteExpr *build_requirements(const KiteExpr *user, GError **error)
 {
 	g_autofree char *arch = host_arch();
 	g_autofree char *arch_clause = g_strdup_printf("(TARGET.Arch == \"%s\")", arch);
@@ -536,10 +552,10 @@ static KiteExpr *build_requirements(const KiteExpr *user, gboolean *ok, GError *
 		const char *attr;
 		const char *clause;
 	} defaults[] = {
-		{"Arch", arch_clause},
-		{"OpSys", "(TARGET.OpSys == \"LINUX\")"},
-		{"Memory", "(TARGET.Memory >= MY.RequestMemory)"},
-		{"Disk", "(TARGET.Disk >= MY.RequestDisk)"},
+	    {"Arch", arch_clause},
+	    {"OpSys", "(TARGET.OpSys == \"LINUX\")"},
+	    {"Memory", "(TARGET.Memory >= MY.RequestMemory)"},
+	    {"Disk", "(TARGET.Disk >= MY.RequestDisk)"},
 	};
 	g_autoptr(GString) text = g_string_new(NULL);
 	if (user) {
@@ -555,12 +571,9 @@ static KiteExpr *build_requirements(const KiteExpr *user, gboolean *ok, GError *
 	}
 	g_autoptr(GError) local = NULL;
 	KiteExpr *e = kite_expr_parse(text->str, NULL, &local);
-	if (!e) {
-		*ok = kite_throw(error, KITE_ERROR_FAILED, "internal error: requirements `%s` do not parse: %s",
-				 text->str, local->message);
-		return NULL;
-	}
-	*ok = TRUE;
+	if (!e)
+		kite_throw(error, KITE_ERROR_FAILED, "internal error: requirements `%s` do not parse: %s",
+			   text->str, local->message);
 	return e;
 }
 
@@ -571,15 +584,16 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	const KiteYamlDoc *doc = jp->doc;
 
 	if (!jp->executable) {
-		kite_yaml_throw(error, doc, doc->root,
-				"`executable` is required (the program to run, e.g. `executable: /bin/sleep`)");
+		kite_yaml_throw(
+		    error, doc, doc->root,
+		    "`executable` is required (the program to run, e.g. `executable: /bin/sleep`)");
 		return NULL;
 	}
 
 	/* Templates hold "$$" for "$"; real paths are what the checks use. */
 	g_autofree char *cwd_tmpl = macro_escape(cwd);
-	g_autofree char *iwd = jp->initial_dir ? template_path(jp->initial_dir->value, cwd_tmpl)
-					       : g_strdup(cwd_tmpl);
+	g_autofree char *iwd =
+	    jp->initial_dir ? template_path(jp->initial_dir->value, cwd_tmpl) : g_strdup(cwd_tmpl);
 	g_autofree char *iwd_real = macro_expand(iwd, FALSE, 0, 0);
 	if (jp->initial_dir && !check_directory(doc, jp->initial_dir, iwd_real, error))
 		return NULL;
@@ -607,9 +621,8 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		}
 	}
 
-	gboolean ok;
-	g_autoptr(KiteExpr) requirements = build_requirements(jp->requirements, &ok, error);
-	if (!ok)
+	g_autoptr(KiteExpr) requirements = build_requirements(jp->requirements, error);
+	if (!requirements)
 		return NULL;
 
 	g_autoptr(KiteAd) ad = kite_ad_new();
@@ -650,7 +663,7 @@ KiteJobFile *kite_jobfile_parse(const char *display_name, const char *data, gsiz
 
 	g_autofree char *here = cwd ? g_strdup(cwd) : g_get_current_dir();
 	g_autoptr(KiteYamlDoc) doc =
-		kite_yaml_load(display_name ? display_name : "job.yaml", data, len, &job_limits, error);
+	    kite_yaml_load(display_name ? display_name : "job.yaml", data, len, &job_limits, error);
 	if (!doc)
 		return NULL;
 
@@ -660,20 +673,20 @@ KiteJobFile *kite_jobfile_parse(const char *display_name, const char *data, gsiz
 	names[G_N_ELEMENTS(job_keys)] = NULL;
 
 	JobParse jp = {
-		.doc = doc,
-		.request_cpus = DEFAULT_REQUEST_CPUS,
-		.request_memory = DEFAULT_REQUEST_MEMORY_MIB,
-		.request_disk = DEFAULT_REQUEST_DISK_KIB,
-		.priority = 0,
-		.max_retries = DEFAULT_MAX_RETRIES,
-		.queue = 1,
-		.checkpoint_mode = "preload",
+	    .doc = doc,
+	    .request_cpus = DEFAULT_REQUEST_CPUS,
+	    .request_memory = DEFAULT_REQUEST_MEMORY_MIB,
+	    .request_disk = DEFAULT_REQUEST_DISK_KIB,
+	    .priority = 0,
+	    .max_retries = DEFAULT_MAX_RETRIES,
+	    .queue = 1,
+	    .checkpoint_mode = "preload",
 	};
 	KiteAd *ad = NULL;
 	if (doc->root &&
 	    !kite_yaml_check_keys(doc, doc->root, NULL,
-				  "a job file is a mapping of keys to values, like `executable: ./prog`", names,
-				  "see docs/job-file.md for the keys a job file may have", error))
+				  "a job file is a mapping of keys to values, like `executable: ./prog`",
+				  names, "see docs/job-file.md for the keys a job file may have", error))
 		goto out;
 	/* Values are read in file order, so the first error reported is the
 	 * first one in the file. */

@@ -36,8 +36,8 @@ typedef struct {
  * or "<stdin>"); relative paths in the file (executable, initial_dir,
  * input files) are resolved against @cwd; the executable must exist and
  * be executable (checked relative to initial_dir, as Condor does).
- * @arch and @opsys go into the default requirements (NULL: this host's,
- * "X86_64" and "LINUX"). */
+ * The default requirements name this host's architecture in Condor's
+ * spelling ("X86_64") and "LINUX". */
 KiteJobFile *kite_jobfile_parse(const char *display_name, const char *data, gsize len, const char *cwd,
 				GError **error);
 void kite_jobfile_free(KiteJobFile *jf);

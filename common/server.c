@@ -129,7 +129,7 @@ static void queue_message(KiteServerConn *c, KiteMsgType type, GVariant *body)
 {
 	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
 	kite_wire_debug("send", c->peer, type, owned);
-	g_autoptr(GBytes) frame = kite_wire_encode(type, g_variant_ref(owned));
+	g_autoptr(GBytes) frame = kite_wire_encode(type, owned);
 	gsize len;
 	const guint8 *data = g_bytes_get_data(frame, &len);
 	g_byte_array_append(c->out, data, len);

@@ -119,7 +119,15 @@ GVariant *kite_wire_decode_body(guint type, const guint8 *data, gsize len, GErro
 		kite_throw(error, KITE_ERROR_PROTOCOL, "unknown message type %u", type);
 		return NULL;
 	}
-	g_autoptr(GBytes) bytes = g_bytes_new(data, len);
+	/* GLib's normal-form check of tuple padding can read one byte past
+	 * the end of the data (it tests offset > size before reading, not
+	 * >=), so the copy keeps a zero byte of slack after the body. */
+	guint8 *copy = g_malloc(len + 1);
+	if (len)
+		memcpy(copy, data, len);
+	copy[len] = 0;
+	g_autoptr(GBytes) whole = g_bytes_new_take(copy, len + 1);
+	g_autoptr(GBytes) bytes = g_bytes_new_from_bytes(whole, 0, len);
 	g_autoptr(GVariant) v = g_variant_ref_sink(g_variant_new_from_bytes(want, bytes, FALSE));
 	/* GVariant accepts any bytes for any type (it reads garbage as
 	 * defaults); normal form is what tells a well-formed body. */
@@ -162,7 +170,10 @@ void kite_wire_debug(const char *direction, const char *peer, guint type, GVaria
 GVariant *kite_wire_error_body(const GError *error)
 {
 	guint32 code = error->domain == KITE_ERROR ? (guint32)error->code : KITE_ERROR_FAILED;
-	return g_variant_new("(us)", code, error->message);
+	/* A message may quote a path or other bytes that are not UTF-8, and
+	 * a GVariant string must be: replace them rather than lose it all. */
+	g_autofree char *msg = g_utf8_make_valid(error->message, -1);
+	return g_variant_new("(us)", code, msg);
 }
 
 void kite_wire_error_from_body(GVariant *body, GError **error)

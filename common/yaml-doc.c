@@ -143,7 +143,8 @@ static gboolean throw_at(GError **error, KiteErrorCode code, const char *name, g
 
 /* Turn libyaml's error state into one message, with a hint for the
  * mistakes people actually make (tabs, an unquoted ": " in a value). */
-static gboolean throw_parser_error(GError **error, const char *name, const yaml_parser_t *p, const Source *src)
+static gboolean throw_parser_error(GError **error, const char *name, const yaml_parser_t *p,
+				   const Source *src)
 {
 	guint line, column;
 
@@ -167,13 +168,20 @@ static gboolean throw_parser_error(GError **error, const char *name, const yaml_
 		hint = " (put a value that contains `: ` in quotes)";
 	else if (strstr(problem, "did not find expected key"))
 		hint = " (check the indentation of this line)";
+	else if (strstr(problem, "could not find expected ':'"))
+		hint = " (each entry of a mapping is written `key: value`)";
 
 	line = p->problem_mark.line + 1;
 	column = p->problem_mark.column + 1;
+	/* libyaml notices a missing ':' only on the next line; the line the
+	 * user must fix is where the key started. */
+	if (p->context && strstr(problem, "could not find expected ':'"))
+		return throw_at(error, KITE_ERROR_INVALID, name, (guint)p->context_mark.line + 1,
+				(guint)p->context_mark.column + 1, "%s%s", problem, hint);
 	if (p->context)
 		return throw_at(error, KITE_ERROR_INVALID, name, line, column, "%s, %s at %u:%u%s", problem,
-				p->context, (guint)p->context_mark.line + 1, (guint)p->context_mark.column + 1,
-				hint);
+				p->context, (guint)p->context_mark.line + 1,
+				(guint)p->context_mark.column + 1, hint);
 	return throw_at(error, KITE_ERROR_INVALID, name, line, column, "%s%s", problem, hint);
 }
 
@@ -247,8 +255,9 @@ static gboolean loader_event(Loader *ld, const yaml_event_t *ev, GError **error)
 		if (ld->open->len >= ld->limits->max_depth)
 			return throw_at(error, KITE_ERROR_LIMIT, name, line, column,
 					"nested too deeply (at most %u levels)", ld->limits->max_depth);
-		node = loader_add(ld, ev->type == YAML_MAPPING_START_EVENT ? KITE_YAML_MAPPING : KITE_YAML_SEQUENCE,
-				  ev, error);
+		node = loader_add(
+		    ld, ev->type == YAML_MAPPING_START_EVENT ? KITE_YAML_MAPPING : KITE_YAML_SEQUENCE, ev,
+		    error);
 		if (!node)
 			return FALSE;
 		g_ptr_array_add(ld->open, node);
@@ -271,8 +280,9 @@ KiteYamlDoc *kite_yaml_load(const char *name, const char *data, gsize len, const
 	g_return_val_if_fail(limits != NULL, NULL);
 
 	if (len > limits->max_size) {
-		kite_throw(error, KITE_ERROR_LIMIT, "%s: too large (%" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT ")",
-			   name, len, limits->max_size);
+		kite_throw(error, KITE_ERROR_LIMIT,
+			   "%s: too large (%" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT ")", name,
+			   len, limits->max_size);
 		return NULL;
 	}
 
@@ -322,7 +332,8 @@ static gboolean throw_vat(GError **error, const KiteYamlDoc *doc, guint line, gu
 	return kite_throw(error, KITE_ERROR_INVALID, "%s:%u:%u: %s", doc->name, line, column, msg);
 }
 
-gboolean kite_yaml_throw(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, const char *fmt, ...)
+gboolean kite_yaml_throw(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, const char *fmt,
+			 ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -331,8 +342,8 @@ gboolean kite_yaml_throw(GError **error, const KiteYamlDoc *doc, const KiteYamlN
 	return FALSE;
 }
 
-gboolean kite_yaml_throw_inside(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, gsize offset,
-				const char *fmt, ...)
+gboolean kite_yaml_throw_inside(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node,
+				gsize offset, const char *fmt, ...)
 {
 	guint column = node->column;
 	if (node->kind == KITE_YAML_SCALAR && node->text_column) {
@@ -391,14 +402,15 @@ static char *show(const char *text)
 }
 
 /* "`what` must be EXPECTED, not …" for a value of the wrong shape. */
-static gboolean throw_wrong(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what,
-			    const char *expected)
+static gboolean throw_wrong(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node,
+			    const char *what, const char *expected)
 {
 	if (node->kind == KITE_YAML_SCALAR && !kite_yaml_is_null(node)) {
 		g_autofree char *v = show(node->value);
 		return kite_yaml_throw(error, doc, node, "`%s` must be %s, not %s", what, expected, v);
 	}
-	return kite_yaml_throw(error, doc, node, "`%s` must be %s, not %s", what, expected, kite_yaml_kind_name(node));
+	return kite_yaml_throw(error, doc, node, "`%s` must be %s, not %s", what, expected,
+			       kite_yaml_kind_name(node));
 }
 
 /* ---- mappings --------------------------------------------------------- */
@@ -425,20 +437,23 @@ gboolean kite_yaml_check_keys(const KiteYamlDoc *doc, const KiteYamlNode *map, c
 {
 	if (map->kind != KITE_YAML_MAPPING) {
 		if (!what)
-			return kite_yaml_throw(error, doc, map, "%s, not %s", root_hint, kite_yaml_kind_name(map));
+			return kite_yaml_throw(error, doc, map, "%s, not %s", root_hint,
+					       kite_yaml_kind_name(map));
 		return throw_wrong(error, doc, map, what, "a mapping");
 	}
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 	g_autofree char *in = what ? g_strdup_printf(" in `%s`", what) : g_strdup("");
 	for (guint i = 0; i < kite_yaml_mapping_size(map); i++) {
 		const KiteYamlNode *key = kite_yaml_mapping_key(map, i);
-		if (key->kind != KITE_YAML_SCALAR || kite_yaml_is_null(key))
-			return kite_yaml_throw(error, doc, key, "keys must be words, not %s%s",
-					       kite_yaml_kind_name(key), in);
+		if (key->kind != KITE_YAML_SCALAR || kite_yaml_is_null(key) || key->value[0] == '\0')
+			return kite_yaml_throw(
+			    error, doc, key, "keys must be words, not %s%s",
+			    key->kind == KITE_YAML_SCALAR ? "empty" : kite_yaml_kind_name(key), in);
 		const KiteYamlNode *first = g_hash_table_lookup(seen, key->value);
 		if (first)
-			return kite_yaml_throw(error, doc, key, "duplicate key `%s`%s (first given at line %u)",
-					       key->value, in, first->line);
+			return kite_yaml_throw(error, doc, key,
+					       "duplicate key `%s`%s (first given at line %u)", key->value,
+					       in, first->line);
 		g_hash_table_insert(seen, key->value, (gpointer)key);
 		if (!known || g_strv_contains(known, key->value))
 			continue;
@@ -525,10 +540,10 @@ gboolean kite_yaml_get_int(const KiteYamlDoc *doc, const KiteYamlNode *node, con
 		return throw_wrong(error, doc, node, what, "a whole number");
 	if (v < min || v > max) {
 		g_autofree char *expected =
-			max == G_MAXINT64
-				? g_strdup_printf("a whole number of at least %" G_GINT64_FORMAT, min)
-				: g_strdup_printf("a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
-						  min, max);
+		    max == G_MAXINT64
+			? g_strdup_printf("a whole number of at least %" G_GINT64_FORMAT, min)
+			: g_strdup_printf("a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+					  min, max);
 		return throw_wrong(error, doc, node, what, expected);
 	}
 	*out_v = v;
@@ -551,7 +566,8 @@ gboolean kite_yaml_get_bool(const KiteYamlDoc *doc, const KiteYamlNode *node, co
 gboolean kite_yaml_get_duration(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what,
 				double *out_seconds, GError **error)
 {
-	static const char expected[] = "a duration (a number of seconds, or with a unit ms, s, m, h or d, e.g. 15m)";
+	static const char expected[] =
+	    "a duration (a number of seconds, or with a unit ms, s, m, h or d, e.g. 15m)";
 	double v;
 	const char *text = scalar_text(doc, node, what, expected, error);
 	if (!text)
@@ -566,7 +582,7 @@ gboolean kite_yaml_get_size(const KiteYamlDoc *doc, const KiteYamlNode *node, co
 			    const char *bare_hint, guint64 *out_size, GError **error)
 {
 	g_autofree char *expected =
-		g_strdup_printf("a size (%s, or with a unit K, M, G or T, e.g. 512M or 2G)", bare_hint);
+	    g_strdup_printf("a size (%s, or with a unit K, M, G or T, e.g. 512M or 2G)", bare_hint);
 	guint64 v;
 	const char *text = scalar_text(doc, node, what, expected, error);
 	if (!text)
@@ -645,7 +661,8 @@ GArray *kite_yaml_get_list(const KiteYamlDoc *doc, const KiteYamlNode *node, con
 		const KiteYamlNode *child = g_ptr_array_index(node->children, i);
 		if (child->kind != KITE_YAML_SCALAR || kite_yaml_is_null(child) || child->value[0] == '\0') {
 			kite_yaml_throw(error, doc, child, "items of `%s` must be strings, not %s", what,
-					child->kind == KITE_YAML_SCALAR ? "empty" : kite_yaml_kind_name(child));
+					child->kind == KITE_YAML_SCALAR ? "empty"
+									: kite_yaml_kind_name(child));
 			return NULL;
 		}
 		KiteYamlItem item = {g_strdup(child->value), child, 0};

@@ -41,12 +41,12 @@ struct _KiteYamlNode {
 };
 
 typedef struct {
-	char *name;         /* for messages: "job.yaml" */
+	char *name;	    /* for messages: "job.yaml" */
 	KiteYamlNode *root; /* NULL for an empty document */
 } KiteYamlDoc;
 
 typedef struct {
-	gsize max_size;  /* bytes of input */
+	gsize max_size;	 /* bytes of input */
 	guint max_depth; /* nesting of sequences and mappings */
 	guint max_nodes; /* scalars, sequences and mappings, keys included */
 } KiteYamlLimits;
@@ -61,12 +61,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteYamlDoc, kite_yaml_doc_free)
 
 /* Set @error to "NAME:LINE:COL: message" at @node (code
  * KITE_ERROR_INVALID) and return FALSE. */
-gboolean kite_yaml_throw(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, const char *fmt, ...)
-	G_GNUC_PRINTF(4, 5);
+gboolean kite_yaml_throw(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, const char *fmt,
+			 ...) G_GNUC_PRINTF(4, 5);
 /* Same, at byte @offset inside scalar @node's text when its position is
  * known (text_column != 0), else at the node. */
-gboolean kite_yaml_throw_inside(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node, gsize offset,
-				const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+gboolean kite_yaml_throw_inside(GError **error, const KiteYamlDoc *doc, const KiteYamlNode *node,
+				gsize offset, const char *fmt, ...) G_GNUC_PRINTF(5, 6);
 
 /* "a string", "a list", "a mapping" — for "must be X, not Y" messages. */
 const char *kite_yaml_kind_name(const KiteYamlNode *node);
@@ -124,7 +124,8 @@ typedef struct {
 /* A list of strings: a YAML sequence of scalars, or one scalar whose
  * comma-separated entries are the items (blanks trimmed, empty entries
  * dropped).  Returns a GArray of KiteYamlItem that frees its texts. */
-GArray *kite_yaml_get_list(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what, GError **error);
+GArray *kite_yaml_get_list(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *what,
+			   GError **error);
 /* Split @text at commas as kite_yaml_get_list does (for defaults). */
 GArray *kite_yaml_split_list(const char *text, const KiteYamlNode *node);
 

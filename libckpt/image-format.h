@@ -12,10 +12,14 @@
  *   KiteImgHeader                      (512 bytes, at offset 0, own CRC)
  *   record*                            (KiteImgRec + payload, back to back)
  *     PROCESS   one, first
+ *     THREAD    one per thread other than the checkpointing one
  *     FD        one per open descriptor, each followed by its FILEDATA
  *     FILEDATA  contents of a file open for writing, in chunks
  *     REGION    one per mapping, in address order
  *     PAGES     memory contents, chunks of at most KITE_IMG_CHUNK bytes
+ *     PARENT    a run of pages unchanged since the parent image (incremental
+ *               images only): take them from the parent, which lives in the
+ *               same directory as ckpt-<parent_seq>.img
  *     END       last; counts the records and digests their CRCs
  *
  * Every record header carries a CRC32C of itself and one of its payload.
@@ -39,7 +43,8 @@
 #define KITE_IMG_MAX_FDS 1024
 #define KITE_IMG_MAX_PATH 4096
 
-typedef struct {
+typedef union {
+	struct {
 	char magic[8];
 	uint32_t version;
 	uint32_t header_size;
@@ -59,9 +64,14 @@ typedef struct {
 	char kernel_version[65];
 	char hostname[65];
 	char libc_version[33];
+	/* Incremental images: the image this one's PARENT records refer to. */
+	uint32_t parent_seq;        /* 0: a full image */
+	uint32_t chain_len;         /* images needed to restart, this one included */
+	uint64_t parent_created_ns; /* the parent's created_ns, to detect a replaced parent */
 	uint32_t flags;
 	uint32_t header_crc; /* CRC32C of the 512 bytes with this field 0 */
-	char reserved[KITE_IMG_HEADER_SIZE - 8 - 4 * 6 - 8 - 16 - 4 * 6 - 8 - 65 * 3 - 33 - 4 * 2];
+	};
+	char bytes[KITE_IMG_HEADER_SIZE];
 } KiteImgHeader;
 
 enum {
@@ -70,6 +80,8 @@ enum {
 	KITE_REC_FILEDATA = 3,
 	KITE_REC_REGION = 4,
 	KITE_REC_PAGES = 5,
+	KITE_REC_PARENT = 6,
+	KITE_REC_THREAD = 7,
 	KITE_REC_END = 0x7e7e,
 };
 
@@ -104,6 +116,7 @@ typedef struct {
 	uint32_t rseq_len, rseq_sig;
 	uint64_t tid_addr;  /* glibc's cached tid in struct pthread, or 0 */
 	uint64_t restart_info_addr; /* KiteRestartInfo in the runtime */
+	uint64_t robust_head, robust_len; /* set_robust_list of this thread */
 	uint32_t pid, tid;
 	/* mm fields, for PR_SET_MM_MAP */
 	uint64_t start_code, end_code, start_data, end_data;
@@ -124,6 +137,24 @@ typedef struct {
 	char cwd[KITE_IMG_MAX_PATH];
 	char exe[KITE_IMG_MAX_PATH];
 } KiteImgProcess;
+
+/* Another thread, frozen in the runtime's handler while the checkpointing
+ * thread forked.  It comes back as a clone() of the restorer that jumps
+ * to jmp with every signal blocked; its signal frame on its own stack
+ * restores the rest. */
+typedef struct {
+	KiteJmp jmp;
+	uint64_t fs_base;
+	uint64_t tid_addr; /* glibc's struct pthread tid: patched, and CLONE_CHILD_CLEARTID */
+	uint64_t rseq_addr;
+	uint32_t rseq_len, rseq_sig;
+	uint64_t robust_head, robust_len;
+	uint64_t altstack_sp, altstack_size;
+	int32_t altstack_flags;
+	uint32_t tid;
+} KiteImgThread;
+
+#define KITE_IMG_MAX_THREADS 128
 
 enum {
 	KITE_FD_REGULAR = 1, /* reopened by path, offset restored */
@@ -185,6 +216,27 @@ typedef struct {
 	uint64_t len;
 	/* data */
 } KiteImgPages;
+
+/* PARENT payload: pages [addr, addr+len) are those of the parent image. */
+typedef struct {
+	uint64_t addr;
+	uint64_t len;
+} KiteImgParent;
+
+#define KITE_IMG_MAX_CHAIN 64
+
+/* DIR/.ckpt-N.hashes: the page hashes of image N, for the next incremental
+ * checkpoint.  Not part of the image; losing it only makes the next image
+ * a full one. */
+#define KITE_HASHES_MAGIC 0x5348534854494b4bull
+typedef struct {
+	uint64_t magic;
+	uint32_t seq;
+	uint32_t pad;
+	uint64_t created_ns; /* of image N */
+	uint64_t count;
+	/* struct { uint64_t addr, hash; } entries[count], addr ascending */
+} KiteHashesHeader;
 
 typedef struct {
 	uint64_t nrecords; /* before END */

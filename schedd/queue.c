@@ -71,6 +71,28 @@ static sqlite3_stmt *prepare(KiteQueue *q, const char *sql, GError **error)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
+/* Attributes the schedd maintains: a submitted template's values for
+ * them are dropped, and nobody may edit them (as with condor_qedit). */
+static const char *const maintained_attrs[] = {
+	"Owner", "ClusterId", "ProcId", "JobStatus", "QDate", "EnteredCurrentStatus", "RemoteWallClockTime",
+	"ImageSize", "NumCheckpoints", "LastCheckpointTime", "RemoteHost", "HoldReason", "HoldReasonCode",
+	"CompletionDate", "RemoveReason", "RemovedBy", NULL,
+};
+
+/* Set at submission and fixed afterwards: the job's executable and
+ * directory are what the user checked at submit time. */
+static const char *const fixed_attrs[] = {"Cmd", "Iwd", NULL};
+
+/* The list's spelling of @name, or NULL if it is not in @list. */
+static const char *in_list(const char *const *list, const char *name)
+{
+	for (const char *const *p = list; *p; p++)
+		if (g_ascii_strcasecmp(*p, name) == 0)
+			return *p;
+	return NULL;
+}
+
+
 void kite_act_result_clear(KiteActResult *r)
 {
 	g_clear_pointer(&r->message, g_free);
@@ -201,6 +223,8 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 	g_autoptr(KiteAd) per_proc = kite_ad_new();
 	g_autoptr(KiteAd) shared = kite_ad_new();
 	for (guint i = 0; i < kite_ad_size(tmpl); i++) {
+		if (in_list(maintained_attrs, kite_ad_name_at(tmpl, i)))
+			continue;
 		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(tmpl, i));
 		KiteAd *dest = strstr(text, "$(") ? per_proc : shared;
 		kite_ad_set(dest, kite_ad_name_at(tmpl, i), kite_ad_expr_at(tmpl, i));
@@ -331,7 +355,9 @@ static KiteAd *build_ad(KiteQueue *q, GHashTable *clusters, sqlite3_stmt *st, gb
 	return ad;
 }
 
-/* Append " AND (…ids…)" to @sql and remember the values to bind. */
+/* Append " AND (…ids…)" to @sql and remember the values to bind.  Whole
+ * clusters go in one IN list and single procs in a list of pairs: one
+ * OR per id would nest deeper than SQLite allows (1000) for long lists. */
 static gboolean add_id_clause(GString *sql, GArray *binds, const KiteJobId *ids, guint n_ids, GError **error)
 {
 	if (n_ids == 0)
@@ -339,17 +365,27 @@ static gboolean add_id_clause(GString *sql, GArray *binds, const KiteJobId *ids,
 	if (n_ids > MAX_IDS_PER_REQUEST)
 		return kite_throw(error, KITE_ERROR_LIMIT, "%u job ids in one request is over the limit of %d",
 				  n_ids, MAX_IDS_PER_REQUEST);
-	g_string_append(sql, " AND (");
+	g_autoptr(GString) whole = g_string_new(NULL);
+	g_autoptr(GString) single = g_string_new(NULL);
+	g_autoptr(GArray) single_binds = g_array_new(FALSE, FALSE, sizeof(gint64));
 	for (guint i = 0; i < n_ids; i++) {
-		if (i)
-			g_string_append(sql, " OR ");
-		g_array_append_val(binds, ids[i].cluster);
-		if (ids[i].proc >= 0) {
-			g_string_append(sql, "(cluster = ? AND proc = ?)");
-			g_array_append_val(binds, ids[i].proc);
-		} else
-			g_string_append(sql, "cluster = ?");
+		if (ids[i].proc < 0) {
+			g_string_append(whole, whole->len ? ", ?" : "?");
+			g_array_append_val(binds, ids[i].cluster);
+		} else {
+			g_string_append(single, single->len ? ", (?, ?)" : "(?, ?)");
+			g_array_append_val(single_binds, ids[i].cluster);
+			g_array_append_val(single_binds, ids[i].proc);
+		}
 	}
+	g_array_append_vals(binds, single_binds->data, single_binds->len);
+	g_string_append(sql, " AND (");
+	if (whole->len)
+		g_string_append_printf(sql, "cluster IN (%s)", whole->str);
+	if (whole->len && single->len)
+		g_string_append(sql, " OR ");
+	if (single->len)
+		g_string_append_printf(sql, "(cluster, proc) IN (VALUES %s)", single->str);
 	g_string_append(sql, ")");
 	return TRUE;
 }
@@ -439,6 +475,8 @@ static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray 
 		prepare(q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? ORDER BY proc", error);
 	if (!one || !all)
 		return FALSE;
+	/* A job named twice (1.0 and 1) is acted on once. */
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (guint i = 0; i < n_ids; i++) {
 		sqlite3_stmt *st = ids[i].proc >= 0 ? one : all;
 		sqlite3_reset(st);
@@ -452,8 +490,13 @@ static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray 
 				.owner = g_strdup((const char *)sqlite3_column_text(st, 2)),
 				.status = sqlite3_column_int(st, 3),
 			};
-			g_array_append_val(targets, t);
 			found = TRUE;
+			char *key = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t.id.cluster, t.id.proc);
+			if (!g_hash_table_add(seen, key)) {
+				g_free(t.owner);
+				continue;
+			}
+			g_array_append_val(targets, t);
 		}
 		if (!found) {
 			KiteActResult r = {.id = ids[i], .ok = FALSE};
@@ -567,8 +610,9 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 		} else {
 			g_autoptr(KiteExpr) why = kite_expr_new_string(reason && *reason ? reason : "removed by user");
 			g_autofree char *why_text = kite_expr_to_string(why);
-			g_autofree char *extra = g_strdup_printf("RemoveReason = %s\nRemovedBy = \"%s\"\n", why_text,
-								 requester);
+			g_autoptr(KiteExpr) by = kite_expr_new_string(requester);
+			g_autofree char *by_text = kite_expr_to_string(by);
+			g_autofree char *extra = g_strdup_printf("RemoveReason = %s\nRemovedBy = %s\n", why_text, by_text);
 			sqlite3_bind_int64(to_history, 1, now);
 			sqlite3_bind_text(to_history, 2, extra, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(to_history, 3, now);
@@ -588,13 +632,6 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 	return TRUE;
 }
 
-/* Attributes the schedd owns; users may not edit them (as condor_qedit). */
-static const char *const protected_attrs[] = {
-	"Owner", "ClusterId", "ProcId", "JobStatus", "QDate", "EnteredCurrentStatus", "RemoteWallClockTime",
-	"ImageSize", "NumCheckpoints", "LastCheckpointTime", "RemoteHost", "HoldReason", "HoldReasonCode",
-	"CompletionDate", "Cmd", "Iwd", NULL,
-};
-
 static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr, KiteExpr *e,
 				    gboolean is_prio, gint64 prio, const char *requester, gboolean is_admin,
 				    GError **error);
@@ -605,10 +642,13 @@ gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const 
 {
 	if (!kite_ad_name_is_valid(attr))
 		return kite_throw(error, KITE_ERROR_INVALID, "`%s` is not a valid attribute name", attr);
-	for (const char *const *p = protected_attrs; *p; p++)
-		if (g_ascii_strcasecmp(*p, attr) == 0)
-			return kite_throw(error, KITE_ERROR_PERMISSION, "`%s` is maintained by the schedd and cannot be edited",
-					  *p);
+	const char *canonical;
+	if ((canonical = in_list(maintained_attrs, attr)))
+		return kite_throw(error, KITE_ERROR_PERMISSION, "`%s` is maintained by the schedd and cannot be edited",
+				  canonical);
+	if ((canonical = in_list(fixed_attrs, attr)))
+		return kite_throw(error, KITE_ERROR_PERMISSION,
+				  "`%s` is fixed at submission; remove the job and submit it again", canonical);
 	if (strlen(expr_text) > q->limits.max_attribute_size)
 		return kite_throw(error, KITE_ERROR_LIMIT, "value of `%s` is over the limit of %zu bytes", attr,
 				  q->limits.max_attribute_size);
@@ -621,8 +661,10 @@ gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const 
 	KiteValue pv = KITE_VALUE_INIT;
 	if (is_prio) {
 		kite_expr_eval(e, NULL, NULL, &pv);
-		if (pv.type != KITE_VALUE_INT)
+		if (pv.type != KITE_VALUE_INT) {
+			kite_value_clear(&pv);
 			return kite_throw(error, KITE_ERROR_INVALID, "`JobPrio` must be a whole number");
+		}
 	}
 
 	g_autoptr(GArray) results = new_results();

@@ -21,6 +21,7 @@
 #define KITE_SIGVAL_DONE 0x4b495445444f4e45ull    /* checkpoint child finished */
 #define KITE_SIGVAL_PENDING 0x4b49544550454e44ull /* run a deferred request */
 #define KITE_SIGVAL_API 0x4b49544541504900ull     /* | mode: from the C API */
+#define KITE_SIGVAL_FREEZE 0x4b4954454652455aull  /* another thread: stop for a checkpoint */
 
 enum { KITE_MODE_NONE = 0, KITE_MODE_CONTINUE = 1, KITE_MODE_EXIT = 2 };
 
@@ -38,6 +39,11 @@ typedef struct {
 	char dir[KITE_IMG_MAX_PATH];
 	char libc_version[33];
 	uint32_t seq;
+	int full_every; /* a full image after this many in a chain (1: always full) */
+	uint32_t last_ok_seq;   /* newest image known committed (0: none) */
+	uint32_t last_chain_len;
+	uint32_t busy_seq, busy_chain_len;
+	uint32_t cur_parent_seq, cur_chain_len; /* for the child being forked */
 
 	/* request bookkeeping (only touched with every signal blocked) */
 	int busy_pid;    /* checkpoint child still writing, 0 none */
@@ -50,6 +56,30 @@ typedef struct {
 	volatile int critical;
 	int api_result; /* 0 continued, 1 restarted, -1 failed */
 	char errmsg[600];
+
+	/* other threads, frozen while the checkpointing thread forks */
+	struct {
+		KiteImgThread t;
+		volatile uint32_t gen_seen;
+	} threads[KITE_IMG_MAX_THREADS];
+	int nthreads_frozen;       /* entries in threads[] */
+	volatile int frozen;       /* how many of them reached the freeze point */
+	volatile int threads_back; /* after a restart: how many are back */
+	volatile uint32_t release_gen;
+	volatile int ckpt_owner;   /* tid of the thread checkpointing, 0 none */
+	long fault_write;          /* KITE_FAULT=write:N[:SEQ]: the Nth image write fails (ENOSPC) */
+	uint32_t fault_seq;        /* ... in checkpoint SEQ only (0: every one) */
+	long tid_off;              /* struct pthread tid - thread pointer */
+	uint64_t main_tp;          /* thread pointer of the thread that ran the constructor */
+
+	/* POSIX timers of the program (timer_create), recreated with their
+	 * ids after a restart (PR_TIMER_CREATE_RESTORE_IDS, Linux 6.10+) */
+	struct {
+		int id, signo, notify, tid, clockid;
+		uint64_t sival;
+		int64_t spec[4]; /* interval s/ns, value s/ns */
+	} ptimers[32];
+	int nptimers;
 
 	/* captured in the job just before fork */
 	KiteImgProcess proc;

@@ -1,0 +1,437 @@
+/* Image reader and validator for the `ckpt` command (GLib side).
+ * The async-signal-safe writer is libckpt/runtime/rt-dump.c; the
+ * freestanding restorer has its own minimal reader. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libckpt/cmd/ckpt-image.h"
+#include "libckpt/crc32c.h"
+
+G_DEFINE_QUARK(kite-ckpt-error-quark, kite_ckpt_error)
+
+const char *kite_image_rec_name(guint32 type)
+{
+	switch (type) {
+	case KITE_REC_PROCESS:
+		return "PROCESS";
+	case KITE_REC_FD:
+		return "FD";
+	case KITE_REC_FILEDATA:
+		return "FILEDATA";
+	case KITE_REC_REGION:
+		return "REGION";
+	case KITE_REC_PAGES:
+		return "PAGES";
+	case KITE_REC_PARENT:
+		return "PARENT";
+	case KITE_REC_THREAD:
+		return "THREAD";
+	case KITE_REC_END:
+		return "END";
+	default:
+		return "UNKNOWN";
+	}
+}
+
+void kite_image_free(KiteImage *img)
+{
+	if (!img)
+		return;
+	if (img->map)
+		munmap((void *)img->map, img->size);
+	if (img->fd >= 0)
+		close(img->fd);
+	g_free(img->path);
+	if (img->regions)
+		g_ptr_array_unref(img->regions);
+	if (img->fds)
+		g_ptr_array_unref(img->fds);
+	if (img->records)
+		g_array_unref(img->records);
+	g_free(img);
+}
+
+static void region_free(gpointer p)
+{
+	KiteImageRegion *r = p;
+	g_free(r->path);
+	g_free(r);
+}
+
+static void fd_free(gpointer p)
+{
+	KiteImageFd *f = p;
+	g_free(f->path);
+	g_free(f);
+}
+
+static gboolean read_at(KiteImage *img, void *buf, gsize len, guint64 off, GError **error)
+{
+	if (off + len > img->size || off + len < off) {
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "%s: the image is truncated (needs %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+			    ", file has %" G_GUINT64_FORMAT ")",
+			    img->path, (guint64)len, off, img->size);
+		return FALSE;
+	}
+	char *p = buf;
+	while (len > 0) {
+		ssize_t r = pread(img->fd, p, len, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "%s: read at offset %" G_GUINT64_FORMAT ": %s", img->path, off,
+				    r < 0 ? g_strerror(errno) : "unexpected end of file");
+			return FALSE;
+		}
+		p += r;
+		len -= (gsize)r;
+		off += (guint64)r;
+	}
+	return TRUE;
+}
+
+static gboolean check_header(KiteImage *img, GError **error)
+{
+	KiteImgHeader *h = &img->header;
+	if (!read_at(img, h, sizeof *h, 0, error))
+		return FALSE;
+	if (memcmp(h->magic, KITE_IMG_MAGIC, 8) != 0) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "%s: not a libckpt image (bad magic)", img->path);
+		return FALSE;
+	}
+	guint32 crc = h->header_crc;
+	h->header_crc = 0;
+	guint32 got = kite_crc32c(0, h, sizeof *h);
+	h->header_crc = crc;
+	if (got != crc) {
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "%s: header checksum mismatch (stored %08x, computed %08x): the image is corrupt", img->path, crc,
+			    got);
+		return FALSE;
+	}
+	if (h->version != KITE_IMG_VERSION) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "%s: image format version %u; this ckpt reads version %u", img->path,
+			    h->version, KITE_IMG_VERSION);
+		return FALSE;
+	}
+	if (h->arch != KITE_IMG_ARCH_X86_64 || h->header_size != KITE_IMG_HEADER_SIZE) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "%s: image is for architecture %u; this is x86_64 (%u)", img->path,
+			    h->arch, KITE_IMG_ARCH_X86_64);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean verify_payload(KiteImage *img, const KiteImgRec *r, guint64 off, guchar *buf, gsize bufsize,
+			       GError **error)
+{
+	guint32 crc = 0;
+	guint64 done = 0;
+	if (img->map && off + r->len <= img->size) {
+		/* straight from the page cache, no copy */
+		crc = kite_crc32c(0, img->map + off, r->len);
+		done = r->len;
+	}
+	while (done < r->len) {
+		gsize n = r->len - done > bufsize ? bufsize : (gsize)(r->len - done);
+		if (!read_at(img, buf, n, off + done, error))
+			return FALSE;
+		crc = kite_crc32c(crc, buf, n);
+		done += n;
+	}
+	if (crc != r->data_crc) {
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "%s: %s record at offset %" G_GUINT64_FORMAT ": data checksum mismatch (stored %08x, computed "
+			    "%08x): the image is corrupt",
+			    img->path, kite_image_rec_name(r->type), off - sizeof *r, r->data_crc, crc);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static char *dup_path(const char *p, guint32 len, guint64 avail)
+{
+	if (len > avail)
+		len = (guint32)avail;
+	return g_strndup(p, len);
+}
+
+KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **error)
+{
+	g_autoptr(KiteImage) img = g_new0(KiteImage, 1);
+	img->fd = -1;
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		img->path = g_build_filename(path, "latest", NULL);
+	else
+		img->path = g_strdup(path);
+	img->fd = open(img->path, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0 || fstat(img->fd, &st) < 0) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "open %s: %s", img->path, g_strerror(errno));
+		return NULL;
+	}
+	img->size = (guint64)st.st_size;
+	posix_fadvise(img->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (verify_data && img->size > 0) {
+		void *m = mmap(NULL, img->size, PROT_READ, MAP_SHARED | MAP_POPULATE, img->fd, 0);
+		if (m != MAP_FAILED)
+			img->map = m;
+	}
+	img->regions = g_ptr_array_new_with_free_func(region_free);
+	img->fds = g_ptr_array_new_with_free_func(fd_free);
+	img->records = g_array_new(FALSE, FALSE, sizeof(KiteImageRec));
+	if (!check_header(img, error))
+		return NULL;
+
+	gsize bufsize = 4u << 20;
+	g_autofree guchar *buf = g_malloc(bufsize);
+	guint64 off = KITE_IMG_HEADER_SIZE;
+	guint32 digest = 0;
+	guint64 n = 0;
+	gboolean have_process = FALSE, have_end = FALSE;
+	KiteImageRegion *last_region = NULL;
+	while (!have_end) {
+		KiteImgRec r;
+		guint64 rec_off = off;
+		if (off == img->size) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "%s: the image is truncated after %" G_GUINT64_FORMAT " records (no END record)", img->path,
+				    n);
+			return NULL;
+		}
+		if (!read_at(img, &r, sizeof r, off, error))
+			return NULL;
+		guint32 hc = r.hdr_crc;
+		r.hdr_crc = 0;
+		if (kite_crc32c(0, &r, sizeof r) != hc) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "%s: record %" G_GUINT64_FORMAT " at offset %" G_GUINT64_FORMAT
+				    ": header checksum mismatch: the image is corrupt",
+				    img->path, n, off);
+			return NULL;
+		}
+		r.hdr_crc = hc;
+		off += sizeof r;
+		if (r.len > img->size - off) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "%s: record at offset %" G_GUINT64_FORMAT " claims %" G_GUINT64_FORMAT
+				    " bytes; only %" G_GUINT64_FORMAT " remain: the image is truncated",
+				    img->path, rec_off, r.len, img->size - off);
+			return NULL;
+		}
+		KiteImageRec ir = { r.type, rec_off, r.len, r.data_crc };
+		g_array_append_val(img->records, ir);
+		gboolean bulk = r.type == KITE_REC_PAGES || r.type == KITE_REC_FILEDATA;
+		if (!bulk && r.len > KITE_IMG_MAX_META) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "%s: %s record at offset %" G_GUINT64_FORMAT " is too large",
+				    img->path, kite_image_rec_name(r.type), rec_off);
+			return NULL;
+		}
+		if (bulk && !verify_data) {
+			if (r.type == KITE_REC_PAGES && r.len >= sizeof(KiteImgPages)) {
+				KiteImgPages pg;
+				if (!read_at(img, &pg, sizeof pg, off, error))
+					return NULL;
+				img->stored_bytes += pg.len;
+			} else {
+				img->file_bytes += r.len - sizeof(KiteImgFileData);
+			}
+		} else {
+			if (!verify_payload(img, &r, off, buf, bufsize, error))
+				return NULL;
+		}
+		if (r.type != KITE_REC_END) {
+			digest = kite_crc32c(digest, &r.data_crc, 4);
+			n++;
+		}
+		switch (r.type) {
+		case KITE_REC_PROCESS:
+			if (r.len < sizeof img->process || !read_at(img, &img->process, sizeof img->process, off, error)) {
+				if (error && !*error)
+					g_set_error(error, KITE_CKPT_ERROR, 1, "%s: short PROCESS record", img->path);
+				return NULL;
+			}
+			img->process.cwd[sizeof img->process.cwd - 1] = 0;
+			img->process.exe[sizeof img->process.exe - 1] = 0;
+			img->process.comm[sizeof img->process.comm - 1] = 0;
+			have_process = TRUE;
+			break;
+		case KITE_REC_REGION: {
+			if (r.len < sizeof(KiteImgRegion) || img->regions->len >= KITE_IMG_MAX_REGIONS) {
+				g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad REGION record at offset %" G_GUINT64_FORMAT,
+					    img->path, rec_off);
+				return NULL;
+			}
+			KiteImageRegion *ir2 = g_new0(KiteImageRegion, 1);
+			read_at(img, buf, r.len, off, NULL);
+			memcpy(&ir2->r, buf, sizeof ir2->r);
+			ir2->path = dup_path((char *)buf + sizeof ir2->r, ir2->r.path_len, r.len - sizeof ir2->r);
+			g_ptr_array_add(img->regions, ir2);
+			break;
+		}
+		case KITE_REC_FD: {
+			if (r.len < sizeof(KiteImgFd) || img->fds->len >= KITE_IMG_MAX_FDS) {
+				g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad FD record at offset %" G_GUINT64_FORMAT,
+					    img->path, rec_off);
+				return NULL;
+			}
+			KiteImageFd *f = g_new0(KiteImageFd, 1);
+			read_at(img, buf, r.len, off, NULL);
+			memcpy(&f->f, buf, sizeof f->f);
+			f->path = dup_path((char *)buf + sizeof f->f, f->f.path_len, r.len - sizeof f->f);
+			g_ptr_array_add(img->fds, f);
+			break;
+		}
+		case KITE_REC_PAGES: {
+			KiteImgPages pg;
+			/* payload: prefix, up to a page of zero padding (aligns big runs), data */
+			if (r.len < sizeof pg || !read_at(img, &pg, sizeof pg, off, error) || pg.len > r.len - sizeof pg ||
+			    r.len - sizeof pg - pg.len >= 4096 || (pg.addr & 4095) || (pg.len & 4095)) {
+				if (error && !*error)
+					g_set_error(error, KITE_CKPT_ERROR, 1,
+						    "%s: bad PAGES record at offset %" G_GUINT64_FORMAT, img->path, rec_off);
+				return NULL;
+			}
+			if (verify_data)
+				img->stored_bytes += pg.len;
+			if (!last_region || pg.addr < last_region->r.start || pg.addr + pg.len > last_region->r.end) {
+				last_region = NULL;
+				for (guint i = 0; i < img->regions->len; i++) {
+					KiteImageRegion *cand = img->regions->pdata[i];
+					if (pg.addr >= cand->r.start && pg.addr + pg.len <= cand->r.end) {
+						last_region = cand;
+						break;
+					}
+				}
+			}
+			if (!last_region || !(last_region->r.flags & KITE_REG_DATA)) {
+				g_set_error(error, KITE_CKPT_ERROR, 1,
+					    "%s: PAGES record at offset %" G_GUINT64_FORMAT
+					    " (0x%" G_GINT64_MODIFIER "x) is outside every stored region",
+					    img->path, rec_off, pg.addr);
+				return NULL;
+			}
+			last_region->stored_bytes += pg.len;
+			last_region->nchunks++;
+			break;
+		}
+		case KITE_REC_PARENT: {
+			KiteImgParent pr;
+			if (r.len != sizeof pr || !read_at(img, &pr, sizeof pr, off, error)) {
+				if (error && !*error)
+					g_set_error(error, KITE_CKPT_ERROR, 1,
+						    "%s: bad PARENT record at offset %" G_GUINT64_FORMAT, img->path, rec_off);
+				return NULL;
+			}
+			if (!img->header.parent_seq) {
+				g_set_error(error, KITE_CKPT_ERROR, 1,
+					    "%s: PARENT record at offset %" G_GUINT64_FORMAT " in a full image", img->path,
+					    rec_off);
+				return NULL;
+			}
+			KiteImageRegion *reg = NULL;
+			for (guint i = 0; i < img->regions->len; i++) {
+				KiteImageRegion *cand = img->regions->pdata[i];
+				if (pr.addr >= cand->r.start && pr.addr + pr.len <= cand->r.end)
+					reg = cand;
+			}
+			if (!reg || !(reg->r.flags & KITE_REG_DATA)) {
+				g_set_error(error, KITE_CKPT_ERROR, 1,
+					    "%s: PARENT record at offset %" G_GUINT64_FORMAT " is outside every stored region",
+					    img->path, rec_off);
+				return NULL;
+			}
+			reg->parent_bytes += pr.len;
+			img->parent_bytes += pr.len;
+			break;
+		}
+		case KITE_REC_THREAD:
+			if (r.len < sizeof(KiteImgThread) || ++img->nthreads > KITE_IMG_MAX_THREADS) {
+				g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad THREAD record at offset %" G_GUINT64_FORMAT,
+					    img->path, rec_off);
+				return NULL;
+			}
+			break;
+		case KITE_REC_FILEDATA:
+			if (r.len < sizeof(KiteImgFileData)) {
+				g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad FILEDATA record", img->path);
+				return NULL;
+			}
+			if (verify_data)
+				img->file_bytes += r.len - sizeof(KiteImgFileData);
+			break;
+		case KITE_REC_END:
+			if (r.len < sizeof img->end || !read_at(img, &img->end, sizeof img->end, off, error))
+				return NULL;
+			have_end = TRUE;
+			break;
+		default:
+			g_set_error(error, KITE_CKPT_ERROR, 1, "%s: unknown record type %u at offset %" G_GUINT64_FORMAT,
+				    img->path, r.type, rec_off);
+			return NULL;
+		}
+		off += r.len;
+	}
+	if (img->end.nrecords != n || img->end.digest != digest) {
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "%s: END record does not match the records (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+			    ", digest %08x vs %08x): the image is corrupt",
+			    img->path, n, img->end.nrecords, digest, img->end.digest);
+		return NULL;
+	}
+	if (!have_process) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "%s: no PROCESS record", img->path);
+		return NULL;
+	}
+	return g_steal_pointer(&img);
+}
+
+char *kite_image_parent_path(KiteImage *img)
+{
+	if (!img->header.parent_seq)
+		return NULL;
+	g_autofree char *dir = g_path_get_dirname(img->path);
+	g_autofree char *name = g_strdup_printf("ckpt-%u.img", img->header.parent_seq);
+	return g_build_filename(dir, name, NULL);
+}
+
+GPtrArray *kite_image_open_chain(const char *path, gboolean verify_data, GError **error)
+{
+	g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func((GDestroyNotify)kite_image_free);
+	KiteImage *img = kite_image_open(path, verify_data, error);
+	if (!img)
+		return NULL;
+	g_ptr_array_add(chain, img);
+	while (img->header.parent_seq) {
+		if (chain->len >= KITE_IMG_MAX_CHAIN) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "%s: chain of parent images longer than %d", path,
+				    KITE_IMG_MAX_CHAIN);
+			return NULL;
+		}
+		g_autofree char *ppath = kite_image_parent_path(img);
+		g_autoptr(GError) perr = NULL;
+		KiteImage *parent = kite_image_open(ppath, verify_data, &perr);
+		if (!parent) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "%s is incremental and needs its parent image, which cannot be used: %s", img->path,
+				    perr->message);
+			return NULL;
+		}
+		if (parent->header.created_ns != img->header.parent_created_ns) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "%s is incremental, but its parent %s has been replaced by another image since (a restart "
+				    "from an older image rewrote it); restart from %s or an older full image",
+				    img->path, ppath, ppath);
+			kite_image_free(parent);
+			return NULL;
+		}
+		g_ptr_array_add(chain, parent);
+		img = parent;
+	}
+	return g_steal_pointer(&chain);
+}

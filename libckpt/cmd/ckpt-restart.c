@@ -1,0 +1,388 @@
+/* ckpt restart: validate an image, prepare what can be prepared from an
+ * ordinary program (file contents, descriptors, working directory, umask),
+ * then exec the freestanding restorer (bin/ckpt-restore) in this same
+ * process.  Everything that can make a restart fail is checked here,
+ * before the point of no return, so a bad image is refused with a reason
+ * and this process is left alone. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libckpt/cmd/ckpt-image.h"
+#include "libckpt/cmd/ckpt.h"
+#include "libckpt/crc32c.h"
+
+#define RESTORER_BASE 0x600000000000ull
+#define RESTORER_SPAN (1ull << 30) /* restorer, its .bss and the vDSO parking spot */
+
+static void cpuid(guint32 leaf, guint32 sub, guint32 *a, guint32 *b, guint32 *c, guint32 *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+
+static void missing_bits(GString *out, const char *leaf, guint32 img, guint32 host, guint32 ignore,
+			 const char *const names[32])
+{
+	guint32 miss = img & ~host & ~ignore;
+	for (int b = 0; b < 32; b++)
+		if (miss & (1u << b)) {
+			if (names && names[b])
+				g_string_append_printf(out, " %s", names[b]);
+			else
+				g_string_append_printf(out, " %s.bit%d", leaf, b);
+		}
+}
+
+static gboolean check_cpu(const KiteImgHeader *h, GError **error)
+{
+	static const char *const n1c[32] = { [0] = "sse3", [1] = "pclmulqdq", [9] = "ssse3", [12] = "fma",
+					     [13] = "cx16", [19] = "sse4.1", [20] = "sse4.2", [22] = "movbe",
+					     [23] = "popcnt", [25] = "aes", [26] = "xsave", [28] = "avx",
+					     [29] = "f16c", [30] = "rdrand" };
+	static const char *const n7b[32] = { [3] = "bmi1", [5] = "avx2", [8] = "bmi2", [16] = "avx512f",
+					     [17] = "avx512dq", [18] = "rdseed", [19] = "adx", [21] = "avx512ifma",
+					     [28] = "avx512cd", [29] = "sha", [30] = "avx512bw", [31] = "avx512vl" };
+	static const char *const n7c[32] = { [1] = "avx512vbmi", [8] = "gfni", [9] = "vaes", [10] = "vpclmulqdq",
+					     [11] = "avx512vnni", [12] = "avx512bitalg", [14] = "avx512vpopcntdq" };
+	guint32 a, b, c, d, maxleaf;
+	cpuid(0, 0, &maxleaf, &b, &c, &d);
+	cpuid(1, 0, &a, &b, &c, &d);
+	guint32 h1c = c, h1d = d, h7b = 0, h7c = 0, h7d = 0, hx = 0;
+	guint64 hxcr0 = 0;
+	if (maxleaf >= 7)
+		cpuid(7, 0, &a, &h7b, &h7c, &h7d);
+	if (maxleaf >= 0xd && (h1c >> 27 & 1)) {
+		cpuid(0xd, 0, &a, &hx, &c, &d);
+		guint32 lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		hxcr0 = ((guint64)hi << 32) | lo;
+	}
+	g_autoptr(GString) miss = g_string_new(NULL);
+	/* ignore: OSXSAVE, hypervisor, OSPKE, and model-specific bits of leaf 7 edx */
+	missing_bits(miss, "cpuid1.ecx", h->cpuid1_ecx, h1c, (1u << 27) | (1u << 31), n1c);
+	missing_bits(miss, "cpuid1.edx", h->cpuid1_edx, h1d, 0, NULL);
+	missing_bits(miss, "cpuid7.ebx", h->cpuid7_ebx, h7b, 0, n7b);
+	missing_bits(miss, "cpuid7.ecx", h->cpuid7_ecx, h7c, 1u << 4, n7c);
+	if (h->xcr0 & ~hxcr0)
+		g_string_append_printf(miss, " xsave-state(xcr0 %#" G_GINT64_MODIFIER "x, here %#" G_GINT64_MODIFIER "x)",
+				       h->xcr0, hxcr0);
+	if (miss->len) {
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "this CPU lacks features the checkpointed program may use:%s; restart it on a CPU like the "
+			    "one it was checkpointed on",
+			    miss->str);
+		return FALSE;
+	}
+	if (h->xsave_size > hx && hx) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "the image's XSAVE area is %u bytes, this CPU's %u", h->xsave_size,
+			    hx);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The host's [vvar]/[vvar_vclock]/[vdso] must have the image's layout and
+ * the vDSO the same code: the program's libc caches vDSO entry points. */
+static gboolean check_vdso(KiteImage *img, GError **error)
+{
+	g_autofree char *maps = NULL;
+	if (!g_file_get_contents("/proc/self/maps", &maps, NULL, NULL))
+		return TRUE;
+	guint64 hlo = G_MAXUINT64, vdso_start = 0, vdso_end = 0;
+	g_autoptr(GString) host = g_string_new(NULL), theirs = g_string_new(NULL);
+	g_auto(GStrv) lines = g_strsplit(maps, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		if (!strstr(*l, "[vvar") && !strstr(*l, "[vdso]"))
+			continue;
+		guint64 s = g_ascii_strtoull(*l, NULL, 16);
+		guint64 e = g_ascii_strtoull(strchr(*l, '-') + 1, NULL, 16);
+		if (hlo == G_MAXUINT64)
+			hlo = s;
+		g_string_append_printf(host, " %s+%#" G_GINT64_MODIFIER "x:%" G_GUINT64_FORMAT "K", strrchr(*l, ' ') + 1,
+				       s - hlo, (e - s) >> 10);
+		if (strstr(*l, "[vdso]")) {
+			vdso_start = s;
+			vdso_end = e;
+		}
+	}
+	guint64 ilo = G_MAXUINT64;
+	for (guint i = 0; i < img->regions->len; i++) {
+		KiteImageRegion *r = img->regions->pdata[i];
+		if (!(r->r.flags & (KITE_REG_VDSO | KITE_REG_VVAR)))
+			continue;
+		if (ilo == G_MAXUINT64)
+			ilo = r->r.start;
+		g_string_append_printf(theirs, " %s+%#" G_GINT64_MODIFIER "x:%" G_GUINT64_FORMAT "K", r->path,
+				       r->r.start - ilo, (r->r.end - r->r.start) >> 10);
+	}
+	if (strcmp(host->str, theirs->str) != 0) {
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "the vDSO layout differs: image [%s ] (kernel %s), this host [%s ] (a different kernel?); "
+			    "restart on a host running the checkpointing kernel",
+			    theirs->str, img->header.kernel_release, host->str);
+		return FALSE;
+	}
+	if (vdso_end > vdso_start) {
+		guint32 crc = kite_crc32c(0, (const void *)(uintptr_t)vdso_start, vdso_end - vdso_start);
+		if (crc != img->process.vdso_crc) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "the vDSO code differs from the checkpointing host's (kernel %s); restart on a host "
+				    "running the same kernel",
+				    img->header.kernel_release);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* Files behind file mappings must be the ones the program had. */
+static gboolean check_files(KiteImage *img, GError **error)
+{
+	for (guint i = 0; i < img->regions->len; i++) {
+		KiteImageRegion *r = img->regions->pdata[i];
+		if (r->r.start < RESTORER_BASE + RESTORER_SPAN && r->r.end > RESTORER_BASE &&
+		    !(r->r.flags & (KITE_REG_VDSO | KITE_REG_VVAR | KITE_REG_VSYSCALL))) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "region %#" G_GINT64_MODIFIER "x-%#" G_GINT64_MODIFIER
+				    "x lies where the restorer must run (0x600000000000-0x600040000000)",
+				    r->r.start, r->r.end);
+			return FALSE;
+		}
+		if (!(r->r.flags & KITE_REG_FILE))
+			continue;
+		struct stat st;
+		if (stat(r->path, &st) < 0) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "%s (mapped by the program): %s", r->path, g_strerror(errno));
+			return FALSE;
+		}
+		gboolean same_file = st.st_dev == r->r.dev && st.st_ino == r->r.ino;
+		gboolean same_content = (guint64)st.st_size == r->r.size && st.st_mtim.tv_sec == r->r.mtime_sec &&
+					(guint32)st.st_mtim.tv_nsec == r->r.mtime_nsec;
+		if (!same_content) {
+			g_set_error(error, KITE_CKPT_ERROR, 1,
+				    "%s changed since the checkpoint (size %" G_GUINT64_FORMAT " -> %" G_GINT64_FORMAT
+				    ", mtime %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT
+				    "%s); the program would resume into different code or data",
+				    r->path, r->r.size, (gint64)st.st_size, r->r.mtime_sec, (gint64)st.st_mtim.tv_sec,
+				    same_file ? "" : ", another inode");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean write_contents(KiteImage *img, const KiteImageFd *f, GError **error)
+{
+	int out = open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC, f->f.mode & 07777);
+	if (out < 0) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "cannot restore the contents of %s: %s", f->path, g_strerror(errno));
+		return FALSE;
+	}
+	gsize cap = KITE_IMG_CHUNK + sizeof(KiteImgFileData);
+	g_autofree char *buf = g_malloc(cap);
+	for (guint i = 0; i < img->records->len; i++) {
+		const KiteImageRec *r = &g_array_index(img->records, KiteImageRec, i);
+		if (r->type != KITE_REC_FILEDATA || r->len > cap)
+			continue;
+		if (pread(img->fd, buf, r->len, (off_t)(r->offset + sizeof(KiteImgRec))) != (ssize_t)r->len) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "%s: short read", img->path);
+			close(out);
+			return FALSE;
+		}
+		KiteImgFileData *d = (KiteImgFileData *)buf;
+		if (d->fd != f->f.fd)
+			continue;
+		gsize n = r->len - sizeof *d;
+		if (pwrite(out, buf + sizeof *d, n, (off_t)d->offset) != (ssize_t)n) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "write %s: %s", f->path, g_strerror(errno));
+			close(out);
+			return FALSE;
+		}
+	}
+	if (ftruncate(out, (off_t)f->f.size) < 0 || fsync(out) < 0) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "truncate %s: %s", f->path, g_strerror(errno));
+		close(out);
+		return FALSE;
+	}
+	close(out);
+	return TRUE;
+}
+
+static gboolean place_fd(int target, int fd, GError **error, const char *path)
+{
+	if (fd < 0) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "cannot reopen %s for fd %d: %s", path, target, g_strerror(errno));
+		return FALSE;
+	}
+	if (fd != target) {
+		if (dup2(fd, target) < 0) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "dup2 to fd %d: %s", target, g_strerror(errno));
+			return FALSE;
+		}
+		close(fd);
+	}
+	return TRUE;
+}
+
+/* Recreate the image's descriptors at their numbers.  Returns the image's
+ * own descriptor, moved above all of them. */
+static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError **error)
+{
+	int maxfd = 2;
+	for (guint i = 0; i < img->fds->len; i++) {
+		const KiteImageFd *f = img->fds->pdata[i];
+		maxfd = MAX(maxfd, f->f.fd);
+	}
+	g_autoptr(GHashTable) imgfds = g_hash_table_new(NULL, NULL);
+	int imgfd = -1;
+	for (guint i = 0; i < chain->len; i++) {
+		KiteImage *ci = chain->pdata[i];
+		int fd = fcntl(ci->fd, F_DUPFD, maxfd + 1);
+		if (fd < 0) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "fcntl: %s", g_strerror(errno));
+			return -1;
+		}
+		if (i == 0)
+			imgfd = fd;
+		g_hash_table_add(imgfds, GINT_TO_POINTER(fd + 1));
+		g_string_append_printf(fdargs, "%s%d", i ? " " : "", fd);
+	}
+	/* contents first, each file once */
+	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < img->fds->len; i++) {
+		const KiteImageFd *f = img->fds->pdata[i];
+		if (f->f.kind == KITE_FD_REGULAR && f->f.has_contents && !g_hash_table_contains(done, f->path)) {
+			if (!write_contents(img, f, error))
+				return -1;
+			g_hash_table_add(done, f->path);
+		}
+	}
+	gboolean keep[3] = { FALSE, FALSE, FALSE };
+	for (int pass = 0; pass < 2; pass++)
+		for (guint i = 0; i < img->fds->len; i++) {
+			const KiteImageFd *f = img->fds->pdata[i];
+			int fd = -1;
+			if ((f->f.kind == KITE_FD_DUP) != (pass == 1))
+				continue;
+			switch (f->f.kind) {
+			case KITE_FD_INHERIT:
+				if (f->f.fd <= 2)
+					keep[f->f.fd] = TRUE;
+				continue;
+			case KITE_FD_REGULAR:
+				fd = open(f->path, (int)(f->f.open_flags & ~(guint32)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)));
+				if (fd >= 0 && lseek(fd, f->f.offset, SEEK_SET) < 0) {
+					g_set_error(error, KITE_CKPT_ERROR, 1, "lseek %s: %s", f->path, g_strerror(errno));
+					return -1;
+				}
+				break;
+			case KITE_FD_DEVICE:
+				fd = open(f->path, (int)(f->f.open_flags & O_ACCMODE));
+				break;
+			case KITE_FD_DIR:
+				fd = open(f->path, O_RDONLY | O_DIRECTORY);
+				break;
+			case KITE_FD_DUP:
+				fd = dup(f->f.dup_of);
+				break;
+			default:
+				g_set_error(error, KITE_CKPT_ERROR, 1, "fd %d: unknown kind %u", f->f.fd, f->f.kind);
+				return -1;
+			}
+			if (!place_fd(f->f.fd, fd, error, f->path))
+				return -1;
+			if (f->f.fd <= 2)
+				keep[f->f.fd] = TRUE;
+		}
+	/* close everything else we hold */
+	g_autoptr(GHashTable) wanted = g_hash_table_new(NULL, NULL);
+	for (guint i = 0; i < img->fds->len; i++) {
+		const KiteImageFd *f = img->fds->pdata[i];
+		g_hash_table_add(wanted, GINT_TO_POINTER(f->f.fd + 1));
+	}
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		GArray *close_list = g_array_new(FALSE, FALSE, sizeof(int));
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			int fd = atoi(de->d_name);
+			if (fd == dirfd(d) || g_hash_table_contains(imgfds, GINT_TO_POINTER(fd + 1)) ||
+			    g_hash_table_contains(wanted, GINT_TO_POINTER(fd + 1)))
+				continue;
+			if (fd <= 2 && keep[fd])
+				continue;
+			g_array_append_val(close_list, fd);
+		}
+		closedir(d);
+		for (guint i = 0; i < close_list->len; i++)
+			close(g_array_index(close_list, int, i));
+		g_array_unref(close_list);
+	}
+	return imgfd;
+}
+
+int kite_ckpt_cmd_restart(int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "usage: ckpt restart IMAGE|DIR\n");
+			return 2;
+		}
+		path = argv[i];
+	}
+	if (!path) {
+		fprintf(stderr, "usage: ckpt restart IMAGE|DIR\n");
+		return 2;
+	}
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, TRUE, &error);
+	KiteImage *img = chain ? chain->pdata[0] : NULL;
+	if (!img || !check_cpu(&img->header, &error) || !check_vdso(img, &error) || !check_files(img, &error)) {
+		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", path, error->message);
+		return 1;
+	}
+	if (img->header.page_size != (guint32)sysconf(_SC_PAGESIZE)) {
+		fprintf(stderr, "ckpt restart: refusing to restart %s: page size %u, this host %ld\n", path,
+			img->header.page_size, sysconf(_SC_PAGESIZE));
+		return 1;
+	}
+	g_autofree char *restorer = kite_ckpt_find_sibling("KITE_CKPT_RESTORE", "ckpt-restore");
+	if (access(restorer, X_OK) < 0) {
+		fprintf(stderr, "ckpt restart: cannot find the restorer %s: %s; set KITE_CKPT_RESTORE\n", restorer,
+			g_strerror(errno));
+		return 1;
+	}
+	if (chdir(img->process.cwd) < 0) {
+		fprintf(stderr, "ckpt restart: cannot enter the program's working directory %s: %s\n", img->process.cwd,
+			g_strerror(errno));
+		return 1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	g_autoptr(GString) fdargs = g_string_new(NULL);
+	int imgfd = setup_fds(img, chain, fdargs, &error);
+	if (imgfd < 0) {
+		fprintf(stderr, "ckpt restart: %s\n", error->message);
+		return 1;
+	}
+	umask((mode_t)img->process.umask);
+	g_auto(GStrv) fdv = g_strsplit(fdargs->str, " ", -1);
+	guint nfd = g_strv_length(fdv);
+	char **args = g_new0(char *, nfd + 2);
+	args[0] = "ckpt-restore";
+	for (guint i = 0; i < nfd; i++)
+		args[i + 1] = fdv[i];
+	char *env[] = { NULL };
+	execve(restorer, args, env);
+	int e = errno;
+	dprintf(2, "ckpt restart: cannot exec %s: %s\n", restorer, g_strerror(e));
+	return 1;
+}

@@ -1,0 +1,888 @@
+/* The checkpoint child: writes the frozen address space as an image.
+ *
+ * ASYNC-SIGNAL-SAFE: this runs in a child created by a raw clone() from a
+ * signal handler.  Raw system calls only — no malloc, no stdio, no locks.
+ * Scratch memory is a fresh mapping that is left out of the image.  The
+ * child must not write to the runtime's globals before they are dumped
+ * (the restarted program would see the child's values), so everything it
+ * computes lives on its stack or in the scratch mapping.
+ *
+ * Order: header, PROCESS, FD (+FILEDATA), REGION…, PAGES…, END; then
+ * fsync, rename into place, fsync the directory (atomic commit), point
+ * `latest` at it and drop the image before the previous one.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "libckpt/crc32c.h"
+#include "libckpt/xxhash64.h"
+#include "libckpt/raw-syscall.h"
+#include "libckpt/runtime/rt.h"
+
+#define PAGE 4096ul
+#define SCRATCH_MAPS (4u << 20)
+#define PM_BATCH 65536ul
+#define HASHBUF (1u << 16) /* entries of 16 bytes */
+#define SCRATCH_SIZE (SCRATCH_MAPS + PM_BATCH * 8 + KITE_IMG_CHUNK + 65536 + HASHBUF * 16 + 4096)
+/* Big runs of pages start page-aligned in the image so that a restart can
+ * map them straight from the file instead of copying them. */
+#define ALIGN_MIN (256u << 10)
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAP (1ull << 62)
+#define PM_FILE (1ull << 61)
+
+typedef struct {
+	int fd;
+	uint64_t off, nrec;
+	uint32_t digest;
+	char *scratch;
+	char *maps;
+	size_t maps_len;
+	uint64_t *pm;
+	char *io;
+	char *meta;
+	char *zero; /* a page of zeros for padding */
+	int pmfd;
+	uint64_t created_ns;
+	/* incremental: the parent's page hashes, and ours for the next one */
+	const uint64_t *parent; /* addr, hash pairs */
+	uint64_t parent_map;    /* where the parent's hash file is mapped */
+	uint64_t nparent, pcur;
+	uint32_t parent_seq, chain_len;
+	uint64_t parent_created_ns;
+	int hfd;
+	uint64_t *hbuf;
+	uint64_t nh, nh_total;
+	uint64_t stored, referenced;
+	long writes; /* records written, for KITE_FAULT */
+} W;
+
+typedef struct {
+	uint64_t start, end, off, dev, ino;
+	uint32_t prot;
+	int shared;
+	const char *path;
+	size_t path_len;
+} MapLine;
+
+static void err(const char *what, const char *obj, long e)
+{
+	RsStr s = { kite_rt.errmsg, 0, sizeof kite_rt.errmsg };
+	rs_str_add(&s, what);
+	if (obj) {
+		rs_str_add(&s, " ");
+		rs_str_add(&s, obj);
+	}
+	if (e < 0) {
+		rs_str_add(&s, ": errno ");
+		rs_str_num(&s, -e);
+	}
+}
+
+void kite_rt_image_path(char *buf, size_t cap, uint32_t seq, int tmp)
+{
+	RsStr s = { buf, 0, cap };
+	rs_str_add(&s, kite_rt.dir);
+	rs_str_add(&s, tmp ? "/.ckpt-" : "/ckpt-");
+	rs_str_num(&s, seq);
+	rs_str_add(&s, tmp ? ".img.tmp" : ".img");
+}
+
+static int write_iov(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		long r = rs_writev(fd, iov, n);
+		if (r == -4)
+			continue;
+		if (r < 0)
+			return (int)r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (long)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+/* Write one record: header, a, zero padding (pad bytes), b. */
+static int emit_pad(W *w, uint32_t type, const void *a, size_t alen, size_t pad, const void *b, size_t blen)
+{
+	if (kite_rt.fault_write && (!kite_rt.fault_seq || kite_rt.fault_seq == kite_rt.seq) &&
+	    ++w->writes == kite_rt.fault_write) {
+		err("cannot write the image (injected by KITE_FAULT)", NULL, -28);
+		return -28;
+	}
+	KiteImgRec r = { .type = type, .len = alen + pad + blen };
+	r.data_crc = kite_crc32c(kite_crc32c(kite_crc32c(0, a, alen), w->zero, pad), b, blen);
+	r.hdr_crc = kite_crc32c(0, &r, sizeof r);
+	struct iovec iov[4] = { { &r, sizeof r }, { (void *)a, alen }, { w->zero, pad }, { (void *)b, blen } };
+	int rc = write_iov(w->fd, iov, 4);
+	if (rc < 0) {
+		err("cannot write the image", NULL, rc);
+		return rc;
+	}
+	w->digest = kite_crc32c(w->digest, &r.data_crc, 4);
+	w->nrec++;
+	w->off += sizeof r + alen + pad + blen;
+	return 0;
+}
+
+static int emit(W *w, uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	return emit_pad(w, type, a, alen, 0, b, blen);
+}
+
+static long read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = (int)rs_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	size_t n = 0;
+	for (;;) {
+		long r = rs_read(fd, buf + n, cap - n);
+		if (r == -4)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == cap)
+			break;
+	}
+	rs_close(fd);
+	return (long)n;
+}
+
+static uint64_t dev_encode(unsigned long maj, unsigned long min)
+{
+	return ((maj & 0xfffff000ull) << 32) | ((maj & 0xfffull) << 8) | ((min & 0xffffff00ull) << 12) |
+	       (min & 0xffull);
+}
+
+/* Parse one /proc/self/maps line at *p; 0 at the end. */
+static int next_map(const char **p, const char *end, MapLine *m)
+{
+	const char *s = *p;
+	if (s >= end)
+		return 0;
+	m->start = rs_parse_hex(&s);
+	s++;
+	m->end = rs_parse_hex(&s);
+	s++;
+	m->prot = (s[0] == 'r' ? PROT_READ : 0) | (s[1] == 'w' ? PROT_WRITE : 0) | (s[2] == 'x' ? PROT_EXEC : 0);
+	m->shared = s[3] == 's';
+	s += 5;
+	m->off = rs_parse_hex(&s);
+	s++;
+	unsigned long maj = rs_parse_hex(&s);
+	s++;
+	unsigned long min = rs_parse_hex(&s);
+	m->dev = dev_encode(maj, min);
+	s++;
+	m->ino = rs_parse_dec(&s);
+	while (s < end && *s == ' ')
+		s++;
+	m->path = s;
+	while (s < end && *s != '\n')
+		s++;
+	m->path_len = (size_t)(s - m->path);
+	*p = s < end ? s + 1 : s;
+	return 1;
+}
+
+static int path_is(const MapLine *m, const char *name)
+{
+	size_t n = rs_strlen(name);
+	return m->path_len == n && rs_memeq(m->path, name, n);
+}
+
+enum { SEL_NONE, SEL_ANON, SEL_COW, SEL_ALL };
+
+/* Is @path one of the image files in our directory (ckpt-N.img,
+ * .ckpt-N.img.tmp, .recycle.img)? */
+static int is_image_path(const char *path)
+{
+	size_t dl = rs_strlen(kite_rt.dir);
+	if (!rs_memeq(path, kite_rt.dir, dl) || path[dl] != '/')
+		return 0;
+	const char *b = path + dl + 1;
+	return rs_startswith(b, "ckpt-") || rs_startswith(b, ".ckpt-") || rs_startswith(b, ".recycle");
+}
+
+/* Decide how a mapping is recorded: its KITE_REG_* flags and which of its
+ * pages are stored.  Returns -1 for mappings that are not recorded. */
+static int classify(W *w, const MapLine *m, uint32_t *flags, KiteImgRegion *r)
+{
+	*flags = 0;
+	if (m->start == (uint64_t)(uintptr_t)w->scratch || (w->parent_map && m->start == w->parent_map))
+		return -1; /* the child's own scratch and parent hash table */
+	if (m->path_len && m->path[0] == '[') {
+		if (path_is(m, "[vdso]")) {
+			*flags = KITE_REG_VDSO;
+			return SEL_NONE;
+		}
+		if (path_is(m, "[vvar]") || path_is(m, "[vvar_vclock]")) {
+			*flags = KITE_REG_VVAR;
+			return SEL_NONE;
+		}
+		if (path_is(m, "[vsyscall]")) {
+			*flags = KITE_REG_VSYSCALL;
+			return SEL_NONE;
+		}
+		if (path_is(m, "[heap]"))
+			*flags = KITE_REG_HEAP;
+		else if (path_is(m, "[stack]"))
+			*flags = KITE_REG_STACK;
+		else if (m->path_len < 6 || !rs_memeq(m->path, "[anon:", 6))
+			return -1; /* [uprobes] and other kernel-owned areas */
+		if (m->shared) {
+			*flags |= KITE_REG_SHARED;
+			return SEL_ALL;
+		}
+		return SEL_ANON;
+	}
+	if (m->path_len == 0)
+		return m->shared ? (*flags = KITE_REG_SHARED, SEL_ALL) : SEL_ANON;
+	/* file-backed */
+	char path[KITE_IMG_MAX_PATH];
+	size_t n = m->path_len < sizeof path - 1 ? m->path_len : sizeof path - 1;
+	for (size_t i = 0; i < n; i++)
+		path[i] = m->path[i];
+	path[n] = 0;
+	/* Pieces of a restarted program's anonymous memory that the restorer
+	 * mapped from an image: anonymous memory, every page kept. */
+	if (!m->shared && is_image_path(path))
+		return SEL_ALL;
+	struct stat st;
+	int same = rs_stat(path, &st) == 0 && st.st_ino == m->ino && st.st_dev == m->dev;
+	if (m->shared) {
+		*flags = KITE_REG_SHARED;
+		if (!same)
+			return SEL_ALL; /* shared anonymous (/dev/zero (deleted), SYSV) or deleted file */
+		*flags |= KITE_REG_FILE;
+	} else {
+		if (!same)
+			return SEL_ALL; /* deleted or replaced file: keep a private copy of every page */
+		*flags = KITE_REG_FILE;
+	}
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	r->size = (uint64_t)st.st_size;
+	r->mtime_sec = st.st_mtim.tv_sec;
+	r->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	return m->shared ? SEL_NONE : SEL_COW;
+}
+
+static int excluded(uint64_t a)
+{
+	for (int i = 0; i < kite_rt.nexclude; i++)
+		if (a >= kite_rt.exclude[i].start && a < kite_rt.exclude[i].end)
+			return 1;
+	return 0;
+}
+
+static int page_is_zero(const uint64_t *p)
+{
+	for (size_t i = 0; i < PAGE / 8; i += 4)
+		if (p[i] | p[i + 1] | p[i + 2] | p[i + 3])
+			return 0;
+	return 1;
+}
+
+/* Memory the child itself is changing (its own stack) is copied first so
+ * that the checksum and the bytes written agree. */
+static int flush_run(W *w, uint64_t start, uint64_t len, int volatile_region)
+{
+	if (!len)
+		return 0;
+	KiteImgPages pg = { start, len };
+	const void *src = (const void *)(uintptr_t)start;
+	if (volatile_region) {
+		__builtin_memcpy(w->io, src, len);
+		src = w->io;
+	}
+	w->stored += len;
+	size_t pad = 0;
+	if (len >= ALIGN_MIN)
+		pad = (PAGE - ((w->off + sizeof(KiteImgRec) + sizeof pg) % PAGE)) % PAGE;
+	return emit_pad(w, KITE_REC_PAGES, &pg, sizeof pg, pad, src, len);
+}
+
+static int flush_ref(W *w, uint64_t start, uint64_t len)
+{
+	if (!len)
+		return 0;
+	KiteImgParent pr = { start, len };
+	w->referenced += len;
+	return emit(w, KITE_REC_PARENT, &pr, sizeof pr, NULL, 0);
+}
+
+static void add_hash(W *w, uint64_t addr, uint64_t h)
+{
+	if (w->hfd < 0)
+		return;
+	w->hbuf[2 * w->nh] = addr;
+	w->hbuf[2 * w->nh + 1] = h;
+	if (++w->nh == HASHBUF) {
+		if (rs_write_all(w->hfd, w->hbuf, w->nh * 16) < 0) {
+			rs_close(w->hfd); /* no hashes: the next image is a full one */
+			w->hfd = -1;
+		}
+		w->nh_total += w->nh;
+		w->nh = 0;
+	}
+}
+
+/* Did the parent image hold exactly this page?  Addresses only grow
+ * during a dump, so a cursor walks the parent's sorted table once. */
+static int in_parent(W *w, uint64_t addr, uint64_t h)
+{
+	while (w->pcur < w->nparent && w->parent[2 * w->pcur] < addr)
+		w->pcur++;
+	return w->pcur < w->nparent && w->parent[2 * w->pcur] == addr && w->parent[2 * w->pcur + 1] == h;
+}
+
+enum { KEEP_NONE, KEEP_STORE, KEEP_REF };
+
+static int flush_any(W *w, int kind, uint64_t run, uint64_t len, int vol)
+{
+	return kind == KEEP_REF ? flush_ref(w, run, len) : flush_run(w, run, len, vol);
+}
+
+static int dump_pages(W *w, const MapLine *m, int sel)
+{
+	if (sel == SEL_NONE)
+		return 0;
+	if (!(m->prot & PROT_READ) && rs_mprotect(m->start, m->end - m->start, m->prot | PROT_READ) < 0)
+		return 0; /* cannot read it: nothing stored, comes back as zeros */
+	uint64_t run = 0, runlen = 0;
+	int runkind = KEEP_NONE;
+	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+	int vol = sp >= m->start && sp < m->end;
+	for (uint64_t base = m->start; base < m->end; base += PM_BATCH * PAGE) {
+		uint64_t npages = (m->end - base) / PAGE;
+		if (npages > PM_BATCH)
+			npages = PM_BATCH;
+		if (sel != SEL_ALL) {
+			long r = rs_pread_all(w->pmfd, w->pm, npages * 8, base / PAGE * 8);
+			if (r < 0) {
+				err("cannot read /proc/self/pagemap", NULL, r);
+				return (int)r;
+			}
+		}
+		for (uint64_t i = 0; i < npages; i++) {
+			uint64_t a = base + i * PAGE;
+			int keep;
+			if (sel == SEL_ALL)
+				keep = 1;
+			else if (sel == SEL_ANON)
+				keep = (w->pm[i] & (PM_PRESENT | PM_SWAP)) != 0;
+			else
+				keep = ((w->pm[i] & PM_PRESENT) && !(w->pm[i] & PM_FILE)) || (w->pm[i] & PM_SWAP);
+			if (keep && kite_rt.nexclude && excluded(a))
+				keep = 0;
+			if (keep && page_is_zero((const uint64_t *)(uintptr_t)a))
+				keep = 0;
+			int kind = KEEP_NONE;
+			if (keep) {
+				uint64_t h = kite_xxh64((const void *)(uintptr_t)a, PAGE, 0);
+				add_hash(w, a, h);
+				/* the child's own stack changes under us: always stored */
+				kind = (!vol && w->nparent && in_parent(w, a, h)) ? KEEP_REF : KEEP_STORE;
+			}
+			if (kind != KEEP_NONE && kind == runkind && run + runlen == a && runlen < KITE_IMG_CHUNK) {
+				runlen += PAGE;
+				continue;
+			}
+			int rc = flush_any(w, runkind, run, runlen, vol);
+			if (rc < 0)
+				return rc;
+			run = a;
+			runlen = kind != KEEP_NONE ? PAGE : 0;
+			runkind = kind;
+		}
+	}
+	return flush_any(w, runkind, run, runlen, vol);
+}
+
+/* Fields 26.. of /proc/self/stat after the command name. */
+static void read_mm_fields(W *w, KiteImgProcess *p)
+{
+	long n = read_file("/proc/self/stat", w->meta, 4095);
+	if (n <= 0)
+		return;
+	w->meta[n] = 0;
+	const char *s = w->meta + n;
+	while (s > w->meta && *s != ')')
+		s--;
+	s += 2; /* now at field 3 */
+	uint64_t v[64] = { 0 };
+	for (int field = 3; field < 64 && *s; field++) {
+		while (*s == ' ')
+			s++;
+		if (*s == '-')
+			s++;
+		v[field] = rs_parse_dec(&s);
+		while (*s && *s != ' ')
+			s++;
+	}
+	p->start_code = v[26];
+	p->end_code = v[27];
+	p->start_stack = v[28];
+	p->start_data = v[45];
+	p->end_data = v[46];
+	p->start_brk = v[47];
+	p->arg_start = v[48];
+	p->arg_end = v[49];
+	p->env_start = v[50];
+	p->env_end = v[51];
+	p->brk = (uint64_t)rs_call1(SYS_brk, 0);
+}
+
+static void cpu_identity(KiteImgHeader *h)
+{
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	uint32_t maxleaf = a;
+	((uint32_t *)h->cpu_vendor)[0] = b;
+	((uint32_t *)h->cpu_vendor)[1] = d;
+	((uint32_t *)h->cpu_vendor)[2] = c;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+	h->cpuid1_ecx = c;
+	h->cpuid1_edx = d;
+	int osxsave = (c >> 27) & 1;
+	if (maxleaf >= 7) {
+		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+		h->cpuid7_ebx = b;
+		h->cpuid7_ecx = c;
+		h->cpuid7_edx = d;
+	}
+	if (maxleaf >= 0xd && osxsave) {
+		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xd), "c"(0));
+		h->xsave_size = b;
+		uint32_t lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		h->xcr0 = ((uint64_t)hi << 32) | lo;
+	}
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+}
+
+static int write_header(W *w)
+{
+	KiteImgHeader *h = (KiteImgHeader *)w->meta;
+	for (size_t i = 0; i < sizeof *h; i++)
+		((char *)h)[i] = 0;
+	for (int i = 0; i < 8; i++)
+		h->magic[i] = KITE_IMG_MAGIC[i];
+	h->version = KITE_IMG_VERSION;
+	h->header_size = KITE_IMG_HEADER_SIZE;
+	h->arch = KITE_IMG_ARCH_X86_64;
+	h->page_size = PAGE;
+	struct timespec ts;
+	rs_clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	w->created_ns = h->created_ns;
+	h->parent_seq = w->parent_seq;
+	h->chain_len = w->chain_len;
+	h->parent_created_ns = w->parent_created_ns;
+	h->pid = kite_rt.proc.pid;
+	h->seq = kite_rt.seq;
+	cpu_identity(h);
+	struct utsname u;
+	if (rs_uname(&u) == 0) {
+		copy_str(h->kernel_release, sizeof h->kernel_release, u.release);
+		copy_str(h->kernel_version, sizeof h->kernel_version, u.version);
+		copy_str(h->hostname, sizeof h->hostname, u.nodename);
+	}
+	copy_str(h->libc_version, sizeof h->libc_version, kite_rt.libc_version);
+	h->header_crc = kite_crc32c(0, h, sizeof *h);
+	long rc = rs_write_all(w->fd, h, sizeof *h);
+	if (rc < 0) {
+		err("cannot write the image", NULL, rc);
+		return (int)rc;
+	}
+	w->off = sizeof *h;
+	return 0;
+}
+
+static int write_process(W *w)
+{
+	/* Copy, so that the child never writes the runtime's globals. */
+	KiteImgProcess *p = (KiteImgProcess *)(w->meta + 4096);
+	const char *src = (const char *)&kite_rt.proc;
+	for (size_t i = 0; i < sizeof *p; i++)
+		((char *)p)[i] = src[i];
+	read_mm_fields(w, p);
+	long n = read_file("/proc/self/auxv", (char *)p->auxv, sizeof p->auxv);
+	p->auxv_bytes = n > 0 ? (uint32_t)n : 0;
+	long um = rs_umask(022);
+	rs_umask(um);
+	p->umask = (uint32_t)um;
+	rs_rt_sigprocmask(SIG_BLOCK, NULL, &p->sigmask);
+	for (int s = 1; s <= KITE_NSIG; s++) {
+		KiteSigaction *a = &p->sigactions[s - 1];
+		a->handler = a->flags = a->restorer = a->mask = 0;
+		rs_rt_sigaction(s, NULL, a);
+	}
+	stack_t ss;
+	if (rs_sigaltstack(NULL, &ss) == 0) {
+		p->altstack_sp = (uint64_t)(uintptr_t)ss.ss_sp;
+		p->altstack_size = ss.ss_size;
+		p->altstack_flags = ss.ss_flags;
+	}
+	p->nthreads = 1;
+	for (int i = 0; i < kite_rt.nthreads_frozen; i++)
+		if (kite_rt.threads[i].t.tid)
+			p->nthreads++;
+	p->personality = (uint32_t)rs_call1(SYS_personality, 0xffffffff);
+	rs_prctl(16 /* PR_GET_NAME */, p->comm, 0, 0, 0);
+	long l = rs_readlink("/proc/self/cwd", p->cwd, sizeof p->cwd - 1);
+	p->cwd[l > 0 ? l : 0] = 0;
+	l = rs_readlink("/proc/self/exe", p->exe, sizeof p->exe - 1);
+	p->exe[l > 0 ? l : 0] = 0;
+	const char *q = w->maps, *end = w->maps + w->maps_len;
+	MapLine m;
+	while (next_map(&q, end, &m))
+		if (path_is(&m, "[vdso]"))
+			p->vdso_crc = kite_crc32c(0, (const void *)(uintptr_t)m.start, m.end - m.start);
+	int rc = emit(w, KITE_REC_PROCESS, p, sizeof *p, NULL, 0);
+	for (int i = 0; rc == 0 && i < kite_rt.nthreads_frozen; i++)
+		if (kite_rt.threads[i].t.tid)
+			rc = emit(w, KITE_REC_THREAD, &kite_rt.threads[i].t, sizeof(KiteImgThread), NULL, 0);
+	return rc;
+}
+
+static int write_fds(W *w)
+{
+	char side[KITE_IMG_MAX_PATH + 64];
+	for (int i = 0; i < kite_rt.nfds; i++) {
+		const KiteRtFd *e = &kite_rt.fds[i];
+		int rc = emit(w, KITE_REC_FD, &e->fd, sizeof e->fd, e->path, e->fd.path_len);
+		if (rc < 0)
+			return rc;
+		if (!e->side)
+			continue;
+		RsStr s = { side, 0, sizeof side };
+		rs_str_add(&s, kite_rt.dir);
+		rs_str_add(&s, "/.ckpt-");
+		rs_str_num(&s, kite_rt.seq);
+		rs_str_add(&s, ".fd");
+		rs_str_num(&s, e->fd.fd);
+		int sfd = (int)rs_open(side, O_RDONLY | O_CLOEXEC, 0);
+		if (sfd < 0) {
+			err("cannot open", side, sfd);
+			return sfd;
+		}
+		uint64_t off = 0;
+		while (off < e->fd.size) {
+			uint64_t want = e->fd.size - off;
+			if (want > KITE_IMG_CHUNK)
+				want = KITE_IMG_CHUNK;
+			long r = rs_pread(sfd, w->io, want, off);
+			if (r == -4)
+				continue;
+			if (r <= 0) {
+				err("short snapshot of fd", e->path, r);
+				rs_close(sfd);
+				return -5;
+			}
+			KiteImgFileData fdh = { e->fd.fd, 0, off };
+			rc = emit(w, KITE_REC_FILEDATA, &fdh, sizeof fdh, w->io, (size_t)r);
+			if (rc < 0) {
+				rs_close(sfd);
+				return rc;
+			}
+			off += (uint64_t)r;
+		}
+		rs_close(sfd);
+		rs_unlink(side);
+	}
+	return 0;
+}
+
+static int write_memory(W *w)
+{
+	const char *q = w->maps, *end = w->maps + w->maps_len;
+	MapLine m;
+	/* pass 1: region table */
+	while (next_map(&q, end, &m)) {
+		KiteImgRegion r = { .start = m.start, .end = m.end, .offset = m.off, .prot = m.prot };
+		uint32_t flags;
+		int sel = classify(w, &m, &flags, &r);
+		if (sel < 0)
+			continue;
+		r.flags = flags | (sel != SEL_NONE ? KITE_REG_DATA : 0);
+		size_t plen = m.path_len > KITE_IMG_MAX_PATH - 1 ? KITE_IMG_MAX_PATH - 1 : m.path_len;
+		if (!(flags & KITE_REG_FILE) && m.path_len && m.path[0] == '/')
+			plen = m.path_len; /* kept for people (deleted file), not used at restart */
+		r.path_len = (uint32_t)plen;
+		int rc = emit(w, KITE_REC_REGION, &r, sizeof r, m.path, plen);
+		if (rc < 0)
+			return rc;
+	}
+	/* pass 2: contents */
+	q = w->maps;
+	while (next_map(&q, end, &m)) {
+		KiteImgRegion r = { 0 };
+		uint32_t flags;
+		int sel = classify(w, &m, &flags, &r);
+		if (sel < 0)
+			continue;
+		int rc = dump_pages(w, &m, sel);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void dir_file(char *buf, size_t cap, const char *prefix, uint32_t seq, const char *suffix)
+{
+	RsStr s = { buf, 0, cap };
+	rs_str_add(&s, kite_rt.dir);
+	rs_str_add(&s, "/");
+	rs_str_add(&s, prefix);
+	rs_str_num(&s, seq);
+	rs_str_add(&s, suffix);
+}
+
+/* Add image @seq and its ancestors to @keep (a bitmap over seq % 4096). */
+static void keep_chain(uint32_t seq, uint64_t *keep, uint32_t *lo)
+{
+	char path[KITE_IMG_MAX_PATH + 64];
+	for (int depth = 0; seq && depth <= KITE_IMG_MAX_CHAIN; depth++) {
+		keep[(seq % 4096) / 64] |= 1ull << (seq % 64);
+		if (seq < *lo)
+			*lo = seq;
+		dir_file(path, sizeof path, "ckpt-", seq, ".img");
+		int fd = (int)rs_open(path, O_RDONLY | O_CLOEXEC, 0);
+		if (fd < 0)
+			return;
+		KiteImgHeader h;
+		long r = rs_pread_all(fd, &h, sizeof h, 0);
+		rs_close(fd);
+		if (r < 0 || !rs_memeq(h.magic, KITE_IMG_MAGIC, 8))
+			return;
+		seq = h.parent_seq;
+	}
+}
+
+static int mapped_by_us(W *w, const char *path)
+{
+	size_t n = rs_strlen(path);
+	for (size_t i = 0; i + n <= w->maps_len; i++)
+		if (w->maps[i] == path[0] && rs_memeq(w->maps + i, path, n))
+			return 1;
+	return 0;
+}
+
+/* Delete images older than this one that neither this image's chain nor
+ * the previous committed image's chain needs; the first one deleted is
+ * kept as DIR/.recycle.img, whose pages the next image overwrites (cheaper
+ * than allocating new ones, notably on tmpfs).  Images newer than this one
+ * (another history, after a restart from an older image) are left alone. */
+static void prune(W *w)
+{
+	uint64_t keep[4096 / 64] = { 0 };
+	uint32_t lo = kite_rt.seq;
+	keep_chain(kite_rt.seq, keep, &lo);
+	keep_chain(kite_rt.last_ok_seq, keep, &lo);
+	char path[KITE_IMG_MAX_PATH + 64], recycle[KITE_IMG_MAX_PATH + 64];
+	RsStr r = { recycle, 0, sizeof recycle };
+	rs_str_add(&r, kite_rt.dir);
+	rs_str_add(&r, "/.recycle.img");
+	int recycled = 0;
+	/* images are numbered densely; look back a bounded distance */
+	uint32_t from = kite_rt.seq > 4000 ? kite_rt.seq - 4000 : 1;
+	for (uint32_t k = from; k < kite_rt.seq; k++) {
+		if (keep[(k % 4096) / 64] & (1ull << (k % 64)))
+			continue;
+		dir_file(path, sizeof path, "ckpt-", k, ".img");
+		/* An image this process maps (zero-copy restart) must not be
+		 * overwritten: unlinking keeps its pages; recycling would not. */
+		if (!recycled && !mapped_by_us(w, path) && rs_rename(path, recycle) == 0)
+			recycled = 1;
+		else
+			rs_unlink(path);
+		dir_file(path, sizeof path, ".ckpt-", k, ".hashes");
+		rs_unlink(path);
+	}
+}
+
+static int commit(W *w)
+{
+	char tmp[KITE_IMG_MAX_PATH + 64], final[KITE_IMG_MAX_PATH + 64];
+	kite_rt_image_path(tmp, sizeof tmp, kite_rt.seq, 1);
+	kite_rt_image_path(final, sizeof final, kite_rt.seq, 0);
+	long rc = rs_ftruncate(w->fd, w->off); /* a recycled file may be longer */
+	if (rc == 0)
+		rc = rs_fsync(w->fd);
+	if (rc < 0) {
+		err("fsync", tmp, rc);
+		return (int)rc;
+	}
+	rs_close(w->fd);
+	w->fd = -1;
+	rc = rs_rename(tmp, final);
+	if (rc < 0) {
+		err("rename", final, rc);
+		return (int)rc;
+	}
+	int dfd = (int)rs_open(kite_rt.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd >= 0) {
+		rs_fsync(dfd);
+		rs_close(dfd);
+	}
+	/* latest -> ckpt-N.img, replaced atomically */
+	char target[64], link[KITE_IMG_MAX_PATH + 64], linktmp[KITE_IMG_MAX_PATH + 64];
+	RsStr t = { target, 0, sizeof target };
+	rs_str_add(&t, "ckpt-");
+	rs_str_num(&t, kite_rt.seq);
+	rs_str_add(&t, ".img");
+	RsStr l = { link, 0, sizeof link };
+	rs_str_add(&l, kite_rt.dir);
+	rs_str_add(&l, "/latest");
+	RsStr lt = { linktmp, 0, sizeof linktmp };
+	rs_str_add(&lt, kite_rt.dir);
+	rs_str_add(&lt, "/.latest.tmp.");
+	rs_str_num(&lt, rs_getpid());
+	rs_unlink(linktmp);
+	if (rs_symlink(target, linktmp) == 0)
+		rs_rename(linktmp, link);
+	/* the page hashes, for the next incremental image */
+	if (w->hfd >= 0) {
+		char htmp[KITE_IMG_MAX_PATH + 64], hfinal[KITE_IMG_MAX_PATH + 64];
+		if (w->nh && rs_write_all(w->hfd, w->hbuf, w->nh * 16) == 0)
+			w->nh_total += w->nh;
+		KiteHashesHeader hh = { KITE_HASHES_MAGIC, kite_rt.seq, 0, w->created_ns, w->nh_total };
+		rs_call4(SYS_pwrite64, w->hfd, &hh, sizeof hh, 0);
+		rs_close(w->hfd);
+		w->hfd = -1;
+		dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
+		dir_file(hfinal, sizeof hfinal, ".ckpt-", kite_rt.seq, ".hashes");
+		rs_rename(htmp, hfinal);
+	}
+	prune(w);
+	return 0;
+}
+
+/* Map the parent image's page hashes; on any trouble the image is a full one. */
+static void load_parent(W *w)
+{
+	char path[KITE_IMG_MAX_PATH + 64];
+	w->parent_seq = 0;
+	w->chain_len = 1;
+	if (!kite_rt.cur_parent_seq)
+		return;
+	dir_file(path, sizeof path, ".ckpt-", kite_rt.cur_parent_seq, ".hashes");
+	int fd = (int)rs_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct stat st;
+	KiteHashesHeader hh;
+	if (rs_fstat(fd, &st) < 0 || rs_pread_all(fd, &hh, sizeof hh, 0) < 0 || hh.magic != KITE_HASHES_MAGIC ||
+	    hh.seq != kite_rt.cur_parent_seq || (uint64_t)st.st_size != sizeof hh + hh.count * 16) {
+		rs_close(fd);
+		return;
+	}
+	long m = rs_mmap(0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	rs_close(fd);
+	if (m < 0 && m > -4096)
+		return;
+	w->parent_map = (uint64_t)m;
+	/* the parent image itself must still be there */
+	dir_file(path, sizeof path, "ckpt-", kite_rt.cur_parent_seq, ".img");
+	struct stat ist;
+	if (rs_stat(path, &ist) < 0)
+		return;
+	w->parent = (const uint64_t *)(m + sizeof hh);
+	w->nparent = hh.count;
+	w->parent_seq = kite_rt.cur_parent_seq;
+	w->chain_len = kite_rt.cur_chain_len;
+	w->parent_created_ns = hh.created_ns;
+}
+
+int kite_rt_dump(void)
+{
+	W w = { .fd = -1, .pmfd = -1, .hfd = -1 };
+	char tmp[KITE_IMG_MAX_PATH + 64], htmp[KITE_IMG_MAX_PATH + 64], recycle[KITE_IMG_MAX_PATH + 64];
+	long rc;
+	void *sc = (void *)rs_mmap(0, SCRATCH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if ((long)sc < 0 && (long)sc > -4096) {
+		err("cannot map scratch memory", NULL, (long)sc);
+		return (int)(long)sc;
+	}
+	w.scratch = sc;
+	w.maps = sc;
+	w.pm = (uint64_t *)(w.scratch + SCRATCH_MAPS);
+	w.io = (char *)(w.pm + PM_BATCH);
+	w.meta = w.io + KITE_IMG_CHUNK;
+	w.hbuf = (uint64_t *)(w.meta + 65536);
+	w.zero = (char *)(w.hbuf + 2 * HASHBUF);
+
+	/* before reading maps: the parent's hash table is mapped too, and
+	 * must be left out of the image like the scratch area */
+	load_parent(&w);
+	rc = read_file("/proc/self/maps", w.maps, SCRATCH_MAPS);
+	if (rc < 0 || rc >= (long)SCRATCH_MAPS) {
+		err("cannot read /proc/self/maps (or it is larger than 4 MiB)", NULL, rc);
+		return -7;
+	}
+	w.maps_len = (size_t)rc;
+	w.pmfd = (int)rs_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	if (w.pmfd < 0) {
+		err("cannot open /proc/self/pagemap", NULL, w.pmfd);
+		return w.pmfd;
+	}
+	kite_rt_image_path(tmp, sizeof tmp, kite_rt.seq, 1);
+	RsStr r = { recycle, 0, sizeof recycle };
+	rs_str_add(&r, kite_rt.dir);
+	rs_str_add(&r, "/.recycle.img");
+	if (rs_rename(recycle, tmp) == 0)
+		w.fd = (int)rs_open(tmp, O_WRONLY | O_CLOEXEC, 0600);
+	if (w.fd < 0)
+		w.fd = (int)rs_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w.fd < 0) {
+		err("cannot create", tmp, w.fd);
+		return w.fd;
+	}
+	dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
+	w.hfd = (int)rs_open(htmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w.hfd >= 0 && rs_lseek(w.hfd, sizeof(KiteHashesHeader), SEEK_SET) < 0) {
+		rs_close(w.hfd);
+		w.hfd = -1;
+	}
+	if ((rc = write_header(&w)) < 0 || (rc = write_process(&w)) < 0 || (rc = write_fds(&w)) < 0 ||
+	    (rc = write_memory(&w)) < 0)
+		goto fail;
+	KiteImgEnd e = { .nrecords = w.nrec, .bytes = w.off, .digest = w.digest };
+	if ((rc = emit(&w, KITE_REC_END, &e, sizeof e, NULL, 0)) < 0)
+		goto fail;
+	if ((rc = commit(&w)) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (w.fd >= 0)
+		rs_close(w.fd);
+	if (w.hfd >= 0)
+		rs_close(w.hfd);
+	rs_unlink(tmp);
+	rs_unlink(htmp);
+	return (int)rc;
+}
