@@ -81,8 +81,8 @@ R[triv_ms]=$(awk '{print $1}' triv.txt | median)
 R[triv_kib]=$(awk '{print int($2/1024)}' triv.txt | median)
 
 if [ "${LONG:-0}" = 1 ]; then
-	base=$("$PROGS/compute" 512 40 | awk '{print $2}')
-	with=$("$BIN/ckpt" run --dir "$D/comp" --interval 10 -- "$PROGS/compute" 512 40 | awk '{print $2}')
+	base=$("$PROGS/compute" 512 ${PASSES:-800} | awk '{print $2}')
+	with=$("$BIN/ckpt" run --dir "$D/comp" --interval 10 -- "$PROGS/compute" 512 ${PASSES:-800} | awk '{print $2}')
 	R[slow]=$(awk -v a="$base" -v b="$with" 'BEGIN {printf "%.1f", 100*(b-a)/a}')
 	R[slow_detail]="$base s alone, $with s with a checkpoint every 10 s"
 else

@@ -12,14 +12,15 @@
 /* Job ids travel as (cluster, proc); proc -1 means "every proc of the
  * cluster".  Ads travel as a(ss): (attribute name, expression text).
  *
- * A query row, in order: cluster, proc, owner, qdate, run time (s),
- * status (KiteJobStatus), priority, image size (KiB), checkpoints,
- * last checkpoint time, host, command line, hold reason, entered
- * current status, full ad (empty unless asked for). */
-#define KITE_WIRE_ROW_TYPE "(xxsxxiixixsssxa(ss))"
-/* The same, for g_variant_get with borrowed strings and the ad as a
- * GVariant. */
-#define KITE_WIRE_ROW_TYPE_BORROW "(xx&sxxiixix&s&s&sx@a(ss))"
+ * A query reply is columnar — one array per column, all of the same
+ * length — because a reply can hold 100,000 jobs and arrays of numbers
+ * and strings encode and decode in one piece, where a tuple per row costs
+ * a GVariant per field.  Columns, in order: cluster, proc, owner, qdate,
+ * run time (s), status (KiteJobStatus), priority, image size (KiB),
+ * checkpoints, last checkpoint time, host, command line, hold reason,
+ * entered current status, full ads (one per row if asked for, else
+ * none). */
+#define KITE_WIRE_QUERY_REPLY_TYPE "(axaxasaxaxaiaiaxaiaxasasasaxaa(ss))"
 
 #define KITE_WIRE_MESSAGES(X)                                                                               \
 	/* both directions */                                                                                   \
@@ -34,7 +35,7 @@
 	X(SUBMIT_REPLY, 11, "(xu)", "schedd -> client: (cluster id, number of procs), sent after the commit")   \
 	X(QUERY, 12, "(sa(xx)isbb)",                                                                            \
 	  "client -> schedd: (owner or \"\", ids, status or 0, constraint or \"\", history?, full ads?)")        \
-	X(QUERY_REPLY, 13, "(a" KITE_WIRE_ROW_TYPE ")", "schedd -> client: matching jobs")                      \
+	X(QUERY_REPLY, 13, KITE_WIRE_QUERY_REPLY_TYPE, "schedd -> client: matching jobs, by column")              \
 	X(ACT, 14, "(ua(xx)s)", "client -> schedd: (KiteJobAction, ids, reason)")                                \
 	X(ACT_REPLY, 15, "(a(xxbs))", "schedd -> client: per job (cluster, proc, done?, message)")               \
 	X(EDIT, 16, "(a(xx)ss)", "client -> schedd: (ids, attribute, expression)")                               \

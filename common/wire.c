@@ -185,3 +185,76 @@ void kite_wire_error_from_body(GVariant *body, GError **error)
 		code = KITE_ERROR_FAILED;
 	g_set_error_literal(error, KITE_ERROR, code, msg);
 }
+
+/* GVariant's framing offsets are as wide as the container needs: 1, 2, 4
+ * or 8 bytes, chosen by the container's total size (gvariant-serialiser.c,
+ * gvs_get_offset_size / gvs_calculate_total_size). */
+static gsize offset_size_for(gsize total)
+{
+	if (total <= G_MAXUINT8)
+		return 1;
+	if (total <= G_MAXUINT16)
+		return 2;
+	if ((guint64)total <= G_MAXUINT32)
+		return 4;
+	return 8;
+}
+
+GVariant *kite_wire_strv_new(const char *const *strv, gsize n)
+{
+	gsize body = 0;
+	for (gsize i = 0; i < n; i++)
+		body += strlen(strv[i]) + 1;
+	gsize osz = 1;
+	if (n) {
+		if (body + n * 1 <= G_MAXUINT8)
+			osz = 1;
+		else if (body + n * 2 <= G_MAXUINT16)
+			osz = 2;
+		else if ((guint64)body + n * 4 <= G_MAXUINT32)
+			osz = 4;
+		else
+			osz = 8;
+	}
+	gsize total = n ? body + n * osz : 0;
+	guint8 *buf = g_malloc(total ? total : 1);
+	gsize pos = 0;
+	for (gsize i = 0; i < n; i++) {
+		gsize len = strlen(strv[i]) + 1;
+		memcpy(buf + pos, strv[i], len);
+		pos += len;
+		/* Offsets are little-endian ends of each element. */
+		guint64 end = pos;
+		for (gsize b = 0; b < osz; b++)
+			buf[body + i * osz + b] = (guint8)(end >> (8 * b));
+	}
+	g_autoptr(GBytes) bytes = g_bytes_new_take(buf, total);
+	return g_variant_new_from_bytes(G_VARIANT_TYPE_STRING_ARRAY, bytes, TRUE);
+}
+
+const char **kite_wire_strv_view(GVariant *v, gsize *out_n)
+{
+	gsize size = g_variant_get_size(v);
+	const guint8 *data = g_variant_get_data(v);
+	if (size == 0 || !data) {
+		*out_n = 0;
+		return g_new0(const char *, 1);
+	}
+	gsize osz = offset_size_for(size);
+	guint64 last = 0;
+	for (gsize b = 0; b < osz; b++)
+		last |= (guint64)data[size - osz + b] << (8 * b);
+	gsize n = (size - last) / osz;
+	const char **out = g_new(const char *, n + 1);
+	gsize start = 0;
+	for (gsize i = 0; i < n; i++) {
+		out[i] = (const char *)data + start;
+		guint64 end = 0;
+		for (gsize b = 0; b < osz; b++)
+			end |= (guint64)data[last + i * osz + b] << (8 * b);
+		start = end;
+	}
+	out[n] = NULL;
+	*out_n = n;
+	return out;
+}

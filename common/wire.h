@@ -64,6 +64,15 @@ GVariant *kite_wire_decode_body(guint type, const guint8 *data, gsize len, GErro
  * or "recv", @peer a short description of the other end. */
 void kite_wire_debug(const char *direction, const char *peer, guint type, GVariant *body);
 
+/* An `as` value made from @n strings in one piece (the serialised form
+ * written directly), for large columns. */
+GVariant *kite_wire_strv_new(const char *const *strv, gsize n);
+/* The strings of an `as` value without making a GVariant per element:
+ * returns a newly allocated array of @out_n pointers into @v's data
+ * (valid while @v lives; free the array with g_free).  @v must be in
+ * normal form, as every received body is. */
+const char **kite_wire_strv_view(GVariant *v, gsize *out_n);
+
 /* Body of an ERROR message. */
 GVariant *kite_wire_error_body(const GError *error);
 /* Turn a received ERROR body into a GError (domain KITE_ERROR). */

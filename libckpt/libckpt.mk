@@ -97,3 +97,7 @@ PROGRAMS += bin/ckpt bin/ckpt-restore bin/ckpt-cc
 TEST_HELPERS += $(CKPT_RELINKED)
 LIBRARIES += lib/libckpt.so lib/libckpt.a
 TEST_HELPERS += $(CKPT_TEST_PROGRAMS)
+
+# Everything of libckpt's, for building it alone: make -j2 ckpt-all
+.PHONY: ckpt-all
+ckpt-all: bin/ckpt bin/ckpt-restore bin/ckpt-cc lib/libckpt.so lib/libckpt.a $(CKPT_TEST_PROGRAMS) $(CKPT_RELINKED)

@@ -60,13 +60,80 @@ static GArray *ids_from_variant(GVariant *v)
 	return ids;
 }
 
+/* The columns of a query reply, filled row by row. */
+typedef struct {
+	GArray *cluster, *proc, *qdate, *run_time, *image_size, *last_ckpt, *entered; /* gint64 */
+	GArray *status, *prio, *num_ckpts;                                            /* gint32 */
+	GPtrArray *owner, *host, *cmd, *hold_reason;                                  /* char*, owned */
+	GPtrArray *ads;                                                               /* GVariant*, floating sunk */
+} Columns;
+
+static void columns_init(Columns *c)
+{
+	GArray **i64[] = {&c->cluster, &c->proc, &c->qdate, &c->run_time, &c->image_size, &c->last_ckpt, &c->entered};
+	for (gsize i = 0; i < G_N_ELEMENTS(i64); i++)
+		*i64[i] = g_array_new(FALSE, FALSE, sizeof(gint64));
+	GArray **i32[] = {&c->status, &c->prio, &c->num_ckpts};
+	for (gsize i = 0; i < G_N_ELEMENTS(i32); i++)
+		*i32[i] = g_array_new(FALSE, FALSE, sizeof(gint32));
+	GPtrArray **str[] = {&c->owner, &c->host, &c->cmd, &c->hold_reason};
+	for (gsize i = 0; i < G_N_ELEMENTS(str); i++)
+		*str[i] = g_ptr_array_new_with_free_func(g_free);
+	c->ads = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+}
+
+static void columns_clear(Columns *c)
+{
+	GArray *arrays[] = {c->cluster, c->proc, c->qdate, c->run_time, c->image_size, c->last_ckpt,
+			    c->entered, c->status, c->prio, c->num_ckpts};
+	for (gsize i = 0; i < G_N_ELEMENTS(arrays); i++)
+		g_array_unref(arrays[i]);
+	GPtrArray *ptrs[] = {c->owner, c->host, c->cmd, c->hold_reason, c->ads};
+	for (gsize i = 0; i < G_N_ELEMENTS(ptrs); i++)
+		g_ptr_array_unref(ptrs[i]);
+}
+
 static void add_row(const KiteJobRow *r, gpointer data)
 {
-	GVariantBuilder *b = data;
-	GVariant *ad = r->ad ? kite_ad_to_variant(r->ad) : g_variant_new_array(G_VARIANT_TYPE("(ss)"), NULL, 0);
-	g_variant_builder_add(b, "(xxsxxiixixsssx@a(ss))", r->cluster, r->proc, r->owner, r->qdate, r->run_time,
-			      (gint32)r->status, (gint32)r->prio, r->image_size, (gint32)r->num_ckpts, r->last_ckpt,
-			      r->host, r->cmd, r->hold_reason, r->entered_status, ad);
+	Columns *c = data;
+	gint32 status = r->status, prio = r->prio, num_ckpts = r->num_ckpts;
+	g_array_append_val(c->cluster, r->cluster);
+	g_array_append_val(c->proc, r->proc);
+	g_array_append_val(c->qdate, r->qdate);
+	g_array_append_val(c->run_time, r->run_time);
+	g_array_append_val(c->image_size, r->image_size);
+	g_array_append_val(c->last_ckpt, r->last_ckpt);
+	g_array_append_val(c->entered, r->entered_status);
+	g_array_append_val(c->status, status);
+	g_array_append_val(c->prio, prio);
+	g_array_append_val(c->num_ckpts, num_ckpts);
+	g_ptr_array_add(c->owner, g_strdup(r->owner));
+	g_ptr_array_add(c->host, g_strdup(r->host));
+	g_ptr_array_add(c->cmd, g_strdup(r->cmd));
+	g_ptr_array_add(c->hold_reason, g_strdup(r->hold_reason));
+	if (r->ad)
+		g_ptr_array_add(c->ads, g_variant_ref_sink(kite_ad_to_variant(r->ad)));
+}
+
+static GVariant *fixed(GArray *a, const GVariantType *t, gsize size)
+{
+	return g_variant_new_fixed_array(t, a->data, a->len, size);
+}
+
+static GVariant *strings(GPtrArray *a)
+{
+	return kite_wire_strv_new((const char *const *)a->pdata, a->len);
+}
+
+static GVariant *columns_to_reply(Columns *c)
+{
+	const GVariantType *x = G_VARIANT_TYPE_INT64, *i = G_VARIANT_TYPE_INT32;
+	GVariant *ads = g_variant_new_array(G_VARIANT_TYPE("a(ss)"), (GVariant **)c->ads->pdata, c->ads->len);
+	return g_variant_new("(@ax@ax@as@ax@ax@ai@ai@ax@ai@ax@as@as@as@ax@aa(ss))", fixed(c->cluster, x, 8),
+			     fixed(c->proc, x, 8), strings(c->owner), fixed(c->qdate, x, 8), fixed(c->run_time, x, 8),
+			     fixed(c->status, i, 4), fixed(c->prio, i, 4), fixed(c->image_size, x, 8),
+			     fixed(c->num_ckpts, i, 4), fixed(c->last_ckpt, x, 8), strings(c->host), strings(c->cmd),
+			     strings(c->hold_reason), fixed(c->entered, x, 8), ads);
 }
 
 static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
@@ -99,14 +166,15 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		.history = history,
 		.full_ad = full,
 	};
-	GVariantBuilder b;
-	g_variant_builder_init(&b, G_VARIANT_TYPE("a" KITE_WIRE_ROW_TYPE));
-	if (!kite_queue_query(s->queue, &f, add_row, &b, &error)) {
-		g_variant_builder_clear(&b);
+	Columns c;
+	columns_init(&c);
+	if (!kite_queue_query(s->queue, &f, add_row, &c, &error)) {
+		columns_clear(&c);
 		reply_error(conn, error);
 		return;
 	}
-	kite_server_reply(conn, KITE_MSG_QUERY_REPLY, g_variant_new("(@a" KITE_WIRE_ROW_TYPE ")", g_variant_builder_end(&b)));
+	kite_server_reply(conn, KITE_MSG_QUERY_REPLY, columns_to_reply(&c));
+	columns_clear(&c);
 }
 
 static void reply_results(KiteServerConn *conn, GArray *results)

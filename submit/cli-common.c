@@ -131,3 +131,73 @@ guint kite_cli_print_results(const char *program, GVariant *reply)
 	}
 	return failed;
 }
+
+static const void *fixed_column(KiteQueryRows *r, int index, gsize elem, gsize *out_n)
+{
+	GVariant *child = g_variant_get_child_value(r->reply, index);
+	g_ptr_array_add(r->keep, child);
+	return g_variant_get_fixed_array(child, out_n, elem);
+}
+
+static const char **string_column(KiteQueryRows *r, int index, gsize *out_n)
+{
+	GVariant *child = g_variant_get_child_value(r->reply, index);
+	g_ptr_array_add(r->keep, child);
+	const char **v = kite_wire_strv_view(child, out_n);
+	g_ptr_array_add(r->keep, v);
+	return v;
+}
+
+gboolean kite_cli_rows_init(KiteQueryRows *out, GVariant *reply, GError **error)
+{
+	KiteQueryRows r = {.reply = g_variant_ref(reply)};
+	/* Child variants are unreffed, string views g_free'd: keep them apart. */
+	r.keep = g_ptr_array_new();
+	gsize n[15];
+	r.cluster = fixed_column(&r, 0, 8, &n[0]);
+	r.proc = fixed_column(&r, 1, 8, &n[1]);
+	r.owner = string_column(&r, 2, &n[2]);
+	r.qdate = fixed_column(&r, 3, 8, &n[3]);
+	r.run_time = fixed_column(&r, 4, 8, &n[4]);
+	r.status = fixed_column(&r, 5, 4, &n[5]);
+	r.prio = fixed_column(&r, 6, 4, &n[6]);
+	r.image_size = fixed_column(&r, 7, 8, &n[7]);
+	r.num_ckpts = fixed_column(&r, 8, 4, &n[8]);
+	r.last_ckpt = fixed_column(&r, 9, 8, &n[9]);
+	r.host = string_column(&r, 10, &n[10]);
+	r.cmd = string_column(&r, 11, &n[11]);
+	r.hold_reason = string_column(&r, 12, &n[12]);
+	r.entered = fixed_column(&r, 13, 8, &n[13]);
+	r.ads = g_variant_get_child_value(reply, 14);
+	n[14] = g_variant_n_children(r.ads);
+	r.n = n[0];
+	gboolean ok = TRUE;
+	for (int i = 1; i < 14; i++)
+		ok = ok && n[i] == r.n;
+	ok = ok && (n[14] == 0 || n[14] == r.n);
+	*out = r;
+	if (!ok) {
+		kite_cli_rows_clear(out);
+		return kite_throw(error, KITE_ERROR_PROTOCOL, "the schedd sent a query reply with columns of different lengths");
+	}
+	return TRUE;
+}
+
+void kite_cli_rows_clear(KiteQueryRows *r)
+{
+	if (!r->reply)
+		return;
+	/* keep holds the child variants, and for each string column the
+	 * g_new'd view of it, which is recognised by its address. */
+	for (guint i = 0; i < r->keep->len; i++) {
+		gpointer p = g_ptr_array_index(r->keep, i);
+		if (p == r->owner || p == r->host || p == r->cmd || p == r->hold_reason)
+			g_free(p);
+		else
+			g_variant_unref(p);
+	}
+	g_ptr_array_unref(r->keep);
+	g_variant_unref(r->ads);
+	g_variant_unref(r->reply);
+	*r = (KiteQueryRows){0};
+}

@@ -32,3 +32,18 @@ void kite_cli_error(const char *program, const GError *error);
 /* Print the action results from an ACT_REPLY body; returns the number
  * that failed. */
 guint kite_cli_print_results(const char *program, GVariant *reply);
+
+/* A QUERY_REPLY read column by column; pointers borrow from @reply. */
+typedef struct {
+	gsize n;
+	const gint64 *cluster, *proc, *qdate, *run_time, *image_size, *last_ckpt, *entered;
+	const gint32 *status, *prio, *num_ckpts;
+	const char **owner, **host, **cmd, **hold_reason;
+	GVariant *ads; /* aa(ss): one per row, or empty when full ads were not asked for */
+	GVariant *reply;
+	GPtrArray *keep; /* child variants and arrays to free */
+} KiteQueryRows;
+
+/* Check that every column has the same length and set up @out_rows. */
+gboolean kite_cli_rows_init(KiteQueryRows *out_rows, GVariant *reply, GError **error);
+void kite_cli_rows_clear(KiteQueryRows *rows);

@@ -49,11 +49,31 @@ typedef struct {
 	GVariant *ad;
 } Row;
 
-static void read_row(GVariant *v, Row *r)
+/* Row @i of @rows; r->ad is a new reference (or NULL without full ads). */
+static void read_row(const KiteQueryRows *rows, gsize i, Row *r)
 {
-	g_variant_get(v, KITE_WIRE_ROW_TYPE_BORROW, &r->cluster, &r->proc, &r->owner, &r->qdate, &r->run_time,
-		      &r->status, &r->prio, &r->image_size, &r->num_ckpts, &r->last_ckpt, &r->host, &r->cmd,
-		      &r->hold_reason, &r->entered, &r->ad);
+	*r = (Row){
+		.cluster = rows->cluster[i],
+		.proc = rows->proc[i],
+		.owner = rows->owner[i],
+		.qdate = rows->qdate[i],
+		.run_time = rows->run_time[i],
+		.status = rows->status[i],
+		.prio = rows->prio[i],
+		.image_size = rows->image_size[i],
+		.num_ckpts = rows->num_ckpts[i],
+		.last_ckpt = rows->last_ckpt[i],
+		.host = rows->host[i],
+		.cmd = rows->cmd[i],
+		.hold_reason = rows->hold_reason[i],
+		.entered = rows->entered[i],
+		.ad = g_variant_n_children(rows->ads) ? g_variant_get_child_value(rows->ads, i) : NULL,
+	};
+}
+
+static void row_clear(Row *r)
+{
+	g_clear_pointer(&r->ad, g_variant_unref);
 }
 
 static void json_string(GString *out, const char *s)
@@ -102,17 +122,14 @@ static void json_attr(GString *out, const KiteAd *ad, const char *name, KiteExpr
 	kite_value_clear(&v);
 }
 
-static void print_json(GVariant *rows)
+static void print_json(const KiteQueryRows *rows)
 {
 	g_autoptr(GString) out = g_string_new("[");
-	GVariantIter it;
-	GVariant *child;
 	gboolean first = TRUE;
-	g_variant_iter_init(&it, rows);
-	while ((child = g_variant_iter_next_value(&it))) {
+	for (gsize row = 0; row < rows->n; row++) {
 		Row r;
-		read_row(child, &r);
-		g_autoptr(KiteAd) ad = kite_ad_from_variant(r.ad, NULL);
+		read_row(rows, row, &r);
+		g_autoptr(KiteAd) ad = r.ad ? kite_ad_from_variant(r.ad, NULL) : NULL;
 		g_string_append(out, first ? "\n  {" : ",\n  {");
 		first = FALSE;
 		g_string_append_printf(out, "\"id\": \"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\", \"owner\": ",
@@ -127,30 +144,25 @@ static void print_json(GVariant *rows)
 			json_attr(out, ad, kite_ad_name_at(ad, i), kite_ad_expr_at(ad, i));
 		}
 		g_string_append(out, "}}");
-		g_variant_unref(r.ad);
-		g_variant_unref(child);
+		row_clear(&r);
 	}
 	g_string_append(out, first ? "]\n" : "\n]\n");
 	fwrite(out->str, 1, out->len, stdout);
 }
 
-static void print_long(GVariant *rows)
+static void print_long(const KiteQueryRows *rows)
 {
-	GVariantIter it;
-	GVariant *child;
 	gboolean first = TRUE;
-	g_variant_iter_init(&it, rows);
-	while ((child = g_variant_iter_next_value(&it))) {
+	for (gsize row = 0; row < rows->n; row++) {
 		Row r;
-		read_row(child, &r);
-		g_autoptr(KiteAd) ad = kite_ad_from_variant(r.ad, NULL);
+		read_row(rows, row, &r);
+		g_autoptr(KiteAd) ad = r.ad ? kite_ad_from_variant(r.ad, NULL) : NULL;
 		if (!first)
 			printf("\n");
 		first = FALSE;
 		g_autofree char *text = ad ? kite_ad_to_text(ad) : g_strdup("");
 		fputs(text, stdout);
-		g_variant_unref(r.ad);
-		g_variant_unref(child);
+		row_clear(&r);
 	}
 }
 
@@ -164,7 +176,7 @@ static char *format_ckpt(const Row *r)
 	return g_strdup_printf("%d@%s", r->num_ckpts, time_part ? time_part + 1 : when);
 }
 
-static void print_table(GVariant *rows, const char *schedd, gboolean history)
+static void print_table(const KiteQueryRows *rows, gboolean history)
 {
 	g_autoptr(GString) out = g_string_sized_new(1 << 20);
 	gint64 counts[8] = {0};
@@ -174,12 +186,9 @@ static void print_table(GVariant *rows, const char *schedd, gboolean history)
 	else
 		g_string_append_printf(out, "%-10s %-10s %-11s %-12s %-2s %-3s %-6s %-8s %-12s %s\n", "ID", "OWNER",
 				       "SUBMITTED", "RUN_TIME", "ST", "PRI", "SIZE", "CKPT", "HOST", "CMD");
-	GVariantIter it;
-	g_variant_iter_init(&it, rows);
-	GVariant *child;
-	while ((child = g_variant_iter_next_value(&it))) {
+	for (gsize row = 0; row < rows->n; row++) {
 		Row r;
-		read_row(child, &r);
+		read_row(rows, row, &r);
 		char id[48];
 		snprintf(id, sizeof id, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, r.cluster, r.proc);
 		if (arg_held) {
@@ -196,8 +205,7 @@ static void print_table(GVariant *rows, const char *schedd, gboolean history)
 		if (r.status >= 0 && r.status < 8)
 			counts[r.status]++;
 		total++;
-		g_variant_unref(r.ad);
-		g_variant_unref(child);
+		row_clear(&r);
 	}
 	if (history)
 		g_string_append_printf(out, "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT " completed, %" G_GINT64_FORMAT " removed\n",
@@ -240,14 +248,18 @@ static int run_once(GError **error)
 		KITE_MSG_QUERY_REPLY, error);
 	if (!reply)
 		return 1;
-	g_autoptr(GVariant) rows = g_variant_get_child_value(reply, 0);
+	KiteQueryRows rows;
+	if (!kite_cli_rows_init(&rows, reply, error))
+		return 1;
 	if (arg_json)
-		print_json(rows);
+		print_json(&rows);
 	else if (arg_long)
-		print_long(rows);
+		print_long(&rows);
 	else
-		print_table(rows, kite_cli_schedd_address(arg_schedd), arg_history);
-	if (ids->len && g_variant_n_children(rows) == 0) {
+		print_table(&rows, arg_history);
+	gsize n = rows.n;
+	kite_cli_rows_clear(&rows);
+	if (ids->len && n == 0) {
 		kite_throw(error, KITE_ERROR_NOT_FOUND, "no such job%s in the %s", ids->len > 1 ? "s" : "",
 			   arg_history ? "history" : "queue");
 		return 1;

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +40,6 @@ void kite_image_free(KiteImage *img)
 {
 	if (!img)
 		return;
-	if (img->map)
-		munmap((void *)img->map, img->size);
 	if (img->fd >= 0)
 		close(img->fd);
 	g_free(img->path);
@@ -132,11 +129,6 @@ static gboolean verify_payload(KiteImage *img, const KiteImgRec *r, guint64 off,
 {
 	guint32 crc = 0;
 	guint64 done = 0;
-	if (img->map && off + r->len <= img->size) {
-		/* straight from the page cache, no copy */
-		crc = kite_crc32c(0, img->map + off, r->len);
-		done = r->len;
-	}
 	while (done < r->len) {
 		gsize n = r->len - done > bufsize ? bufsize : (gsize)(r->len - done);
 		if (!read_at(img, buf, n, off + done, error))
@@ -177,11 +169,6 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 	}
 	img->size = (guint64)st.st_size;
 	posix_fadvise(img->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (verify_data && img->size > 0) {
-		void *m = mmap(NULL, img->size, PROT_READ, MAP_SHARED | MAP_POPULATE, img->fd, 0);
-		if (m != MAP_FAILED)
-			img->map = m;
-	}
 	img->regions = g_ptr_array_new_with_free_func(region_free);
 	img->fds = g_ptr_array_new_with_free_func(fd_free);
 	img->records = g_array_new(FALSE, FALSE, sizeof(KiteImageRec));

@@ -34,7 +34,6 @@ typedef struct {
 	char *path;
 	int fd;
 	guint64 size;
-	const guchar *map; /* the whole file, read-only, for checksumming */
 	KiteImgHeader header;
 	KiteImgProcess process;
 	GPtrArray *regions; /* KiteImageRegion */
