@@ -322,7 +322,15 @@ static KiteAd *build_ad(KiteQueue *q, GHashTable *clusters, sqlite3_stmt *st, gb
 		*key = cluster;
 		g_hash_table_insert(clusters, key, cad);
 	}
-	KiteAd *ad = kite_ad_copy(cad);
+	/* Identity first, so that `q -l` reads top-down like condor_q -l's
+	 * important lines; kite_ad_set keeps a name's first position. */
+	KiteAd *ad = kite_ad_new();
+	kite_ad_set_int(ad, "ClusterId", cluster);
+	kite_ad_set_int(ad, "ProcId", sqlite3_column_int64(st, 1));
+	kite_ad_set_string(ad, "Owner", (const char *)sqlite3_column_text(st, 2));
+	kite_ad_set_int(ad, "JobStatus", sqlite3_column_int(st, 5));
+	for (guint i = 0; i < kite_ad_size(cad); i++)
+		kite_ad_set(ad, kite_ad_name_at(cad, i), kite_ad_expr_at(cad, i));
 	const char *proc_text = (const char *)sqlite3_column_text(st, 14);
 	if (proc_text && *proc_text) {
 		g_autoptr(GError) e = NULL;

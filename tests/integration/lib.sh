@@ -12,8 +12,10 @@ PASSED=0
 FAILED=0
 
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	{
+		for p in "${PIDS[@]}"; do kill -9 "$p"; done
+		wait
+	} 2>/dev/null
 	if [ "$FAILED" -eq 0 ]; then rm -rf "$TMP"; else echo "(kept $TMP for inspection)"; fi
 }
 trap cleanup EXIT

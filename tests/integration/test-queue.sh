@@ -109,6 +109,11 @@ start_schedd "$TMP/s"
 out=$(submit job.yaml)
 check_eq "cluster ids continue after SIGKILL" "3 job(s) submitted to cluster 3." "$out"
 
+# --watch redraws in place until interrupted.
+out=$(timeout 2.5 q --watch --interval 1 2>&1)
+check_eq "q --watch redraws" "2" "$(printf '%s' "$out" | grep -o $'\033\[H\033\[2J' | wc -l | awk '{print ($1 >= 2) ? 2 : $1}')"
+check_contains "q --watch shows the queue" "Total: 7 jobs" "$out"
+
 # No schedd: a clear message.
 out=$(KITE_SCHEDD=$TMP/nowhere.sock q 2>&1); rc=$?
 check_status "q without a schedd" 1 $rc

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test-helpers.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,9 +31,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_dir);
-	assert_int_equal(system(cmd), 0);
-	g_clear_pointer(&tmp_dir, g_free);
+	kite_test_remove_tree(&tmp_dir);
 	return 0;
 }
 
@@ -44,14 +44,6 @@ static void write_key_file(const char *path, const char *text, int mode)
 {
 	assert_true(g_file_set_contents(path, text, -1, NULL));
 	assert_int_equal(chmod(path, mode), 0);
-}
-
-static void assert_kite_error(const GError *error, KiteErrorCode code, const char *message)
-{
-	assert_non_null(error);
-	if (error->domain != KITE_ERROR || error->code != (int)code || strcmp(error->message, message) != 0)
-		fail_msg("expected KITE_ERROR %d \"%s\", got %s %d \"%s\"", code, message,
-			 g_quark_to_string(error->domain), error->code, error->message);
 }
 
 /* @text with every "@" replaced by @path. */

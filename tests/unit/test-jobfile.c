@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test-helpers.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,9 +44,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_dir);
-	assert_int_equal(system(cmd), 0);
-	g_clear_pointer(&tmp_dir, g_free);
+	kite_test_remove_tree(&tmp_dir);
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test-helpers.h"
+
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,14 +60,6 @@ static int teardown(void **state)
 	g_free(f->path);
 	g_free(f);
 	return 0;
-}
-
-static void assert_kite_error(const GError *error, KiteErrorCode code, const char *message)
-{
-	assert_non_null(error);
-	if (error->domain != KITE_ERROR || error->code != (int)code || strcmp(error->message, message) != 0)
-		fail_msg("expected KITE_ERROR %d \"%s\", got %s %d \"%s\"", code, message,
-			 g_quark_to_string(error->domain), error->code, error->message);
 }
 
 /* ---- building jobs ------------------------------------------------------- */

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test-helpers.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,14 +94,6 @@ static const Message *find_message(guint num)
 static GVariant *sample_body(const Message *m, guint seed, gboolean empty)
 {
 	return g_variant_ref_sink(sample_value(G_VARIANT_TYPE(m->type), seed, empty));
-}
-
-static void assert_kite_error(const GError *error, KiteErrorCode code, const char *message)
-{
-	assert_non_null(error);
-	if (error->domain != KITE_ERROR || error->code != (int)code || strcmp(error->message, message) != 0)
-		fail_msg("expected KITE_ERROR %d \"%s\", got %s %d \"%s\"", code, message,
-			 g_quark_to_string(error->domain), error->code, error->message);
 }
 
 static void put_header(guint8 *buf, guint32 magic, guint16 version, guint16 type, guint32 length)
