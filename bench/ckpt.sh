@@ -4,6 +4,7 @@
 # (issue 3) and writes the table to bench/ckpt-results.md.
 #   RUNS=5 bench/ckpt.sh            all but the long compute run
 #   LONG=1 bench/ckpt.sh            also the 512 MiB compute job (~2 min)
+#   ONLY="trivial compute" ...      just those parts (big, trivial, compute)
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/bin
@@ -66,7 +67,9 @@ one_trivial() {
 }
 
 declare -A R
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 for mib in 100 1024; do
+	want big || continue
 	: >big.txt
 	for i in $(seq 1 "$RUNS"); do one_big $mib >>big.txt; done
 	R[pause_$mib]=$(awk '{print $1/1000}' big.txt | median)
@@ -76,11 +79,11 @@ for mib in 100 1024; do
 	R[incr_$mib]=$(awk '{printf "%.2f\n", 100*$5/$4}' big.txt | median)
 done
 : >triv.txt
-for i in $(seq 1 "$RUNS"); do one_trivial >>triv.txt; done
+want trivial && for i in $(seq 1 "$RUNS"); do one_trivial >>triv.txt; done
 R[triv_ms]=$(awk '{print $1}' triv.txt | median)
 R[triv_kib]=$(awk '{print int($2/1024)}' triv.txt | median)
 
-if [ "${LONG:-0}" = 1 ]; then
+if [ "${LONG:-0}" = 1 ] && want compute || [[ " ${ONLY:-} " == *" compute "* ]]; then
 	base=$("$PROGS/compute" 512 ${PASSES:-800} | awk '{print $2}')
 	with=$("$BIN/ckpt" run --dir "$D/comp" --interval 10 -- "$PROGS/compute" 512 ${PASSES:-800} | awk '{print $2}')
 	R[slow]=$(awk -v a="$base" -v b="$with" 'BEGIN {printf "%.1f", 100*(b-a)/a}')
@@ -91,6 +94,7 @@ else
 fi
 
 out=$TOP/bench/ckpt-results.md
+[ -n "${ONLY:-}" ] && out=/dev/null # partial runs do not overwrite the table
 {
 	echo "# libckpt figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -r), images in tmpfs, median of $RUNS)"
 	echo

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 
 /* Limits on an ad received from a peer. */
 #define KITE_AD_MAX_ATTRS 1024
-#define KITE_AD_MAX_NAME 128
+#define KITE_AD_MAX_NAME  128
 
 KiteAd *kite_ad_new(void);
 KiteAd *kite_ad_copy(const KiteAd *ad);

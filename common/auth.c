@@ -208,11 +208,13 @@ char *kite_auth_token_create(GBytes *key, const char *user, gint64 expiry)
 gboolean kite_auth_token_verify(GBytes *key, const char *token, gint64 now, char **out_user, GError **error)
 {
 	if (strlen(token) > KITE_AUTH_MAX_TOKEN)
-		return kite_throw(error, KITE_ERROR_AUTH, "token is longer than %d bytes", KITE_AUTH_MAX_TOKEN);
+		return kite_throw(error, KITE_ERROR_AUTH, "token is longer than %d bytes",
+				  KITE_AUTH_MAX_TOKEN);
 	g_auto(GStrv) parts = g_strsplit(token, ".", -1);
 	if (g_strv_length(parts) != 4 || !g_str_equal(parts[0], "kite1"))
-		return kite_throw(error, KITE_ERROR_AUTH,
-				  "malformed token: expected kite1.USER.EXPIRY.MAC (make one with `pool token create`)");
+		return kite_throw(
+		    error, KITE_ERROR_AUTH,
+		    "malformed token: expected kite1.USER.EXPIRY.MAC (make one with `pool token create`)");
 	g_autofree char *user = b64url_decode(parts[1]);
 	char *end = NULL;
 	gint64 expiry = g_ascii_strtoll(parts[2], &end, 10);
@@ -229,8 +231,9 @@ gboolean kite_auth_token_verify(GBytes *key, const char *token, gint64 now, char
 	char want[65];
 	token_mac_hex(key, user, expiry, want);
 	if (strlen(parts[3]) != 64 || !kite_auth_equal((const guint8 *)want, (const guint8 *)parts[3], 64))
-		return kite_throw(error, KITE_ERROR_AUTH,
-				  "token signature does not match this pool's key (a token from another pool, or altered)");
+		return kite_throw(
+		    error, KITE_ERROR_AUTH,
+		    "token signature does not match this pool's key (a token from another pool, or altered)");
 	if (expiry < now)
 		return kite_throw(error, KITE_ERROR_AUTH, "token for %s expired %" G_GINT64_FORMAT " s ago",
 				  user, now - expiry);

@@ -19,9 +19,9 @@
 
 G_BEGIN_DECLS
 
-#define KITE_AUTH_KEY_BYTES 32
+#define KITE_AUTH_KEY_BYTES   32
 #define KITE_AUTH_NONCE_BYTES 32
-#define KITE_AUTH_MAX_TOKEN 1024
+#define KITE_AUTH_MAX_TOKEN   1024
 
 /* Load the pool key from @path.  If the file does not exist and @create
  * is TRUE, make a new random key there (mode 0600, written atomically).

@@ -31,7 +31,7 @@ typedef struct {
 	const char *key;
 	KiteConfigType type;
 	const char *default_value; /* in the YAML text form; NULL = unset; for STRV comma-separated */
-	const char *doc;           /* one line for docs/config.md and --help-config */
+	const char *doc;	   /* one line for docs/config.md and --help-config */
 } KiteConfigKey;
 
 typedef struct _KiteConfig KiteConfig;

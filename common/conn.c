@@ -226,7 +226,8 @@ GVariant *kite_conn_call(KiteConn *conn, KiteMsgType type, GVariant *body, KiteM
 		return NULL;
 	if (got != reply_type) {
 		kite_throw(error, KITE_ERROR_PROTOCOL, "%s answered %s to %s (expected %s)", conn->address,
-			   kite_wire_type_name(got), kite_wire_type_name(type), kite_wire_type_name(reply_type));
+			   kite_wire_type_name(got), kite_wire_type_name(type),
+			   kite_wire_type_name(reply_type));
 		return NULL;
 	}
 	return g_steal_pointer(&reply);

@@ -43,7 +43,10 @@ typedef struct {
 	};
 } KiteValue;
 
-#define KITE_VALUE_INIT {.type = KITE_VALUE_UNDEFINED}
+#define KITE_VALUE_INIT                                                                                      \
+	{                                                                                                    \
+		.type = KITE_VALUE_UNDEFINED                                                                 \
+	}
 
 /* Free what @v owns and reset it to undefined. */
 void kite_value_clear(KiteValue *v);
@@ -57,7 +60,7 @@ typedef struct _KiteExpr KiteExpr;
 
 /* Longest expression text accepted and deepest nesting, so that nothing
  * a peer sends can exhaust memory or the stack. */
-#define KITE_EXPR_MAX_LEN (64 * 1024)
+#define KITE_EXPR_MAX_LEN   (64 * 1024)
 #define KITE_EXPR_MAX_DEPTH 200
 
 /* Parse @text into an expression.  On failure returns NULL, sets @error

@@ -40,4 +40,3 @@ const char *kite_job_status_name(int status)
 		return "unknown";
 	}
 }
-

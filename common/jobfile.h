@@ -24,7 +24,7 @@
 G_BEGIN_DECLS
 
 /* Largest job file accepted and most procs in one file. */
-#define KITE_JOBFILE_MAX_SIZE (1024 * 1024)
+#define KITE_JOBFILE_MAX_SIZE  (1024 * 1024)
 #define KITE_JOBFILE_MAX_QUEUE 1000000
 
 typedef struct {

@@ -29,7 +29,7 @@ struct _KiteServer {
 	KiteServerHandler handler;
 	gpointer user_data;
 	GPtrArray *listeners; /* Listener* */
-	GList *conns;         /* KiteServerConn* */
+	GList *conns;	      /* KiteServerConn* */
 	guint n_conns;
 	guint sweep;
 };
@@ -176,7 +176,8 @@ static void handle_auth(KiteServerConn *c, guint type, GVariant *body)
 		const char *token;
 		g_variant_get(body, "(&s)", &token);
 		g_autofree char *user = NULL;
-		if (!srv->opt.key || !kite_auth_token_verify(srv->opt.key, token, kite_now_wall(), &user, &error)) {
+		if (!srv->opt.key ||
+		    !kite_auth_token_verify(srv->opt.key, token, kite_now_wall(), &user, &error)) {
 			fail_conn(c, KITE_ERROR_AUTH, "authentication failed: %s",
 				  error ? error->message : "this daemon has no pool key");
 			return;
@@ -197,9 +198,10 @@ static void handle_auth(KiteServerConn *c, guint type, GVariant *body)
 		c->identity = g_strdup_printf("daemon:%s", name);
 		c->role = KITE_ROLE_DAEMON;
 	} else {
-		fail_conn(c, KITE_ERROR_AUTH,
-			  "%s before authentication: present a token (pool token create) or a daemon proof first",
-			  kite_wire_type_name(type));
+		fail_conn(
+		    c, KITE_ERROR_AUTH,
+		    "%s before authentication: present a token (pool token create) or a daemon proof first",
+		    kite_wire_type_name(type));
 		return;
 	}
 	static const char *const roles[] = {"none", "user", "admin", "daemon"};
@@ -257,7 +259,7 @@ static gboolean read_ready(gint fd, GIOCondition cond, gpointer data)
 		if (c->in->len < KITE_WIRE_HEADER_SIZE + (gsize)h.length)
 			break;
 		g_autoptr(GVariant) body =
-			kite_wire_decode_body(h.type, c->in->data + KITE_WIRE_HEADER_SIZE, h.length, &error);
+		    kite_wire_decode_body(h.type, c->in->data + KITE_WIRE_HEADER_SIZE, h.length, &error);
 		g_byte_array_remove_range(c->in, 0, KITE_WIRE_HEADER_SIZE + h.length);
 		if (!body) {
 			fail_conn(c, error->code, "%s", error->message);
@@ -362,7 +364,8 @@ static void accept_one(KiteServer *srv, int lfd, gboolean is_unix)
 		return;
 	}
 	GVariant *nonce = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, c->nonce, sizeof c->nonce, 1);
-	queue_message(c, KITE_MSG_HELLO, g_variant_new("(ss@ay)", srv->opt.name, PACKAGE_VERSION_STRING, nonce));
+	queue_message(c, KITE_MSG_HELLO,
+		      g_variant_new("(ss@ay)", srv->opt.name, PACKAGE_VERSION_STRING, nonce));
 	flush(c);
 }
 

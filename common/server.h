@@ -32,11 +32,11 @@ typedef struct _KiteServerConn KiteServerConn;
 typedef void (*KiteServerHandler)(KiteServerConn *conn, guint type, GVariant *body, gpointer user_data);
 
 typedef struct {
-	const char *name;        /* daemon name for HELLO, e.g. "schedd" */
-	gsize max_body;          /* largest message accepted */
-	guint max_connections;   /* more are refused with an error */
-	double idle_timeout;     /* seconds without a message before closing */
-	GBytes *key;             /* pool key (borrowed for the server's life) */
+	const char *name;	   /* daemon name for HELLO, e.g. "schedd" */
+	gsize max_body;		   /* largest message accepted */
+	guint max_connections;	   /* more are refused with an error */
+	double idle_timeout;	   /* seconds without a message before closing */
+	GBytes *key;		   /* pool key (borrowed for the server's life) */
 	const char *const *admins; /* user names with the admin role */
 } KiteServerOptions;
 

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK(kite-error-quark, kite_error)
+G_DEFINE_QUARK(kite - error - quark, kite_error)
 
 gboolean kite_throw_errno(GError **error, const char *fmt, ...)
 {
@@ -90,8 +90,8 @@ gboolean kite_parse_host_port(const char *text, char **out_host, guint16 *out_po
 	} else {
 		colon = strrchr(text, ':');
 		if (!colon || colon == text)
-			return kite_throw(error, KITE_ERROR_INVALID,
-					  "bad address \"%s\": expected HOST:PORT", text);
+			return kite_throw(error, KITE_ERROR_INVALID, "bad address \"%s\": expected HOST:PORT",
+					  text);
 		host = g_strndup(text, colon - text);
 	}
 	char *end = NULL;
@@ -130,9 +130,10 @@ gboolean kite_parse_duration(const char *text, double *out_seconds, GError **err
 	*out_seconds = v * mult;
 	return TRUE;
 bad:
-	return kite_throw(error, KITE_ERROR_INVALID,
-			  "bad duration \"%s\": expected a number with an optional unit ms, s, m, h or d (e.g. 90s, 15m)",
-			  text);
+	return kite_throw(
+	    error, KITE_ERROR_INVALID,
+	    "bad duration \"%s\": expected a number with an optional unit ms, s, m, h or d (e.g. 90s, 15m)",
+	    text);
 }
 
 gboolean kite_parse_size(const char *text, guint64 unit, guint64 *out_size, GError **error)
@@ -172,9 +173,9 @@ gboolean kite_parse_size(const char *text, guint64 unit, guint64 *out_size, GErr
 	*out_size = (guint64)r;
 	return TRUE;
 bad:
-	return kite_throw(error, KITE_ERROR_INVALID,
-			  "bad size \"%s\": expected a number with an optional unit K, M, G or T (e.g. 512M, 2G)",
-			  text);
+	return kite_throw(
+	    error, KITE_ERROR_INVALID,
+	    "bad size \"%s\": expected a number with an optional unit K, M, G or T (e.g. 512M, 2G)", text);
 }
 
 gboolean kite_write_file_atomic(const char *path, const void *data, gsize len, int mode, GError **error)

@@ -13,15 +13,15 @@ GQuark kite_error_quark(void);
 /* Error codes for KITE_ERROR.  They travel on the wire in error replies,
  * so their values never change. */
 typedef enum {
-	KITE_ERROR_FAILED = 1,     /* anything else */
-	KITE_ERROR_INVALID = 2,    /* malformed input from a user or file */
+	KITE_ERROR_FAILED = 1,	   /* anything else */
+	KITE_ERROR_INVALID = 2,	   /* malformed input from a user or file */
 	KITE_ERROR_PROTOCOL = 3,   /* malformed or unexpected message */
-	KITE_ERROR_AUTH = 4,       /* no or bad credentials */
+	KITE_ERROR_AUTH = 4,	   /* no or bad credentials */
 	KITE_ERROR_PERMISSION = 5, /* authenticated, but not allowed */
 	KITE_ERROR_NOT_FOUND = 6,  /* no such job / object */
-	KITE_ERROR_LIMIT = 7,      /* over a configured limit */
-	KITE_ERROR_IO = 8,         /* a system call failed */
-	KITE_ERROR_STATE = 9,      /* not possible in the object's state */
+	KITE_ERROR_LIMIT = 7,	   /* over a configured limit */
+	KITE_ERROR_IO = 8,	   /* a system call failed */
+	KITE_ERROR_STATE = 9,	   /* not possible in the object's state */
 } KiteErrorCode;
 
 /* Set @error to "PREFIX: strerror(errno)" with code KITE_ERROR_IO and

@@ -22,22 +22,25 @@
  * none). */
 #define KITE_WIRE_QUERY_REPLY_TYPE "(axaxasaxaxaiaiaxaiaxasasasaxaa(ss))"
 
-#define KITE_WIRE_MESSAGES(X)                                                                               \
-	/* both directions */                                                                                   \
-	X(ERROR, 1, "(us)", "any reply: (KiteErrorCode, message); the sender closes the connection after it")  \
-	/* connection set-up */                                                                                 \
-	X(HELLO, 2, "(ssay)", "server -> client on connect: (daemon name, version, nonce for auth)")            \
-	X(AUTH_TOKEN, 3, "(s)", "client -> server: a user token signed with the pool key")                      \
-	X(AUTH_DAEMON, 4, "(say)", "client -> server: (daemon name, HMAC-SHA256 of the nonce with the pool key)") \
-	X(AUTH_OK, 5, "(ss)", "server -> client: (identity, role: user | admin | daemon)")                       \
-	/* the job queue (schedd) */                                                                            \
-	X(SUBMIT, 10, "(a(ss)u)", "client -> schedd: (job template ad, number of procs)")                         \
-	X(SUBMIT_REPLY, 11, "(xu)", "schedd -> client: (cluster id, number of procs), sent after the commit")   \
-	X(QUERY, 12, "(sa(xx)isbb)",                                                                            \
-	  "client -> schedd: (owner or \"\", ids, status or 0, constraint or \"\", history?, full ads?)")        \
-	X(QUERY_REPLY, 13, KITE_WIRE_QUERY_REPLY_TYPE, "schedd -> client: matching jobs, by column")              \
-	X(ACT, 14, "(ua(xx)s)", "client -> schedd: (KiteJobAction, ids, reason)")                                \
-	X(ACT_REPLY, 15, "(a(xxbs))", "schedd -> client: per job (cluster, proc, done?, message)")               \
-	X(EDIT, 16, "(a(xx)ss)", "client -> schedd: (ids, attribute, expression)")                               \
-	X(TOKEN_CREATE, 17, "(sx)", "client -> schedd: (user, lifetime in seconds); admins only")               \
+#define KITE_WIRE_MESSAGES(X)                                                                                \
+	/* both directions */                                                                                \
+	X(ERROR, 1, "(us)",                                                                                  \
+	  "any reply: (KiteErrorCode, message); the sender closes the connection after it")                  \
+	/* connection set-up */                                                                              \
+	X(HELLO, 2, "(ssay)", "server -> client on connect: (daemon name, version, nonce for auth)")         \
+	X(AUTH_TOKEN, 3, "(s)", "client -> server: a user token signed with the pool key")                   \
+	X(AUTH_DAEMON, 4, "(say)",                                                                           \
+	  "client -> server: (daemon name, HMAC-SHA256 of the nonce with the pool key)")                     \
+	X(AUTH_OK, 5, "(ss)", "server -> client: (identity, role: user | admin | daemon)")                   \
+	/* the job queue (schedd) */                                                                         \
+	X(SUBMIT, 10, "(a(ss)u)", "client -> schedd: (job template ad, number of procs)")                    \
+	X(SUBMIT_REPLY, 11, "(xu)",                                                                          \
+	  "schedd -> client: (cluster id, number of procs), sent after the commit")                          \
+	X(QUERY, 12, "(sa(xx)isbb)",                                                                         \
+	  "client -> schedd: (owner or \"\", ids, status or 0, constraint or \"\", history?, full ads?)")    \
+	X(QUERY_REPLY, 13, KITE_WIRE_QUERY_REPLY_TYPE, "schedd -> client: matching jobs, by column")         \
+	X(ACT, 14, "(ua(xx)s)", "client -> schedd: (KiteJobAction, ids, reason)")                            \
+	X(ACT_REPLY, 15, "(a(xxbs))", "schedd -> client: per job (cluster, proc, done?, message)")           \
+	X(EDIT, 16, "(a(xx)ss)", "client -> schedd: (ids, attribute, expression)")                           \
+	X(TOKEN_CREATE, 17, "(sx)", "client -> schedd: (user, lifetime in seconds); admins: anyone, users: themselves")            \
 	X(TOKEN_REPLY, 18, "(s)", "schedd -> client: the token")

@@ -16,7 +16,7 @@ typedef struct {
 
 static const MessageInfo messages[] = {
 #define KITE_X(name, num, type, doc) {num, #name, type},
-	KITE_WIRE_MESSAGES(KITE_X)
+    KITE_WIRE_MESSAGES(KITE_X)
 #undef KITE_X
 };
 
@@ -85,14 +85,13 @@ GBytes *kite_wire_encode(KiteMsgType type, GVariant *body)
 	return g_bytes_new_take(buf, KITE_WIRE_HEADER_SIZE + len);
 }
 
-gboolean kite_wire_parse_header(const guint8 *buf, gsize max_body, KiteWireHeader *out_header,
-				GError **error)
+gboolean kite_wire_parse_header(const guint8 *buf, gsize max_body, KiteWireHeader *out_header, GError **error)
 {
 	KiteWireHeader h = {
-		.magic = get_be32(buf),
-		.version = get_be16(buf + 4),
-		.type = get_be16(buf + 6),
-		.length = get_be32(buf + 8),
+	    .magic = get_be32(buf),
+	    .version = get_be16(buf + 4),
+	    .type = get_be16(buf + 6),
+	    .length = get_be32(buf + 8),
 	};
 	if (h.magic != KITE_WIRE_MAGIC)
 		return kite_throw(error, KITE_ERROR_PROTOCOL,
@@ -100,8 +99,8 @@ gboolean kite_wire_parse_header(const guint8 *buf, gsize max_body, KiteWireHeade
 				  KITE_WIRE_MAGIC);
 	if (h.version != KITE_WIRE_VERSION)
 		return kite_throw(error, KITE_ERROR_PROTOCOL,
-				  "protocol version %u is not supported (this side speaks version %u)", h.version,
-				  KITE_WIRE_VERSION);
+				  "protocol version %u is not supported (this side speaks version %u)",
+				  h.version, KITE_WIRE_VERSION);
 	if (!lookup(h.type))
 		return kite_throw(error, KITE_ERROR_PROTOCOL, "unknown message type %u", h.type);
 	if (h.length > max_body)

@@ -21,8 +21,8 @@
 
 G_BEGIN_DECLS
 
-#define KITE_WIRE_MAGIC 0x4B495445u /* "KITE" */
-#define KITE_WIRE_VERSION 1
+#define KITE_WIRE_MAGIC	      0x4B495445u /* "KITE" */
+#define KITE_WIRE_VERSION     1
 #define KITE_WIRE_HEADER_SIZE 12
 /* Default limit on a body; daemons may configure less or more. */
 #define KITE_WIRE_DEFAULT_MAX_BODY (64u * 1024 * 1024)

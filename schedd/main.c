@@ -19,11 +19,13 @@ static char *arg_state_dir;
 static gboolean arg_help_config;
 
 static const GOptionEntry options[] = {
-	{"config", 'c', 0, G_OPTION_ARG_FILENAME, &arg_config, "Read configuration from FILE (default: none, built-in defaults)", "FILE"},
-	{"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &arg_state_dir,
-	 "Keep the queue, sockets and key in DIR (default " KITE_DEFAULT_STATE_DIR ")", "DIR"},
-	{"help-config", 0, 0, G_OPTION_ARG_NONE, &arg_help_config, "List every configuration key with its default", NULL},
-	{NULL},
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &arg_config,
+     "Read configuration from FILE (default: none, built-in defaults)", "FILE"},
+    {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &arg_state_dir,
+     "Keep the queue, sockets and key in DIR (default " KITE_DEFAULT_STATE_DIR ")", "DIR"},
+    {"help-config", 0, 0, G_OPTION_ARG_NONE, &arg_help_config,
+     "List every configuration key with its default", NULL},
+    {NULL},
 };
 
 static gboolean on_signal(gpointer data)
@@ -36,7 +38,8 @@ static gboolean on_signal(gpointer data)
 static gboolean purge_history(gpointer data)
 {
 	KiteSchedd *s = data;
-	gint64 n = kite_queue_purge_history(s->queue, (gint64)kite_config_get_duration(s->config, "history_retention"));
+	gint64 n = kite_queue_purge_history(s->queue,
+					    (gint64)kite_config_get_duration(s->config, "history_retention"));
 	if (n > 0)
 		g_message("dropped %" G_GINT64_FORMAT " jobs from the history", n);
 	return G_SOURCE_CONTINUE;
@@ -59,10 +62,10 @@ static gboolean start(KiteSchedd *s, GError **error)
 		return FALSE;
 
 	KiteQueueLimits limits = {
-		.max_per_submit = kite_config_get_int(s->config, "max_jobs_per_submit"),
-		.max_per_owner = kite_config_get_int(s->config, "max_jobs_per_owner"),
-		.max_total = kite_config_get_int(s->config, "max_jobs"),
-		.max_attribute_size = kite_config_get_size(s->config, "max_attribute_size"),
+	    .max_per_submit = kite_config_get_int(s->config, "max_jobs_per_submit"),
+	    .max_per_owner = kite_config_get_int(s->config, "max_jobs_per_owner"),
+	    .max_total = kite_config_get_int(s->config, "max_jobs"),
+	    .max_attribute_size = kite_config_get_size(s->config, "max_attribute_size"),
 	};
 	g_autofree char *db = g_build_filename(s->state_dir, "queue.db", NULL);
 	s->queue = kite_queue_open(db, &limits, error);
@@ -70,12 +73,12 @@ static gboolean start(KiteSchedd *s, GError **error)
 		return FALSE;
 
 	KiteServerOptions so = {
-		.name = "schedd",
-		.max_body = kite_config_get_size(s->config, "max_message_size"),
-		.max_connections = kite_config_get_int(s->config, "max_connections"),
-		.idle_timeout = kite_config_get_duration(s->config, "client_timeout"),
-		.key = s->key,
-		.admins = kite_config_get_strv(s->config, "admins"),
+	    .name = "schedd",
+	    .max_body = kite_config_get_size(s->config, "max_message_size"),
+	    .max_connections = kite_config_get_int(s->config, "max_connections"),
+	    .idle_timeout = kite_config_get_duration(s->config, "client_timeout"),
+	    .key = s->key,
+	    .admins = kite_config_get_strv(s->config, "admins"),
 	};
 	s->server = kite_server_new(&so, kite_schedd_handle, s);
 

@@ -20,32 +20,33 @@ struct _KiteQueue {
 };
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-	"INSERT OR IGNORE INTO meta VALUES('next_cluster', 1);"
-	"INSERT OR IGNORE INTO meta VALUES('schema_version', 1);"
-	"CREATE TABLE IF NOT EXISTS clusters(cluster INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
-	"  ad TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS jobs(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
-	"  owner TEXT NOT NULL, status INTEGER NOT NULL, prio INTEGER NOT NULL, qdate INTEGER NOT NULL,"
-	"  entered_status INTEGER NOT NULL, run_time INTEGER NOT NULL DEFAULT 0,"
-	"  image_size INTEGER NOT NULL DEFAULT 0, num_ckpts INTEGER NOT NULL DEFAULT 0,"
-	"  last_ckpt INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '', cmd TEXT NOT NULL,"
-	"  hold_reason TEXT NOT NULL DEFAULT '', hold_code INTEGER NOT NULL DEFAULT 0,"
-	"  ad TEXT NOT NULL DEFAULT '', completion_date INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
-	"CREATE TABLE IF NOT EXISTS history AS SELECT * FROM jobs WHERE 0;"
-	"CREATE UNIQUE INDEX IF NOT EXISTS history_id ON history(cluster, proc);"
-	"CREATE INDEX IF NOT EXISTS history_owner ON history(owner);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES('next_cluster', 1);"
+    "INSERT OR IGNORE INTO meta VALUES('schema_version', 1);"
+    "CREATE TABLE IF NOT EXISTS clusters(cluster INTEGER PRIMARY KEY, owner TEXT NOT NULL,"
+    "  ad TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS jobs(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL, status INTEGER NOT NULL, prio INTEGER NOT NULL, qdate INTEGER NOT NULL,"
+    "  entered_status INTEGER NOT NULL, run_time INTEGER NOT NULL DEFAULT 0,"
+    "  image_size INTEGER NOT NULL DEFAULT 0, num_ckpts INTEGER NOT NULL DEFAULT 0,"
+    "  last_ckpt INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '', cmd TEXT NOT NULL,"
+    "  hold_reason TEXT NOT NULL DEFAULT '', hold_code INTEGER NOT NULL DEFAULT 0,"
+    "  ad TEXT NOT NULL DEFAULT '', completion_date INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
+    "CREATE TABLE IF NOT EXISTS history AS SELECT * FROM jobs WHERE 0;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS history_id ON history(cluster, proc);"
+    "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);";
 
 /* Columns in the order every SELECT uses. */
-#define JOB_COLUMNS                                                                                       \
+#define JOB_COLUMNS                                                                                          \
 	"cluster, proc, owner, qdate, run_time, status, prio, image_size, num_ckpts, last_ckpt, host, cmd, " \
 	"hold_reason, entered_status, ad, hold_code, completion_date"
 
 static gboolean db_error(KiteQueue *q, GError **error, const char *what)
 {
-	return kite_throw(error, KITE_ERROR_IO, "queue database %s: %s: %s", q->path, what, sqlite3_errmsg(q->db));
+	return kite_throw(error, KITE_ERROR_IO, "queue database %s: %s: %s", q->path, what,
+			  sqlite3_errmsg(q->db));
 }
 
 static gboolean exec(KiteQueue *q, const char *sql, GError **error)
@@ -74,9 +75,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 /* Attributes the schedd maintains: a submitted template's values for
  * them are dropped, and nobody may edit them (as with condor_qedit). */
 static const char *const maintained_attrs[] = {
-	"Owner", "ClusterId", "ProcId", "JobStatus", "QDate", "EnteredCurrentStatus", "RemoteWallClockTime",
-	"ImageSize", "NumCheckpoints", "LastCheckpointTime", "RemoteHost", "HoldReason", "HoldReasonCode",
-	"CompletionDate", "RemoveReason", "RemovedBy", NULL,
+    "Owner",
+    "ClusterId",
+    "ProcId",
+    "JobStatus",
+    "QDate",
+    "EnteredCurrentStatus",
+    "RemoteWallClockTime",
+    "ImageSize",
+    "NumCheckpoints",
+    "LastCheckpointTime",
+    "RemoteHost",
+    "HoldReason",
+    "HoldReasonCode",
+    "CompletionDate",
+    "RemoveReason",
+    "RemovedBy",
+    NULL,
 };
 
 /* Set at submission and fixed afterwards: the job's executable and
@@ -91,7 +106,6 @@ static const char *in_list(const char *const *list, const char *name)
 			return *p;
 	return NULL;
 }
-
 
 void kite_act_result_clear(KiteActResult *r)
 {
@@ -161,9 +175,10 @@ static gboolean check_attribute_sizes(KiteQueue *q, const KiteAd *ad, GError **e
 	for (guint i = 0; i < kite_ad_size(ad); i++) {
 		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(ad, i));
 		if (strlen(text) > q->limits.max_attribute_size)
-			return kite_throw(error, KITE_ERROR_LIMIT,
-					  "attribute `%s` is %zu bytes, over the limit of %zu (max_attribute_size)",
-					  kite_ad_name_at(ad, i), strlen(text), q->limits.max_attribute_size);
+			return kite_throw(
+			    error, KITE_ERROR_LIMIT,
+			    "attribute `%s` is %zu bytes, over the limit of %zu (max_attribute_size)",
+			    kite_ad_name_at(ad, i), strlen(text), q->limits.max_attribute_size);
 	}
 	return TRUE;
 }
@@ -204,15 +219,16 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 	}
 	if (mine + count > q->limits.max_per_owner) {
 		kite_throw(error, KITE_ERROR_LIMIT,
-			   "%s has %" G_GINT64_FORMAT " jobs; %u more would be over the limit of %" G_GINT64_FORMAT
+			   "%s has %" G_GINT64_FORMAT
+			   " jobs; %u more would be over the limit of %" G_GINT64_FORMAT
 			   " per user (max_jobs_per_owner)",
 			   owner, mine, count, q->limits.max_per_owner);
 		return FALSE;
 	}
 	if (total + count > q->limits.max_total) {
 		kite_throw(error, KITE_ERROR_LIMIT,
-			   "the queue holds %" G_GINT64_FORMAT " jobs; %u more would be over the limit of %" G_GINT64_FORMAT
-			   " (max_jobs)",
+			   "the queue holds %" G_GINT64_FORMAT
+			   " jobs; %u more would be over the limit of %" G_GINT64_FORMAT " (max_jobs)",
 			   total, count, q->limits.max_total);
 		return FALSE;
 	}
@@ -249,11 +265,11 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 		}
 	}
 	{
-		g_autoptr(sqlite3_stmt) st =
-			prepare(q,
-				"INSERT INTO jobs(cluster, proc, owner, status, prio, qdate, entered_status, cmd, ad) "
-				"VALUES(?, ?, ?, 1, ?, ?, ?, ?, ?)",
-				error);
+		g_autoptr(sqlite3_stmt) st = prepare(
+		    q,
+		    "INSERT INTO jobs(cluster, proc, owner, status, prio, qdate, entered_status, cmd, ad) "
+		    "VALUES(?, ?, ?, 1, ?, ?, ?, ?, ?)",
+		    error);
 		if (!st)
 			return FALSE;
 		g_autofree char *shared_cmd = kite_ad_size(per_proc) == 0 ? command_line(cluster_ad) : NULL;
@@ -266,7 +282,8 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 			if (!shared_cmd) {
 				g_autoptr(KiteAd) full = kite_ad_copy(cluster_ad);
 				for (guint i = 0; i < kite_ad_size(proc_ad); i++)
-					kite_ad_set(full, kite_ad_name_at(proc_ad, i), kite_ad_expr_at(proc_ad, i));
+					kite_ad_set(full, kite_ad_name_at(proc_ad, i),
+						    kite_ad_expr_at(proc_ad, i));
 				cmd = command_line(full);
 			}
 			sqlite3_bind_int64(st, 1, cluster);
@@ -285,7 +302,8 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 		}
 	}
 	{
-		g_autoptr(sqlite3_stmt) st = prepare(q, "UPDATE meta SET value = ? WHERE key = 'next_cluster'", error);
+		g_autoptr(sqlite3_stmt) st =
+		    prepare(q, "UPDATE meta SET value = ? WHERE key = 'next_cluster'", error);
 		if (!st)
 			return FALSE;
 		sqlite3_bind_int64(st, 1, cluster + 1);
@@ -371,8 +389,9 @@ static gboolean add_id_clause(GString *sql, GArray *binds, const KiteJobId *ids,
 	if (n_ids == 0)
 		return TRUE;
 	if (n_ids > MAX_IDS_PER_REQUEST)
-		return kite_throw(error, KITE_ERROR_LIMIT, "%u job ids in one request is over the limit of %d",
-				  n_ids, MAX_IDS_PER_REQUEST);
+		return kite_throw(error, KITE_ERROR_LIMIT,
+				  "%u job ids in one request is over the limit of %d", n_ids,
+				  MAX_IDS_PER_REQUEST);
 	g_autoptr(GString) whole = g_string_new(NULL);
 	g_autoptr(GString) single = g_string_new(NULL);
 	g_autoptr(GArray) single_binds = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -425,7 +444,7 @@ gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *f, KiteQueueRowFu
 		sqlite3_bind_int64(st, base + i, g_array_index(binds, gint64, i));
 
 	g_autoptr(GHashTable) clusters =
-		g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)kite_ad_free);
+	    g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)kite_ad_free);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		g_autoptr(KiteAd) ad = NULL;
@@ -440,21 +459,21 @@ gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *f, KiteQueueRowFu
 				continue;
 		}
 		KiteJobRow row = {
-			.cluster = sqlite3_column_int64(st, 0),
-			.proc = sqlite3_column_int64(st, 1),
-			.owner = (const char *)sqlite3_column_text(st, 2),
-			.qdate = sqlite3_column_int64(st, 3),
-			.run_time = sqlite3_column_int64(st, 4),
-			.status = sqlite3_column_int(st, 5),
-			.prio = sqlite3_column_int(st, 6),
-			.image_size = sqlite3_column_int64(st, 7),
-			.num_ckpts = sqlite3_column_int(st, 8),
-			.last_ckpt = sqlite3_column_int64(st, 9),
-			.host = (const char *)sqlite3_column_text(st, 10),
-			.cmd = (const char *)sqlite3_column_text(st, 11),
-			.hold_reason = (const char *)sqlite3_column_text(st, 12),
-			.entered_status = sqlite3_column_int64(st, 13),
-			.ad = f->full_ad ? ad : NULL,
+		    .cluster = sqlite3_column_int64(st, 0),
+		    .proc = sqlite3_column_int64(st, 1),
+		    .owner = (const char *)sqlite3_column_text(st, 2),
+		    .qdate = sqlite3_column_int64(st, 3),
+		    .run_time = sqlite3_column_int64(st, 4),
+		    .status = sqlite3_column_int(st, 5),
+		    .prio = sqlite3_column_int(st, 6),
+		    .image_size = sqlite3_column_int64(st, 7),
+		    .num_ckpts = sqlite3_column_int(st, 8),
+		    .last_ckpt = sqlite3_column_int64(st, 9),
+		    .host = (const char *)sqlite3_column_text(st, 10),
+		    .cmd = (const char *)sqlite3_column_text(st, 11),
+		    .hold_reason = (const char *)sqlite3_column_text(st, 12),
+		    .entered_status = sqlite3_column_int64(st, 13),
+		    .ad = f->full_ad ? ad : NULL,
 		};
 		func(&row, user_data);
 	}
@@ -475,12 +494,13 @@ static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray 
 			GError **error)
 {
 	if (n_ids > MAX_IDS_PER_REQUEST)
-		return kite_throw(error, KITE_ERROR_LIMIT, "%u job ids in one request is over the limit of %d",
-				  n_ids, MAX_IDS_PER_REQUEST);
+		return kite_throw(error, KITE_ERROR_LIMIT,
+				  "%u job ids in one request is over the limit of %d", n_ids,
+				  MAX_IDS_PER_REQUEST);
 	g_autoptr(sqlite3_stmt) one =
-		prepare(q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? AND proc = ?", error);
-	g_autoptr(sqlite3_stmt) all =
-		prepare(q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? ORDER BY proc", error);
+	    prepare(q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? AND proc = ?", error);
+	g_autoptr(sqlite3_stmt) all = prepare(
+	    q, "SELECT cluster, proc, owner, status FROM jobs WHERE cluster = ? ORDER BY proc", error);
 	if (!one || !all)
 		return FALSE;
 	/* A job named twice (1.0 and 1) is acted on once. */
@@ -494,12 +514,13 @@ static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray 
 		gboolean found = FALSE;
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			Target t = {
-				.id = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)},
-				.owner = g_strdup((const char *)sqlite3_column_text(st, 2)),
-				.status = sqlite3_column_int(st, 3),
+			    .id = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)},
+			    .owner = g_strdup((const char *)sqlite3_column_text(st, 2)),
+			    .status = sqlite3_column_int(st, 3),
 			};
 			found = TRUE;
-			char *key = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t.id.cluster, t.id.proc);
+			char *key = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t.id.cluster,
+						    t.id.proc);
 			if (!g_hash_table_add(seen, key)) {
 				g_free(t.owner);
 				continue;
@@ -508,10 +529,11 @@ static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray 
 		}
 		if (!found) {
 			KiteActResult r = {.id = ids[i], .ok = FALSE};
-			r.message = ids[i].proc >= 0
-					    ? g_strdup_printf("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " not found",
-							      ids[i].cluster, ids[i].proc)
-					    : g_strdup_printf("cluster %" G_GINT64_FORMAT " not found", ids[i].cluster);
+			r.message =
+			    ids[i].proc >= 0
+				? g_strdup_printf("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " not found",
+						  ids[i].cluster, ids[i].proc)
+				: g_strdup_printf("cluster %" G_GINT64_FORMAT " not found", ids[i].cluster);
 			g_array_append_val(results, r);
 		}
 	}
@@ -538,7 +560,8 @@ static gboolean step_done(KiteQueue *q, sqlite3_stmt *st, GError **error)
 }
 
 static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *targets, GArray *results,
-				   const char *requester, gboolean is_admin, const char *reason, GError **error);
+				   const char *requester, gboolean is_admin, const char *reason,
+				   GError **error);
 
 gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids, guint n_ids,
 			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
@@ -562,21 +585,25 @@ gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids
 }
 
 static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *targets, GArray *results,
-				   const char *requester, gboolean is_admin, const char *reason, GError **error)
+				   const char *requester, gboolean is_admin, const char *reason,
+				   GError **error)
 {
 	gint64 now = kite_now_wall();
-	g_autoptr(sqlite3_stmt) hold = prepare(
-		q, "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = 1, entered_status = ? WHERE cluster = ? AND proc = ?",
-		error);
-	g_autoptr(sqlite3_stmt) release = prepare(
-		q, "UPDATE jobs SET status = 1, hold_reason = '', hold_code = 0, entered_status = ? WHERE cluster = ? AND proc = ?",
-		error);
+	g_autoptr(sqlite3_stmt) hold = prepare(q,
+					       "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = 1, "
+					       "entered_status = ? WHERE cluster = ? AND proc = ?",
+					       error);
+	g_autoptr(sqlite3_stmt) release = prepare(q,
+						  "UPDATE jobs SET status = 1, hold_reason = '', hold_code = "
+						  "0, entered_status = ? WHERE cluster = ? AND proc = ?",
+						  error);
 	g_autoptr(sqlite3_stmt) to_history =
-		prepare(q,
-			"INSERT OR REPLACE INTO history SELECT cluster, proc, owner, 3, prio, qdate, ?, run_time, image_size,"
-			" num_ckpts, last_ckpt, host, cmd, hold_reason, hold_code, ad || ?, ? FROM jobs"
-			" WHERE cluster = ? AND proc = ?",
-			error);
+	    prepare(q,
+		    "INSERT OR REPLACE INTO history SELECT cluster, proc, owner, 3, prio, qdate, ?, "
+		    "run_time, image_size,"
+		    " num_ckpts, last_ckpt, host, cmd, hold_reason, hold_code, ad || ?, ? FROM jobs"
+		    " WHERE cluster = ? AND proc = ?",
+		    error);
 	g_autoptr(sqlite3_stmt) del = prepare(q, "DELETE FROM jobs WHERE cluster = ? AND proc = ?", error);
 	if (!hold || !release || !to_history || !del)
 		return FALSE;
@@ -584,9 +611,11 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 	for (guint i = 0; i < targets->len; i++) {
 		Target *t = &g_array_index(targets, Target, i);
 		KiteActResult r = {.id = t->id, .ok = FALSE};
-		g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
+		g_autofree char *name =
+		    g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
 		if (!is_admin && g_strcmp0(t->owner, requester) != 0) {
-			r.message = g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+			r.message =
+			    g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
 		} else if (action == KITE_ACTION_HOLD) {
 			if (t->status == KITE_JOB_HELD)
 				r.message = g_strdup_printf("job %s is already held", name);
@@ -616,11 +645,13 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				r.message = g_strdup_printf("job %s released", name);
 			}
 		} else {
-			g_autoptr(KiteExpr) why = kite_expr_new_string(reason && *reason ? reason : "removed by user");
+			g_autoptr(KiteExpr) why =
+			    kite_expr_new_string(reason && *reason ? reason : "removed by user");
 			g_autofree char *why_text = kite_expr_to_string(why);
 			g_autoptr(KiteExpr) by = kite_expr_new_string(requester);
 			g_autofree char *by_text = kite_expr_to_string(by);
-			g_autofree char *extra = g_strdup_printf("RemoveReason = %s\nRemovedBy = %s\n", why_text, by_text);
+			g_autofree char *extra =
+			    g_strdup_printf("RemoveReason = %s\nRemovedBy = %s\n", why_text, by_text);
 			sqlite3_bind_int64(to_history, 1, now);
 			sqlite3_bind_text(to_history, 2, extra, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(to_history, 3, now);
@@ -640,31 +671,33 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 	return TRUE;
 }
 
-static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr, KiteExpr *e,
-				    gboolean is_prio, gint64 prio, const char *requester, gboolean is_admin,
-				    GError **error);
+static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr,
+				    KiteExpr *e, gboolean is_prio, gint64 prio, const char *requester,
+				    gboolean is_admin, GError **error);
 
 gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const char *attr,
-			 const char *expr_text, const char *requester, gboolean is_admin, GArray **out_results,
-			 GError **error)
+			 const char *expr_text, const char *requester, gboolean is_admin,
+			 GArray **out_results, GError **error)
 {
 	if (!kite_ad_name_is_valid(attr))
 		return kite_throw(error, KITE_ERROR_INVALID, "`%s` is not a valid attribute name", attr);
 	const char *canonical;
 	if ((canonical = in_list(maintained_attrs, attr)))
-		return kite_throw(error, KITE_ERROR_PERMISSION, "`%s` is maintained by the schedd and cannot be edited",
-				  canonical);
+		return kite_throw(error, KITE_ERROR_PERMISSION,
+				  "`%s` is maintained by the schedd and cannot be edited", canonical);
 	if ((canonical = in_list(fixed_attrs, attr)))
 		return kite_throw(error, KITE_ERROR_PERMISSION,
-				  "`%s` is fixed at submission; remove the job and submit it again", canonical);
+				  "`%s` is fixed at submission; remove the job and submit it again",
+				  canonical);
 	if (strlen(expr_text) > q->limits.max_attribute_size)
-		return kite_throw(error, KITE_ERROR_LIMIT, "value of `%s` is over the limit of %zu bytes", attr,
-				  q->limits.max_attribute_size);
+		return kite_throw(error, KITE_ERROR_LIMIT, "value of `%s` is over the limit of %zu bytes",
+				  attr, q->limits.max_attribute_size);
 	guint col = 0;
 	g_autoptr(GError) perr = NULL;
 	g_autoptr(KiteExpr) e = kite_expr_parse(expr_text, &col, &perr);
 	if (!e)
-		return kite_throw(error, KITE_ERROR_INVALID, "value of `%s`, column %u: %s", attr, col, perr->message);
+		return kite_throw(error, KITE_ERROR_INVALID, "value of `%s`, column %u: %s", attr, col,
+				  perr->message);
 	gboolean is_prio = g_ascii_strcasecmp(attr, "JobPrio") == 0;
 	KiteValue pv = KITE_VALUE_INIT;
 	if (is_prio) {
@@ -681,8 +714,8 @@ gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const 
 	if (!exec(q, "BEGIN IMMEDIATE", error))
 		return FALSE;
 	if (!resolve(q, ids, n_ids, targets, results, error) ||
-	    !edit_in_transaction(q, targets, results, attr, e, is_prio, is_prio ? pv.i : 0, requester, is_admin,
-				 error) ||
+	    !edit_in_transaction(q, targets, results, attr, e, is_prio, is_prio ? pv.i : 0, requester,
+				 is_admin, error) ||
 	    !exec(q, "COMMIT", error)) {
 		exec(q, "ROLLBACK", NULL);
 		return FALSE;
@@ -691,22 +724,25 @@ gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const 
 	return TRUE;
 }
 
-static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr, KiteExpr *e,
-				    gboolean is_prio, gint64 prio, const char *requester, gboolean is_admin,
-				    GError **error)
+static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr,
+				    KiteExpr *e, gboolean is_prio, gint64 prio, const char *requester,
+				    gboolean is_admin, GError **error)
 {
 	g_autoptr(sqlite3_stmt) get = prepare(q, "SELECT ad FROM jobs WHERE cluster = ? AND proc = ?", error);
-	g_autoptr(sqlite3_stmt) set =
-		prepare(q, "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END WHERE cluster = ? AND proc = ?",
-			error);
+	g_autoptr(sqlite3_stmt) set = prepare(
+	    q,
+	    "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END WHERE cluster = ? AND proc = ?",
+	    error);
 	if (!get || !set)
 		return FALSE;
 	for (guint i = 0; i < targets->len; i++) {
 		Target *t = &g_array_index(targets, Target, i);
 		KiteActResult r = {.id = t->id, .ok = FALSE};
-		g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
+		g_autofree char *name =
+		    g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
 		if (!is_admin && g_strcmp0(t->owner, requester) != 0) {
-			r.message = g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+			r.message =
+			    g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
 			g_array_append_val(results, r);
 			continue;
 		}

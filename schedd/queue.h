@@ -40,13 +40,13 @@ gboolean kite_queue_submit(KiteQueue *q, const KiteAd *tmpl, guint count, const 
 			   gint64 *out_cluster, GError **error);
 
 typedef struct {
-	const char *owner;       /* NULL or "" = everyone */
-	const KiteJobId *ids;    /* proc -1 = whole cluster */
+	const char *owner;    /* NULL or "" = everyone */
+	const KiteJobId *ids; /* proc -1 = whole cluster */
 	guint n_ids;
-	int status;              /* 0 = any */
+	int status;		    /* 0 = any */
 	const KiteExpr *constraint; /* NULL = none */
-	gboolean history;        /* query the history instead of the queue */
-	gboolean full_ad;        /* fill KiteJobRow.ad */
+	gboolean history;	    /* query the history instead of the queue */
+	gboolean full_ad;	    /* fill KiteJobRow.ad */
 } KiteQueueFilter;
 
 /* What a query returns per job.  Strings and the ad are borrowed for
@@ -92,8 +92,8 @@ gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids
 /* Set @attr to @expr_text on the jobs @ids.  Refuses attributes the
  * schedd owns (Owner, ClusterId, ProcId, JobStatus, QDate, …). */
 gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const char *attr,
-			 const char *expr_text, const char *requester, gboolean is_admin, GArray **out_results,
-			 GError **error);
+			 const char *expr_text, const char *requester, gboolean is_admin,
+			 GArray **out_results, GError **error);
 
 /* Drop history older than @max_age seconds; returns how many rows. */
 gint64 kite_queue_purge_history(KiteQueue *q, gint64 max_age);

@@ -44,8 +44,8 @@ static void handle_submit(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		reply_error(conn, error);
 		return;
 	}
-	g_message("%s: submitted cluster %" G_GINT64_FORMAT " (%u procs)", kite_server_conn_peer(conn), cluster,
-		  count);
+	g_message("%s: submitted cluster %" G_GINT64_FORMAT " (%u procs)", kite_server_conn_peer(conn),
+		  cluster, count);
 	kite_server_reply(conn, KITE_MSG_SUBMIT_REPLY, g_variant_new("(xu)", cluster, count));
 }
 
@@ -63,14 +63,15 @@ static GArray *ids_from_variant(GVariant *v)
 /* The columns of a query reply, filled row by row. */
 typedef struct {
 	GArray *cluster, *proc, *qdate, *run_time, *image_size, *last_ckpt, *entered; /* gint64 */
-	GArray *status, *prio, *num_ckpts;                                            /* gint32 */
-	GPtrArray *owner, *host, *cmd, *hold_reason;                                  /* char*, owned */
-	GPtrArray *ads;                                                               /* GVariant*, floating sunk */
+	GArray *status, *prio, *num_ckpts;					      /* gint32 */
+	GPtrArray *owner, *host, *cmd, *hold_reason;				      /* char*, owned */
+	GPtrArray *ads; /* GVariant*, floating sunk */
 } Columns;
 
 static void columns_init(Columns *c)
 {
-	GArray **i64[] = {&c->cluster, &c->proc, &c->qdate, &c->run_time, &c->image_size, &c->last_ckpt, &c->entered};
+	GArray **i64[] = {&c->cluster,	  &c->proc,	 &c->qdate,  &c->run_time,
+			  &c->image_size, &c->last_ckpt, &c->entered};
 	for (gsize i = 0; i < G_N_ELEMENTS(i64); i++)
 		*i64[i] = g_array_new(FALSE, FALSE, sizeof(gint64));
 	GArray **i32[] = {&c->status, &c->prio, &c->num_ckpts};
@@ -84,8 +85,8 @@ static void columns_init(Columns *c)
 
 static void columns_clear(Columns *c)
 {
-	GArray *arrays[] = {c->cluster, c->proc, c->qdate, c->run_time, c->image_size, c->last_ckpt,
-			    c->entered, c->status, c->prio, c->num_ckpts};
+	GArray *arrays[] = {c->cluster,	  c->proc,    c->qdate,	 c->run_time, c->image_size,
+			    c->last_ckpt, c->entered, c->status, c->prio,     c->num_ckpts};
 	for (gsize i = 0; i < G_N_ELEMENTS(arrays); i++)
 		g_array_unref(arrays[i]);
 	GPtrArray *ptrs[] = {c->owner, c->host, c->cmd, c->hold_reason, c->ads};
@@ -130,10 +131,11 @@ static GVariant *columns_to_reply(Columns *c)
 	const GVariantType *x = G_VARIANT_TYPE_INT64, *i = G_VARIANT_TYPE_INT32;
 	GVariant *ads = g_variant_new_array(G_VARIANT_TYPE("a(ss)"), (GVariant **)c->ads->pdata, c->ads->len);
 	return g_variant_new("(@ax@ax@as@ax@ax@ai@ai@ax@ai@ax@as@as@as@ax@aa(ss))", fixed(c->cluster, x, 8),
-			     fixed(c->proc, x, 8), strings(c->owner), fixed(c->qdate, x, 8), fixed(c->run_time, x, 8),
-			     fixed(c->status, i, 4), fixed(c->prio, i, 4), fixed(c->image_size, x, 8),
-			     fixed(c->num_ckpts, i, 4), fixed(c->last_ckpt, x, 8), strings(c->host), strings(c->cmd),
-			     strings(c->hold_reason), fixed(c->entered, x, 8), ads);
+			     fixed(c->proc, x, 8), strings(c->owner), fixed(c->qdate, x, 8),
+			     fixed(c->run_time, x, 8), fixed(c->status, i, 4), fixed(c->prio, i, 4),
+			     fixed(c->image_size, x, 8), fixed(c->num_ckpts, i, 4), fixed(c->last_ckpt, x, 8),
+			     strings(c->host), strings(c->cmd), strings(c->hold_reason),
+			     fixed(c->entered, x, 8), ads);
 }
 
 static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
@@ -158,13 +160,13 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		}
 	}
 	KiteQueueFilter f = {
-		.owner = owner,
-		.ids = (const KiteJobId *)ids->data,
-		.n_ids = ids->len,
-		.status = status,
-		.constraint = expr,
-		.history = history,
-		.full_ad = full,
+	    .owner = owner,
+	    .ids = (const KiteJobId *)ids->data,
+	    .n_ids = ids->len,
+	    .status = status,
+	    .constraint = expr,
+	    .history = history,
+	    .full_ad = full,
 	};
 	Columns c;
 	columns_init(&c);
@@ -198,8 +200,8 @@ static void handle_act(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_variant_get(body, "(u@a(xx)&s)", &action, &idv, &reason);
 	g_autoptr(GArray) ids = ids_from_variant(idv);
 	g_autoptr(GArray) results = NULL;
-	if (!kite_queue_act(s->queue, action, (const KiteJobId *)ids->data, ids->len, kite_server_conn_identity(conn),
-			    is_admin(conn), reason, &results, &error)) {
+	if (!kite_queue_act(s->queue, action, (const KiteJobId *)ids->data, ids->len,
+			    kite_server_conn_identity(conn), is_admin(conn), reason, &results, &error)) {
 		reply_error(conn, error);
 		return;
 	}
@@ -237,12 +239,14 @@ static void handle_token_create(KiteSchedd *s, KiteServerConn *conn, GVariant *b
 	 * from elsewhere); only admins for others. */
 	if (!is_admin(conn) && g_strcmp0(user, kite_server_conn_identity(conn)) != 0) {
 		g_set_error(&error, KITE_ERROR, KITE_ERROR_PERMISSION,
-			    "permission denied: only an admin may create a token for another user (%s)", user);
+			    "permission denied: only an admin may create a token for another user (%s)",
+			    user);
 		reply_error(conn, error);
 		return;
 	}
 	if (lifetime <= 0 || lifetime > 10 * 365 * 86400LL) {
-		g_set_error(&error, KITE_ERROR, KITE_ERROR_INVALID, "token lifetime must be between 1 s and 10 years");
+		g_set_error(&error, KITE_ERROR, KITE_ERROR_INVALID,
+			    "token lifetime must be between 1 s and 10 years");
 		reply_error(conn, error);
 		return;
 	}

@@ -29,10 +29,11 @@ static char *find_token(GError **error)
 	const char *path = file && *file ? file : def;
 	char *text = NULL;
 	if (!g_file_get_contents(path, &text, NULL, NULL)) {
-		kite_throw(error, KITE_ERROR_AUTH,
-			   "a TCP connection needs a token: set KITE_TOKEN or KITE_TOKEN_FILE, or put one in %s "
-			   "(an admin makes one with `pool token create --user NAME`)",
-			   path);
+		kite_throw(
+		    error, KITE_ERROR_AUTH,
+		    "a TCP connection needs a token: set KITE_TOKEN or KITE_TOKEN_FILE, or put one in %s "
+		    "(an admin makes one with `pool token create --user NAME`)",
+		    path);
 		return NULL;
 	}
 	return g_strstrip(text);
@@ -84,8 +85,8 @@ gboolean kite_cli_parse_job_id(const char *text, KiteJobId *out_id, GError **err
 	out_id->proc = p;
 	return TRUE;
 bad:
-	return kite_throw(error, KITE_ERROR_INVALID, "\"%s\" is not a job id (expected CLUSTER or CLUSTER.PROC, e.g. 12 or 12.0)",
-			  text);
+	return kite_throw(error, KITE_ERROR_INVALID,
+			  "\"%s\" is not a job id (expected CLUSTER or CLUSTER.PROC, e.g. 12 or 12.0)", text);
 }
 
 char *kite_cli_format_date(gint64 when)
@@ -178,7 +179,8 @@ gboolean kite_cli_rows_init(KiteQueryRows *out, GVariant *reply, GError **error)
 	*out = r;
 	if (!ok) {
 		kite_cli_rows_clear(out);
-		return kite_throw(error, KITE_ERROR_PROTOCOL, "the schedd sent a query reply with columns of different lengths");
+		return kite_throw(error, KITE_ERROR_PROTOCOL,
+				  "the schedd sent a query reply with columns of different lengths");
 	}
 	return TRUE;
 }

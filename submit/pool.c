@@ -9,19 +9,19 @@
 #include "util.h"
 
 static const char usage[] =
-	"Usage: pool [--schedd ADDR] COMMAND [ARGS…]\n"
-	"\n"
-	"Commands:\n"
-	"  rm ID…                       remove jobs (they move to the history)\n"
-	"  hold [--reason TEXT] ID…     hold jobs so that they do not run\n"
-	"  release ID…                  let held jobs run again\n"
-	"  edit ID… ATTRIBUTE EXPR      set a job attribute (e.g. pool edit 12 JobPrio 5)\n"
-	"  token create --user NAME [--lifetime DURATION]\n"
-	"                               print a token for NAME to reach the schedd over TCP\n"
-	"                               (admins: any user; others: themselves; default 30d)\n"
-	"\n"
-	"ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
-	"$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
+    "Usage: pool [--schedd ADDR] COMMAND [ARGS…]\n"
+    "\n"
+    "Commands:\n"
+    "  rm ID…                       remove jobs (they move to the history)\n"
+    "  hold [--reason TEXT] ID…     hold jobs so that they do not run\n"
+    "  release ID…                  let held jobs run again\n"
+    "  edit ID… ATTRIBUTE EXPR      set a job attribute (e.g. pool edit 12 JobPrio 5)\n"
+    "  token create --user NAME [--lifetime DURATION]\n"
+    "                               print a token for NAME to reach the schedd over TCP\n"
+    "                               (admins: any user; others: themselves; default 30d)\n"
+    "\n"
+    "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
+    "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
 
 static gboolean parse_ids(char **args, int n, GVariant **out_ids, GError **error)
 {
@@ -55,9 +55,9 @@ static int act(const char *schedd, KiteJobAction action, const char *reason, cha
 		kite_cli_error("pool", error);
 		return 1;
 	}
-	g_autoptr(GVariant) reply = kite_conn_call(conn, KITE_MSG_ACT,
-						   g_variant_new("(u@a(xx)s)", (guint32)action, ids, reason ? reason : ""),
-						   KITE_MSG_ACT_REPLY, &error);
+	g_autoptr(GVariant) reply = kite_conn_call(
+	    conn, KITE_MSG_ACT, g_variant_new("(u@a(xx)s)", (guint32)action, ids, reason ? reason : ""),
+	    KITE_MSG_ACT_REPLY, &error);
 	if (!reply) {
 		kite_cli_error("pool", error);
 		return 1;
@@ -83,8 +83,9 @@ static int edit(const char *schedd, char **args, int n)
 		kite_cli_error("pool", error);
 		return 1;
 	}
-	g_autoptr(GVariant) reply = kite_conn_call(
-		conn, KITE_MSG_EDIT, g_variant_new("(@a(xx)ss)", ids, args[n - 2], args[n - 1]), KITE_MSG_ACT_REPLY, &error);
+	g_autoptr(GVariant) reply =
+	    kite_conn_call(conn, KITE_MSG_EDIT, g_variant_new("(@a(xx)ss)", ids, args[n - 2], args[n - 1]),
+			   KITE_MSG_ACT_REPLY, &error);
 	if (!reply) {
 		kite_cli_error("pool", error);
 		return 1;
@@ -98,9 +99,10 @@ static int token(const char *schedd, int argc, char **argv)
 	char *user = NULL;
 	char *lifetime = NULL;
 	GOptionEntry entries[] = {
-		{"user", 'u', 0, G_OPTION_ARG_STRING, &user, "The user the token speaks for", "NAME"},
-		{"lifetime", 0, 0, G_OPTION_ARG_STRING, &lifetime, "How long it is valid (default 30d)", "DURATION"},
-		{NULL},
+	    {"user", 'u', 0, G_OPTION_ARG_STRING, &user, "The user the token speaks for", "NAME"},
+	    {"lifetime", 0, 0, G_OPTION_ARG_STRING, &lifetime, "How long it is valid (default 30d)",
+	     "DURATION"},
+	    {NULL},
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("create --user NAME — make a token");
 	g_option_context_add_main_entries(ctx, entries, NULL);

@@ -22,18 +22,21 @@ static int arg_interval = 2;
 static char **arg_ids;
 
 static const GOptionEntry options[] = {
-	{"schedd", 0, 0, G_OPTION_ARG_STRING, &arg_schedd, "Schedd address: a socket path or HOST:PORT (default $KITE_SCHEDD)", "ADDR"},
-	{"all", 'a', 0, G_OPTION_ARG_NONE, &arg_all, "Jobs of every user (default: yours)", NULL},
-	{"owner", 'u', 0, G_OPTION_ARG_STRING, &arg_owner, "Jobs of USER", "USER"},
-	{"constraint", 'c', 0, G_OPTION_ARG_STRING, &arg_constraint, "Only jobs for which EXPR is true, e.g. 'RequestMemory > 1024'", "EXPR"},
-	{"held", 0, 0, G_OPTION_ARG_NONE, &arg_held, "Held jobs, with their hold reasons", NULL},
-	{"long", 'l', 0, G_OPTION_ARG_NONE, &arg_long, "Every attribute of each job", NULL},
-	{"json", 0, 0, G_OPTION_ARG_NONE, &arg_json, "JSON for scripts", NULL},
-	{"history", 0, 0, G_OPTION_ARG_NONE, &arg_history, "Finished and removed jobs", NULL},
-	{"watch", 'w', 0, G_OPTION_ARG_NONE, &arg_watch, "Refresh in place until interrupted", NULL},
-	{"interval", 0, 0, G_OPTION_ARG_INT, &arg_interval, "Seconds between refreshes with --watch (default 2)", "SECONDS"},
-	{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &arg_ids, NULL, "[CLUSTER[.PROC]…]"},
-	{NULL},
+    {"schedd", 0, 0, G_OPTION_ARG_STRING, &arg_schedd,
+     "Schedd address: a socket path or HOST:PORT (default $KITE_SCHEDD)", "ADDR"},
+    {"all", 'a', 0, G_OPTION_ARG_NONE, &arg_all, "Jobs of every user (default: yours)", NULL},
+    {"owner", 'u', 0, G_OPTION_ARG_STRING, &arg_owner, "Jobs of USER", "USER"},
+    {"constraint", 'c', 0, G_OPTION_ARG_STRING, &arg_constraint,
+     "Only jobs for which EXPR is true, e.g. 'RequestMemory > 1024'", "EXPR"},
+    {"held", 0, 0, G_OPTION_ARG_NONE, &arg_held, "Held jobs, with their hold reasons", NULL},
+    {"long", 'l', 0, G_OPTION_ARG_NONE, &arg_long, "Every attribute of each job", NULL},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &arg_json, "JSON for scripts", NULL},
+    {"history", 0, 0, G_OPTION_ARG_NONE, &arg_history, "Finished and removed jobs", NULL},
+    {"watch", 'w', 0, G_OPTION_ARG_NONE, &arg_watch, "Refresh in place until interrupted", NULL},
+    {"interval", 0, 0, G_OPTION_ARG_INT, &arg_interval, "Seconds between refreshes with --watch (default 2)",
+     "SECONDS"},
+    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &arg_ids, NULL, "[CLUSTER[.PROC]…]"},
+    {NULL},
 };
 
 typedef struct {
@@ -53,21 +56,21 @@ typedef struct {
 static void read_row(const KiteQueryRows *rows, gsize i, Row *r)
 {
 	*r = (Row){
-		.cluster = rows->cluster[i],
-		.proc = rows->proc[i],
-		.owner = rows->owner[i],
-		.qdate = rows->qdate[i],
-		.run_time = rows->run_time[i],
-		.status = rows->status[i],
-		.prio = rows->prio[i],
-		.image_size = rows->image_size[i],
-		.num_ckpts = rows->num_ckpts[i],
-		.last_ckpt = rows->last_ckpt[i],
-		.host = rows->host[i],
-		.cmd = rows->cmd[i],
-		.hold_reason = rows->hold_reason[i],
-		.entered = rows->entered[i],
-		.ad = g_variant_n_children(rows->ads) ? g_variant_get_child_value(rows->ads, i) : NULL,
+	    .cluster = rows->cluster[i],
+	    .proc = rows->proc[i],
+	    .owner = rows->owner[i],
+	    .qdate = rows->qdate[i],
+	    .run_time = rows->run_time[i],
+	    .status = rows->status[i],
+	    .prio = rows->prio[i],
+	    .image_size = rows->image_size[i],
+	    .num_ckpts = rows->num_ckpts[i],
+	    .last_ckpt = rows->last_ckpt[i],
+	    .host = rows->host[i],
+	    .cmd = rows->cmd[i],
+	    .hold_reason = rows->hold_reason[i],
+	    .entered = rows->entered[i],
+	    .ad = g_variant_n_children(rows->ads) ? g_variant_get_child_value(rows->ads, i) : NULL,
 	};
 }
 
@@ -132,10 +135,12 @@ static void print_json(const KiteQueryRows *rows)
 		g_autoptr(KiteAd) ad = r.ad ? kite_ad_from_variant(r.ad, NULL) : NULL;
 		g_string_append(out, first ? "\n  {" : ",\n  {");
 		first = FALSE;
-		g_string_append_printf(out, "\"id\": \"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\", \"owner\": ",
-				       r.cluster, r.proc);
+		g_string_append_printf(
+		    out, "\"id\": \"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\", \"owner\": ", r.cluster,
+		    r.proc);
 		json_string(out, r.owner);
-		g_string_append_printf(out, ", \"status\": \"%s\", \"attributes\": {", kite_job_status_name(r.status));
+		g_string_append_printf(out, ", \"status\": \"%s\", \"attributes\": {",
+				       kite_job_status_name(r.status));
 		for (guint i = 0; ad && i < kite_ad_size(ad); i++) {
 			if (i)
 				g_string_append(out, ", ");
@@ -182,10 +187,12 @@ static void print_table(const KiteQueryRows *rows, gboolean history)
 	gint64 counts[8] = {0};
 	gint64 total = 0;
 	if (arg_held)
-		g_string_append_printf(out, "%-10s %-10s %-11s %s\n", "ID", "OWNER", "HELD_SINCE", "HOLD_REASON");
+		g_string_append_printf(out, "%-10s %-10s %-11s %s\n", "ID", "OWNER", "HELD_SINCE",
+				       "HOLD_REASON");
 	else
-		g_string_append_printf(out, "%-10s %-10s %-11s %-12s %-2s %-3s %-6s %-8s %-12s %s\n", "ID", "OWNER",
-				       "SUBMITTED", "RUN_TIME", "ST", "PRI", "SIZE", "CKPT", "HOST", "CMD");
+		g_string_append_printf(out, "%-10s %-10s %-11s %-12s %-2s %-3s %-6s %-8s %-12s %s\n", "ID",
+				       "OWNER", "SUBMITTED", "RUN_TIME", "ST", "PRI", "SIZE", "CKPT", "HOST",
+				       "CMD");
 	for (gsize row = 0; row < rows->n; row++) {
 		Row r;
 		read_row(rows, row, &r);
@@ -193,14 +200,16 @@ static void print_table(const KiteQueryRows *rows, gboolean history)
 		snprintf(id, sizeof id, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, r.cluster, r.proc);
 		if (arg_held) {
 			g_autofree char *since = kite_cli_format_date(r.entered);
-			g_string_append_printf(out, "%-10s %-10s %-11s %s\n", id, r.owner, since, r.hold_reason);
+			g_string_append_printf(out, "%-10s %-10s %-11s %s\n", id, r.owner, since,
+					       r.hold_reason);
 		} else {
 			g_autofree char *sub = kite_cli_format_date(r.qdate);
 			g_autofree char *run = kite_cli_format_duration(r.run_time);
 			g_autofree char *ck = format_ckpt(&r);
-			g_string_append_printf(out, "%-10s %-10s %-11s %-12s %-2c %-3d %-6.1f %-8s %-12s %s\n", id, r.owner,
-					       sub, run, kite_job_status_letter(r.status), r.prio, r.image_size / 1024.0, ck,
-					       *r.host ? r.host : "-", r.cmd);
+			g_string_append_printf(out,
+					       "%-10s %-10s %-11s %-12s %-2c %-3d %-6.1f %-8s %-12s %s\n", id,
+					       r.owner, sub, run, kite_job_status_letter(r.status), r.prio,
+					       r.image_size / 1024.0, ck, *r.host ? r.host : "-", r.cmd);
 		}
 		if (r.status >= 0 && r.status < 8)
 			counts[r.status]++;
@@ -208,14 +217,17 @@ static void print_table(const KiteQueryRows *rows, gboolean history)
 		row_clear(&r);
 	}
 	if (history)
-		g_string_append_printf(out, "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT " completed, %" G_GINT64_FORMAT " removed\n",
+		g_string_append_printf(out,
+				       "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT
+				       " completed, %" G_GINT64_FORMAT " removed\n",
 				       total, counts[KITE_JOB_COMPLETED], counts[KITE_JOB_REMOVED]);
 	else
 		g_string_append_printf(out,
-				       "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT " idle, %" G_GINT64_FORMAT
-				       " running, %" G_GINT64_FORMAT " held, %" G_GINT64_FORMAT " suspended\n",
-				       total, counts[KITE_JOB_IDLE], counts[KITE_JOB_RUNNING], counts[KITE_JOB_HELD],
-				       counts[KITE_JOB_SUSPENDED]);
+				       "\nTotal: %" G_GINT64_FORMAT " jobs; %" G_GINT64_FORMAT
+				       " idle, %" G_GINT64_FORMAT " running, %" G_GINT64_FORMAT
+				       " held, %" G_GINT64_FORMAT " suspended\n",
+				       total, counts[KITE_JOB_IDLE], counts[KITE_JOB_RUNNING],
+				       counts[KITE_JOB_HELD], counts[KITE_JOB_SUSPENDED]);
 	fwrite(out->str, 1, out->len, stdout);
 }
 
@@ -242,10 +254,10 @@ static int run_once(GError **error)
 				      g_array_index(ids, KiteJobId, i).proc);
 	gboolean full = arg_long || arg_json;
 	g_autoptr(GVariant) reply = kite_conn_call(
-		conn, KITE_MSG_QUERY,
-		g_variant_new("(s@a(xx)isbb)", owner, g_variant_builder_end(&b), arg_held ? KITE_JOB_HELD : 0,
-			      arg_constraint ? arg_constraint : "", arg_history, full),
-		KITE_MSG_QUERY_REPLY, error);
+	    conn, KITE_MSG_QUERY,
+	    g_variant_new("(s@a(xx)isbb)", owner, g_variant_builder_end(&b), arg_held ? KITE_JOB_HELD : 0,
+			  arg_constraint ? arg_constraint : "", arg_history, full),
+	    KITE_MSG_QUERY_REPLY, error);
 	if (!reply)
 		return 1;
 	KiteQueryRows rows;
@@ -271,10 +283,11 @@ int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) ctx = g_option_context_new("[CLUSTER[.PROC]…] — list jobs in the queue");
-	g_option_context_set_summary(ctx, "Lists your jobs (or everyone's with --all), one line each:\n"
-					  "ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CKPT HOST CMD\n"
-					  "ST is I idle, R running, H held, S suspended, C completed, X removed.\n"
-					  "See docs/q.md.");
+	g_option_context_set_summary(ctx,
+				     "Lists your jobs (or everyone's with --all), one line each:\n"
+				     "ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CKPT HOST CMD\n"
+				     "ST is I idle, R running, H held, S suspended, C completed, X removed.\n"
+				     "See docs/q.md.");
 	g_option_context_add_main_entries(ctx, options, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "q: %s (see q --help)\n", error->message);

@@ -12,10 +12,12 @@ static gboolean arg_dry_run;
 static char **arg_files;
 
 static const GOptionEntry options[] = {
-	{"schedd", 0, 0, G_OPTION_ARG_STRING, &arg_schedd, "Schedd address: a socket path or HOST:PORT (default $KITE_SCHEDD)", "ADDR"},
-	{"dry-run", 'n', 0, G_OPTION_ARG_NONE, &arg_dry_run, "Check the file and print the jobs it would submit; submit nothing", NULL},
-	{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &arg_files, NULL, "JOB.yaml"},
-	{NULL},
+    {"schedd", 0, 0, G_OPTION_ARG_STRING, &arg_schedd,
+     "Schedd address: a socket path or HOST:PORT (default $KITE_SCHEDD)", "ADDR"},
+    {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &arg_dry_run,
+     "Check the file and print the jobs it would submit; submit nothing", NULL},
+    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &arg_files, NULL, "JOB.yaml"},
+    {NULL},
 };
 
 static gboolean read_input(const char *path, char **out_data, gsize *out_len, GError **error)
@@ -27,7 +29,8 @@ static gboolean read_input(const char *path, char **out_data, gsize *out_len, GE
 		while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
 			g_string_append_len(s, buf, n);
 			if (s->len > KITE_JOBFILE_MAX_SIZE)
-				return kite_throw(error, KITE_ERROR_LIMIT, "<stdin>: job file is larger than %d bytes",
+				return kite_throw(error, KITE_ERROR_LIMIT,
+						  "<stdin>: job file is larger than %d bytes",
 						  KITE_JOBFILE_MAX_SIZE);
 		}
 		if (ferror(stdin))
@@ -47,7 +50,8 @@ static gboolean read_input(const char *path, char **out_data, gsize *out_len, GE
 
 static void print_dry_run(const KiteJobFile *jf)
 {
-	printf("Would submit %u job(s); the cluster id is assigned at submission (shown as 0 here).\n", jf->queue);
+	printf("Would submit %u job(s); the cluster id is assigned at submission (shown as 0 here).\n",
+	       jf->queue);
 	for (guint p = 0; p < jf->queue; p++) {
 		g_autoptr(KiteAd) ad = kite_jobfile_expand(jf->ad, 0, p);
 		g_autofree char *text = kite_ad_to_text(ad);
@@ -59,15 +63,18 @@ int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) ctx = g_option_context_new("JOB.yaml — submit jobs to the pool");
-	g_option_context_set_summary(ctx, "Reads a job file (or - for standard input) and adds its jobs to the queue.\n"
-					  "Prints the job ids once they are stored durably. See docs/submit.md.");
+	g_option_context_set_summary(
+	    ctx, "Reads a job file (or - for standard input) and adds its jobs to the queue.\n"
+		 "Prints the job ids once they are stored durably. See docs/submit.md.");
 	g_option_context_add_main_entries(ctx, options, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "submit: %s (see submit --help)\n", error->message);
 		return 2;
 	}
 	if (!arg_files || !arg_files[0] || arg_files[1]) {
-		fprintf(stderr, "submit: expected exactly one job file (or - for standard input); see submit --help\n");
+		fprintf(
+		    stderr,
+		    "submit: expected exactly one job file (or - for standard input); see submit --help\n");
 		return 2;
 	}
 	const char *path = arg_files[0];
@@ -95,15 +102,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "submit: nothing submitted\n");
 		return 1;
 	}
-	g_autoptr(GVariant) reply = kite_conn_call(conn, KITE_MSG_SUBMIT,
-						   g_variant_new("(@a(ss)u)", kite_ad_to_variant(jf->ad), jf->queue),
-						   KITE_MSG_SUBMIT_REPLY, &error);
+	g_autoptr(GVariant) reply = kite_conn_call(
+	    conn, KITE_MSG_SUBMIT, g_variant_new("(@a(ss)u)", kite_ad_to_variant(jf->ad), jf->queue),
+	    KITE_MSG_SUBMIT_REPLY, &error);
 	if (!reply) {
 		kite_cli_error("submit", error);
 		/* An error reply means the schedd refused and stored nothing; a
 		 * connection lost after sending leaves the outcome unknown. */
 		if (error->code == KITE_ERROR_IO)
-			fprintf(stderr, "submit: the schedd did not confirm; check with `q` whether the jobs arrived\n");
+			fprintf(
+			    stderr,
+			    "submit: the schedd did not confirm; check with `q` whether the jobs arrived\n");
 		else
 			fprintf(stderr, "submit: nothing submitted\n");
 		return 1;

@@ -142,7 +142,8 @@ int kite_ckpt_cmd_now(int argc, char **argv)
 		fprintf(stderr, "ckpt now: cannot signal process %d: %s\n", pid, g_strerror(errno));
 		return 1;
 	}
-	gint64 deadline = g_get_monotonic_time() + (gint64)(timeout * G_USEC_PER_SEC);
+	gint64 start = g_get_monotonic_time();
+	gint64 deadline = start + (gint64)(timeout * G_USEC_PER_SEC);
 	int gone_checks = 0;
 	for (;;) {
 		g_autofree char *image = NULL, *message = NULL;
@@ -168,6 +169,7 @@ int kite_ckpt_cmd_now(int argc, char **argv)
 				pid, timeout, dir);
 			return 1;
 		}
-		g_usleep(2000);
+		/* small jobs commit in a few ms: look often at first */
+		g_usleep(g_get_monotonic_time() - start < 100000 ? 200 : 2000);
 	}
 }

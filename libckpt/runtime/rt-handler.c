@@ -707,6 +707,10 @@ static void do_checkpoint(int mode)
 	long pid = rs_call5(SYS_clone, 0 /* no exit signal: invisible to wait() */, 0, 0, 0, 0);
 	if (pid == 0) {
 		char image[KITE_IMG_MAX_PATH + 64];
+		/* A background checkpoint yields the CPU to the job; one the job
+		 * waits for (checkpoint and exit) does not. */
+		if (mode == KITE_MODE_CONTINUE)
+			rs_call3(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, 10);
 		int rc = kite_rt_dump();
 		kite_rt_image_path(image, sizeof image, seq, 0);
 		kite_rt_write_status(seq, rc == 0, rc == 0 ? image : NULL, kite_rt.errmsg);

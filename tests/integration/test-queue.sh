@@ -114,6 +114,28 @@ out=$(timeout 2.5 q --watch --interval 1 2>&1)
 check_eq "q --watch redraws" "2" "$(printf '%s' "$out" | grep -o $'\033\[H\033\[2J' | wc -l | awk '{print ($1 >= 2) ? 2 : $1}')"
 check_contains "q --watch shows the queue" "Total: 7 jobs" "$out"
 
+# Every daemon runs with no config file at all, on defaults (Unix socket
+# in the state directory, TCP on 127.0.0.1:9618).
+if ! (exec 3<>/dev/tcp/127.0.0.1/9618) 2>/dev/null; then
+	"$BIN/schedd" --state-dir "$TMP/noconf" 2>"$TMP/noconf.log" &
+	PIDS+=($!)
+	wait_for 10 test -S "$TMP/noconf/schedd.sock"
+	check_eq "schedd without a config listens on the default port" "127.0.0.1:9618" "$(cat "$TMP/noconf/schedd.addr" 2>/dev/null)"
+	check_contains "schedd without a config answers" "Total: 0 jobs" "$(KITE_SCHEDD=$TMP/noconf/schedd.sock q)"
+	check_eq "it made a pool key of mode 0600" "600" "$(stat -c %a "$TMP/noconf/pool.key")"
+	kill "${PIDS[-1]}"
+else
+	echo "  (port 9618 is in use here: skipping the no-config start)"
+fi
+out=$(schedd --config "$TMP/bad-config.yaml" --state-dir "$TMP/x" 2>&1); rc=$?
+check_status "schedd with a missing config file" 2 $rc
+check_contains "missing config file is named" "bad-config.yaml" "$out"
+printf 'listen: 127.0.0.1:0\nmax_job: 5\n' >"$TMP/typo.yaml"
+out=$(schedd --config "$TMP/typo.yaml" --state-dir "$TMP/x" 2>&1); rc=$?
+check_status "schedd with a typo in its config" 2 $rc
+check_contains "config typo: file, line, column and suggestion" "typo.yaml:2:1: unknown key \`max_job\`" "$out"
+check_contains "schedd --help-config lists keys" "max_jobs_per_owner" "$(schedd --help-config)"
+
 # No schedd: a clear message.
 out=$(KITE_SCHEDD=$TMP/nowhere.sock q 2>&1); rc=$?
 check_status "q without a schedd" 1 $rc

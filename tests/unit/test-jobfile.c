@@ -446,8 +446,9 @@ static void test_error_yaml_syntax(void **state)
 	    "environment:\n  A: 1\n B: 2\n",
 	    "job.yaml:3:2: did not find expected key, while parsing a block mapping at 1:1 (check the "
 	    "indentation of this line)");
-	expect_error("executable: prog\nqueue\nrank: 1\n",
-		     "job.yaml:2:1: could not find expected ':' (each entry of a mapping is written `key: value`)");
+	expect_error(
+	    "executable: prog\nqueue\nrank: 1\n",
+	    "job.yaml:2:1: could not find expected ':' (each entry of a mapping is written `key: value`)");
 	expect_error("executable: [prog\n",
 		     "job.yaml:2:1: did not find expected ',' or ']', while parsing a flow sequence at 1:13");
 	expect_error_len("executable: pr\xffog\n", 17,

@@ -206,11 +206,14 @@ static void test_strv_columns(void **state)
 		for (gsize i = 0; i < n; i++)
 			g_ptr_array_add(strs, i % 7 == 0 ? g_strdup("") : g_strdup_printf("s%zu", i));
 		g_ptr_array_add(strs, NULL);
-		g_autoptr(GVariant) ours = g_variant_ref_sink(kite_wire_strv_new((const char *const *)strs->pdata, n));
-		g_autoptr(GVariant) glibs = g_variant_ref_sink(g_variant_new_strv((const char *const *)strs->pdata, n));
+		g_autoptr(GVariant) ours =
+		    g_variant_ref_sink(kite_wire_strv_new((const char *const *)strs->pdata, n));
+		g_autoptr(GVariant) glibs =
+		    g_variant_ref_sink(g_variant_new_strv((const char *const *)strs->pdata, n));
 		assert_int_equal(g_variant_get_size(ours), g_variant_get_size(glibs));
 		if (n)
-			assert_memory_equal(g_variant_get_data(ours), g_variant_get_data(glibs), g_variant_get_size(ours));
+			assert_memory_equal(g_variant_get_data(ours), g_variant_get_data(glibs),
+					    g_variant_get_size(ours));
 		assert_true(g_variant_is_normal_form(ours));
 		gsize got = 99;
 		g_autofree const char **view = kite_wire_strv_view(ours, &got);
