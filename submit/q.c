@@ -14,6 +14,7 @@ static gboolean arg_all;
 static char *arg_owner;
 static char *arg_constraint;
 static gboolean arg_held;
+static char *arg_state;
 static gboolean arg_long;
 static gboolean arg_json;
 static gboolean arg_history;
@@ -29,6 +30,8 @@ static const GOptionEntry options[] = {
     {"constraint", 'c', 0, G_OPTION_ARG_STRING, &arg_constraint,
      "Only jobs for which EXPR is true, e.g. 'RequestMemory > 1024'", "EXPR"},
     {"held", 0, 0, G_OPTION_ARG_NONE, &arg_held, "Held jobs, with their hold reasons", NULL},
+    {"state", 's', 0, G_OPTION_ARG_STRING, &arg_state,
+     "Only jobs in STATE: idle, running, held, suspended (with --history: completed, removed)", "STATE"},
     {"long", 'l', 0, G_OPTION_ARG_NONE, &arg_long, "Every attribute of each job", NULL},
     {"json", 0, 0, G_OPTION_ARG_NONE, &arg_json, "JSON for scripts", NULL},
     {"history", 0, 0, G_OPTION_ARG_NONE, &arg_history, "Finished and removed jobs", NULL},
@@ -252,10 +255,24 @@ static int run_once(GError **error)
 	for (guint i = 0; i < ids->len; i++)
 		g_variant_builder_add(&b, "(xx)", g_array_index(ids, KiteJobId, i).cluster,
 				      g_array_index(ids, KiteJobId, i).proc);
+	int status = arg_held ? KITE_JOB_HELD : 0;
+	if (arg_state) {
+		static const int states[] = {KITE_JOB_IDLE,	 KITE_JOB_RUNNING, KITE_JOB_REMOVED,
+					     KITE_JOB_COMPLETED, KITE_JOB_HELD,	   KITE_JOB_SUSPENDED};
+		for (gsize i = 0; i < G_N_ELEMENTS(states); i++)
+			if (g_ascii_strcasecmp(arg_state, kite_job_status_name(states[i])) == 0 ||
+			    (strlen(arg_state) == 1 && g_ascii_toupper(arg_state[0]) == kite_job_status_letter(states[i])))
+				status = states[i];
+		if (!status) {
+			kite_throw(error, KITE_ERROR_INVALID,
+				   "unknown state \"%s\": use idle, running, held, suspended, completed or removed", arg_state);
+			return 2;
+		}
+	}
 	gboolean full = arg_long || arg_json;
 	g_autoptr(GVariant) reply = kite_conn_call(
 	    conn, KITE_MSG_QUERY,
-	    g_variant_new("(s@a(xx)isbb)", owner, g_variant_builder_end(&b), arg_held ? KITE_JOB_HELD : 0,
+	    g_variant_new("(s@a(xx)isbb)", owner, g_variant_builder_end(&b), status,
 			  arg_constraint ? arg_constraint : "", arg_history, full),
 	    KITE_MSG_QUERY_REPLY, error);
 	if (!reply)

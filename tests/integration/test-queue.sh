@@ -48,6 +48,8 @@ check_eq "pool hold output" "job 1.1 held" "$out"
 out=$(q --held)
 check_contains "q --held shows the reason" "disk full (by $(id -un))" "$out"
 check_eq "q --held lists one job" "1" "$(echo "$out" | grep -c '^1\.1 ')"
+check_eq "q --state held" "1.1" "$(q --state held | awk '/^1\./{print $1}')"
+check_eq "q -s I (letters work too)" "1.0 1.2" "$(q -s I | awk '/^1\./{print $1}' | xargs)"
 out=$(pool hold 1.1 2>&1); rc=$?
 check_status "holding a held job" 1 $rc
 check_eq "holding a held job says so" "pool: job 1.1 is already held" "$out"
@@ -55,6 +57,10 @@ out=$(pool release 1.1 1.0 2>&1); rc=$?
 check_status "release of a held and an idle job" 1 $rc
 check_contains "release reports the released job" "job 1.1 released" "$out"
 check_contains "release reports the idle job" "pool: job 1.0 is not held (it is idle)" "$out"
+
+out=$(q --state sleeping 2>&1); rc=$?
+check_status "q with an unknown state" 2 $rc
+check_contains "unknown state lists the valid ones" "use idle, running, held" "$out"
 
 out=$(pool edit 1.2 JobPrio 7); rc=$?
 check_status "pool edit" 0 $rc
@@ -135,6 +141,20 @@ out=$(schedd --config "$TMP/typo.yaml" --state-dir "$TMP/x" 2>&1); rc=$?
 check_status "schedd with a typo in its config" 2 $rc
 check_contains "config typo: file, line, column and suggestion" "typo.yaml:2:1: unknown key \`max_job\`" "$out"
 check_contains "schedd --help-config lists keys" "max_jobs_per_owner" "$(schedd --help-config)"
+
+# Limits refuse clearly and leave nothing half-done.
+start_schedd "$TMP/lim" "max_jobs_per_submit: 5" "max_jobs_per_owner: 7"
+printf 'executable: /bin/true\nqueue: 6\n' >six.yaml
+printf 'executable: /bin/true\nqueue: 4\n' >four.yaml
+out=$(submit six.yaml 2>&1); rc=$?
+check_status "a submission over max_jobs_per_submit" 1 $rc
+check_contains "per-submit limit named" "submission of 6 procs is over the limit of 5 per submission (max_jobs_per_submit)" "$out"
+submit four.yaml >/dev/null
+out=$(submit four.yaml 2>&1); rc=$?
+check_status "a submission over max_jobs_per_owner" 1 $rc
+check_contains "per-owner limit named" "has 4 jobs; 4 more would be over the limit of 7 per user (max_jobs_per_owner)" "$out"
+check_eq "nothing half-submitted" "Total: 4 jobs; 4 idle, 0 running, 0 held, 0 suspended" "$(q | tail -1)"
+export KITE_SCHEDD=$TMP/s/schedd.sock
 
 # No schedd: a clear message.
 out=$(KITE_SCHEDD=$TMP/nowhere.sock q 2>&1); rc=$?
