@@ -61,6 +61,8 @@ BENCHES :=
 CLEAN_FILES :=
 
 .PHONY: all check unit integration demo bench install clean indent deps
+# Keep every intermediate object (test objects are otherwise deleted).
+.SECONDARY:
 all:
 
 include common/common.mk

@@ -93,6 +93,10 @@ else
 	R[slow_detail]=""
 fi
 
+for k in pause_1024 commit_1024 restart_1024 bytes_1024 incr_1024 pause_100 commit_100 restart_100 incr_100 \
+	triv_ms triv_kib slow slow_detail; do
+	[ -n "${R[$k]+x}" ] || R[$k]="n/a"
+done
 out=$TOP/bench/ckpt-results.md
 [ -n "${ONLY:-}" ] && out=/dev/null # partial runs do not overwrite the table
 {
