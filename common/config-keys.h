@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 #define KITE_DEFAULT_STATE_DIR "/var/lib/kite"
 
 extern const KiteConfigKey kite_schedd_config_keys[];
+extern const KiteConfigKey kite_startd_config_keys[];
 
 /* Every program's table, for the documentation check. */
 typedef struct {

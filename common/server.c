@@ -190,11 +190,13 @@ static void handle_auth(KiteServerConn *c, guint type, GVariant *body)
 		g_variant_get(body, "(&s@ay)", &name, &pv);
 		g_autoptr(GBytes) proof = g_variant_get_data_as_bytes(pv);
 		g_autoptr(GBytes) nonce = g_bytes_new(c->nonce, sizeof c->nonce);
-		if (!srv->opt.key || !kite_auth_check_daemon_proof(srv->opt.key, nonce, name, proof)) {
+		if (!srv->opt.key || !kite_auth_check_daemon_proof(srv->opt.key, nonce, name, proof) ||
+		    strlen(name) > 256) {
 			fail_conn(c, KITE_ERROR_AUTH,
 				  "authentication failed: daemon \"%s\" does not hold this pool's key", name);
 			return;
 		}
+		g_free(c->identity);
 		c->identity = g_strdup_printf("daemon:%s", name);
 		c->role = KITE_ROLE_DAEMON;
 	} else {
@@ -215,7 +217,11 @@ static void dispatch(KiteServerConn *c, guint type, GVariant *body)
 		return;
 	}
 	if (type == KITE_MSG_AUTH_TOKEN || type == KITE_MSG_AUTH_DAEMON || c->role == KITE_ROLE_NONE) {
-		if (c->role != KITE_ROLE_NONE) {
+		/* A local peer is known by its uid, but a daemon on the same
+		 * host (a startd) may still prove pool membership, once, to
+		 * take the daemon role. */
+		gboolean upgrade = type == KITE_MSG_AUTH_DAEMON && c->is_unix && c->role != KITE_ROLE_DAEMON;
+		if (c->role != KITE_ROLE_NONE && !upgrade) {
 			fail_conn(c, KITE_ERROR_PROTOCOL, "already authenticated as %s", c->identity);
 			return;
 		}

@@ -43,4 +43,12 @@
 	X(ACT_REPLY, 15, "(a(xxbs))", "schedd -> client: per job (cluster, proc, done?, message)")           \
 	X(EDIT, 16, "(a(xx)ss)", "client -> schedd: (ids, attribute, expression)")                           \
 	X(TOKEN_CREATE, 17, "(sx)", "client -> schedd: (user, lifetime in seconds); admins: anyone, users: themselves")            \
-	X(TOKEN_REPLY, 18, "(s)", "schedd -> client: the token")
+	X(TOKEN_REPLY, 18, "(s)", "schedd -> client: the token")                                            \
+	/* machines (the schedd's collector role) */                                                         \
+	X(MACHINE_ADS, 20, "(aa(ss))",                                                                       \
+	  "startd -> schedd (daemon role only): the current ad of each of its slots")                        \
+	X(MACHINE_ADS_REPLY, 21, "(u)", "schedd -> startd: number of ads stored or dropped")                 \
+	X(MACHINES_QUERY, 22, "(s)", "client -> schedd: (constraint over machine ads, or \"\")")             \
+	X(MACHINES_REPLY, 23, "(aa(ss))", "schedd -> client: the matching slot ads, sorted by Name")         \
+	X(MACHINE_INVALIDATE, 24, "(as)",                                                                    \
+	  "startd -> schedd (daemon role only): drop these slots now (shutdown); reply MACHINE_ADS_REPLY")

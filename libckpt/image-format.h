@@ -208,6 +208,9 @@ typedef struct {
 	uint32_t prot;  /* PROT_* */
 	uint32_t flags; /* KITE_REG_* */
 	uint32_t path_len;
+	uint32_t build_id_len; /* file mappings of ELF files: GNU build-id */
+	uint8_t build_id[20];
+	uint32_t pad;
 	/* char path[path_len] */
 } KiteImgRegion;
 

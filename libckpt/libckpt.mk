@@ -10,7 +10,7 @@
 #   bin/ckpt-cc                     compiler wrapper for relinked programs.
 #   bin/tests/programs/*            zdtm-style test jobs (tests/programs).
 
-CKPT_RT_SRCS := $(wildcard libckpt/runtime/*.c) libckpt/crc32c.c libckpt/xxhash64.c
+CKPT_RT_SRCS := $(wildcard libckpt/runtime/*.c) libckpt/crc32c.c libckpt/xxhash64.c libckpt/elf-build-id.c
 CKPT_RT_OBJS := $(CKPT_RT_SRCS:libckpt/%.c=$(BUILD)/libckpt-pic/%.o)
 CKPT_RT_AOBJS := $(CKPT_RT_SRCS:libckpt/%.c=$(BUILD)/libckpt-a/%.o) $(BUILD)/libckpt-a/relinked/relinked.o
 CKPT_RT_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -I. -Iinclude -fPIC \
@@ -53,7 +53,8 @@ bin/ckpt-restore: $(CKPT_RESTORE_OBJS)
 	$(Q)$(CC) -static -nostdlib -no-pie -Wl,-Ttext-segment=0x600000000000 -Wl,-z,noexecstack \
 		-Wl,--build-id -o $@ $^ -lgcc
 
-CKPT_CMD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard libckpt/cmd/*.c)) $(BUILD)/libckpt/crc32c.o
+CKPT_CMD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard libckpt/cmd/*.c)) $(BUILD)/libckpt/crc32c.o \
+	$(BUILD)/libckpt/elf-build-id.o
 
 bin/ckpt: $(CKPT_CMD_OBJS)
 	$(call link_program)
@@ -101,3 +102,8 @@ TEST_HELPERS += $(CKPT_TEST_PROGRAMS)
 # Everything of libckpt's, for building it alone: make -j2 ckpt-all
 .PHONY: ckpt-all
 ckpt-all: bin/ckpt bin/ckpt-restore bin/ckpt-cc lib/libckpt.so lib/libckpt.a $(CKPT_TEST_PROGRAMS) $(CKPT_RELINKED)
+
+# The image unit test needs the reader and the checksums, not the schedd.
+bin/tests/test-ckpt-image: $(BUILD)/tests/unit/test-ckpt-image.o $(BUILD)/libckpt/cmd/ckpt-image.o \
+		$(BUILD)/libckpt/crc32c.o $(BUILD)/libckpt/xxhash64.o
+	$(call link_program,-lcmocka)

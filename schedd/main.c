@@ -1,6 +1,7 @@
 /* main.c — the schedd: start-up (options, config, state directory, pool
  * key, queue database, sockets), the main loop, and shutdown.  Requests
- * are answered in requests.c; the queue lives in queue.c. */
+ * are answered in requests.c; the queue lives in queue.c, machine ads in
+ * collector.c. */
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
@@ -10,23 +11,9 @@
 
 #include "auth.h"
 #include "config-keys.h"
-#include "log.h"
+#include "daemon.h"
 #include "schedd.h"
 #include "util.h"
-
-static char *arg_config;
-static char *arg_state_dir;
-static gboolean arg_help_config;
-
-static const GOptionEntry options[] = {
-    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &arg_config,
-     "Read configuration from FILE (default: none, built-in defaults)", "FILE"},
-    {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &arg_state_dir,
-     "Keep the queue, sockets and key in DIR (default " KITE_DEFAULT_STATE_DIR ")", "DIR"},
-    {"help-config", 0, 0, G_OPTION_ARG_NONE, &arg_help_config,
-     "List every configuration key with its default", NULL},
-    {NULL},
-};
 
 static gboolean on_signal(gpointer data)
 {
@@ -42,6 +29,13 @@ static gboolean purge_history(gpointer data)
 					    (gint64)kite_config_get_duration(s->config, "history_retention"));
 	if (n > 0)
 		g_message("dropped %" G_GINT64_FORMAT " jobs from the history", n);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean expire_machines(gpointer data)
+{
+	KiteSchedd *s = data;
+	kite_collector_expire(s->collector, kite_now_monotonic());
 	return G_SOURCE_CONTINUE;
 }
 
@@ -81,6 +75,8 @@ static gboolean start(KiteSchedd *s, GError **error)
 	    .admins = kite_config_get_strv(s->config, "admins"),
 	};
 	s->server = kite_server_new(&so, kite_schedd_handle, s);
+	s->collector = kite_collector_new(kite_config_get_int(s->config, "max_machines"),
+					  kite_config_get_duration(s->config, "machine_ad_lifetime"));
 
 	g_autofree char *sock = state_path(s, "socket", "schedd.sock");
 	if (!kite_server_listen_unix(s->server, sock, error))
@@ -107,28 +103,14 @@ static gboolean start(KiteSchedd *s, GError **error)
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GOptionContext) ctx = g_option_context_new("— Kite's job queue daemon");
-	g_option_context_set_summary(ctx, "Keeps the durable job queue and answers submit, q and pool.\n"
-					  "Runs in the foreground and logs to stderr. See docs/schedd.md.");
-	g_option_context_add_main_entries(ctx, options, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
-		fprintf(stderr, "schedd: %s (see schedd --help)\n", error->message);
-		return 2;
-	}
-	if (arg_help_config) {
-		g_autofree char *d = kite_config_describe("schedd", kite_schedd_config_keys);
-		fputs(d, stdout);
-		return 0;
-	}
-	kite_log_init("schedd");
-
-	KiteSchedd s = {0};
-	s.config = kite_config_load(arg_config, kite_schedd_config_keys, &error);
-	if (!s.config) {
-		fprintf(stderr, "schedd: %s\n", error->message);
-		return 2;
-	}
-	s.state_dir = g_strdup(arg_state_dir ? arg_state_dir : KITE_DEFAULT_STATE_DIR);
+	KiteDaemonSetup setup = {0};
+	int rc = kite_daemon_setup("schedd", "— Kite's job queue daemon",
+				   "Keeps the durable job queue and answers submit, q and pool.\n"
+				   "Runs in the foreground and logs to stderr. See docs/schedd.md.",
+				   NULL, kite_schedd_config_keys, &argc, &argv, &setup);
+	if (rc >= 0)
+		return rc;
+	KiteSchedd s = {.config = setup.config, .state_dir = setup.state_dir};
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	if (!start(&s, &error)) {
 		fprintf(stderr, "schedd: %s\n", error->message);
@@ -138,10 +120,12 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, on_signal, loop);
 	purge_history(&s);
 	g_timeout_add_seconds(3600, purge_history, &s);
+	g_timeout_add(500, expire_machines, &s);
 	g_message("ready (state in %s)", s.state_dir);
 	g_main_loop_run(loop);
 
 	kite_server_free(s.server);
+	kite_collector_free(s.collector);
 	kite_queue_close(s.queue);
 	kite_config_free(s.config);
 	g_bytes_unref(s.key);

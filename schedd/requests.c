@@ -1,5 +1,6 @@
 /* requests.c — the schedd's answers to client requests: submit, query,
- * remove/hold/release, edit, token creation.  Each handler decodes the
+ * remove/hold/release, edit, token creation.  Machine ads and queries
+ * go on to the collector (collector.c).  Each handler decodes the
  * (already type-checked) body, asks the queue, and replies once. */
 #include <string.h>
 
@@ -47,6 +48,16 @@ static void handle_submit(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_message("%s: submitted cluster %" G_GINT64_FORMAT " (%u procs)", kite_server_conn_peer(conn),
 		  cluster, count);
 	kite_server_reply(conn, KITE_MSG_SUBMIT_REPLY, g_variant_new("(xu)", cluster, count));
+}
+
+KiteExpr *kite_schedd_parse_constraint(const char *text, GError **error)
+{
+	guint col = 0;
+	g_autoptr(GError) perr = NULL;
+	KiteExpr *expr = kite_expr_parse(text, &col, &perr);
+	if (!expr)
+		kite_throw(error, KITE_ERROR_INVALID, "constraint, column %u: %s", col, perr->message);
+	return expr;
 }
 
 static GArray *ids_from_variant(GVariant *v)
@@ -148,16 +159,9 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_variant_get(body, "(&s@a(xx)i&sbb)", &owner, &idv, &status, &constraint, &history, &full);
 	g_autoptr(GArray) ids = ids_from_variant(idv);
 	g_autoptr(KiteExpr) expr = NULL;
-	if (*constraint) {
-		guint col = 0;
-		g_autoptr(GError) perr = NULL;
-		expr = kite_expr_parse(constraint, &col, &perr);
-		if (!expr) {
-			g_set_error(&error, KITE_ERROR, KITE_ERROR_INVALID, "constraint, column %u: %s", col,
-				    perr->message);
-			reply_error(conn, error);
-			return;
-		}
+	if (*constraint && !(expr = kite_schedd_parse_constraint(constraint, &error))) {
+		reply_error(conn, error);
+		return;
 	}
 	KiteQueueFilter f = {
 	    .owner = owner,
@@ -275,6 +279,8 @@ void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpoint
 		handle_token_create(s, conn, body);
 		break;
 	default:
-		break; /* the server answers requests nobody handled */
+		/* The server answers requests nobody handled. */
+		kite_schedd_collector_handle(s, conn, type, body);
+		break;
 	}
 }

@@ -1,2 +1,16 @@
-# startd/: see ../shared/DESIGN.md §1 and docs/architecture.md.  Nothing is
-# built here yet; the issue that delivers startd adds its sources and rules.
+# startd/: the execute-host daemon — machine attributes, owner activity
+# sources, the owner policy, slots, advertising to the schedd.  Every
+# file but main.c goes into an archive that the unit tests link.
+
+STARTD_SRCS := $(filter-out startd/main.c,$(wildcard startd/*.c))
+STARTD_OBJS := $(STARTD_SRCS:%.c=$(BUILD)/%.o)
+STARTD_LIB  := $(BUILD)/libstartd.a
+
+$(STARTD_LIB): $(STARTD_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+bin/startd: $(BUILD)/startd/main.o $(STARTD_LIB) $(COMMON_LIB)
+	$(call link_program)
+
+PROGRAMS += bin/startd

@@ -203,3 +203,60 @@ void kite_cli_rows_clear(KiteQueryRows *r)
 	g_variant_unref(r->reply);
 	*r = (KiteQueryRows){0};
 }
+
+void kite_cli_json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(out, "\\u%04x", *p);
+		else
+			g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+void kite_cli_json_attr(GString *out, const KiteAd *ad, const char *name, KiteExpr *e)
+{
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(ad, name, NULL, &v);
+	switch (v.type) {
+	case KITE_VALUE_BOOL:
+		g_string_append(out, v.b ? "true" : "false");
+		break;
+	case KITE_VALUE_INT:
+		g_string_append_printf(out, "%" G_GINT64_FORMAT, v.i);
+		break;
+	case KITE_VALUE_REAL: {
+		char buf[G_ASCII_DTOSTR_BUF_SIZE];
+		g_string_append(out, g_ascii_dtostr(buf, sizeof buf, v.r));
+		break;
+	}
+	case KITE_VALUE_STRING:
+		kite_cli_json_string(out, v.s);
+		break;
+	default: {
+		g_autofree char *text = kite_expr_to_string(e);
+		if (g_ascii_strcasecmp(text, "undefined") == 0)
+			g_string_append(out, "null");
+		else
+			kite_cli_json_string(out, text);
+	}
+	}
+	kite_value_clear(&v);
+}
+
+void kite_cli_json_ad(GString *out, const KiteAd *ad)
+{
+	g_string_append_c(out, '{');
+	for (guint i = 0; i < kite_ad_size(ad); i++) {
+		if (i)
+			g_string_append(out, ", ");
+		kite_cli_json_string(out, kite_ad_name_at(ad, i));
+		g_string_append(out, ": ");
+		kite_cli_json_attr(out, ad, kite_ad_name_at(ad, i), kite_ad_expr_at(ad, i));
+	}
+	g_string_append_c(out, '}');
+}

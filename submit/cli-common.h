@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "ad.h"
 #include "conn.h"
 #include "job.h"
 
@@ -47,3 +48,11 @@ typedef struct {
 /* Check that every column has the same length and set up @out_rows. */
 gboolean kite_cli_rows_init(KiteQueryRows *out_rows, GVariant *reply, GError **error);
 void kite_cli_rows_clear(KiteQueryRows *rows);
+
+/* JSON output: a string literal with escapes; an attribute's value
+ * when it is a constant, otherwise its expression text as a string
+ * (Requirements and the like), null for undefined; a whole ad as an
+ * object of its attributes. */
+void kite_cli_json_string(GString *out, const char *s);
+void kite_cli_json_attr(GString *out, const KiteAd *ad, const char *name, KiteExpr *e);
+void kite_cli_json_ad(GString *out, const KiteAd *ad);

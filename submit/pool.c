@@ -1,10 +1,12 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
- * the pool: rm, hold, release, edit, token create.  Later issues add
- * status, vacate, ckpt and glidein here. */
+ * look at the pool: rm, hold, release, edit, token create, and status
+ * (the machines, as condor_status shows them).  Later issues add query,
+ * vacate, ckpt and glidein here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ad.h"
 #include "cli-common.h"
 #include "util.h"
 
@@ -19,6 +21,9 @@ static const char usage[] =
     "  token create --user NAME [--lifetime DURATION]\n"
     "                               print a token for NAME to reach the schedd over TCP\n"
     "                               (admins: any user; others: themselves; default 30d)\n"
+    "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
+    "                               the pool's machines (slots): state, activity, load,\n"
+    "                               memory; -l every attribute; NAME a slot or machine\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -138,6 +143,187 @@ static int token(const char *schedd, int argc, char **argv)
 	return 0;
 }
 
+/* ---- status ---- */
+
+/* The States whose totals `pool status` prints, in Condor's order. */
+static const char *const total_states[] = {"Owner", "Claimed", "Unclaimed", "Matched", "Preempting"};
+
+typedef struct {
+	char *key; /* "X86_64/LINUX" */
+	gint64 n[G_N_ELEMENTS(total_states) + 1]; /* per state, then total */
+} Totals;
+
+static void totals_free(Totals *t)
+{
+	g_free(t->key);
+	g_free(t);
+}
+
+static char *ad_string(const KiteAd *ad, const char *name)
+{
+	char *v = NULL;
+	return kite_ad_get_string(ad, name, &v) ? v : g_strdup("?");
+}
+
+/* Seconds the slot has spent in its activity, as of now: the startd's
+ * ActivityTimer when it last reported, plus the time since then (both
+ * on the schedd's clock, so skew between machines does not matter). */
+static gint64 activity_time(const KiteAd *ad)
+{
+	gint64 timer = 0, heard = 0;
+	kite_ad_get_int(ad, "ActivityTimer", &timer);
+	if (kite_ad_get_int(ad, "LastHeardFrom", &heard))
+		timer += MAX(kite_now_wall() - heard, 0);
+	return timer;
+}
+
+static void count(GPtrArray *totals, const char *key, const char *state)
+{
+	Totals *t = NULL;
+	for (guint i = 0; i < totals->len && !t; i++)
+		if (g_str_equal(((Totals *)totals->pdata[i])->key, key))
+			t = totals->pdata[i];
+	if (!t) {
+		t = g_new0(Totals, 1);
+		t->key = g_strdup(key);
+		g_ptr_array_add(totals, t);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(total_states); i++)
+		if (g_ascii_strcasecmp(state, total_states[i]) == 0)
+			t->n[i]++;
+	t->n[G_N_ELEMENTS(total_states)]++;
+}
+
+static void print_totals_row(GString *out, const char *key, const gint64 *n)
+{
+	g_string_append_printf(out, "%16s %5" G_GINT64_FORMAT, key, n[G_N_ELEMENTS(total_states)]);
+	for (gsize i = 0; i < G_N_ELEMENTS(total_states); i++)
+		g_string_append_printf(out, " %*" G_GINT64_FORMAT, (int)MAX(strlen(total_states[i]), 5), n[i]);
+	g_string_append_c(out, '\n');
+}
+
+static void print_status_table(GPtrArray *ads)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_string_append_printf(out, "%-24s %-6s %-7s %-10s %-12s %-6s %-7s %s\n", "Name", "OpSys", "Arch",
+			       "State", "Activity", "LoadAv", "Mem", "ActvtyTime");
+	g_autoptr(GPtrArray) totals = g_ptr_array_new_with_free_func((GDestroyNotify)totals_free);
+	for (guint i = 0; i < ads->len; i++) {
+		const KiteAd *ad = ads->pdata[i];
+		g_autofree char *name = ad_string(ad, "Name"), *opsys = ad_string(ad, "OpSys"),
+				*arch = ad_string(ad, "Arch"), *state = ad_string(ad, "State"),
+				*activity = ad_string(ad, "Activity");
+		double load = 0;
+		gint64 mem = 0;
+		char load_text[32] = "-";
+		if (kite_ad_get_real(ad, "LoadAvg", &load))
+			snprintf(load_text, sizeof load_text, "%.3f", load);
+		kite_ad_get_int(ad, "Memory", &mem);
+		g_autofree char *since = kite_cli_format_duration(activity_time(ad));
+		g_string_append_printf(out, "%-24s %-6s %-7s %-10s %-12s %-6s %-7" G_GINT64_FORMAT " %s\n", name,
+				       opsys, arch, state, activity, load_text, mem, since);
+		g_autofree char *key = g_strdup_printf("%s/%s", arch, opsys);
+		count(totals, key, state);
+	}
+	g_string_append_printf(out, "\n%16s %5s", "", "Total");
+	for (gsize i = 0; i < G_N_ELEMENTS(total_states); i++)
+		g_string_append_printf(out, " %5s", total_states[i]);
+	g_string_append_c(out, '\n');
+	gint64 all[G_N_ELEMENTS(total_states) + 1] = {0};
+	for (guint i = 0; i < totals->len; i++) {
+		const Totals *t = totals->pdata[i];
+		print_totals_row(out, t->key, t->n);
+		for (gsize j = 0; j <= G_N_ELEMENTS(total_states); j++)
+			all[j] += t->n[j];
+	}
+	print_totals_row(out, "Total", all);
+	fwrite(out->str, 1, out->len, stdout);
+}
+
+static void print_status_json(GPtrArray *ads)
+{
+	g_autoptr(GString) out = g_string_new("[");
+	for (guint i = 0; i < ads->len; i++) {
+		g_string_append(out, i ? ",\n  " : "\n  ");
+		kite_cli_json_ad(out, ads->pdata[i]);
+	}
+	g_string_append(out, ads->len ? "\n]\n" : "]\n");
+	fwrite(out->str, 1, out->len, stdout);
+}
+
+/* TRUE if @ad is named by one of @names: its slot Name or its Machine
+ * (case-insensitive), or there are no names. */
+static gboolean named(const KiteAd *ad, char **names)
+{
+	if (!names || !*names)
+		return TRUE;
+	g_autofree char *name = ad_string(ad, "Name"), *machine = ad_string(ad, "Machine");
+	for (char **n = names; *n; n++)
+		if (g_ascii_strcasecmp(*n, name) == 0 || g_ascii_strcasecmp(*n, machine) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static int status(const char *schedd, int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean lng = FALSE, json = FALSE;
+	g_autofree char *constraint = NULL;
+	GOptionEntry entries[] = {
+	    {"long", 'l', 0, G_OPTION_ARG_NONE, &lng, "Every attribute of each slot", NULL},
+	    {"constraint", 0, 0, G_OPTION_ARG_STRING, &constraint, "Only slots for which EXPR is true",
+	     "EXPR"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON for scripts", NULL},
+	    {NULL},
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("[NAME…] — the pool's machines");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		kite_cli_error("pool status", error);
+		return 2;
+	}
+	g_auto(GStrv) names = g_new0(char *, MAX(argc, 1)); /* argv[0] is "status" */
+	for (int k = 1; k < argc; k++)
+		names[k - 1] = g_strdup(argv[k]);
+	g_autoptr(KiteConn) conn = kite_cli_connect(schedd, &error);
+	g_autoptr(GVariant) reply = NULL;
+	if (conn)
+		reply = kite_conn_call(conn, KITE_MSG_MACHINES_QUERY, g_variant_new("(s)", constraint ? constraint : ""),
+				       KITE_MSG_MACHINES_REPLY, &error);
+	if (!reply) {
+		kite_cli_error("pool", error);
+		return 1;
+	}
+	g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
+	g_autoptr(GPtrArray) ads = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
+	for (gsize i = 0; i < g_variant_n_children(list); i++) {
+		g_autoptr(GVariant) child = g_variant_get_child_value(list, i);
+		g_autoptr(KiteAd) ad = kite_ad_from_variant(child, &error);
+		if (!ad) {
+			g_prefix_error(&error, "the schedd sent a bad machine ad: ");
+			kite_cli_error("pool", error);
+			return 1;
+		}
+		if (named(ad, names))
+			g_ptr_array_add(ads, g_steal_pointer(&ad));
+	}
+	if (names[0] && ads->len == 0) {
+		fprintf(stderr, "pool: no machine or slot named %s%s in the pool\n", names[0],
+			names[1] ? " (or the other names)" : "");
+		return 1;
+	}
+	if (json)
+		print_status_json(ads);
+	else if (lng) {
+		for (guint i = 0; i < ads->len; i++) {
+			g_autofree char *text = kite_ad_to_text(ads->pdata[i]);
+			printf("%s%s", i ? "\n" : "", text);
+		}
+	} else
+		print_status_table(ads);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *schedd = NULL;
@@ -183,6 +369,8 @@ int main(int argc, char **argv)
 		return edit(schedd, rest, n);
 	if (g_str_equal(cmd, "token"))
 		return token(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "status"))
+		return status(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }

@@ -82,52 +82,6 @@ static void row_clear(Row *r)
 	g_clear_pointer(&r->ad, g_variant_unref);
 }
 
-static void json_string(GString *out, const char *s)
-{
-	g_string_append_c(out, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(out, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(out, "\\u%04x", *p);
-		else
-			g_string_append_c(out, *p);
-	}
-	g_string_append_c(out, '"');
-}
-
-/* An attribute as JSON: its value when it is a constant, otherwise the
- * expression text as a string (Requirements and the like). */
-static void json_attr(GString *out, const KiteAd *ad, const char *name, KiteExpr *e)
-{
-	KiteValue v = KITE_VALUE_INIT;
-	kite_ad_eval(ad, name, NULL, &v);
-	switch (v.type) {
-	case KITE_VALUE_BOOL:
-		g_string_append(out, v.b ? "true" : "false");
-		break;
-	case KITE_VALUE_INT:
-		g_string_append_printf(out, "%" G_GINT64_FORMAT, v.i);
-		break;
-	case KITE_VALUE_REAL: {
-		char buf[G_ASCII_DTOSTR_BUF_SIZE];
-		g_string_append(out, g_ascii_dtostr(buf, sizeof buf, v.r));
-		break;
-	}
-	case KITE_VALUE_STRING:
-		json_string(out, v.s);
-		break;
-	default: {
-		g_autofree char *text = kite_expr_to_string(e);
-		if (g_ascii_strcasecmp(text, "undefined") == 0)
-			g_string_append(out, "null");
-		else
-			json_string(out, text);
-	}
-	}
-	kite_value_clear(&v);
-}
-
 static void print_json(const KiteQueryRows *rows)
 {
 	g_autoptr(GString) out = g_string_new("[");
@@ -141,17 +95,14 @@ static void print_json(const KiteQueryRows *rows)
 		g_string_append_printf(
 		    out, "\"id\": \"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\", \"owner\": ", r.cluster,
 		    r.proc);
-		json_string(out, r.owner);
-		g_string_append_printf(out, ", \"status\": \"%s\", \"attributes\": {",
+		kite_cli_json_string(out, r.owner);
+		g_string_append_printf(out, ", \"status\": \"%s\", \"attributes\": ",
 				       kite_job_status_name(r.status));
-		for (guint i = 0; ad && i < kite_ad_size(ad); i++) {
-			if (i)
-				g_string_append(out, ", ");
-			json_string(out, kite_ad_name_at(ad, i));
-			g_string_append(out, ": ");
-			json_attr(out, ad, kite_ad_name_at(ad, i), kite_ad_expr_at(ad, i));
-		}
-		g_string_append(out, "}}");
+		if (ad)
+			kite_cli_json_ad(out, ad);
+		else
+			g_string_append(out, "{}");
+		g_string_append_c(out, '}');
 		row_clear(&r);
 	}
 	g_string_append(out, first ? "]\n" : "\n]\n");

@@ -6,6 +6,7 @@
  * even when requests were coalesced. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -122,9 +123,9 @@ int kite_ckpt_cmd_now(int argc, char **argv)
 				pid);
 		return 1;
 	}
-	g_autofree char *s1 = proc_env(pid, "KITE_CKPT_SIGNAL");
-	g_autofree char *s2 = proc_env(pid, "KITE_CKPT_EXIT_SIGNAL");
-	int sig = do_exit ? (s2 ? atoi(s2) : SIGTSTP) : (s1 ? atoi(s1) : SIGUSR2);
+	/* a queued real-time signal: concurrent requests are not merged */
+	g_autofree char *srt = proc_env(pid, "KITE_CKPT_RT_SIGNAL");
+	int sig = srt ? atoi(srt) : SIGRTMAX - 1;
 	/* A job that has not yet initialised libckpt would die of the signal. */
 	for (int i = 0; !catches(pid, sig); i++) {
 		if (i == 500) {
@@ -137,7 +138,7 @@ int kite_ckpt_cmd_now(int argc, char **argv)
 		g_usleep(2000);
 	}
 	long nonce = g_random_int_range(1, G_MAXINT32);
-	union sigval v = { .sival_int = (int)nonce };
+	union sigval v = { .sival_ptr = (void *)(uintptr_t)(((guint64)(do_exit ? 2 : 1) << 32) | (guint64)nonce) };
 	if (sigqueue(pid, sig, v) < 0) {
 		fprintf(stderr, "ckpt now: cannot signal process %d: %s\n", pid, g_strerror(errno));
 		return 1;

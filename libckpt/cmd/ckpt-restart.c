@@ -16,6 +16,7 @@
 #include "libckpt/cmd/ckpt-image.h"
 #include "libckpt/cmd/ckpt.h"
 #include "libckpt/crc32c.h"
+#include "libckpt/elf-build-id.h"
 
 #define RESTORER_BASE 0x600000000000ull
 #define RESTORER_SPAN (1ull << 30) /* restorer, its .bss and the vDSO parking spot */
@@ -163,6 +164,27 @@ static gboolean check_files(KiteImage *img, GError **error)
 		gboolean same_file = st.st_dev == r->r.dev && st.st_ino == r->r.ino;
 		gboolean same_content = (guint64)st.st_size == r->r.size && st.st_mtim.tv_sec == r->r.mtime_sec &&
 					(guint32)st.st_mtim.tv_nsec == r->r.mtime_nsec;
+		if (r->r.build_id_len && r->r.build_id_len <= sizeof r->r.build_id) {
+			/* an ELF file: its build-id decides (another machine may have
+			 * the same build with other timestamps) */
+			guint8 bid[20];
+			guint32 n = kite_elf_build_id(r->path, bid, sizeof bid);
+			if (n != r->r.build_id_len || memcmp(bid, r->r.build_id, n) != 0) {
+				g_autofree char *want = g_malloc0(2 * r->r.build_id_len + 1);
+				g_autofree char *have = g_malloc0(2 * n + 1);
+				for (guint32 k = 0; k < r->r.build_id_len; k++)
+					g_snprintf(want + 2 * k, 3, "%02x", r->r.build_id[k]);
+				for (guint32 k = 0; k < n; k++)
+					g_snprintf(have + 2 * k, 3, "%02x", bid[k]);
+				g_set_error(error, KITE_CKPT_ERROR, 1,
+					    "%s is not the build the program was running (build-id %s, checkpointed with "
+					    "%s); the program would resume into different code",
+					    r->path, n ? have : "none", want);
+				return FALSE;
+			}
+			if ((guint64)st.st_size == r->r.size)
+				continue; /* same build: timestamps may differ */
+		}
 		if (!same_content) {
 			g_set_error(error, KITE_CKPT_ERROR, 1,
 				    "%s changed since the checkpoint (size %" G_GUINT64_FORMAT " -> %" G_GINT64_FORMAT

@@ -21,6 +21,7 @@
 
 #include "libckpt/crc32c.h"
 #include "libckpt/xxhash64.h"
+#include "libckpt/elf-build-id.h"
 #include "libckpt/raw-syscall.h"
 #include "libckpt/runtime/rt.h"
 
@@ -61,6 +62,9 @@ typedef struct {
 	uint64_t nh, nh_total;
 	uint64_t stored, referenced;
 	long writes; /* records written, for KITE_FAULT */
+	uint64_t bid_dev, bid_ino; /* build-id cache */
+	uint8_t bid[20];
+	uint32_t bid_len;
 } W;
 
 typedef struct {
@@ -280,6 +284,17 @@ static int classify(W *w, const MapLine *m, uint32_t *flags, KiteImgRegion *r)
 	r->size = (uint64_t)st.st_size;
 	r->mtime_sec = st.st_mtim.tv_sec;
 	r->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	/* consecutive mappings of one file share its build-id */
+	if (w->bid_ino == st.st_ino && w->bid_dev == st.st_dev) {
+		r->build_id_len = w->bid_len;
+	} else {
+		w->bid_len = kite_elf_build_id(path, w->bid, sizeof w->bid);
+		w->bid_ino = st.st_ino;
+		w->bid_dev = st.st_dev;
+		r->build_id_len = w->bid_len;
+	}
+	for (uint32_t k = 0; k < r->build_id_len; k++)
+		r->build_id[k] = w->bid[k];
 	return m->shared ? SEL_NONE : SEL_COW;
 }
 

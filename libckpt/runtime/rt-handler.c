@@ -264,12 +264,12 @@ static int freeze_others(void)
 		int expect = 0;
 		for (int k = 0; k < kite_rt.nthreads_frozen; k++) {
 			siginfo_t si = { 0 };
-			si.si_signo = kite_rt.sig_ckpt;
+			si.si_signo = kite_rt.sig_rt;
 			si.si_code = SI_QUEUE;
 			si.si_pid = kite_rt.proc.pid;
 			si.si_value.sival_ptr = (void *)(uintptr_t)KITE_SIGVAL_FREEZE;
 			long r = rs_call4(SYS_rt_tgsigqueueinfo, kite_rt.proc.pid, kite_rt.threads[k].t.tid,
-					  kite_rt.sig_ckpt, &si);
+					  kite_rt.sig_rt, &si);
 			if (r < 0)
 				kite_rt.threads[k].t.tid = 0; /* gone */
 			else
@@ -278,7 +278,7 @@ static int freeze_others(void)
 		if (!wait_count(&kite_rt.frozen, expect, 2000)) {
 			release_others();
 			/* those that did not stop will not: forget them */
-			set_err("a thread did not stop for the checkpoint within 2 s (does it block signal ", kite_rt.sig_ckpt,
+			set_err("a thread did not stop for the checkpoint within 2 s (does it block signal ", kite_rt.sig_rt,
 				"?)", NULL);
 			return -1;
 		}
@@ -503,7 +503,7 @@ int kite_rt_start_timer(void)
 		return 0;
 	struct sigevent sev = { 0 };
 	sev.sigev_notify = SIGEV_SIGNAL;
-	sev.sigev_signo = kite_rt.sig_ckpt;
+	sev.sigev_signo = kite_rt.sig_rt;
 	int id = -1;
 	long r = rs_call3(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id);
 	if (r < 0)
@@ -634,6 +634,7 @@ static void post_restart(void)
 		rs_munmap(ri->restorer_start, ri->restorer_end - ri->restorer_start);
 	release_others();
 	kite_rt.proc.pid = ri->new_pid;
+	kite_rt.owner_pid = (int)ri->new_pid;
 	kite_rt.busy_pid = 0;
 	kite_rt.pending = 0;
 	kite_rt.npending_nonces = 0;
@@ -657,11 +658,11 @@ static void post_restart(void)
 static void notify_parent_done(void)
 {
 	siginfo_t si = { 0 };
-	si.si_signo = kite_rt.sig_ckpt;
+	si.si_signo = kite_rt.sig_rt;
 	si.si_code = SI_QUEUE;
 	si.si_pid = (int)rs_getpid();
 	si.si_value.sival_ptr = (void *)(uintptr_t)KITE_SIGVAL_DONE;
-	rs_call3(SYS_rt_sigqueueinfo, kite_rt.proc.pid, kite_rt.sig_ckpt, &si);
+	rs_call3(SYS_rt_sigqueueinfo, kite_rt.proc.pid, kite_rt.sig_rt, &si);
 }
 
 static void do_checkpoint(int mode)
@@ -782,14 +783,32 @@ static int reap_busy(int block)
 }
 
 static void handle_request(int sig, siginfo_t *si);
+static void do_checkpoint(int mode);
+
+static void run_pending(void)
+{
+	int mode = kite_rt.pending;
+	kite_rt.pending = 0;
+	for (int i = 0; i < kite_rt.npending_nonces; i++)
+		kite_rt.cur_nonces[i] = kite_rt.pending_nonces[i];
+	kite_rt.ncur_nonces = kite_rt.npending_nonces;
+	kite_rt.npending_nonces = 0;
+	do_checkpoint(mode);
+}
+
+static int follow_up_needed(void)
+{
+	return __atomic_load_n(&kite_rt.done_flag, __ATOMIC_SEQ_CST) ||
+	       (kite_rt.pending && !kite_rt.busy_pid && !kite_rt.critical);
+}
 
 void kite_rt_handler(int sig, void *siv, void *uc)
 {
 	siginfo_t *si = siv;
 	uint64_t val = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
 	(void)uc;
-	if (!kite_rt.active)
-		return;
+	if (!kite_rt.active || rs_getpid() != kite_rt.owner_pid)
+		return; /* inactive, or a fork()ed child of the job */
 	if (si->si_code == SI_QUEUE && val == KITE_SIGVAL_FREEZE) {
 		freeze_self();
 		return;
@@ -797,14 +816,43 @@ void kite_rt_handler(int sig, void *siv, void *uc)
 	int self = (int)rs_gettid();
 	int none = 0;
 	if (!__atomic_compare_exchange_n(&kite_rt.ckpt_owner, &none, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-		/* another thread is checkpointing: it (or its child's DONE) runs this later */
+		/* Another thread is checkpointing: leave this to it (it looks at
+		 * done_flag and pending before it lets go). */
+		if (si->si_code == SI_QUEUE && val == KITE_SIGVAL_DONE) {
+			__atomic_store_n(&kite_rt.done_flag, 1, __ATOMIC_SEQ_CST);
+			return;
+		}
 		int m = sig == kite_rt.sig_exit ? KITE_MODE_EXIT : KITE_MODE_CONTINUE;
+		if (si->si_code == SI_QUEUE && (val & ~0xffull) == KITE_SIGVAL_API) {
+			m = (int)(val & 0xff);
+		} else if (si->si_code == SI_QUEUE && sig == kite_rt.sig_rt && val != KITE_SIGVAL_PENDING) {
+			m = (val >> 32) == KITE_MODE_EXIT ? KITE_MODE_EXIT : KITE_MODE_CONTINUE;
+			add_nonce(val & 0xffffffffull);
+		} else if (si->si_code == SI_QUEUE && val != KITE_SIGVAL_PENDING) {
+			add_nonce(val);
+		}
+		if (si->si_code == SI_TIMER)
+			m = KITE_MODE_CONTINUE;
 		if (m > kite_rt.pending)
 			kite_rt.pending = m;
 		return;
 	}
 	handle_request(sig, si);
-	__atomic_store_n(&kite_rt.ckpt_owner, 0, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if (__atomic_exchange_n(&kite_rt.done_flag, 0, __ATOMIC_SEQ_CST))
+			reap_busy(1);
+		if (kite_rt.pending && !kite_rt.busy_pid && !kite_rt.critical) {
+			run_pending();
+			continue;
+		}
+		__atomic_store_n(&kite_rt.ckpt_owner, 0, __ATOMIC_SEQ_CST);
+		if (!follow_up_needed())
+			break;
+		none = 0;
+		if (!__atomic_compare_exchange_n(&kite_rt.ckpt_owner, &none, self, 0, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			break; /* the new owner takes it over */
+	}
 }
 
 static void handle_request(int sig, siginfo_t *si)
@@ -812,8 +860,9 @@ static void handle_request(int sig, siginfo_t *si)
 	int mode;
 	uint64_t val = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
 	if (si->si_code == SI_QUEUE && val == KITE_SIGVAL_DONE) {
+		/* the child sends this as its last act: wait for it to exit */
 		if (kite_rt.busy_pid && si->si_pid == kite_rt.busy_pid)
-			reap_busy(0);
+			reap_busy(1);
 		if (kite_rt.busy_pid || !kite_rt.pending || kite_rt.critical)
 			return;
 		mode = KITE_MODE_NONE;
@@ -823,6 +872,10 @@ static void handle_request(int sig, siginfo_t *si)
 		mode = (int)(val & 0xff);
 	} else if (si->si_code == SI_TIMER) {
 		mode = KITE_MODE_CONTINUE;
+	} else if (si->si_code == SI_QUEUE && sig == kite_rt.sig_rt) {
+		/* `ckpt now`: mode in the upper half, nonce in the lower */
+		mode = (val >> 32) == KITE_MODE_EXIT ? KITE_MODE_EXIT : KITE_MODE_CONTINUE;
+		add_nonce(val & 0xffffffffull);
 	} else {
 		mode = sig == kite_rt.sig_exit ? KITE_MODE_EXIT : KITE_MODE_CONTINUE;
 		if (si->si_code == SI_QUEUE)
@@ -840,11 +893,5 @@ static void handle_request(int sig, siginfo_t *si)
 		kite_rt.api_result = 0;
 		return; /* coalesced: runs when the current child reports done */
 	}
-	mode = kite_rt.pending;
-	kite_rt.pending = 0;
-	for (int i = 0; i < kite_rt.npending_nonces; i++)
-		kite_rt.cur_nonces[i] = kite_rt.pending_nonces[i];
-	kite_rt.ncur_nonces = kite_rt.npending_nonces;
-	kite_rt.npending_nonces = 0;
-	do_checkpoint(mode);
+	run_pending();
 }

@@ -91,6 +91,10 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	strncpy(kite_rt.libc_version, gnu_get_libc_version(), sizeof kite_rt.libc_version - 1);
 	kite_rt.sig_ckpt = (int)env_long("KITE_CKPT_SIGNAL", SIGUSR2);
 	kite_rt.sig_exit = (int)env_long("KITE_CKPT_EXIT_SIGNAL", SIGTSTP);
+	/* Plain signals do not queue: two SIGUSR2 in flight are one.  Requests
+	 * that carry a nonce (`ckpt now`), the child's "done", thread freezes
+	 * and the periodic timer use a queued real-time signal instead. */
+	kite_rt.sig_rt = (int)env_long("KITE_CKPT_RT_SIGNAL", SIGRTMAX - 1);
 	kite_rt.interval_s = env_long("KITE_CKPT_INTERVAL", 0);
 	kite_rt.full_every = (int)env_long("KITE_CKPT_FULL_EVERY", 8);
 	const char *fault = getenv("KITE_FAULT"); /* tests walk failure points */
@@ -111,8 +115,10 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	sa.sa_sigaction = (void (*)(int, siginfo_t *, void *))kite_rt_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(kite_rt.sig_ckpt, &sa, NULL) < 0 || sigaction(kite_rt.sig_exit, &sa, NULL) < 0)
+	if (sigaction(kite_rt.sig_ckpt, &sa, NULL) < 0 || sigaction(kite_rt.sig_exit, &sa, NULL) < 0 ||
+	    sigaction(kite_rt.sig_rt, &sa, NULL) < 0)
 		return;
+	kite_rt.owner_pid = getpid();
 	kite_rt.active = 1;
 	kite_rt_start_timer();
 }
@@ -122,11 +128,11 @@ __attribute__((constructor)) static void kite_rt_init(void)
  * universe): a preloaded program that installs its own action for them
  * is told it succeeded, and the action is remembered but never used, so
  * that the program cannot switch checkpointing off by accident. */
-static struct sigaction app_action[2];
+static struct sigaction app_action[3];
 
 static int reserved(int sig)
 {
-	return kite_rt.active && (sig == kite_rt.sig_ckpt || sig == kite_rt.sig_exit);
+	return kite_rt.active && (sig == kite_rt.sig_ckpt || sig == kite_rt.sig_exit || sig == kite_rt.sig_rt);
 }
 
 KITE_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -135,7 +141,7 @@ KITE_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 	if (!real)
 		real = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
 	if (reserved(sig)) {
-		struct sigaction *slot = &app_action[sig == kite_rt.sig_ckpt ? 0 : 1];
+		struct sigaction *slot = &app_action[sig == kite_rt.sig_ckpt ? 0 : sig == kite_rt.sig_exit ? 1 : 2];
 		if (old)
 			*old = *slot;
 		if (act)
@@ -159,25 +165,25 @@ KITE_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 
 KITE_EXPORT int kite_ckpt_is_active(void)
 {
-	return kite_rt.active;
+	return kite_rt.active && kite_rt.owner_pid == getpid();
 }
 
 static int request(int mode)
 {
-	if (!kite_rt.active) {
+	if (!kite_ckpt_is_active()) {
 		errno = ENOTSUP;
 		return -1;
 	}
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
-	si.si_signo = kite_rt.sig_ckpt;
+	si.si_signo = kite_rt.sig_rt;
 	si.si_code = SI_QUEUE;
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)(uintptr_t)(KITE_SIGVAL_API | (uint64_t)mode);
 	kite_rt.api_result = -1;
 	/* To this thread, so the handler has run when the call returns. */
-	if (rs_call4(SYS_rt_tgsigqueueinfo, getpid(), rs_gettid(), kite_rt.sig_ckpt, &si) < 0)
+	if (rs_call4(SYS_rt_tgsigqueueinfo, getpid(), rs_gettid(), kite_rt.sig_rt, &si) < 0)
 		return -1;
 	return kite_rt.api_result;
 }
@@ -228,11 +234,11 @@ KITE_EXPORT void kite_ckpt_critical_leave(void)
 	if (__atomic_sub_fetch(&kite_rt.critical, 1, __ATOMIC_SEQ_CST) == 0 && kite_rt.pending && kite_rt.active) {
 		siginfo_t si;
 		memset(&si, 0, sizeof si);
-		si.si_signo = kite_rt.sig_ckpt;
+		si.si_signo = kite_rt.sig_rt;
 		si.si_code = SI_QUEUE;
 		si.si_pid = getpid();
 		si.si_uid = getuid();
 		si.si_value.sival_ptr = (void *)(uintptr_t)KITE_SIGVAL_PENDING;
-		rs_call4(SYS_rt_tgsigqueueinfo, getpid(), rs_gettid(), kite_rt.sig_ckpt, &si);
+		rs_call4(SYS_rt_tgsigqueueinfo, getpid(), rs_gettid(), kite_rt.sig_rt, &si);
 	}
 }

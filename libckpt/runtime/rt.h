@@ -33,7 +33,9 @@ typedef struct {
 
 typedef struct {
 	int active;
-	int sig_ckpt, sig_exit;
+	int owner_pid; /* the process being checkpointed (a fork()ed child of it is not) */
+	int sig_ckpt, sig_exit; /* plain signals from outside (kill): SIGUSR2, SIGTSTP */
+	int sig_rt;             /* queued real-time signal for everything else (SIGRTMAX-1) */
 	long interval_s;
 	int timer_id; /* kernel POSIX timer id, -1 none */
 	char dir[KITE_IMG_MAX_PATH];
@@ -67,6 +69,7 @@ typedef struct {
 	volatile int threads_back; /* after a restart: how many are back */
 	volatile uint32_t release_gen;
 	volatile int ckpt_owner;   /* tid of the thread checkpointing, 0 none */
+	volatile int done_flag;    /* a DONE arrived while another thread owned the handler */
 	long fault_write;          /* KITE_FAULT=write:N[:SEQ]: the Nth image write fails (ENOSPC) */
 	uint32_t fault_seq;        /* ... in checkpoint SEQ only (0: every one) */
 	long tid_off;              /* struct pthread tid - thread pointer */

@@ -3,7 +3,7 @@
 #  - images that are corrupt (payload or header byte flipped), truncated,
 #    or not images at all — before touching anything (no partial restore);
 #  - restarting when a file the program had mapped (here its executable)
-#    changed since the checkpoint;
+#    changed since the checkpoint, or is another build (GNU build-id);
 #  - checkpointing a job holding a pipe on fd 5, or with a thread that
 #    blocks the checkpoint signal: `ckpt now` fails naming the reason and
 #    the job carries on unharmed.
@@ -58,12 +58,20 @@ P=$!
 wait_lines out2.txt 5
 img2=$("$BIN/ckpt" now --exit $P) || fail "ckpt now --exit failed"
 wait $P
+touch -d '2001-01-01' counter # same build, other timestamps (as on another machine)
+"$BIN/ckpt" restart "$img2" 2>r.err || fail "same build with another mtime refused: $(cat r.err)"
+pass "same executable build with another mtime accepted (build-id)"
 cp out2.txt out.saved
 echo >>counter
 "$BIN/ckpt" restart "$img2" 2>r.err && fail "restart with a changed executable succeeded"
 grep -q "changed since the checkpoint" r.err || fail "changed executable: message '$(cat r.err)'"
 cmp -s out2.txt out.saved || fail "refused restart touched out2.txt"
 pass "changed executable refused: $(head -1 r.err)"
+cp "$PROGS/quiet" counter
+"$BIN/ckpt" restart "$img2" 2>r.err && fail "restart with another build of the executable succeeded"
+grep -q "is not the build" r.err || fail "other build: message '$(cat r.err)'"
+cmp -s out2.txt out.saved || fail "refused restart touched out2.txt"
+pass "another build refused (build-id): $(head -1 r.err | cut -c1-150)..."
 
 # pipe on fd 5
 mkfifo fifo

@@ -71,6 +71,24 @@ wait $P
 [ $? -eq 85 ] || fail "steal: job did not exit 85"
 pass "a preloaded program cannot take SIGUSR2/SIGTSTP away from libckpt"
 
+# 3c. bursts: back-to-back and concurrent requests are each answered
+# (requests that arrive while a child writes are coalesced into one more)
+"$BIN/ckpt" run --dir "$T/ck6" -- "$PROGS/counter" 1000000 1 >/dev/null &
+P=$!
+wait_ready $P
+for i in $(seq 1 20); do
+	"$BIN/ckpt" now --timeout 60 $P >/dev/null || fail "burst: back-to-back checkpoint $i: $(cat ck6/status)"
+done
+pids=""
+for i in 1 2 3 4 5; do
+	"$BIN/ckpt" now --timeout 60 $P >burst$i.out &
+	pids="$pids $!"
+done
+for p in $pids; do wait $p || fail "burst: one of 5 concurrent ckpt now failed"; done
+kill -9 $P
+wait $P 2>/dev/null
+pass "20 back-to-back and 5 concurrent checkpoint requests all answered"
+
 # 4. children of the job are not checkpointed
 "$BIN/ckpt" run --dir "$T/ck4" -- bash -c "$PROGS/quiet 40 10 >child.txt; echo done" >sh.txt &
 P=$!

@@ -33,6 +33,7 @@ static void *idle(void *arg)
 		sigset_t m;
 		sigemptyset(&m);
 		sigaddset(&m, SIGUSR2);
+		sigaddset(&m, SIGRTMAX - 1); /* libckpt's queued signal */
 		pthread_sigmask(SIG_BLOCK, &m, NULL);
 	}
 	for (;;)

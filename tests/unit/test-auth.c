@@ -20,25 +20,7 @@
 #include "auth.h"
 #include "util.h"
 
-static char *tmp_dir;
-
-static int setup(void **state)
-{
-	tmp_dir = g_dir_make_tmp("kite-auth-XXXXXX", NULL);
-	assert_non_null(tmp_dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	kite_test_remove_tree(&tmp_dir);
-	return 0;
-}
-
-static char *tmp_path(const char *name)
-{
-	return g_build_filename(tmp_dir, name, NULL);
-}
+KITE_TEST_TMP_DIR_FIXTURE("kite-auth-XXXXXX")
 
 static void write_key_file(const char *path, const char *text, int mode)
 {

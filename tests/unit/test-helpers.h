@@ -26,3 +26,25 @@ static inline void kite_test_remove_tree(char **dir)
 	assert_int_equal(system(cmd), 0);
 	g_clear_pointer(dir, g_free);
 }
+
+/* A fresh temporary directory for each test of a file: defines
+ * `tmp_dir`, the cmocka fixtures `setup` and `teardown` that make and
+ * remove it, and `tmp_path(name)` (newly allocated) for a file in it.
+ * @template is g_dir_make_tmp's, e.g. "kite-auth-XXXXXX". */
+#define KITE_TEST_TMP_DIR_FIXTURE(template)                                                                  \
+	static char *tmp_dir;                                                                                \
+	static int setup(void **state)                                                                       \
+	{                                                                                                    \
+		tmp_dir = g_dir_make_tmp(template, NULL);                                                    \
+		assert_non_null(tmp_dir);                                                                    \
+		return 0;                                                                                    \
+	}                                                                                                    \
+	static int teardown(void **state)                                                                    \
+	{                                                                                                    \
+		kite_test_remove_tree(&tmp_dir);                                                             \
+		return 0;                                                                                    \
+	}                                                                                                    \
+	static G_GNUC_UNUSED char *tmp_path(const char *name)                                                \
+	{                                                                                                    \
+		return g_build_filename(tmp_dir, name, NULL);                                                \
+	}

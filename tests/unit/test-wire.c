@@ -159,7 +159,7 @@ static guint8 *body_bytes(GVariant *v, gsize *out_len)
 
 static void test_table(void **state)
 {
-	assert_int_equal(G_N_ELEMENTS(messages), 14);
+	assert_int_equal(G_N_ELEMENTS(messages), 19);
 	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++) {
 		const Message *m = &messages[i];
 		assert_int_equal(m->value, m->num);
@@ -183,10 +183,13 @@ static void test_table(void **state)
 	assert_int_equal(KITE_MSG_SUBMIT, 10);
 	assert_int_equal(KITE_MSG_QUERY_REPLY, 13);
 	assert_int_equal(KITE_MSG_TOKEN_REPLY, 18);
+	assert_int_equal(KITE_MSG_MACHINE_ADS, 20);
+	assert_int_equal(KITE_MSG_MACHINES_REPLY, 23);
+	assert_int_equal(KITE_MSG_MACHINE_INVALIDATE, 24);
 	assert_string_equal(g_variant_type_peek_string(kite_wire_body_type(KITE_MSG_QUERY_REPLY)),
 			    KITE_WIRE_QUERY_REPLY_TYPE);
 
-	const guint unknown[] = {0, 6, 7, 8, 9, 19, 255, 256, 2560, 65535, 65536, G_MAXUINT};
+	const guint unknown[] = {0, 6, 7, 8, 9, 19, 25, 255, 256, 2560, 65535, 65536, G_MAXUINT};
 	for (gsize i = 0; i < G_N_ELEMENTS(unknown); i++) {
 		assert_null(kite_wire_type_name(unknown[i]));
 		assert_null(kite_wire_body_type(unknown[i]));
@@ -470,11 +473,11 @@ static void test_body_wrong_type(void **state)
 			refused++;
 		}
 	}
-	/* Almost every pairing is refused. */
-	/* 14 x 13 pairings less the two (s) messages read as each other;
-	 * all but a handful are refused. */
-	assert_int_equal(refused + accepted, 14 * 13 - 2);
-	assert_true(refused >= 170);
+	/* 19 x 18 pairings less those of messages with the same body type:
+	 * the three (s) (6 pairings) and the two (aa(ss)) (2); all but a
+	 * handful are refused. */
+	assert_int_equal(refused + accepted, 19 * 18 - 8);
+	assert_true(refused >= 300);
 
 	/* Specific cases a user might hit. */
 	g_autoptr(GVariant) ok = g_variant_ref_sink(g_variant_new("(ss)", "alice", "user"));
@@ -667,8 +670,9 @@ static void test_body_empty(void **state)
 			assert_body_refused(m->num, NULL, 0);
 		}
 	}
-	/* QUERY_REPLY and ACT_REPLY: "no jobs". */
-	assert_int_equal(accepted, 2);
+	/* QUERY_REPLY and ACT_REPLY: "no jobs"; MACHINE_ADS, MACHINES_REPLY
+	 * and MACHINE_INVALIDATE: "no slots". */
+	assert_int_equal(accepted, 5);
 }
 
 /* A frame cut short: every shorter body is refused. */
