@@ -190,8 +190,12 @@ static void handle_auth(KiteServerConn *c, guint type, GVariant *body)
 		g_variant_get(body, "(&s@ay)", &name, &pv);
 		g_autoptr(GBytes) proof = g_variant_get_data_as_bytes(pv);
 		g_autoptr(GBytes) nonce = g_bytes_new(c->nonce, sizeof c->nonce);
-		if (!srv->opt.key || !kite_auth_check_daemon_proof(srv->opt.key, nonce, name, proof) ||
-		    strlen(name) > 256) {
+		if (!*name || strlen(name) > KITE_SERVER_MAX_DAEMON_NAME) {
+			fail_conn(c, KITE_ERROR_AUTH, "authentication failed: a daemon name must have 1 to %d bytes",
+				  KITE_SERVER_MAX_DAEMON_NAME);
+			return;
+		}
+		if (!srv->opt.key || !kite_auth_check_daemon_proof(srv->opt.key, nonce, name, proof)) {
 			fail_conn(c, KITE_ERROR_AUTH,
 				  "authentication failed: daemon \"%s\" does not hold this pool's key", name);
 			return;

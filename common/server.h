@@ -23,6 +23,9 @@ typedef enum {
 	KITE_ROLE_DAEMON,
 } KiteRole;
 
+/* Longest daemon name accepted in AUTH_DAEMON. */
+#define KITE_SERVER_MAX_DAEMON_NAME 256
+
 typedef struct _KiteServer KiteServer;
 typedef struct _KiteServerConn KiteServerConn;
 

@@ -52,8 +52,8 @@ static gboolean logind_poll(KiteActivitySource *src, gint64 now, gint64 *out_las
 		g_dbus_connection_call(l->bus, "org.freedesktop.login1", "/org/freedesktop/login1",
 				       "org.freedesktop.DBus.Properties", "GetAll",
 				       g_variant_new("(s)", "org.freedesktop.login1.Manager"),
-				       G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 2000, l->cancel,
-				       on_reply, l);
+				       G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 2000,
+				       l->cancel, on_reply, l);
 	}
 	if (l->failure)
 		return kite_throw(error, KITE_ERROR_NOT_FOUND, "%s", l->failure);

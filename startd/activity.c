@@ -52,7 +52,8 @@ KiteActivity *kite_activity_new(const KiteConfig *cfg, GError **error)
 	static const char *const known[] = {"tty", "input", "logind", "load", "file", NULL};
 	for (const char *const *n = kite_config_get_strv(cfg, "activity_sources"); n && *n; n++) {
 		if (g_str_equal(*n, "tty"))
-			g_ptr_array_add(srcs, kite_activity_tty_new(kite_config_get_string(cfg, "utmp_file"), "/dev"));
+			g_ptr_array_add(
+			    srcs, kite_activity_tty_new(kite_config_get_string(cfg, "utmp_file"), "/dev"));
 		else if (g_str_equal(*n, "input"))
 			g_ptr_array_add(srcs, kite_activity_input_new("/dev/input"));
 		else if (g_str_equal(*n, "logind"))
@@ -61,15 +62,17 @@ KiteActivity *kite_activity_new(const KiteConfig *cfg, GError **error)
 			loadavg = "/proc/loadavg";
 		else if (g_str_equal(*n, "file")) {
 			if (!kite_config_get_string(cfg, "activity_file")) {
-				kite_throw(error, KITE_ERROR_INVALID,
-					   "activity source `file` needs `activity_file` (the file to watch)");
+				kite_throw(
+				    error, KITE_ERROR_INVALID,
+				    "activity source `file` needs `activity_file` (the file to watch)");
 				return NULL;
 			}
 		} else {
 			const char *s = kite_suggest(*n, known);
-			kite_throw(error, KITE_ERROR_INVALID,
-				   "unknown activity source `%s`%s%s%s (known: tty, input, logind, load, file)", *n,
-				   s ? " (did you mean `" : "", s ? s : "", s ? "`?)" : "");
+			kite_throw(
+			    error, KITE_ERROR_INVALID,
+			    "unknown activity source `%s`%s%s%s (known: tty, input, logind, load, file)", *n,
+			    s ? " (did you mean `" : "", s ? s : "", s ? "`?)" : "");
 			return NULL;
 		}
 	}

@@ -48,8 +48,9 @@ static KiteConn *connect_schedd(KiteAdvertiser *a, GError **error)
 		return NULL;
 	if (!kite_conn_auth_daemon(conn, a->key, a->daemon_name, error)) {
 		if (g_error_matches(*error, KITE_ERROR, KITE_ERROR_AUTH))
-			g_prefix_error(error, "the schedd refused our pool key (pool_key_file must be a copy of "
-					      "the schedd's): ");
+			g_prefix_error(error,
+				       "the schedd refused our pool key (pool_key_file must be a copy of "
+				       "the schedd's): ");
 		return NULL;
 	}
 	return g_steal_pointer(&conn);
@@ -57,7 +58,9 @@ static KiteConn *connect_schedd(KiteAdvertiser *a, GError **error)
 
 /* One request and its reply over the kept connection; when a kept
  * connection turns out to be closed (the schedd restarted, or dropped
- * it as idle), try once more on a new one. */
+ * it as idle), try once more on a new one.  Takes @body; it is sunk
+ * here so that kite_conn_call only borrows it and a retry can send it
+ * again. */
 static GVariant *call(KiteAdvertiser *a, guint type, GVariant *body, GError **error)
 {
 	g_variant_ref_sink(body);
@@ -68,7 +71,7 @@ static GVariant *call(KiteAdvertiser *a, guint type, GVariant *body, GError **er
 			return NULL;
 		}
 		g_autoptr(GError) local = NULL;
-		GVariant *reply = kite_conn_call(a->conn, type, g_variant_ref(body), KITE_MSG_MACHINE_ADS_REPLY, &local);
+		GVariant *reply = kite_conn_call(a->conn, type, body, KITE_MSG_MACHINE_ADS_REPLY, &local);
 		if (reply) {
 			g_variant_unref(body);
 			return reply;

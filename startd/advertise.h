@@ -12,7 +12,8 @@ typedef struct _KiteAdvertiser KiteAdvertiser;
 /* @address is HOST:PORT or a Unix socket path; @key is borrowed for the
  * advertiser's life; @daemon_name is what the schedd knows us by;
  * @timeout bounds each exchange (seconds). */
-KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char *daemon_name, double timeout);
+KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char *daemon_name,
+				    double timeout);
 void kite_advertiser_free(KiteAdvertiser *a);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteAdvertiser, kite_advertiser_free)
 

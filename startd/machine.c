@@ -13,9 +13,9 @@
 char *kite_machine_arch(const char *m)
 {
 	static const char *const map[][2] = {
-	    {"x86_64", "X86_64"}, {"amd64", "X86_64"}, {"i386", "INTEL"},     {"i486", "INTEL"},
-	    {"i586", "INTEL"},	  {"i686", "INTEL"},   {"aarch64", "AARCH64"}, {"arm64", "AARCH64"},
-	    {"ppc64le", "PPC64LE"},
+	    {"x86_64", "X86_64"},   {"amd64", "X86_64"},  {"i386", "INTEL"},
+	    {"i486", "INTEL"},	    {"i586", "INTEL"},	  {"i686", "INTEL"},
+	    {"aarch64", "AARCH64"}, {"arm64", "AARCH64"}, {"ppc64le", "PPC64LE"},
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
 		if (g_str_equal(m, map[i][0]))

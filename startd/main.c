@@ -91,18 +91,27 @@ static gboolean start(KiteStartd *d, GError **error)
 		return kite_throw_errno(error, "create state directory %s", d->state_dir);
 	const char *name = kite_config_get_string(d->config, "name");
 	d->name = g_strdup(name && *name ? name : g_get_host_name());
+	/* "startd@NAME" and "slotN@NAME" must fit the schedd's limits. */
+	if (strlen(d->name) > KITE_STARTD_MAX_NAME || strpbrk(d->name, " \t\n@\"\\"))
+		return kite_throw(
+		    error, KITE_ERROR_INVALID,
+		    "machine name \"%s\" must be at most %d bytes without spaces, quotes, backslashes or @",
+		    d->name, KITE_STARTD_MAX_NAME);
 
 	const char *kp = kite_config_get_string(d->config, "pool_key_file");
-	g_autofree char *key_path = kp && *kp ? g_strdup(kp) : g_build_filename(d->state_dir, "pool.key", NULL);
+	g_autofree char *key_path =
+	    kp && *kp ? g_strdup(kp) : g_build_filename(d->state_dir, "pool.key", NULL);
 	d->key = kite_auth_load_key(key_path, FALSE, error);
 	if (!d->key) {
-		g_prefix_error(error, "pool key (copy the schedd's pool.key here, mode 0600, or set pool_key_file): ");
+		g_prefix_error(
+		    error, "pool key (copy the schedd's pool.key here, mode 0600, or set pool_key_file): ");
 		return FALSE;
 	}
 
 	gint64 n = kite_config_get_int(d->config, "slots");
 	if (n < 1 || n > KITE_STARTD_MAX_SLOTS)
-		return kite_throw(error, KITE_ERROR_INVALID, "`slots` must be between 1 and %d, not %" G_GINT64_FORMAT,
+		return kite_throw(error, KITE_ERROR_INVALID,
+				  "`slots` must be between 1 and %d, not %" G_GINT64_FORMAT,
 				  KITE_STARTD_MAX_SLOTS, n);
 	d->policy = kite_policy_new(d->config, error);
 	if (!d->policy)
@@ -123,7 +132,8 @@ static gboolean start(KiteStartd *d, GError **error)
 	gint64 kflops = 0, mips = 0;
 	kite_ad_get_int(d->machine, "KFlops", &kflops);
 	kite_ad_get_int(d->machine, "Mips", &mips);
-	g_message("machine %s: %" G_GINT64_FORMAT " slot(s); KFlops %" G_GINT64_FORMAT ", Mips %" G_GINT64_FORMAT,
+	g_message("machine %s: %" G_GINT64_FORMAT " slot(s); KFlops %" G_GINT64_FORMAT
+		  ", Mips %" G_GINT64_FORMAT,
 		  d->name, n, kflops, mips);
 
 	d->started = kite_now_wall();

@@ -13,7 +13,8 @@ const char *kite_slot_state_name(KiteSlotState state)
 
 const char *kite_slot_activity_name(KiteSlotActivity activity)
 {
-	static const char *const names[] = {"Idle", "Benchmarking", "Busy", "Suspended", "Vacating", "Killing"};
+	static const char *const names[] = {"Idle",	 "Benchmarking", "Busy",
+					    "Suspended", "Vacating",	 "Killing"};
 	return (guint)activity < G_N_ELEMENTS(names) ? names[activity] : "Unknown";
 }
 
@@ -100,7 +101,8 @@ gboolean kite_policy_next(KiteSlotState state, KiteSlotActivity activity, const 
 			return go(out, KITE_SLOT_OWNER, KITE_SLOT_IDLE,
 				  activity == KITE_SLOT_KILLING ? "job killed" : "job vacated");
 		if (activity == KITE_SLOT_VACATING && in->kill)
-			return go(out, KITE_SLOT_PREEMPTING, KITE_SLOT_KILLING, "KILL is true while vacating");
+			return go(out, KITE_SLOT_PREEMPTING, KITE_SLOT_KILLING,
+				  "KILL is true while vacating");
 		return FALSE;
 	}
 	g_assert_not_reached();
@@ -131,9 +133,12 @@ void kite_policy_free(KitePolicy *p)
 static const struct {
 	const char *key, *attr;
 } durations[] = {
-    {"start_idle_time", "StartIdleTime"},	{"continue_idle_time", "ContinueIdleTime"},
-    {"max_suspend_time", "MaxSuspendTime"},	{"max_vacate_time", "MaxVacateTime"},
-    {"keyboard_busy_time", "KeyboardBusyTime"}, {"cpu_busy_time", "MaxCpuBusyTime"},
+    {"start_idle_time", "StartIdleTime"},
+    {"continue_idle_time", "ContinueIdleTime"},
+    {"max_suspend_time", "MaxSuspendTime"},
+    {"max_vacate_time", "MaxVacateTime"},
+    {"keyboard_busy_time", "KeyboardBusyTime"},
+    {"cpu_busy_time", "MaxCpuBusyTime"},
     {"activation_grace_time", "ActivationGraceTime"},
 };
 
@@ -155,7 +160,8 @@ KitePolicy *kite_policy_new(const KiteConfig *cfg, GError **error)
 				(gint64)kite_config_get_duration(cfg, durations[i].key));
 	const char *loads[][2] = {{"background_load", "BackgroundLoad"}, {"high_load", "HighLoad"}};
 	for (gsize i = 0; i < G_N_ELEMENTS(loads); i++)
-		if (!kite_ad_set_parsed(p->constants, loads[i][1], kite_config_get_expr(cfg, loads[i][0]), error))
+		if (!kite_ad_set_parsed(p->constants, loads[i][1], kite_config_get_expr(cfg, loads[i][0]),
+					error))
 			return NULL;
 	/* Condor's helper macros, as attributes so that users' policies
 	 * can use them too. */
@@ -183,8 +189,8 @@ static gboolean eval_true(const KiteExpr *e, const KiteAd *my, const KiteAd *tar
 	kite_expr_eval(e, my, target, &v);
 	gboolean t = kite_value_is_true(&v);
 	if (out_false)
-		*out_false = (v.type == KITE_VALUE_BOOL && !v.b) ||
-			     (v.type == KITE_VALUE_INT && v.i == 0) || (v.type == KITE_VALUE_REAL && v.r == 0);
+		*out_false = (v.type == KITE_VALUE_BOOL && !v.b) || (v.type == KITE_VALUE_INT && v.i == 0) ||
+			     (v.type == KITE_VALUE_REAL && v.r == 0);
 	kite_value_clear(&v);
 	return t;
 }

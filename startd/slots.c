@@ -82,7 +82,8 @@ static void build_ad(KiteSlot *slot, const KiteSlotContext *ctx, gint64 now)
 	slot->ad = ad;
 }
 
-gboolean kite_slot_update(KiteSlot *slot, const KiteSlotContext *ctx, const KitePolicyInput *events, gint64 now)
+gboolean kite_slot_update(KiteSlot *slot, const KiteSlotContext *ctx, const KitePolicyInput *events,
+			  gint64 now)
 {
 	KitePolicyInput in = {0};
 	if (events)

@@ -13,7 +13,7 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	guint id; /* 1-based */
+	guint id;   /* 1-based */
 	char *name; /* slotN@MACHINE */
 	KiteSlotState state;
 	KiteSlotActivity activity;
@@ -29,9 +29,9 @@ typedef struct {
 	const KitePolicy *policy;
 	const KiteActivitySample *sample;
 	guint n_slots;
-	gint64 disk_kib;      /* free in the state directory, whole machine */
-	gint64 lifetime;      /* ClassAdLifetime, seconds */
-	gint64 daemon_start;  /* wall seconds */
+	gint64 disk_kib;     /* free in the state directory, whole machine */
+	gint64 lifetime;     /* ClassAdLifetime, seconds */
+	gint64 daemon_start; /* wall seconds */
 } KiteSlotContext;
 
 KiteSlot *kite_slot_new(guint id, const char *machine_name, gint64 now);
@@ -42,6 +42,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteSlot, kite_slot_free)
  * its steps (with @events, which may be NULL: nothing happened) until
  * the slot settles.  Every transition is logged with its reason.
  * Returns TRUE if the state or activity changed. */
-gboolean kite_slot_update(KiteSlot *slot, const KiteSlotContext *ctx, const KitePolicyInput *events, gint64 now);
+gboolean kite_slot_update(KiteSlot *slot, const KiteSlotContext *ctx, const KitePolicyInput *events,
+			  gint64 now);
 
 G_END_DECLS

@@ -25,3 +25,5 @@ typedef struct {
 
 /* Most slots one startd offers. */
 #define KITE_STARTD_MAX_SLOTS 1024
+/* Longest machine name (slot and daemon names add a few bytes). */
+#define KITE_STARTD_MAX_NAME 200

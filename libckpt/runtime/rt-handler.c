@@ -53,6 +53,31 @@ __asm__(".text\n"
 	"	ret\n"
 	".size kite_ctx_save,.-kite_ctx_save\n");
 
+/* kite_call_on_stack(fn, arg, top): run fn(arg) on another stack.  The
+ * handler's owner path runs on libckpt's own stack: the program's stack
+ * may be a small alternate signal stack, and the checkpoint child's dump
+ * uses tens of KiB. */
+__asm__(".text\n"
+	".globl kite_call_on_stack\n"
+	".hidden kite_call_on_stack\n"
+	".type kite_call_on_stack,@function\n"
+	"kite_call_on_stack:\n"
+	"	push %rbp\n"
+	"	mov %rsp,%rbp\n"
+	"	mov %rdx,%rsp\n"
+	"	and $-16,%rsp\n"
+	"	push %rbp\n"
+	"	push %rbp\n"
+	"	mov %rdi,%rax\n"
+	"	mov %rsi,%rdi\n"
+	"	call *%rax\n"
+	"	mov %rbp,%rsp\n"
+	"	pop %rbp\n"
+	"	ret\n"
+	".size kite_call_on_stack,.-kite_call_on_stack\n");
+
+void kite_call_on_stack(void (*fn)(void *), void *arg, void *top);
+
 static void set_err(const char *a, long num, const char *b, const char *c)
 {
 	RsStr s = { kite_rt.errmsg, 0, sizeof kite_rt.errmsg };
@@ -796,6 +821,38 @@ static void run_pending(void)
 	do_checkpoint(mode);
 }
 
+struct owner_args {
+	int sig;
+	siginfo_t *si;
+	int self;
+};
+
+static int follow_up_needed(void);
+
+/* The thread that owns the handler: serve the request, then whatever
+ * other threads handed over meanwhile. */
+static void owner_work(void *arg)
+{
+	struct owner_args *oa = arg;
+	int none;
+	handle_request(oa->sig, oa->si);
+	for (;;) {
+		if (__atomic_exchange_n(&kite_rt.done_flag, 0, __ATOMIC_SEQ_CST))
+			reap_busy(1);
+		if (kite_rt.pending && !kite_rt.busy_pid && !kite_rt.critical) {
+			run_pending();
+			continue;
+		}
+		__atomic_store_n(&kite_rt.ckpt_owner, 0, __ATOMIC_SEQ_CST);
+		if (!follow_up_needed())
+			break;
+		none = 0;
+		if (!__atomic_compare_exchange_n(&kite_rt.ckpt_owner, &none, oa->self, 0, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			break; /* the new owner takes it over */
+	}
+}
+
 static int follow_up_needed(void)
 {
 	return __atomic_load_n(&kite_rt.done_flag, __ATOMIC_SEQ_CST) ||
@@ -837,22 +894,11 @@ void kite_rt_handler(int sig, void *siv, void *uc)
 			kite_rt.pending = m;
 		return;
 	}
-	handle_request(sig, si);
-	for (;;) {
-		if (__atomic_exchange_n(&kite_rt.done_flag, 0, __ATOMIC_SEQ_CST))
-			reap_busy(1);
-		if (kite_rt.pending && !kite_rt.busy_pid && !kite_rt.critical) {
-			run_pending();
-			continue;
-		}
-		__atomic_store_n(&kite_rt.ckpt_owner, 0, __ATOMIC_SEQ_CST);
-		if (!follow_up_needed())
-			break;
-		none = 0;
-		if (!__atomic_compare_exchange_n(&kite_rt.ckpt_owner, &none, self, 0, __ATOMIC_SEQ_CST,
-						 __ATOMIC_SEQ_CST))
-			break; /* the new owner takes it over */
-	}
+	struct owner_args oa = { sig, si, self };
+	if (kite_rt.stack_top)
+		kite_call_on_stack(owner_work, &oa, (void *)(uintptr_t)kite_rt.stack_top);
+	else
+		owner_work(&oa);
 }
 
 static void handle_request(int sig, siginfo_t *si)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,6 +119,13 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	if (sigaction(kite_rt.sig_ckpt, &sa, NULL) < 0 || sigaction(kite_rt.sig_exit, &sa, NULL) < 0 ||
 	    sigaction(kite_rt.sig_rt, &sa, NULL) < 0)
 		return;
+	/* the handler's own stack (with a guard page below) */
+	size_t ssz = 512 << 10;
+	char *stk = mmap(NULL, ssz + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stk != MAP_FAILED) {
+		mprotect(stk, 4096, PROT_NONE);
+		kite_rt.stack_top = (uint64_t)(uintptr_t)(stk + ssz + 4096);
+	}
 	kite_rt.owner_pid = getpid();
 	kite_rt.active = 1;
 	kite_rt_start_timer();

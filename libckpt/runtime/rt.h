@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
 	int active;
 	int owner_pid; /* the process being checkpointed (a fork()ed child of it is not) */
+	uint64_t stack_top; /* libckpt's own stack for the handler's owner path */
 	int sig_ckpt, sig_exit; /* plain signals from outside (kill): SIGUSR2, SIGTSTP */
 	int sig_rt;             /* queued real-time signal for everything else (SIGRTMAX-1) */
 	long interval_s;

@@ -54,6 +54,10 @@ out=$(startd --config bad-config/startd.yaml --state-dir bad-config 2>&1); rc=$?
 check_status "a misspelt key stops the startd" 2 $rc
 check_eq "the misspelt key is named with a suggestion" \
 	"startd: bad-config/startd.yaml:1:1: unknown key \`slot\` (did you mean \`slots\`?)" "$out"
+mkdir -p badname && cp s/pool.key badname/ && echo 'name: "ws 1"' >badname/startd.yaml
+out=$(startd --config badname/startd.yaml --state-dir badname 2>&1); rc=$?
+check_status "a machine name with a space is refused" 1 $rc
+check_contains "and says what a name may hold" 'machine name "ws 1" must be at most 200 bytes without spaces' "$out"
 out=$(startd --state-dir "$TMP/nokey" --schedd "$SCHEDD_ADDR" 2>&1); rc=$?
 check_status "a startd without a pool key does not start" 1 $rc
 check_contains "and says what to copy" "copy the schedd's pool.key here" "$out"

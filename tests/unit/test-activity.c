@@ -1,6 +1,7 @@
 /* test-activity.c — the startd's owner activity sources against fake
  * inputs (startd/activity*.c): the activity file, /proc/loadavg, utmp
- * with terminals and the /dev/pts fallback, input devices, and how the
+ * with terminals and the /dev/pts fallback, input devices, logind (a
+ * fake org.freedesktop.login1 on a private D-Bus), and how the
  * sources combine into KeyboardIdle and ConsoleIdle; also the machine's
  * Condor-style attributes (startd/machine.c). */
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utime.h>
@@ -191,6 +193,114 @@ static void test_input(void **state)
 	close(w);
 }
 
+/* ---- logind, against a fake org.freedesktop.login1 on a private bus ---- */
+
+static gboolean fake_idle;
+static guint64 fake_since_us;
+
+static GVariant *fake_get_property(GDBusConnection *c, const char *sender, const char *path,
+				   const char *iface, const char *prop, GError **error, gpointer data)
+{
+	if (g_str_equal(prop, "IdleHint"))
+		return g_variant_new_boolean(fake_idle);
+	return g_variant_new_uint64(fake_since_us);
+}
+
+/* Poll @src, running the main loop, until it reports something other
+ * than "nothing yet" or fails; at most 5 s. */
+static gboolean poll_settled(KiteActivitySource *src, gint64 *out_last, GError **error)
+{
+	for (int i = 0; i < 500; i++) {
+		g_clear_error(error);
+		gboolean ok = poll_source(src, kite_now_wall(), out_last, error);
+		if (!ok || *out_last != -1)
+			return ok;
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+		g_usleep(10000);
+	}
+	return TRUE;
+}
+
+static void test_logind(void **state)
+{
+	g_autofree char *daemon = g_find_program_in_path("dbus-daemon");
+	if (!daemon) {
+		print_message("dbus-daemon is not installed: skipping the logind source test\n");
+		skip();
+	}
+	gint64 last = 0;
+	g_autoptr(GError) error = NULL;
+
+	/* No system bus, as on this build machine. */
+	g_setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/kite-test-bus", TRUE);
+	g_autoptr(KiteActivitySource) nobus = kite_activity_logind_new();
+	assert_false(poll_source(nobus, kite_now_wall(), &last, &error));
+	assert_true(g_str_has_prefix(error->message, "no system D-Bus ("));
+	g_clear_error(&error);
+
+	g_autoptr(GTestDBus) bus = g_test_dbus_new(G_TEST_DBUS_NONE);
+	g_test_dbus_up(bus);
+	g_setenv("DBUS_SYSTEM_BUS_ADDRESS", g_test_dbus_get_bus_address(bus), TRUE);
+
+	/* A bus, but no logind on it. */
+	{
+		g_autoptr(KiteActivitySource) src = kite_activity_logind_new();
+		assert_false(poll_settled(src, &last, &error));
+		assert_true(g_str_has_prefix(error->message, "logind: "));
+		g_clear_error(&error);
+	}
+
+	/* A logind that says every session has been idle for 300 s. */
+	g_autoptr(GDBusConnection) service = g_dbus_connection_new_for_address_sync(
+	    g_test_dbus_get_bus_address(bus),
+	    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	    NULL, NULL, &error);
+	assert_non_null(service);
+	g_autoptr(GDBusNodeInfo) node =
+	    g_dbus_node_info_new_for_xml("<node><interface name='org.freedesktop.login1.Manager'>"
+					 "<property name='IdleHint' type='b' access='read'/>"
+					 "<property name='IdleSinceHint' type='t' access='read'/>"
+					 "</interface></node>",
+					 &error);
+	assert_non_null(node);
+	static const GDBusInterfaceVTable vtable = {.get_property = fake_get_property};
+	guint reg = g_dbus_connection_register_object(service, "/org/freedesktop/login1", node->interfaces[0],
+						      &vtable, NULL, NULL, &error);
+	assert_true(reg > 0);
+	g_autoptr(GVariant) owned = g_dbus_connection_call_sync(
+	    service, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
+	    g_variant_new("(su)", "org.freedesktop.login1", 0u), G_VARIANT_TYPE("(u)"),
+	    G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
+	assert_non_null(owned);
+
+	gint64 now = kite_now_wall();
+	fake_idle = TRUE;
+	fake_since_us = (guint64)(now - 300) * G_USEC_PER_SEC + 123456;
+	g_autoptr(KiteActivitySource) src = kite_activity_logind_new();
+	assert_true(src->ops->console);
+	assert_true(poll_settled(src, &last, &error));
+	assert_int_equal(last, now - 300);
+
+	/* Someone is active: now. */
+	fake_idle = FALSE;
+	for (int i = 0; i < 500 && last == now - 300; i++) {
+		assert_true(poll_source(src, kite_now_wall(), &last, &error));
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+		g_usleep(10000);
+	}
+	assert_true(last >= now);
+
+	g_dbus_connection_unregister_object(service, reg);
+	g_clear_object(&service);
+	g_clear_pointer(&src, kite_activity_source_free); /* with a call in flight */
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	g_test_dbus_down(bus);
+	g_unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+}
+
 static void test_combined(void **state)
 {
 	gint64 now = kite_now_wall();
@@ -245,9 +355,10 @@ static void test_from_config(void **state)
 	assert_non_null(cfg);
 	g_autoptr(KiteActivity) a = kite_activity_new(cfg, &error);
 	assert_null(a);
-	assert_kite_error(error, KITE_ERROR_INVALID,
-			  "unknown activity source `lod` (did you mean `load`?) (known: tty, input, logind, load, "
-			  "file)");
+	assert_kite_error(
+	    error, KITE_ERROR_INVALID,
+	    "unknown activity source `lod` (did you mean `load`?) (known: tty, input, logind, load, "
+	    "file)");
 	g_clear_error(&error);
 	const char *yaml2 = "activity_sources: [file]\n";
 	g_autoptr(KiteConfig) cfg2 =
@@ -259,12 +370,14 @@ static void test_from_config(void **state)
 
 static void test_machine(void **state)
 {
-	const char *arch[][2] = {{"x86_64", "X86_64"}, {"i686", "INTEL"}, {"aarch64", "AARCH64"}, {"riscv64", "RISCV64"}};
+	const char *arch[][2] = {
+	    {"x86_64", "X86_64"}, {"i686", "INTEL"}, {"aarch64", "AARCH64"}, {"riscv64", "RISCV64"}};
 	for (gsize i = 0; i < G_N_ELEMENTS(arch); i++) {
 		g_autofree char *a = kite_machine_arch(arch[i][0]);
 		assert_string_equal(a, arch[i][1]);
 	}
-	KiteMachineOptions opt = {.name = "ws7", .cpus = 6, .memory_mib = 2048, .site = "lab", .benchmark = TRUE};
+	KiteMachineOptions opt = {
+	    .name = "ws7", .cpus = 6, .memory_mib = 2048, .site = "lab", .benchmark = TRUE};
 	double t0 = kite_now_monotonic();
 	g_autoptr(KiteAd) ad = kite_machine_probe(&opt);
 	assert_true(kite_now_monotonic() - t0 < 2.0); /* "a short benchmark" */
@@ -302,6 +415,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tty_utmp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tty_fallback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_input, setup, teardown),
+	    cmocka_unit_test(test_logind),
 	    cmocka_unit_test_setup_teardown(test_combined, setup, teardown),
 	    cmocka_unit_test(test_from_config),
 	    cmocka_unit_test_setup_teardown(test_machine, setup, teardown),

@@ -70,8 +70,8 @@ static void test_update_and_query(void **state)
 	assert_int_equal(kite_collector_size(c), 3);
 	g_autofree char *owned2 = names(kite_collector_query(c, owner));
 	assert_string_equal(owned2, "slot2@b");
-	g_autoptr(KiteExpr) who = kite_expr_parse("AuthenticatedIdentity == \"daemon:startd@b\" && LastHeardFrom > 0",
-						  NULL, NULL);
+	g_autoptr(KiteExpr) who =
+	    kite_expr_parse("AuthenticatedIdentity == \"daemon:startd@b\" && LastHeardFrom > 0", NULL, NULL);
 	g_autofree char *byb = names(kite_collector_query(c, who));
 	assert_string_equal(byb, "slot1@b slot2@b");
 }
@@ -143,8 +143,8 @@ static void test_limits(void **state)
 	g_clear_error(&error);
 
 	/* An ad without a Name refuses the whole message. */
-	g_autoptr(GVariant) bad = g_variant_ref_sink(g_variant_new_parsed(
-	    "[[('Name', '\"slot1@z\"')], [('State', '\"Owner\"')]]"));
+	g_autoptr(GVariant) bad =
+	    g_variant_ref_sink(g_variant_new_parsed("[[('Name', '\"slot1@z\"')], [('State', '\"Owner\"')]]"));
 	g_autoptr(KiteCollector) c2 = kite_collector_new(100, 15);
 	assert_false(kite_collector_update(c2, bad, "daemon:startd@z", 1, &stored, &error));
 	assert_kite_error(error, KITE_ERROR_INVALID, "slot ad 2 has no Name (a string of 1 to 256 bytes)");

@@ -99,7 +99,7 @@ static void test_running_job(void **state)
 	in.suspend = TRUE;
 	expect_step(CLAIMED, BUSY, in, PREEMPTING, VACATING); /* preempt beats suspend */
 	in.kill = TRUE;
-	expect_step(CLAIMED, BUSY, in, PREEMPTING, KILLING); /* kill beats both */
+	expect_step(CLAIMED, BUSY, in, PREEMPTING, KILLING);			     /* kill beats both */
 	expect_step(CLAIMED, BUSY, (KitePolicyInput){.start = TRUE}, CLAIMED, IDLE); /* job exited */
 
 	in = run;
@@ -136,7 +136,8 @@ static void test_preempting(void **state)
 static KiteConfig *startd_config(const char *yaml)
 {
 	g_autoptr(GError) error = NULL;
-	KiteConfig *cfg = kite_config_load_data("startd.yaml", yaml, strlen(yaml), kite_startd_config_keys, &error);
+	KiteConfig *cfg =
+	    kite_config_load_data("startd.yaml", yaml, strlen(yaml), kite_startd_config_keys, &error);
 	if (!cfg)
 		fail_msg("%s", error->message);
 	return cfg;
@@ -272,8 +273,9 @@ static void test_job_timeline(void **state)
 	/* A claimed slot with a job, walked through suspend, continue,
 	 * preempt and kill by the default expressions. */
 	Timeline t;
-	timeline_init(&t, "start_idle_time: 10s\ncontinue_idle_time: 5s\nmax_suspend_time: 20s\n"
-			  "max_vacate_time: 4s\nkeyboard_busy_time: 2s\nbackground_load: 100\nhigh_load: 100\n");
+	timeline_init(&t,
+		      "start_idle_time: 10s\ncontinue_idle_time: 5s\nmax_suspend_time: 20s\n"
+		      "max_vacate_time: 4s\nkeyboard_busy_time: 2s\nbackground_load: 100\nhigh_load: 100\n");
 	tick(&t, 1, 11, NULL, "Unclaimed", "Idle");
 	tick(&t, 1, 12, &(KitePolicyInput){.claimed = TRUE}, "Claimed", "Idle");
 	KitePolicyInput run = {.job_running = TRUE};
@@ -327,11 +329,16 @@ static void test_bad_expression(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),	       cmocka_unit_test(test_owner_and_unclaimed),
-	    cmocka_unit_test(test_match_and_claim),    cmocka_unit_test(test_running_job),
-	    cmocka_unit_test(test_preempting),	       cmocka_unit_test(test_slot_ad),
-	    cmocka_unit_test(test_desktop_defaults),   cmocka_unit_test(test_owner_timeline),
-	    cmocka_unit_test(test_job_timeline),       cmocka_unit_test(test_is_owner_needs_false),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_owner_and_unclaimed),
+	    cmocka_unit_test(test_match_and_claim),
+	    cmocka_unit_test(test_running_job),
+	    cmocka_unit_test(test_preempting),
+	    cmocka_unit_test(test_slot_ad),
+	    cmocka_unit_test(test_desktop_defaults),
+	    cmocka_unit_test(test_owner_timeline),
+	    cmocka_unit_test(test_job_timeline),
+	    cmocka_unit_test(test_is_owner_needs_false),
 	    cmocka_unit_test(test_bad_expression),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
