@@ -26,6 +26,17 @@ const KiteConfigKey kite_schedd_config_keys[] = {
     {"machine_ad_lifetime", KITE_CONFIG_DURATION, "15s",
      "a slot ad without its own ClassAdLifetime is dropped when not renewed for this long"},
     {"max_machines", KITE_CONFIG_INT, "100000", "most slot ads the collector holds at once"},
+    {"negotiator_interval", KITE_CONFIG_DURATION, "20s",
+     "how often idle jobs are matched to free slots (also at once when a job arrives or a slot becomes "
+     "Unclaimed)"},
+    {"usage_half_life", KITE_CONFIG_DURATION, "1d",
+     "fair share: a user's recent usage (slot time) halves in this time; the user with least goes first"},
+    {"shadow", KITE_CONFIG_STRING, NULL,
+     "the shadow program run for each running job (default: `shadow` next to the schedd's executable)"},
+    {"claim_poll_interval", KITE_CONFIG_DURATION, "1s",
+     "how often a shadow asks its startd how the job is doing (also the claim's heartbeat)"},
+    {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
+     "most bytes a shadow sends to a startd for one job (executable and input files together)"},
     {NULL},
 };
 
@@ -86,6 +97,15 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "PREEMPT: when a job is vacated (told to checkpoint and leave)"},
     {"kill", KITE_CONFIG_EXPR, "Activity == \"Vacating\" && ActivityTimer > MaxVacateTime",
      "KILL: when a job is killed at once"},
+    {"listen", KITE_CONFIG_STRING, "127.0.0.1:0",
+     "TCP address shadows claim slots on (HOST:PORT); port 0 picks a free port and writes it to "
+     "STATE_DIR/startd.addr; advertised as StartdAddr, so HOST must be reachable from the schedd"},
+    {"max_message_size", KITE_CONFIG_SIZE, "64M",
+     "largest message the startd accepts (bounds the executable and input files of one job)"},
+    {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
+     "most bytes of output (stdout, stderr and files) sent back for one job; more holds the job"},
+    {"claim_lease", KITE_CONFIG_DURATION, "60s",
+     "a claim whose shadow is not heard from for this long is released and its job killed"},
     {NULL},
 };
 

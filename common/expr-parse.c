@@ -230,6 +230,22 @@ static KiteExpr *new_attr(KiteScope scope, const char *name, gsize len)
 	return e;
 }
 
+GPtrArray *kite_expr_conjuncts(const KiteExpr *e)
+{
+	g_return_val_if_fail(e != NULL, NULL);
+	GPtrArray *out = g_ptr_array_new();
+	gboolean all_and = e->kind == KITE_NODE_CHAIN && e->n > 1;
+	for (guint i = 0; all_and && i + 1 < e->n; i++)
+		all_and = e->chain.ops[i] == KITE_OP_AND;
+	if (!all_and) {
+		g_ptr_array_add(out, (gpointer)e);
+		return out;
+	}
+	for (guint i = 0; i < e->n; i++)
+		g_ptr_array_add(out, e->chain.operands[i]);
+	return out;
+}
+
 gboolean kite_expr_references(const KiteExpr *e, const char *name)
 {
 	g_return_val_if_fail(e != NULL && name != NULL, FALSE);

@@ -86,6 +86,12 @@ char *kite_expr_to_string(const KiteExpr *e);
 /* TRUE if @e mentions attribute @name (in any scope, case-insensitive). */
 gboolean kite_expr_references(const KiteExpr *e, const char *name);
 
+/* The operands of @e's top-level `&&` chain, or @e alone when its top
+ * is something else: the clauses of a Requirements, for explaining
+ * which one fails.  The array (free it) holds borrowed pointers, valid
+ * while @e lives; they are not references (inner nodes have none). */
+GPtrArray *kite_expr_conjuncts(const KiteExpr *e);
+
 /* Evaluate @e with @my as MY and @target as TARGET (either may be NULL).
  * Writes the result to @out (which must be cleared by the caller). */
 void kite_expr_eval(const KiteExpr *e, const KiteAd *my, const KiteAd *target, KiteValue *out);

@@ -51,4 +51,14 @@
 	X(MACHINES_QUERY, 22, "(s)", "client -> schedd: (constraint over machine ads, or \"\")")             \
 	X(MACHINES_REPLY, 23, "(aa(ss))", "schedd -> client: the matching slot ads, sorted by Name")         \
 	X(MACHINE_INVALIDATE, 24, "(as)",                                                                    \
-	  "startd -> schedd (daemon role only): drop these slots now (shutdown); reply MACHINE_ADS_REPLY")
+	  "startd -> schedd (daemon role only): drop these slots now (shutdown); reply MACHINE_ADS_REPLY")  \
+	/* claims and jobs (shadow -> startd, daemon role only; docs/running-jobs.md) */                     \
+	X(CLAIM, 30, "(ssa(ss))", "shadow -> startd: (slot name, claim id, job ad); reply CLAIM_REPLY")     \
+	X(CLAIM_REPLY, 31, "(s)", "startd -> shadow: (what was done), for CLAIM and RELEASE")                \
+	X(ACTIVATE, 32, "(ssa(suay))",                                                                       \
+	  "shadow -> startd: (claim id, executable name, files (name, mode, contents)); starts the job")     \
+	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
+	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
+	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay))",                                                           \
+	  "startd -> shadow: (running | suspended | exited | vacated, exit code, signal, why, files back)")  \
+	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY")

@@ -1,7 +1,8 @@
 /* collector.c — the schedd's collector role (see collector.h): the
  * table of slot ads with their expiry, and the MACHINE_ADS,
  * MACHINE_INVALIDATE and MACHINES_QUERY requests.  Matching jobs to
- * these ads (the negotiator) is not here. */
+ * these ads (the negotiator) is not here; a slot that becomes
+ * Unclaimed only asks for a negotiation cycle. */
 #include "collector.h"
 
 #include <string.h>
@@ -138,6 +139,12 @@ guint kite_collector_invalidate(KiteCollector *c, const char *const *names, gsiz
 	return dropped;
 }
 
+gboolean kite_collector_forget(KiteCollector *c, const char *name)
+{
+	g_autofree char *key = g_utf8_casefold(name, -1);
+	return g_hash_table_remove(c->entries, key);
+}
+
 guint kite_collector_expire(KiteCollector *c, double now)
 {
 	guint dropped = 0;
@@ -208,6 +215,26 @@ static gboolean require_daemon(KiteServerConn *conn, const char *what)
 	return FALSE;
 }
 
+/* TRUE if one of the slots in @ads is Unclaimed now and was not (or
+ * was not known) before: a slot became free, the negotiator should run. */
+static gboolean newly_unclaimed(KiteCollector *c, GVariant *ads)
+{
+	gsize n = MIN(g_variant_n_children(ads), KITE_COLLECTOR_MAX_ADS_PER_UPDATE);
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GVariant) child = g_variant_get_child_value(ads, i);
+		g_autoptr(KiteAd) ad = kite_ad_from_variant(child, NULL);
+		g_autofree char *name = NULL, *state = NULL, *old_state = NULL;
+		if (!ad || !kite_ad_get_string(ad, "Name", &name) || !kite_ad_get_string(ad, "State", &state) ||
+		    g_strcmp0(state, "Unclaimed") != 0)
+			continue;
+		g_autofree char *key = g_utf8_casefold(name, -1);
+		Entry *e = g_hash_table_lookup(c->entries, key);
+		if (!e || !kite_ad_get_string(e->ad, "State", &old_state) || g_strcmp0(old_state, state) != 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 {
 	if (!require_daemon(conn, "advertise machines"))
@@ -216,6 +243,7 @@ static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_autoptr(GError) error = NULL;
 	guint before = kite_collector_size(s->collector);
 	guint stored = 0;
+	gboolean freed = newly_unclaimed(s->collector, ads);
 	if (!kite_collector_update(s->collector, ads, kite_server_conn_identity(conn), kite_now_monotonic(),
 				   &stored, &error)) {
 		refuse(conn, error->code, error->message);
@@ -229,6 +257,8 @@ static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 			  "full)",
 			  kite_server_conn_peer(conn), stored, g_variant_n_children(ads));
 	kite_server_reply(conn, KITE_MSG_MACHINE_ADS_REPLY, g_variant_new("(u)", stored));
+	if (freed)
+		kite_schedd_negotiate_soon(s);
 }
 
 static void handle_invalidate(KiteSchedd *s, KiteServerConn *conn, GVariant *body)

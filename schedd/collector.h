@@ -41,6 +41,11 @@ gboolean kite_collector_update(KiteCollector *c, GVariant *ads, const char *iden
  * Returns how many were dropped. */
 guint kite_collector_invalidate(KiteCollector *c, const char *const *names, gsize n, const char *identity);
 
+/* Drop the ad of slot @name, whoever advertised it (a shadow found its
+ * startd gone or in another state; a live startd advertises it again).
+ * Returns TRUE if there was one. */
+gboolean kite_collector_forget(KiteCollector *c, const char *name);
+
 /* Drop every ad whose lifetime has passed at @now; returns how many. */
 guint kite_collector_expire(KiteCollector *c, double now);
 

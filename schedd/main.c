@@ -1,7 +1,7 @@
 /* main.c — the schedd: start-up (options, config, state directory, pool
  * key, queue database, sockets), the main loop, and shutdown.  Requests
  * are answered in requests.c; the queue lives in queue.c, machine ads in
- * collector.c. */
+ * collector.c, matching in negotiator.c and running jobs in shadows.c. */
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
@@ -50,8 +50,8 @@ static gboolean start(KiteSchedd *s, GError **error)
 	if (g_mkdir_with_parents(s->state_dir, 0755) < 0)
 		return kite_throw_errno(error, "create state directory %s", s->state_dir);
 
-	g_autofree char *key_path = state_path(s, "pool_key_file", "pool.key");
-	s->key = kite_auth_load_key(key_path, TRUE, error);
+	s->key_path = state_path(s, "pool_key_file", "pool.key");
+	s->key = kite_auth_load_key(s->key_path, TRUE, error);
 	if (!s->key)
 		return FALSE;
 
@@ -75,6 +75,7 @@ static gboolean start(KiteSchedd *s, GError **error)
 	    .admins = kite_config_get_strv(s->config, "admins"),
 	};
 	s->server = kite_server_new(&so, kite_schedd_handle, s);
+	kite_schedd_shadows_init(s);
 	s->collector = kite_collector_new(kite_config_get_int(s->config, "max_machines"),
 					  kite_config_get_duration(s->config, "machine_ad_lifetime"));
 
@@ -121,14 +122,18 @@ int main(int argc, char **argv)
 	purge_history(&s);
 	g_timeout_add_seconds(3600, purge_history, &s);
 	g_timeout_add(500, expire_machines, &s);
+	double ni = kite_config_get_duration(s.config, "negotiator_interval");
+	g_timeout_add((guint)CLAMP(ni * 1000, 100, 3600 * 1000), kite_schedd_negotiate, &s);
 	g_message("ready (state in %s)", s.state_dir);
 	g_main_loop_run(loop);
 
+	kite_schedd_shadows_free(&s);
 	kite_server_free(s.server);
 	kite_collector_free(s.collector);
 	kite_queue_close(s.queue);
 	kite_config_free(s.config);
 	g_bytes_unref(s.key);
 	g_free(s.state_dir);
+	g_free(s.key_path);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "queue.h"
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "jobfile.h"
@@ -796,4 +797,114 @@ void kite_queue_counts(KiteQueue *q, gint64 out_counts[8])
 		if (s >= 0 && s < 8)
 			out_counts[s] = sqlite3_column_int64(st, 1);
 	}
+}
+
+/* ---- running jobs (the shadow's outcomes) ---- */
+
+/* Run @sql with (@a…) bound as text/int64 per @fmt ('s' or 'x') and
+ * require that it changed exactly one job. */
+static gboolean update_one(KiteQueue *q, const KiteJobId *id, const char *what, const char *sql, const char *fmt,
+			   ...)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, sql, NULL);
+	if (!st)
+		return FALSE;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = 1;
+	for (const char *f = fmt; *f; f++, n++) {
+		if (*f == 's')
+			sqlite3_bind_text(st, n, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, n, va_arg(ap, gint64));
+	}
+	va_end(ap);
+	sqlite3_bind_int64(st, n, id->cluster);
+	sqlite3_bind_int64(st, n + 1, id->proc);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		g_warning("queue database %s: %s: %s", q->path, what, sqlite3_errmsg(q->db));
+		return FALSE;
+	}
+	return sqlite3_changes(q->db) == 1;
+}
+
+gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)
+{
+	return update_one(q, id, "start job",
+			  "UPDATE jobs SET status = 2, host = ?, entered_status = ? "
+			  "WHERE status = 1 AND cluster = ? AND proc = ?",
+			  "sx", host, kite_now_wall());
+}
+
+gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds)
+{
+	return update_one(q, id, "requeue job",
+			  "UPDATE jobs SET status = 1, host = '', entered_status = ?, run_time = run_time + ? "
+			  "WHERE status = 2 AND cluster = ? AND proc = ?",
+			  "xx", kite_now_wall(), wall_seconds);
+}
+
+gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExit *exit, GError **error)
+{
+	gint64 now = kite_now_wall();
+	g_autofree char *extra =
+	    exit->signal > 0
+		? g_strdup_printf("\nExitBySignal = true\nExitSignal = %d\n", exit->signal)
+		: g_strdup_printf("\nExitBySignal = false\nExitCode = %d\n", exit->code);
+	if (!exec(q, "BEGIN IMMEDIATE", error))
+		return FALSE;
+	g_autoptr(sqlite3_stmt) ins =
+	    prepare(q,
+		    "INSERT OR REPLACE INTO history SELECT cluster, proc, owner, 4, prio, qdate, ?, "
+		    "run_time + ?, image_size, num_ckpts, last_ckpt, host, cmd, hold_reason, hold_code, "
+		    "ad || ?, ? FROM jobs WHERE cluster = ? AND proc = ? AND status = 2",
+		    error);
+	g_autoptr(sqlite3_stmt) del =
+	    prepare(q, "DELETE FROM jobs WHERE cluster = ? AND proc = ? AND status = 2", error);
+	gboolean ok = ins && del;
+	if (ok) {
+		sqlite3_bind_int64(ins, 1, now);
+		sqlite3_bind_int64(ins, 2, exit->wall_seconds);
+		sqlite3_bind_text(ins, 3, extra, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 4, now);
+		sqlite3_bind_int64(ins, 5, id->cluster);
+		sqlite3_bind_int64(ins, 6, id->proc);
+		ok = step_done(q, ins, error);
+	}
+	if (ok && sqlite3_changes(q->db) != 1) {
+		ok = kite_throw(error, KITE_ERROR_NOT_FOUND,
+				"job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running (removed?)",
+				id->cluster, id->proc);
+	}
+	if (ok) {
+		sqlite3_bind_int64(del, 1, id->cluster);
+		sqlite3_bind_int64(del, 2, id->proc);
+		ok = step_done(q, del, error);
+	}
+	if (!ok || !exec(q, "COMMIT", error)) {
+		exec(q, "ROLLBACK", NULL);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gint64 kite_queue_requeue_running(KiteQueue *q)
+{
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q, "UPDATE jobs SET status = 1, host = '', entered_status = ? WHERE status = 2", NULL);
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, kite_now_wall());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return 0;
+	return sqlite3_changes(q->db);
+}
+
+gboolean kite_queue_hold_running(KiteQueue *q, const KiteJobId *id, const char *reason, int code,
+				 gint64 wall_seconds)
+{
+	return update_one(q, id, "hold job",
+			  "UPDATE jobs SET status = 5, host = '', hold_reason = ?, hold_code = ?, "
+			  "entered_status = ?, run_time = run_time + ? WHERE status = 2 AND cluster = ? AND proc = ?",
+			  "sxxx", reason, (gint64)code, kite_now_wall(), wall_seconds);
 }

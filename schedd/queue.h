@@ -101,4 +101,31 @@ gint64 kite_queue_purge_history(KiteQueue *q, gint64 max_age);
 /* Counts by status of the live queue (index = status code, 0..7). */
 void kite_queue_counts(KiteQueue *q, gint64 out_counts[8]);
 
+/* ---- running jobs ---- */
+
+/* How a job's run ended (the shadow's report). */
+typedef struct {
+	int code;	     /* exit code, when not killed by a signal */
+	int signal;	     /* > 0: killed by this signal */
+	gint64 wall_seconds; /* how long it ran */
+} KiteJobExit;
+
+/* Idle -> Running on @host (a slot name).  FALSE if the job is not
+ * idle any more (removed or held meanwhile) or the update failed. */
+gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host);
+/* Running -> Idle (the run was lost or vacated), adding @wall_seconds
+ * to RemoteWallClockTime.  FALSE if the job was not running. */
+gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds);
+/* Running -> Completed: the job moves to the history with status 4,
+ * ExitCode (or ExitBySignal/ExitSignal), CompletionDate and
+ * RemoteWallClockTime, in one durable transaction. */
+gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExit *exit, GError **error);
+/* Running -> Held by the system (a fault a person must fix): @reason
+ * and Condor's HoldReasonCode @code. */
+gboolean kite_queue_hold_running(KiteQueue *q, const KiteJobId *id, const char *reason, int code,
+				 gint64 wall_seconds);
+/* Every Running job back to Idle (a schedd starting has no shadows);
+ * returns how many. */
+gint64 kite_queue_requeue_running(KiteQueue *q);
+
 G_END_DECLS

@@ -48,6 +48,7 @@ static void handle_submit(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_message("%s: submitted cluster %" G_GINT64_FORMAT " (%u procs)", kite_server_conn_peer(conn),
 		  cluster, count);
 	kite_server_reply(conn, KITE_MSG_SUBMIT_REPLY, g_variant_new("(xu)", cluster, count));
+	kite_schedd_negotiate_soon(s);
 }
 
 KiteExpr *kite_schedd_parse_constraint(const char *text, GError **error)
@@ -77,7 +78,14 @@ typedef struct {
 	GArray *status, *prio, *num_ckpts;					      /* gint32 */
 	GPtrArray *owner, *host, *cmd, *hold_reason;				      /* char*, owned */
 	GPtrArray *ads; /* GVariant*, floating sunk */
+	/* for `q -l` of idle jobs: every slot ad, to say why a job waits */
+	GPtrArray *slots; /* KiteAd*, NULL when not wanted */
+	guint n_free, analyzed;
 } Columns;
+
+/* Most jobs per query that get a MatchAnalysis (each costs a pass over
+ * every slot ad). */
+#define MAX_ANALYZED 100
 
 static void columns_init(Columns *c)
 {
@@ -103,6 +111,8 @@ static void columns_clear(Columns *c)
 	GPtrArray *ptrs[] = {c->owner, c->host, c->cmd, c->hold_reason, c->ads};
 	for (gsize i = 0; i < G_N_ELEMENTS(ptrs); i++)
 		g_ptr_array_unref(ptrs[i]);
+	if (c->slots)
+		g_ptr_array_unref(c->slots);
 }
 
 static void add_row(const KiteJobRow *r, gpointer data)
@@ -123,8 +133,15 @@ static void add_row(const KiteJobRow *r, gpointer data)
 	g_ptr_array_add(c->host, g_strdup(r->host));
 	g_ptr_array_add(c->cmd, g_strdup(r->cmd));
 	g_ptr_array_add(c->hold_reason, g_strdup(r->hold_reason));
-	if (r->ad)
+	if (r->ad && c->slots && r->status == KITE_JOB_IDLE && c->analyzed < MAX_ANALYZED) {
+		g_autoptr(KiteAd) ad = kite_ad_copy(r->ad);
+		g_autofree char *why = kite_negotiator_analyze(ad, c->slots, c->n_free);
+		kite_ad_set_string(ad, "MatchAnalysis", why);
+		c->analyzed++;
+		g_ptr_array_add(c->ads, g_variant_ref_sink(kite_ad_to_variant(ad)));
+	} else if (r->ad) {
 		g_ptr_array_add(c->ads, g_variant_ref_sink(kite_ad_to_variant(r->ad)));
+	}
 }
 
 static GVariant *fixed(GArray *a, const GVariantType *t, gsize size)
@@ -172,8 +189,13 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	    .history = history,
 	    .full_ad = full,
 	};
-	Columns c;
+	Columns c = {0};
 	columns_init(&c);
+	if (full && !history) {
+		g_autoptr(GPtrArray) free_slots = kite_schedd_slot_ads(s, TRUE);
+		c.n_free = free_slots->len;
+		c.slots = kite_schedd_slot_ads(s, FALSE);
+	}
 	if (!kite_queue_query(s->queue, &f, add_row, &c, &error)) {
 		columns_clear(&c);
 		reply_error(conn, error);
@@ -210,6 +232,10 @@ static void handle_act(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	reply_results(conn, results);
+	if (action == KITE_ACTION_REMOVE || action == KITE_ACTION_HOLD)
+		kite_schedd_shadows_jobs_left(s, results);
+	else if (action == KITE_ACTION_RELEASE)
+		kite_schedd_negotiate_soon(s);
 }
 
 static void handle_edit(KiteSchedd *s, KiteServerConn *conn, GVariant *body)

@@ -1,9 +1,11 @@
 /* schedd.h — the schedd's shared state, and the entry point of its
- * request handlers (requests.c).  main.c owns start-up and the loop. */
+ * request handlers (requests.c).  main.c owns start-up and the loop;
+ * negotiator.c matches jobs to slots and shadows.c runs the shadows. */
 #pragma once
 
 #include "collector.h"
 #include "config.h"
+#include "negotiator.h"
 #include "queue.h"
 #include "server.h"
 
@@ -14,6 +16,11 @@ typedef struct {
 	GBytes *key;
 	char *state_dir;
 	KiteCollector *collector;
+	/* running jobs (shadows.c) */
+	char *key_path;
+	KiteUsage *usage;
+	GHashTable *shadows; /* folded slot name -> Shadow*, one per running job */
+	guint negotiate_source;
 } KiteSchedd;
 
 /* The KiteServerHandler for the schedd: answers every client request. */
@@ -22,6 +29,22 @@ void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpoint
 /* The collector's requests (collector.c): MACHINE_ADS, MACHINE_INVALIDATE
  * and MACHINES_QUERY.  Returns FALSE for any other message type. */
 gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body);
+
+/* The negotiator role and the shadows (shadows.c). */
+void kite_schedd_shadows_init(KiteSchedd *s);
+/* Kill every shadow (their jobs go back to Idle at the next start). */
+void kite_schedd_shadows_free(KiteSchedd *s);
+/* Run a negotiation cycle soon (from the main loop, once however often
+ * it is asked for before it runs). */
+void kite_schedd_negotiate_soon(KiteSchedd *s);
+/* The slot ads the collector holds (KiteAd*; with @free_only, only the
+ * Unclaimed ones with a StartdAddr that no shadow is claiming). */
+GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only);
+/* One negotiation cycle now; also the periodic timer's callback. */
+gboolean kite_schedd_negotiate(gpointer schedd);
+/* Tell the shadows of jobs that left the queue (removed, held) to
+ * release their claims. */
+void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results);
 
 /* Parse a query's constraint; the error names the column ("constraint,
  * column 8: …"). */

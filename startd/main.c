@@ -1,7 +1,8 @@
 /* main.c — the startd: options, config, start-up (machine attributes,
  * activity sources, policy, slots), the main loop with its two timers —
  * poll (sample activity, evaluate the policy) and advertise — and
- * shutdown, which withdraws the slots from the schedd. */
+ * shutdown, which kills running jobs and withdraws the slots from the
+ * schedd.  Claims and jobs are in claim.c. */
 #include <glib-unix.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,53 +23,28 @@ static const GOptionEntry options[] = {
     {NULL},
 };
 
-static GPtrArray *slot_ads(KiteStartd *d)
-{
-	GPtrArray *ads = g_ptr_array_new();
-	for (guint i = 0; i < d->slots->len; i++)
-		g_ptr_array_add(ads, ((KiteSlot *)d->slots->pdata[i])->ad);
-	return ads;
-}
-
-static void advertise_now(KiteStartd *d)
-{
-	g_autoptr(GPtrArray) ads = slot_ads(d);
-	kite_advertiser_send(d->advertiser, ads);
-}
-
 /* Sample owner activity, rebuild every slot's ad and apply the policy;
  * a state change is advertised at once. */
 static gboolean poll_slots(gpointer data)
 {
 	KiteStartd *d = data;
 	gint64 now = kite_now_wall();
-	KiteActivitySample sample;
-	kite_activity_sample(d->activity, now, 0 /* no jobs yet */, &sample);
-	gint64 disk = 0;
+	kite_activity_sample(d->activity, now, 0 /* job load: not measured yet */, &d->sample);
 	g_autoptr(GError) error = NULL;
-	if (!kite_machine_disk_kib(d->state_dir, &disk, &error))
+	if (!kite_machine_disk_kib(d->state_dir, &d->disk_kib, &error))
 		g_debug("%s", error->message);
-	double interval = kite_config_get_duration(d->config, "advertise_interval");
-	KiteSlotContext ctx = {
-	    .machine = d->machine,
-	    .policy = d->policy,
-	    .sample = &sample,
-	    .n_slots = d->slots->len,
-	    .disk_kib = disk,
-	    .lifetime = (gint64)ceil(3 * interval),
-	    .daemon_start = d->started,
-	};
+	kite_claims_check_leases(d, kite_now_monotonic());
 	gboolean changed = FALSE;
 	for (guint i = 0; i < d->slots->len; i++)
-		changed |= kite_slot_update(d->slots->pdata[i], &ctx, NULL, now);
+		changed |= kite_startd_update_slot(d, i, NULL, now);
 	if (changed)
-		advertise_now(d);
+		kite_startd_advertise(d);
 	return G_SOURCE_CONTINUE;
 }
 
 static gboolean advertise_timer(gpointer data)
 {
-	advertise_now(data);
+	kite_startd_advertise(data);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -145,11 +121,12 @@ static gboolean start(KiteStartd *d, GError **error)
 	g_autofree char *daemon_name = g_strdup_printf("startd@%s", d->name);
 	d->advertiser = kite_advertiser_new(schedd, d->key, daemon_name,
 					    kite_config_get_duration(d->config, "schedd_timeout"));
-	return TRUE;
+	return kite_claims_start(d, error);
 }
 
 static void stop(KiteStartd *d)
 {
+	kite_claims_stop(d);
 	if (d->advertiser && d->slots) {
 		g_autoptr(GPtrArray) names = g_ptr_array_new();
 		for (guint i = 0; i < d->slots->len; i++)
@@ -190,7 +167,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_signal, loop);
 	g_unix_signal_add(SIGINT, on_signal, loop);
 	poll_slots(&d);
-	advertise_now(&d);
+	kite_startd_advertise(&d);
 	g_timeout_add(interval_ms(d.config, "poll_interval"), poll_slots, &d);
 	g_timeout_add(interval_ms(d.config, "advertise_interval"), advertise_timer, &d);
 	g_message("ready (state in %s, advertising to %s)", d.state_dir,

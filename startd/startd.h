@@ -1,16 +1,19 @@
 /* startd.h — the startd's shared state (main.c owns it).  The pieces:
  * machine.c (static attributes), activity*.c (owner activity and load),
+ * claim.c and sandbox.c (claims and jobs),
  * policy.c (states and the owner policy), slots.c (slot ads and
  * transitions), advertise.c (ads to the schedd). */
 #pragma once
 
 #include "activity.h"
 #include "advertise.h"
+#include "claim.h"
 #include "config.h"
 #include "policy.h"
+#include "server.h"
 #include "slots.h"
 
-typedef struct {
+struct _KiteStartd {
 	KiteConfig *config;
 	char *state_dir;
 	char *name; /* machine name */
@@ -21,7 +24,12 @@ typedef struct {
 	GPtrArray *slots; /* KiteSlot* */
 	KiteAdvertiser *advertiser;
 	gint64 started; /* wall seconds */
-} KiteStartd;
+	/* running jobs (claim.c) */
+	KiteActivitySample sample; /* the latest, for updates between polls */
+	gint64 disk_kib;
+	KiteServer *server;
+	GPtrArray *claims; /* one per slot, NULL when the slot has none */
+};
 
 /* Most slots one startd offers. */
 #define KITE_STARTD_MAX_SLOTS 1024

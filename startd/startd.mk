@@ -1,5 +1,6 @@
 # startd/: the execute-host daemon — machine attributes, owner activity
-# sources, the owner policy, slots, advertising to the schedd.  Every
+# sources, the owner policy, slots, advertising to the schedd, claims
+# and jobs (sandbox.c runs them without privileges via libcap-ng).  Every
 # file but main.c goes into an archive that the unit tests link.
 
 STARTD_SRCS := $(filter-out startd/main.c,$(wildcard startd/*.c))
@@ -11,6 +12,6 @@ $(STARTD_LIB): $(STARTD_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 bin/startd: $(BUILD)/startd/main.o $(STARTD_LIB) $(COMMON_LIB)
-	$(call link_program)
+	$(call link_program,-lcap-ng)
 
 PROGRAMS += bin/startd

@@ -7,6 +7,6 @@ UNIT_TESTS += $(patsubst tests/unit/%.c,bin/tests/%,$(UNIT_TEST_SRCS))
 # Each unit test links the module archives, never a main.o; the linker
 # pulls in only the objects the test uses.
 bin/tests/test-%: $(BUILD)/tests/unit/test-%.o $(SCHEDD_LIB) $(STARTD_LIB) $(COMMON_LIB)
-	$(call link_program,-lcmocka)
+	$(call link_program,-lcmocka -lcap-ng)
 
 INTEGRATION_TESTS += $(sort $(wildcard tests/integration/test-*.sh))

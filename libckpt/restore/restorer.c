@@ -413,16 +413,22 @@ static KiteImgRegion *region_at(uint64_t a)
 /* Big page-aligned runs of private anonymous memory are mapped straight
  * from the image (copy-on-write) instead of being read: a restart then
  * costs what verifying the image costs. */
+static int nmapped;
+
 static int try_map(int fd, uint64_t a, uint64_t len, uint64_t off)
 {
-	if (len < (256u << 10) || (off & (PAGE - 1)))
+	/* each mapping is a VMA: stay far below vm.max_map_count (65530) */
+	if (len < (64u << 10) || (off & (PAGE - 1)) || nmapped >= 16384)
 		return 0;
 	KiteImgRegion *r = region_at(a);
 	if (!r || a + len > r->end || (r->flags & (KITE_REG_FILE | KITE_REG_SHARED | KITE_REG_STACK)))
 		return 0;
 	int prot = (int)r->prot | PROT_WRITE;
 	long m = rs_mmap(a, len, prot, MAP_PRIVATE | MAP_FIXED, fd, (long)off);
-	return m == (long)a;
+	if (m != (long)a)
+		return 0;
+	nmapped++;
+	return 1;
 }
 
 /* Fill [a, a+l) from image @k: its PAGES directly, its PARENT ranges

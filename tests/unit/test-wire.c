@@ -159,7 +159,7 @@ static guint8 *body_bytes(GVariant *v, gsize *out_len)
 
 static void test_table(void **state)
 {
-	assert_int_equal(G_N_ELEMENTS(messages), 19);
+	assert_int_equal(G_N_ELEMENTS(messages), 26);
 	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++) {
 		const Message *m = &messages[i];
 		assert_int_equal(m->value, m->num);
@@ -186,6 +186,8 @@ static void test_table(void **state)
 	assert_int_equal(KITE_MSG_MACHINE_ADS, 20);
 	assert_int_equal(KITE_MSG_MACHINES_REPLY, 23);
 	assert_int_equal(KITE_MSG_MACHINE_INVALIDATE, 24);
+	assert_int_equal(KITE_MSG_CLAIM, 30);
+	assert_int_equal(KITE_MSG_RELEASE, 36);
 	assert_string_equal(g_variant_type_peek_string(kite_wire_body_type(KITE_MSG_QUERY_REPLY)),
 			    KITE_WIRE_QUERY_REPLY_TYPE);
 
@@ -473,10 +475,10 @@ static void test_body_wrong_type(void **state)
 			refused++;
 		}
 	}
-	/* 19 x 18 pairings less those of messages with the same body type:
-	 * the three (s) (6 pairings) and the two (aa(ss)) (2); all but a
+	/* 26 x 25 pairings less those of messages with the same body type:
+	 * the six (s) (30 pairings) and the two (aa(ss)) (2); all but a
 	 * handful are refused. */
-	assert_int_equal(refused + accepted, 19 * 18 - 8);
+	assert_int_equal(refused + accepted, 26 * 25 - 32);
 	assert_true(refused >= 300);
 
 	/* Specific cases a user might hit. */

@@ -1,0 +1,72 @@
+/* negotiator.h — the schedd's negotiator role: matching idle jobs to
+ * unclaimed slots (DESIGN.md §6, reference/htcondor.md §5).
+ *
+ * A match is two-sided: the job's Requirements hold with MY = job and
+ * TARGET = slot, and the slot's Start holds with MY = slot and TARGET =
+ * job.  Users take turns by fair share — the user with the least recent
+ * usage goes first, and every match charges its user — and within a
+ * user jobs go by JobPrio (higher first), then by id.  Each job takes
+ * the free matching slot its Rank likes best (ties by slot name).
+ *
+ * Jobs whose matching attributes are identical form an autocluster and
+ * are evaluated against the slots once per cycle; when one job of an
+ * autocluster finds no slot, the rest are skipped for the cycle.
+ *
+ * Pure code: ads in, matches out, nothing spawned or printed here. */
+#pragma once
+
+#include <glib.h>
+
+#include "ad.h"
+#include "job.h"
+
+G_BEGIN_DECLS
+
+/* Recent usage per user (seconds of slot time, decaying with a
+ * half-life), which orders users in a cycle. */
+typedef struct _KiteUsage KiteUsage;
+
+KiteUsage *kite_usage_new(double half_life);
+void kite_usage_free(KiteUsage *u);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteUsage, kite_usage_free)
+/* Charge @user @seconds of slot time at wall time @now. */
+void kite_usage_charge(KiteUsage *u, const char *user, double seconds, gint64 now);
+/* @user's usage decayed to @now (0 for an unknown user). */
+double kite_usage_get(const KiteUsage *u, const char *user, gint64 now);
+
+typedef struct {
+	KiteJobId id;
+	guint slot;	    /* index into the slots given */
+	guint autocluster;  /* the job's autocluster, numbered from 0 */
+} KiteMatch;
+
+typedef struct {
+	guint n_jobs;
+	guint n_autoclusters;
+	guint n_evaluations; /* job–slot pairs evaluated (per autocluster, not per job) */
+	guint n_matches;
+} KiteNegotiationStats;
+
+/* Match @jobs (KiteAd*, each with ClusterId, ProcId and Owner) to
+ * @slots (KiteAd*, all of them free) at wall time @now.  Returns a
+ * GArray of KiteMatch in the order they were made; each slot is used at
+ * most once.  @usage (may be NULL) orders users and is charged
+ * @charge seconds per match so that users take turns within a cycle.
+ * @out_stats may be NULL. */
+GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, double charge, gint64 now,
+		       KiteNegotiationStats *out_stats);
+
+/* TRUE if @job and @slot match two-sided. */
+gboolean kite_negotiator_match(const KiteAd *job, const KiteAd *slot);
+
+/* The job's Rank of @slot (undefined or error count as 0.0). */
+double kite_negotiator_rank(const KiteAd *job, const KiteAd *slot);
+
+/* Why @job runs nowhere, in one line for `q -l` (MatchAnalysis): how
+ * many of @slots (every slot ad, @n_free of them free) match, and when
+ * none does, each clause of its Requirements that fails on some slot
+ * ("requirement `TARGET.Memory >= MY.RequestMemory` holds on 0") and
+ * how many slots' Start accept it.  Newly allocated. */
+char *kite_negotiator_analyze(const KiteAd *job, GPtrArray *slots, guint n_free);
+
+G_END_DECLS

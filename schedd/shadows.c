@@ -1,0 +1,302 @@
+/* shadows.c — the schedd's negotiator role in the main loop and the
+ * shadows it starts: a cycle gathers the idle jobs and the Unclaimed
+ * slots nobody is claiming, asks negotiator.c for matches, marks each
+ * matched job Running and spawns one `shadow` process for it.  The
+ * shadow gets its claim id and the job ad on stdin and prints its
+ * outcome as an ad on stdout when it exits; the queue is updated from
+ * that here.  The schedd never talks to a startd itself. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "schedd.h"
+#include "util.h"
+
+/* Largest outcome a shadow may print. */
+#define MAX_SHADOW_OUTPUT (64 * 1024)
+
+typedef struct {
+	KiteSchedd *s;
+	KiteJobId id;
+	char *slot;
+	char *owner;
+	GSubprocess *proc;
+	gint64 started; /* wall seconds */
+} Shadow;
+
+static void shadow_free(Shadow *sh)
+{
+	g_free(sh->slot);
+	g_free(sh->owner);
+	g_clear_object(&sh->proc);
+	g_free(sh);
+}
+
+void kite_schedd_shadows_init(KiteSchedd *s)
+{
+	s->usage = kite_usage_new(kite_config_get_duration(s->config, "usage_half_life"));
+	s->shadows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	gint64 n = kite_queue_requeue_running(s->queue);
+	if (n > 0)
+		g_message("%" G_GINT64_FORMAT " job(s) were Running when the schedd stopped; they are Idle again",
+			  n);
+}
+
+void kite_schedd_shadows_free(KiteSchedd *s)
+{
+	if (s->shadows) {
+		GHashTableIter it;
+		gpointer value;
+		g_hash_table_iter_init(&it, s->shadows);
+		/* The shadows release their claims; the Shadow records stay
+		 * with their pending callbacks, which never run now. */
+		while (g_hash_table_iter_next(&it, NULL, &value))
+			g_subprocess_send_signal(((Shadow *)value)->proc, SIGTERM);
+		g_clear_pointer(&s->shadows, g_hash_table_unref);
+	}
+	if (s->negotiate_source)
+		g_source_remove(s->negotiate_source);
+	kite_usage_free(s->usage);
+}
+
+static char *shadow_program(KiteSchedd *s)
+{
+	const char *v = kite_config_get_string(s->config, "shadow");
+	if (v && *v)
+		return g_strdup(v);
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autofree char *dir = self ? g_path_get_dirname(self) : g_strdup(".");
+	return g_build_filename(dir, "shadow", NULL);
+}
+
+static char *job_name(const KiteJobId *id)
+{
+	return g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, id->cluster, id->proc);
+}
+
+/* Apply a shadow's outcome (@out, an ad; NULL or garbled if it died)
+ * to the queue. */
+static void apply_outcome(Shadow *sh, const char *out, int exit_status)
+{
+	KiteSchedd *s = sh->s;
+	g_autofree char *name = job_name(&sh->id);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) ad = out && *out ? kite_ad_parse(out, &error) : NULL;
+	g_autofree char *outcome = NULL, *reason = NULL;
+	gint64 wall = kite_now_wall() - sh->started, code = 0, sig = 0, hold_code = 0;
+	if (ad) {
+		kite_ad_get_string(ad, "Outcome", &outcome);
+		kite_ad_get_string(ad, "Reason", &reason);
+		kite_ad_get_int(ad, "WallSeconds", &wall);
+		kite_ad_get_int(ad, "ExitCode", &code);
+		kite_ad_get_int(ad, "ExitSignal", &sig);
+		kite_ad_get_int(ad, "HoldReasonCode", &hold_code);
+	}
+	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
+	if (g_strcmp0(outcome, "completed") == 0) {
+		KiteJobExit exit = {.code = code, .signal = sig, .wall_seconds = wall};
+		if (kite_queue_complete(s->queue, &sh->id, &exit, &error))
+			g_message("job %s completed on %s (%s %" G_GINT64_FORMAT ")", name, sh->slot,
+				  sig ? "signal" : "exit code", sig ? sig : code);
+		else
+			g_message("job %s finished on %s but cannot be completed: %s", name, sh->slot,
+				  error->message);
+	} else if (g_strcmp0(outcome, "hold") == 0) {
+		if (kite_queue_hold_running(s->queue, &sh->id, reason ? reason : "held by its shadow",
+					    hold_code ? hold_code : 12, wall))
+			g_message("job %s held: %s", name, reason ? reason : "?");
+	} else {
+		g_autofree char *why =
+		    reason ? g_strdup(reason)
+			   : g_strdup_printf("the shadow ended without an outcome (exit status %d)%s%s",
+					     exit_status, error ? ": " : "", error ? error->message : "");
+		if (kite_queue_set_idle(s->queue, &sh->id, wall))
+			g_message("job %s is Idle again: %s", name, why);
+		/* The slot's ad is stale (its startd is gone, or the slot is
+		 * not what it said): forget it until it is advertised again,
+		 * so the next cycle does not pick it at once. */
+		gboolean lost = FALSE;
+		if (ad)
+			kite_ad_get_bool(ad, "SlotLost", &lost);
+		else
+			lost = TRUE;
+		if (lost && kite_collector_forget(s->collector, sh->slot))
+			g_message("forgetting %s until it advertises again", sh->slot);
+	}
+}
+
+static void on_shadow_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Shadow *sh = data;
+	KiteSchedd *s = sh->s;
+	g_autofree char *out = NULL;
+	g_autoptr(GError) error = NULL;
+	if (!g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &out, NULL, &error))
+		g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s", sh->id.cluster,
+			  sh->id.proc, error->message);
+	if (out && strlen(out) > MAX_SHADOW_OUTPUT)
+		g_clear_pointer(&out, g_free);
+	int status = g_subprocess_get_if_exited(sh->proc) ? g_subprocess_get_exit_status(sh->proc) : -1;
+	if (!s->shadows) /* shutting down */
+		return;
+	apply_outcome(sh, out, status);
+	g_autofree char *key = g_utf8_casefold(sh->slot, -1);
+	g_hash_table_remove(s->shadows, key);
+	shadow_free(sh);
+	kite_schedd_negotiate_soon(s);
+}
+
+/* Mark @job Running on @slot and start its shadow.  FALSE if the job
+ * was not idle any more or the shadow could not start (the job is
+ * then Idle again). */
+static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id)
+{
+	g_autofree char *slot_name = NULL, *addr = NULL, *owner = NULL;
+	kite_ad_get_string(slot, "Name", &slot_name);
+	kite_ad_get_string(slot, "StartdAddr", &addr);
+	kite_ad_get_string(job, "Owner", &owner);
+	guint8 raw[24];
+	g_autoptr(GError) error = NULL;
+	if (!kite_auth_random(raw, sizeof raw, &error)) {
+		g_warning("cannot make a claim id: %s", error->message);
+		return FALSE;
+	}
+	g_autofree char *claim = g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, sizeof raw);
+	if (!kite_queue_set_running(s->queue, id, slot_name))
+		return FALSE;
+
+	g_autofree char *program = shadow_program(s);
+	g_autofree char *jobid = job_name(id);
+	g_autofree char *poll = g_strdup_printf("%g", kite_config_get_duration(s->config, "claim_poll_interval"));
+	g_autofree char *max = g_strdup_printf("%" G_GUINT64_FORMAT,
+					       kite_config_get_size(s->config, "max_transfer_size"));
+	const char *argv[] = {program,	   "--job",	      jobid, "--startd", addr,	"--slot", slot_name,
+			      "--key-file", s->key_path, "--poll-interval", poll, "--max-transfer", max, NULL};
+	g_autoptr(GSubprocessLauncher) launcher =
+	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
+	if (!proc) {
+		g_warning("cannot start the shadow of job %s (%s): %s", jobid, program, error->message);
+		kite_queue_set_idle(s->queue, id, 0);
+		return FALSE;
+	}
+	Shadow *sh = g_new0(Shadow, 1);
+	sh->s = s;
+	sh->id = *id;
+	sh->slot = g_strdup(slot_name);
+	sh->owner = g_strdup(owner ? owner : "");
+	sh->proc = g_steal_pointer(&proc);
+	sh->started = kite_now_wall();
+	g_autofree char *ad_text = kite_ad_to_text(job);
+	g_autofree char *input = g_strdup_printf("%s\n%s", claim, ad_text);
+	g_subprocess_communicate_utf8_async(sh->proc, input, NULL, on_shadow_done, sh);
+	g_hash_table_insert(s->shadows, g_utf8_casefold(slot_name, -1), sh);
+	g_message("job %s matched to %s; shadow pid %s", jobid, slot_name,
+		  g_subprocess_get_identifier(sh->proc));
+	return TRUE;
+}
+
+static void collect_job(const KiteJobRow *row, gpointer data)
+{
+	if (row->ad)
+		g_ptr_array_add(data, kite_ad_copy(row->ad));
+}
+
+GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
+{
+	kite_collector_expire(s->collector, kite_now_monotonic());
+	g_autoptr(KiteExpr) unclaimed =
+	    kite_expr_parse("State == \"Unclaimed\" && StartdAddr =!= undefined", NULL, NULL);
+	g_autoptr(GVariant) ads =
+	    g_variant_ref_sink(kite_collector_query(s->collector, free_only ? unclaimed : NULL));
+	GPtrArray *slots = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
+	for (gsize i = 0; i < g_variant_n_children(ads); i++) {
+		g_autoptr(GVariant) child = g_variant_get_child_value(ads, i);
+		g_autoptr(KiteAd) ad = kite_ad_from_variant(child, NULL);
+		g_autofree char *name = NULL;
+		if (!ad || !kite_ad_get_string(ad, "Name", &name))
+			continue;
+		g_autofree char *key = g_utf8_casefold(name, -1);
+		if (!free_only || !g_hash_table_contains(s->shadows, key))
+			g_ptr_array_add(slots, g_steal_pointer(&ad));
+	}
+	return slots;
+}
+
+gboolean kite_schedd_negotiate(gpointer data)
+{
+	KiteSchedd *s = data;
+	g_autoptr(GPtrArray) slots = kite_schedd_slot_ads(s, TRUE);
+	if (slots->len == 0)
+		return G_SOURCE_CONTINUE;
+
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
+	KiteQueueFilter f = {.status = KITE_JOB_IDLE, .full_ad = TRUE};
+	g_autoptr(GError) error = NULL;
+	if (!kite_queue_query(s->queue, &f, collect_job, jobs, &error)) {
+		g_warning("negotiation: %s", error->message);
+		return G_SOURCE_CONTINUE;
+	}
+	if (jobs->len == 0)
+		return G_SOURCE_CONTINUE;
+
+	KiteNegotiationStats stats;
+	double t0 = kite_now_monotonic();
+	g_autoptr(GArray) matches = kite_negotiate(jobs, slots, s->usage, 1.0, kite_now_wall(), &stats);
+	guint started = 0;
+	for (guint i = 0; i < matches->len; i++) {
+		const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
+		const KiteAd *job = NULL;
+		for (guint j = 0; j < jobs->len && !job; j++) {
+			gint64 c = -1, p = -1;
+			kite_ad_get_int(jobs->pdata[j], "ClusterId", &c);
+			kite_ad_get_int(jobs->pdata[j], "ProcId", &p);
+			if (c == m->id.cluster && p == m->id.proc)
+				job = jobs->pdata[j];
+		}
+		if (job && start_shadow(s, job, slots->pdata[m->slot], &m->id))
+			started++;
+	}
+	g_message("negotiation: %u idle job(s) in %u autocluster(s), %u free slot(s): %u matched, %u "
+		  "evaluations, %.3f s",
+		  stats.n_jobs, stats.n_autoclusters, slots->len, started, stats.n_evaluations,
+		  kite_now_monotonic() - t0);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean negotiate_idle(gpointer data)
+{
+	KiteSchedd *s = data;
+	s->negotiate_source = 0;
+	kite_schedd_negotiate(s);
+	return G_SOURCE_REMOVE;
+}
+
+void kite_schedd_negotiate_soon(KiteSchedd *s)
+{
+	if (!s->negotiate_source && s->shadows)
+		s->negotiate_source = g_idle_add(negotiate_idle, s);
+}
+
+void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results)
+{
+	for (guint i = 0; i < results->len; i++) {
+		const KiteActResult *r = &g_array_index(results, KiteActResult, i);
+		if (!r->ok)
+			continue;
+		GHashTableIter it;
+		gpointer value;
+		g_hash_table_iter_init(&it, s->shadows);
+		while (g_hash_table_iter_next(&it, NULL, &value)) {
+			Shadow *sh = value;
+			if (sh->id.cluster == r->id.cluster && sh->id.proc == r->id.proc) {
+				g_message("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+					  " left the queue while running: stopping its shadow",
+					  sh->id.cluster, sh->id.proc);
+				g_subprocess_send_signal(sh->proc, SIGTERM);
+			}
+		}
+	}
+}

@@ -1,0 +1,140 @@
+/* files.c — what travels with a job: its executable and inputs out,
+ * its stdout, stderr and new files back; see shadow.h.  The shadow
+ * runs as the job's owner when the schedd is root (main.c), so the
+ * owner's own permissions decide what may be read and written here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shadow.h"
+#include "util.h"
+
+/* Names of stdout and stderr inside a sandbox (startd/sandbox.h). */
+#define SANDBOX_STDOUT ".kite_stdout"
+#define SANDBOX_STDERR ".kite_stderr"
+
+static gboolean add_file(GVariantBuilder *b, GHashTable *names, const char *path, guint32 mode, gsize *budget,
+			 char **out_name, GError **error)
+{
+	g_autofree char *name = g_path_get_basename(path);
+	if (!g_hash_table_add(names, g_strdup(name)))
+		return kite_throw(error, KITE_ERROR_INVALID,
+				  "two input files are named %s; names must differ in their last component", name);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return kite_throw_errno(error, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return kite_throw(error, KITE_ERROR_INVALID, "%s is not a regular file", path);
+	if ((guint64)st.st_size > *budget)
+		return kite_throw(error, KITE_ERROR_LIMIT,
+				  "%s (%lld bytes) does not fit in what is left of max_transfer_size", path,
+				  (long long)st.st_size);
+	g_autofree char *data = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(path, &data, &len, error))
+		return FALSE;
+	if (len > *budget)
+		return kite_throw(error, KITE_ERROR_LIMIT, "%s grew beyond max_transfer_size", path);
+	*budget -= len;
+	GBytes *bytes = g_bytes_new_take(g_steal_pointer(&data), len);
+	g_variant_builder_add(b, "(su@ay)", name, mode,
+			      g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
+	g_bytes_unref(bytes);
+	if (out_name)
+		*out_name = g_steal_pointer(&name);
+	return TRUE;
+}
+
+GVariant *kite_shadow_gather_inputs(const KiteAd *job, gsize max, char **out_exec_name, int *out_hold_code,
+				    GError **error)
+{
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a(suay)"));
+	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	gsize budget = max;
+	g_autofree char *cmd = NULL, *in = NULL, *transfer = NULL, *exec_name = NULL;
+	if (!kite_ad_get_string(job, "Cmd", &cmd) || !*cmd) {
+		kite_throw(error, KITE_ERROR_INVALID, "the job has no Cmd");
+		*out_hold_code = 6;
+		goto fail;
+	}
+	if (!add_file(&b, names, cmd, 0755, &budget, &exec_name, error)) {
+		g_prefix_error(error, "executable: ");
+		*out_hold_code = 6;
+		goto fail;
+	}
+	*out_hold_code = 13;
+	if (kite_ad_get_string(job, "In", &in) && *in && !add_file(&b, names, in, 0644, &budget, NULL, error))
+		goto fail;
+	if (kite_ad_get_string(job, "TransferInput", &transfer) && *transfer) {
+		g_auto(GStrv) list = g_strsplit(transfer, ",", -1);
+		for (char **p = list; *p; p++) {
+			g_strstrip(*p);
+			if (**p && !add_file(&b, names, *p, 0644, &budget, NULL, error))
+				goto fail;
+		}
+	}
+	*out_exec_name = g_steal_pointer(&exec_name);
+	return g_variant_builder_end(&b);
+fail:
+	g_variant_builder_clear(&b);
+	return NULL;
+}
+
+static gboolean write_file(const char *path, const guint8 *data, gsize len, guint32 mode, GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode & 0777) | 0600);
+	/* An existing file keeps its mode, as with a shell's > . */
+	if (fd < 0)
+		return kite_throw_errno(error, "open %s", path);
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			kite_throw_errno(error, "write %s", path);
+			close(fd);
+			return FALSE;
+		}
+		data += n;
+		len -= n;
+	}
+	if (close(fd) < 0)
+		return kite_throw_errno(error, "close %s", path);
+	return TRUE;
+}
+
+gboolean kite_shadow_write_outputs(const KiteAd *job, GVariant *files, GError **error)
+{
+	g_autofree char *out = NULL, *err = NULL, *iwd = NULL;
+	kite_ad_get_string(job, "Out", &out);
+	kite_ad_get_string(job, "Err", &err);
+	kite_ad_get_string(job, "Iwd", &iwd);
+	GVariantIter it;
+	const char *name;
+	guint32 mode;
+	GVariant *data;
+	g_variant_iter_init(&it, files);
+	while (g_variant_iter_next(&it, "(&su@ay)", &name, &mode, &data)) {
+		g_autoptr(GVariant) owned = data;
+		gsize len;
+		const guint8 *bytes = g_variant_get_fixed_array(owned, &len, 1);
+		g_autofree char *path = NULL;
+		gboolean std = !strcmp(name, SANDBOX_STDOUT) || !strcmp(name, SANDBOX_STDERR);
+		if (strcmp(name, SANDBOX_STDOUT) == 0)
+			path = out && *out ? g_strdup(out) : NULL;
+		else if (strcmp(name, SANDBOX_STDERR) == 0)
+			path = err && *err ? g_strdup(err) : NULL;
+		else if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+			return kite_throw(error, KITE_ERROR_PROTOCOL, "the startd sent an output named \"%s\"",
+					  name);
+		else if (iwd && *iwd)
+			path = g_build_filename(iwd, name, NULL);
+		/* stdout and stderr get the user's umask, like a shell's > */
+		if (path && !write_file(path, bytes, len, std ? 0666 : mode, error))
+			return FALSE;
+	}
+	return TRUE;
+}

@@ -1,0 +1,301 @@
+/* main.c — the shadow: one per running job, started by the schedd
+ * (schedd/shadows.c).  It reads the claim id and the job ad on stdin,
+ * claims the slot from its startd (authenticated with the pool key),
+ * sends the executable and inputs, polls the startd until the job has
+ * exited (each poll is also the claim's heartbeat), writes the outputs
+ * home, releases the claim and prints its outcome as an ad on stdout:
+ *
+ *   Outcome = "completed" | "requeue" | "hold"
+ *   ExitCode / ExitSignal, WallSeconds, Reason, HoldReasonCode,
+ *   SlotLost (the startd was unreachable or refused the claim)
+ *
+ * A lost startd means "requeue": the job goes back to Idle.  Blocking
+ * I/O is fine here: the shadow follows one job and nothing else.
+ * SIGTERM (the job was removed, or the schedd stops) releases the claim. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "log.h"
+#include "shadow.h"
+#include "util.h"
+
+/* Largest job ad (with its claim id line) accepted on stdin. */
+#define MAX_STDIN (4 * 1024 * 1024)
+
+static char *arg_job;
+static char *arg_startd;
+static char *arg_slot;
+static char *arg_key_file;
+static double arg_poll = 1.0;
+static gint64 arg_max_transfer = 32 * 1024 * 1024;
+
+static const GOptionEntry options[] = {
+    {"job", 0, 0, G_OPTION_ARG_STRING, &arg_job, "The job's id, for the log", "CLUSTER.PROC"},
+    {"startd", 0, 0, G_OPTION_ARG_STRING, &arg_startd, "The startd's address (StartdAddr)", "HOST:PORT"},
+    {"slot", 0, 0, G_OPTION_ARG_STRING, &arg_slot, "The slot to claim", "NAME"},
+    {"key-file", 0, 0, G_OPTION_ARG_FILENAME, &arg_key_file, "The pool key", "PATH"},
+    {"poll-interval", 0, 0, G_OPTION_ARG_DOUBLE, &arg_poll, "Seconds between polls of the startd", "S"},
+    {"max-transfer", 0, 0, G_OPTION_ARG_INT64, &arg_max_transfer, "Most bytes of input to send", "BYTES"},
+    {NULL},
+};
+
+static volatile sig_atomic_t terminate;
+
+static void on_term(int sig)
+{
+	terminate = 1;
+}
+
+/* What the shadow reports. */
+typedef struct {
+	const char *outcome;
+	gint64 code, signal, hold_code;
+	char *reason;
+	gint64 started;
+	gboolean slot_lost; /* the startd was unreachable or refused the claim */
+} Outcome;
+
+static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_free(o->reason);
+	o->reason = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	o->outcome = outcome;
+	o->hold_code = hold_code;
+}
+
+static void print_outcome(const Outcome *o)
+{
+	g_autoptr(KiteAd) ad = kite_ad_new();
+	kite_ad_set_string(ad, "Outcome", o->outcome);
+	if (o->signal > 0)
+		kite_ad_set_int(ad, "ExitSignal", o->signal);
+	else
+		kite_ad_set_int(ad, "ExitCode", o->code);
+	kite_ad_set_int(ad, "WallSeconds", o->started ? kite_now_wall() - o->started : 0);
+	if (o->reason)
+		kite_ad_set_string(ad, "Reason", o->reason);
+	if (o->hold_code)
+		kite_ad_set_int(ad, "HoldReasonCode", o->hold_code);
+	if (o->slot_lost)
+		kite_ad_set_bool(ad, "SlotLost", TRUE);
+	g_autofree char *text = kite_ad_to_text(ad);
+	fputs(text, stdout);
+	fflush(stdout);
+}
+
+static char *read_stdin(GError **error)
+{
+	GString *s = g_string_new(NULL);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+		if (s->len + n > MAX_STDIN) {
+			g_string_free(s, TRUE);
+			kite_throw(error, KITE_ERROR_LIMIT, "the job ad on stdin is over %d bytes", MAX_STDIN);
+			return NULL;
+		}
+		g_string_append_len(s, buf, n);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* When root, become the job's owner (if such a local user exists and is
+ * not root), so that the owner's permissions decide which files are
+ * read and written for the job. */
+static gboolean become_owner(const KiteAd *job, GError **error)
+{
+	g_autofree char *owner = NULL;
+	if (geteuid() != 0 || !kite_ad_get_string(job, "Owner", &owner))
+		return TRUE;
+	struct passwd *pw = getpwnam(owner);
+	if (!pw || pw->pw_uid == 0)
+		return TRUE;
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		return kite_throw_errno(error, "become %s", owner);
+	return TRUE;
+}
+
+static KiteConn *connect_startd(GBytes *key, GError **error)
+{
+	double timeout = MAX(30, 4 * arg_poll);
+	g_autoptr(KiteConn) conn = kite_conn_connect(arg_startd, timeout, error);
+	if (!conn)
+		return NULL;
+	g_autofree char *name = g_strdup_printf("shadow@%s", g_get_host_name());
+	if (!kite_conn_auth_daemon(conn, key, name, error))
+		return NULL;
+	return g_steal_pointer(&conn);
+}
+
+static void release(KiteConn *conn, const char *claim)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_RELEASE, g_variant_new("(s)", claim),
+					       KITE_MSG_CLAIM_REPLY, &error);
+	if (!r)
+		g_message("releasing the claim on %s: %s", arg_slot, error->message);
+}
+
+/* Sleep @seconds unless SIGTERM comes first. */
+static void nap(double seconds)
+{
+	struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
+	while (!terminate && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Follow the job to its end; fills @o. */
+static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteConn) conn = connect_startd(key, &error);
+	if (!conn) {
+		set_outcome(o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
+			    error->message);
+		o->slot_lost = TRUE;
+		return;
+	}
+	g_autoptr(GVariant) r = kite_conn_call(
+	    conn, KITE_MSG_CLAIM, g_variant_new("(ss@a(ss))", arg_slot, claim, kite_ad_to_variant(job)),
+	    KITE_MSG_CLAIM_REPLY, &error);
+	if (!r) {
+		set_outcome(o, "requeue", 0, "%s refused the claim: %s", arg_slot, error->message);
+		o->slot_lost = TRUE;
+		return;
+	}
+	g_clear_pointer(&r, g_variant_unref);
+
+	g_autofree char *exec_name = NULL;
+	int hold_code = 0;
+	GVariant *files = kite_shadow_gather_inputs(job, arg_max_transfer, &exec_name, &hold_code, &error);
+	if (!files) {
+		release(conn, claim);
+		set_outcome(o, "hold", hold_code, "%s", error->message);
+		return;
+	}
+	r = kite_conn_call(conn, KITE_MSG_ACTIVATE, g_variant_new("(ss@a(suay))", claim, exec_name, files),
+			   KITE_MSG_ACTIVATE_REPLY, &error);
+	if (!r) {
+		if (g_error_matches(error, KITE_ERROR, KITE_ERROR_FAILED)) {
+			release(conn, claim);
+			set_outcome(o, "hold", 6, "the job could not start: %s", error->message);
+		} else {
+			set_outcome(o, "requeue", 0, "%s did not start the job: %s", arg_slot, error->message);
+		}
+		return;
+	}
+	gint64 pid;
+	g_variant_get(r, "(x)", &pid);
+	g_message("job %s runs on %s (pid %" G_GINT64_FORMAT ")", arg_job, arg_slot, pid);
+	o->started = kite_now_wall();
+	gboolean reconnected = FALSE;
+	for (;;) {
+		nap(arg_poll);
+		if (terminate) {
+			release(conn, claim);
+			set_outcome(o, "requeue", 0, "the shadow was stopped (the job was removed or held, or "
+						    "the schedd stopped)");
+			return;
+		}
+		g_clear_error(&error);
+		g_autoptr(GVariant) st = kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
+							KITE_MSG_CLAIM_STATUS_REPLY, &error);
+		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_IO) && !reconnected) {
+			/* One new connection, in case only the old one broke. */
+			reconnected = TRUE;
+			g_clear_error(&error);
+			g_clear_pointer(&conn, kite_conn_free);
+			conn = connect_startd(key, &error);
+			if (conn)
+				continue;
+		}
+		if (!st) {
+			set_outcome(o, "requeue", 0, "lost the startd of %s: %s", arg_slot, error->message);
+			o->slot_lost = TRUE;
+			return;
+		}
+		reconnected = FALSE;
+		const char *state, *why;
+		gint64 code, sig;
+		g_autoptr(GVariant) out = NULL;
+		g_variant_get(st, "(&sxx&s@a(suay))", &state, &code, &sig, &why, &out);
+		if (strcmp(state, "vacated") == 0) {
+			release(conn, claim);
+			set_outcome(o, "requeue", 0, "%s", *why ? why : "vacated");
+			return;
+		}
+		if (strcmp(state, "exited") != 0)
+			continue;
+		o->code = code;
+		o->signal = sig;
+		if (!kite_shadow_write_outputs(job, out, &error)) {
+			release(conn, claim);
+			set_outcome(o, "hold", 12, "the job's outputs could not be written: %s", error->message);
+			return;
+		}
+		release(conn, claim);
+		o->outcome = "completed";
+		return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) ctx = g_option_context_new("— follows one running job (started by the schedd)");
+	g_option_context_add_main_entries(ctx, options, NULL);
+	g_option_context_set_summary(ctx, "Reads the claim id and the job ad on stdin and prints the outcome "
+					  "on stdout.\nSee docs/running-jobs.md.");
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "shadow: %s\n", error->message);
+		return 2;
+	}
+	if (!arg_startd || !arg_slot || !arg_key_file) {
+		fprintf(stderr, "shadow: --startd, --slot and --key-file are required\n");
+		return 2;
+	}
+	kite_log_init("shadow");
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_term};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	Outcome o = {.outcome = "requeue"};
+	g_autofree char *input = read_stdin(&error);
+	char *nl = input ? strchr(input, '\n') : NULL;
+	g_autoptr(KiteAd) job = NULL;
+	g_autoptr(GBytes) key = NULL;
+	if (!nl) {
+		set_outcome(&o, "requeue", 0, "the shadow got no claim id and job ad: %s",
+			    error ? error->message : "no newline");
+	} else {
+		*nl = '\0';
+		job = kite_ad_parse(nl + 1, &error);
+		if (!job)
+			set_outcome(&o, "requeue", 0, "the shadow got a bad job ad: %s", error->message);
+		else if (!(key = kite_auth_load_key(arg_key_file, FALSE, &error)))
+			set_outcome(&o, "requeue", 0, "pool key: %s", error->message);
+		else if (!become_owner(job, &error))
+			set_outcome(&o, "hold", 0, "%s", error->message);
+		else
+			run(input, job, key, &o);
+	}
+	if (o.reason)
+		g_message("job %s: %s: %s", arg_job ? arg_job : "?", o.outcome, o.reason);
+	print_outcome(&o);
+	g_free(o.reason);
+	return 0;
+}

@@ -1,0 +1,572 @@
+/* claim.c — claims and jobs on the startd; see claim.h.  The shadow
+ * drives a claim with four requests — CLAIM, ACTIVATE, CLAIM_STATUS
+ * (which is also its heartbeat) and RELEASE — and the startd answers
+ * each at once: the job runs as a child process watched with
+ * g_child_watch_add, and its outputs are read (bounded) only when the
+ * shadow asks for them after the exit.  The sandbox, identity and exec
+ * are in sandbox.c. */
+#include "claim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "sandbox.h"
+#include "startd.h"
+#include "util.h"
+
+/* Bounds on what a shadow sends. */
+#define MAX_CLAIM_ID   128
+#define MIN_CLAIM_ID   16
+#define MAX_FILES      1000
+#define MAX_FILE_NAME  255
+
+typedef struct {
+	char *id;
+	KiteAd *job;
+	KiteJobUser user;
+	char *sandbox;
+	GHashTable *inputs; /* names the shadow sent */
+	GPid pid;
+	guint watch;
+	gboolean started, running, exited, vacated, released;
+	int wait_status;
+	char *why; /* why it was vacated */
+	double last_heard;
+	gint64 start_time;
+} Claim;
+
+static void claim_free(Claim *c)
+{
+	if (!c)
+		return;
+	if (c->watch)
+		g_source_remove(c->watch);
+	if (c->sandbox)
+		kite_sandbox_remove(c->sandbox);
+	g_free(c->sandbox);
+	g_free(c->id);
+	g_free(c->why);
+	kite_ad_free(c->job);
+	kite_job_user_clear(&c->user);
+	if (c->inputs)
+		g_hash_table_unref(c->inputs);
+	g_free(c);
+}
+
+static void signal_job(Claim *c, int sig)
+{
+	if (c->running && c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
+		g_warning("kill job process group %d: %s", c->pid, g_strerror(errno));
+}
+
+/* ---- slot updates ---- */
+
+static GPtrArray *slot_ads(KiteStartd *d)
+{
+	GPtrArray *ads = g_ptr_array_new();
+	for (guint i = 0; i < d->slots->len; i++)
+		g_ptr_array_add(ads, ((KiteSlot *)d->slots->pdata[i])->ad);
+	return ads;
+}
+
+void kite_startd_advertise(KiteStartd *d)
+{
+	g_autoptr(GPtrArray) ads = slot_ads(d);
+	kite_advertiser_send(d->advertiser, ads);
+}
+
+static Claim *claim_of(KiteStartd *d, guint i)
+{
+	return d->claims && i < d->claims->len ? d->claims->pdata[i] : NULL;
+}
+
+gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *events, gint64 now)
+{
+	KiteSlot *slot = d->slots->pdata[i];
+	Claim *c = claim_of(d, i);
+	KitePolicyInput in = {0};
+	if (events)
+		in = *events;
+	in.job_running = c && c->running;
+	double interval = kite_config_get_duration(d->config, "advertise_interval");
+	KiteSlotContext ctx = {
+	    .machine = d->machine,
+	    .policy = d->policy,
+	    .sample = &d->sample,
+	    .n_slots = d->slots->len,
+	    .disk_kib = d->disk_kib,
+	    .lifetime = (gint64)ceil(3 * interval),
+	    .daemon_start = d->started,
+	};
+	KiteSlotState old_state = slot->state;
+	KiteSlotActivity old_activity = slot->activity;
+	gboolean changed = kite_slot_update(slot, &ctx, &in, now);
+	if (!changed || !c || !c->running)
+		return changed;
+	if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING) {
+		/* No checkpoint yet: vacating is killing. */
+		g_message("%s: killing job (pid %d) of claim %.8s…: %s", slot->name, c->pid, c->id,
+			  c->released ? "claim released" : "preempted by the owner policy");
+		if (!c->released) {
+			c->vacated = TRUE;
+			g_free(c->why);
+			c->why = g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
+		}
+		signal_job(c, SIGKILL);
+		signal_job(c, SIGCONT);
+	} else if (slot->activity == KITE_SLOT_SUSPENDED && old_activity != KITE_SLOT_SUSPENDED) {
+		g_message("%s: suspending job (pid %d)", slot->name, c->pid);
+		signal_job(c, SIGSTOP);
+	} else if (old_activity == KITE_SLOT_SUSPENDED && slot->activity == KITE_SLOT_BUSY) {
+		g_message("%s: continuing job (pid %d)", slot->name, c->pid);
+		signal_job(c, SIGCONT);
+	}
+	return changed;
+}
+
+static void update_and_advertise(KiteStartd *d, guint i, const KitePolicyInput *events)
+{
+	if (kite_startd_update_slot(d, i, events, kite_now_wall()))
+		kite_startd_advertise(d);
+}
+
+/* Forget slot @i's claim (its job is not running any more). */
+static void drop_claim(KiteStartd *d, guint i)
+{
+	Claim *c = claim_of(d, i);
+	if (!c)
+		return;
+	g_assert(!c->running);
+	d->claims->pdata[i] = NULL;
+	claim_free(c);
+}
+
+/* Release slot @i's claim: kill a running job (the claim goes once it
+ * has exited) or drop it at once. */
+static void release_claim(KiteStartd *d, guint i, const char *why)
+{
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	if (!c || c->released)
+		return;
+	g_message("%s: claim %.8s… released: %s", slot->name, c->id, why);
+	c->released = TRUE;
+	KitePolicyInput ev = {.claim_released = TRUE};
+	update_and_advertise(d, i, &ev);
+	if (c->running) {
+		signal_job(c, SIGKILL);
+		signal_job(c, SIGCONT);
+	} else {
+		drop_claim(d, i);
+		update_and_advertise(d, i, NULL);
+	}
+}
+
+typedef struct {
+	KiteStartd *d;
+	guint slot;
+} ExitWatch;
+
+static void on_job_exit(GPid pid, gint status, gpointer data)
+{
+	ExitWatch *w = data;
+	KiteStartd *d = w->d;
+	Claim *c = claim_of(d, w->slot);
+	KiteSlot *slot = d->slots->pdata[w->slot];
+	g_spawn_close_pid(pid);
+	if (!c || c->pid != pid)
+		return;
+	c->watch = 0;
+	c->running = FALSE;
+	c->exited = TRUE;
+	c->wait_status = status;
+	if (WIFSIGNALED(status))
+		g_message("%s: job (pid %d) killed by signal %d", slot->name, pid, WTERMSIG(status));
+	else
+		g_message("%s: job (pid %d) exited with status %d", slot->name, pid, WEXITSTATUS(status));
+	update_and_advertise(d, w->slot, NULL);
+	if (c->released) {
+		drop_claim(d, w->slot);
+		update_and_advertise(d, w->slot, NULL);
+	}
+}
+
+void kite_claims_check_leases(KiteStartd *d, double now)
+{
+	double lease = kite_config_get_duration(d->config, "claim_lease");
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && !c->released && now - c->last_heard > lease)
+			release_claim(d, i, "its shadow was not heard from within claim_lease");
+	}
+}
+
+/* ---- requests ---- */
+
+static void refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_autoptr(GError) error = g_error_new_literal(KITE_ERROR, code, msg);
+	g_message("%s: request refused: %s", kite_server_conn_peer(conn), msg);
+	kite_server_reply_error(conn, error, FALSE);
+}
+
+static gint find_slot(KiteStartd *d, const char *name)
+{
+	for (guint i = 0; i < d->slots->len; i++)
+		if (g_ascii_strcasecmp(((KiteSlot *)d->slots->pdata[i])->name, name) == 0)
+			return i;
+	return -1;
+}
+
+static gint find_claim(KiteStartd *d, const char *id)
+{
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && strlen(c->id) == strlen(id) &&
+		    kite_auth_equal((const guint8 *)c->id, (const guint8 *)id, strlen(id)))
+			return i;
+	}
+	return -1;
+}
+
+static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *name, *id;
+	g_autoptr(GVariant) adv = NULL;
+	g_variant_get(body, "(&s&s@a(ss))", &name, &id, &adv);
+	size_t idlen = strlen(id);
+	if (idlen < MIN_CLAIM_ID || idlen > MAX_CLAIM_ID) {
+		refuse(conn, KITE_ERROR_INVALID, "a claim id has %d to %d bytes", MIN_CLAIM_ID, MAX_CLAIM_ID);
+		return;
+	}
+	gint i = find_slot(d, name);
+	if (i < 0) {
+		refuse(conn, KITE_ERROR_NOT_FOUND, "no slot named %s here", name);
+		return;
+	}
+	KiteSlot *slot = d->slots->pdata[i];
+	if (claim_of(d, i) || slot->state != KITE_SLOT_UNCLAIMED) {
+		refuse(conn, KITE_ERROR_STATE, "%s is %s/%s, not Unclaimed", slot->name,
+		       kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity));
+		return;
+	}
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) job = kite_ad_from_variant(adv, &error);
+	if (!job) {
+		refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
+		return;
+	}
+	/* The startd has the last word: its Start must hold for this job. */
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(slot->ad, "Start", job, &v);
+	gboolean ok = kite_value_is_true(&v);
+	kite_value_clear(&v);
+	if (!ok) {
+		refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
+		return;
+	}
+	Claim *c = g_new0(Claim, 1);
+	c->id = g_strdup(id);
+	c->job = g_steal_pointer(&job);
+	c->last_heard = kite_now_monotonic();
+	d->claims->pdata[i] = c;
+	KitePolicyInput matched = {.matched = TRUE}, claimed = {.claimed = TRUE};
+	update_and_advertise(d, i, &matched);
+	update_and_advertise(d, i, &claimed);
+	g_autofree char *msg = g_strdup_printf("claimed %s", slot->name);
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
+}
+
+static gboolean plain_name(const char *name)
+{
+	return *name && strlen(name) <= MAX_FILE_NAME && !strchr(name, '/') && strcmp(name, ".") &&
+	       strcmp(name, "..") && strcmp(name, KITE_SANDBOX_STDOUT) && strcmp(name, KITE_SANDBOX_STDERR);
+}
+
+static gboolean write_input(const char *sandbox, const char *name, guint32 mode, GVariant *data,
+			    const KiteJobUser *user, GError **error)
+{
+	g_autofree char *path = g_build_filename(sandbox, name, NULL);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0755);
+	if (fd < 0)
+		return kite_throw_errno(error, "create %s", path);
+	gsize len;
+	const guint8 *p = g_variant_get_fixed_array(data, &len, 1);
+	gboolean ok = TRUE;
+	while (ok && len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ok = kite_throw_errno(error, "write %s", path);
+		else {
+			p += n;
+			len -= n;
+		}
+	}
+	if (ok && user->change && fchown(fd, user->uid, user->gid) < 0)
+		ok = kite_throw_errno(error, "chown %s", path);
+	close(fd);
+	return ok;
+}
+
+static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *id, *exec_name;
+	g_autoptr(GVariant) files = NULL;
+	g_variant_get(body, "(&s&s@a(suay))", &id, &exec_name, &files);
+	gint i = find_claim(d, id);
+	if (i < 0) {
+		refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+		return;
+	}
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	if (c->started || c->released || slot->state != KITE_SLOT_CLAIMED) {
+		refuse(conn, KITE_ERROR_STATE, "the claim on %s cannot start a job now (%s/%s)", slot->name,
+		       kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity));
+		return;
+	}
+	c->last_heard = kite_now_monotonic();
+	gsize n = g_variant_n_children(files);
+	if (n > MAX_FILES) {
+		refuse(conn, KITE_ERROR_LIMIT, "%zu files; at most %d are accepted", n, MAX_FILES);
+		return;
+	}
+	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (gsize k = 0; k < n; k++) {
+		const char *name;
+		g_variant_get_child(files, k, "(&su@ay)", &name, NULL, NULL);
+		if (!plain_name(name) || !g_hash_table_add(names, g_strdup(name))) {
+			refuse(conn, KITE_ERROR_INVALID, "bad or repeated file name \"%s\"", name);
+			return;
+		}
+	}
+	if (!g_hash_table_contains(names, exec_name)) {
+		refuse(conn, KITE_ERROR_INVALID, "the executable %s is not among the files sent", exec_name);
+		return;
+	}
+	g_autoptr(GError) error = NULL;
+	kite_sandbox_job_user(NULL, &c->user);
+	g_autofree char *owner = NULL;
+	if (kite_ad_get_string(c->job, "Owner", &owner)) {
+		kite_job_user_clear(&c->user);
+		kite_sandbox_job_user(owner, &c->user);
+	}
+	g_autofree char *parent = g_build_filename(d->state_dir, "execute", NULL);
+	c->sandbox = kite_sandbox_create(parent, &c->user, &error);
+	for (gsize k = 0; c->sandbox && !error && k < n; k++) {
+		const char *name;
+		guint32 mode;
+		g_autoptr(GVariant) data = NULL;
+		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, &data);
+		write_input(c->sandbox, name, mode, data, &c->user, &error);
+	}
+	GPid pid = 0;
+	if (!error)
+		kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, &pid, &error);
+	if (error) {
+		refuse(conn, KITE_ERROR_FAILED, "%s: %s", slot->name, error->message);
+		return;
+	}
+	c->inputs = g_steal_pointer(&names);
+	c->pid = pid;
+	c->started = c->running = TRUE;
+	c->start_time = kite_now_wall();
+	ExitWatch *w = g_new0(ExitWatch, 1);
+	w->d = d;
+	w->slot = i;
+	c->watch = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, on_job_exit, w, g_free);
+	g_message("%s: job of %s started as %s (pid %d) in %s", slot->name, owner ? owner : "?",
+		  c->user.name, pid, c->sandbox);
+	KitePolicyInput ev = {.job_started = TRUE};
+	update_and_advertise(d, i, &ev);
+	kite_server_reply(conn, KITE_MSG_ACTIVATE_REPLY, g_variant_new("(x)", (gint64)pid));
+}
+
+/* The job's outputs: stdout, stderr and every regular file it left in
+ * the sandbox's top directory that was not an input, at most
+ * max_transfer_size in all.  Reading is local and bounded; it happens
+ * once per job, when the shadow asks after the exit. */
+static GVariant *collect_outputs(KiteStartd *d, Claim *c, GError **error)
+{
+	gsize budget = kite_config_get_size(d->config, "max_transfer_size");
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a(suay)"));
+	g_autoptr(GDir) dir = g_dir_open(c->sandbox, 0, error);
+	if (!dir) {
+		g_variant_builder_clear(&b);
+		return NULL;
+	}
+	const char *name;
+	guint count = 0;
+	while ((name = g_dir_read_name(dir))) {
+		gboolean std = !strcmp(name, KITE_SANDBOX_STDOUT) || !strcmp(name, KITE_SANDBOX_STDERR);
+		if (!std && g_hash_table_contains(c->inputs, name))
+			continue;
+		g_autofree char *path = g_build_filename(c->sandbox, name, NULL);
+		struct stat st;
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (++count > MAX_FILES || (gsize)st.st_size > budget) {
+			g_variant_builder_clear(&b);
+			kite_throw(error, KITE_ERROR_LIMIT,
+				   "the job's outputs are over max_transfer_size (%zu bytes) or %d files",
+				   kite_config_get_size(d->config, "max_transfer_size"), MAX_FILES);
+			return NULL;
+		}
+		g_autoptr(GBytes) data = kite_sandbox_read(c->sandbox, name, budget, error);
+		if (!data) {
+			g_variant_builder_clear(&b);
+			return NULL;
+		}
+		budget -= g_bytes_get_size(data);
+		g_variant_builder_add(&b, "(su@ay)", name, (guint32)(st.st_mode & 0777),
+				      g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, data, TRUE));
+	}
+	return g_variant_builder_end(&b);
+}
+
+static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *id;
+	g_variant_get(body, "(&s)", &id);
+	gint i = find_claim(d, id);
+	if (i < 0) {
+		refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+		return;
+	}
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	c->last_heard = kite_now_monotonic();
+	const char *state = "claimed";
+	gint64 code = 0, sig = 0;
+	const char *why = "";
+	GVariant *files = NULL;
+	if (c->running) {
+		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+	} else if (c->exited && c->vacated) {
+		state = "vacated";
+		why = c->why;
+	} else if (c->exited) {
+		state = "exited";
+		if (WIFSIGNALED(c->wait_status))
+			sig = WTERMSIG(c->wait_status);
+		else
+			code = WEXITSTATUS(c->wait_status);
+		g_autoptr(GError) error = NULL;
+		files = collect_outputs(d, c, &error);
+		if (!files) {
+			refuse(conn, KITE_ERROR_LIMIT, "%s", error->message);
+			return;
+		}
+	}
+	if (!files)
+		files = g_variant_new_array(G_VARIANT_TYPE("(suay)"), NULL, 0);
+	kite_server_reply(conn, KITE_MSG_CLAIM_STATUS_REPLY,
+			  g_variant_new("(sxxs@a(suay))", state, code, sig, why, files));
+}
+
+static void handle_release(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *id;
+	g_variant_get(body, "(&s)", &id);
+	gint i = find_claim(d, id);
+	if (i < 0) {
+		refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+		return;
+	}
+	g_autofree char *msg = g_strdup_printf("released %s", ((KiteSlot *)d->slots->pdata[i])->name);
+	release_claim(d, i, "by its shadow");
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
+}
+
+static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer data)
+{
+	KiteStartd *d = data;
+	if (kite_server_conn_role(conn) != KITE_ROLE_DAEMON) {
+		refuse(conn, KITE_ERROR_PERMISSION,
+		       "permission denied: only pool daemons (shadows) may claim slots; authenticate with "
+		       "the pool key");
+		return;
+	}
+	switch (type) {
+	case KITE_MSG_CLAIM:
+		handle_claim(d, conn, body);
+		break;
+	case KITE_MSG_ACTIVATE:
+		handle_activate(d, conn, body);
+		break;
+	case KITE_MSG_CLAIM_STATUS:
+		handle_status(d, conn, body);
+		break;
+	case KITE_MSG_RELEASE:
+		handle_release(d, conn, body);
+		break;
+	default:
+		refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s", kite_wire_type_name(type));
+	}
+}
+
+gboolean kite_claims_start(KiteStartd *d, GError **error)
+{
+	d->claims = g_ptr_array_new();
+	g_ptr_array_set_size(d->claims, d->slots->len);
+	KiteServerOptions so = {
+	    .name = "startd",
+	    .max_body = kite_config_get_size(d->config, "max_message_size"),
+	    .max_connections = 256,
+	    .idle_timeout = MAX(60, 2 * kite_config_get_duration(d->config, "claim_lease")),
+	    .key = d->key,
+	};
+	d->server = kite_server_new(&so, handle, d);
+	const char *listen = kite_config_get_string(d->config, "listen");
+	g_autofree char *host = NULL;
+	guint16 port, bound;
+	if (!kite_parse_host_port(listen, &host, &port, error)) {
+		g_prefix_error(error, "`listen`: ");
+		return FALSE;
+	}
+	if (!kite_server_listen_tcp(d->server, host, port, &bound, error))
+		return FALSE;
+	g_autofree char *addr = g_strdup_printf("%s:%u", host, bound);
+	g_autofree char *line = g_strdup_printf("%s\n", addr);
+	g_autofree char *addr_path = g_build_filename(d->state_dir, "startd.addr", NULL);
+	if (!kite_write_file_atomic(addr_path, line, strlen(line), 0644, error))
+		return FALSE;
+	kite_ad_set_string(d->machine, "StartdAddr", addr);
+	g_message("listening for shadows on %s", addr);
+	return TRUE;
+}
+
+void kite_claims_stop(KiteStartd *d)
+{
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (!c)
+			continue;
+		signal_job(c, SIGKILL);
+		signal_job(c, SIGCONT);
+		if (c->running)
+			waitpid(c->pid, NULL, 0);
+		c->running = FALSE;
+		claim_free(c);
+		d->claims->pdata[i] = NULL;
+	}
+	g_clear_pointer(&d->claims, g_ptr_array_unref);
+	g_clear_pointer(&d->server, kite_server_free);
+}

@@ -1,0 +1,259 @@
+/* sandbox.c — a job's directory, identity and process; see sandbox.h.
+ * Between fork and exec the child only sets up descriptors, limits and
+ * its identity and then reports an exec failure through a close-on-exec
+ * pipe, so the startd learns of a missing or unrunnable program at
+ * once. */
+#include "sandbox.h"
+
+#include <cap-ng.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void kite_job_user_clear(KiteJobUser *u)
+{
+	g_clear_pointer(&u->name, g_free);
+}
+
+void kite_sandbox_job_user(const char *owner, KiteJobUser *out_user)
+{
+	KiteJobUser u = {.uid = geteuid(), .gid = getegid(), .change = FALSE};
+	if (geteuid() == 0) {
+		/* Never root: a job of root's, or of a user unknown here,
+		 * runs as nobody. */
+		struct passwd *pw = owner && *owner ? getpwnam(owner) : NULL;
+		if (!pw || pw->pw_uid == 0)
+			pw = getpwnam("nobody");
+		u.change = TRUE;
+		u.uid = pw ? pw->pw_uid : 65534;
+		u.gid = pw ? pw->pw_gid : 65534;
+		u.name = g_strdup(pw ? pw->pw_name : "nobody");
+	} else {
+		u.name = kite_user_name(u.uid);
+	}
+	*out_user = u;
+}
+
+char *kite_sandbox_create(const char *parent, const KiteJobUser *user, GError **error)
+{
+	if (g_mkdir_with_parents(parent, 0755) < 0) {
+		kite_throw_errno(error, "create %s", parent);
+		return NULL;
+	}
+	g_autofree char *path = g_build_filename(parent, "dir_XXXXXX", NULL);
+	if (!g_mkdtemp_full(path, 0700)) {
+		kite_throw_errno(error, "create a sandbox in %s", parent);
+		return NULL;
+	}
+	if (user->change && chown(path, user->uid, user->gid) < 0) {
+		kite_throw_errno(error, "chown %s to %s", path, user->name);
+		kite_sandbox_remove(path);
+		return NULL;
+	}
+	return g_steal_pointer(&path);
+}
+
+static void remove_at(int dirfd, const char *name)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		int dup_fd = dup(fd);
+		DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+		if (dir) {
+			struct dirent *de;
+			while ((de = readdir(dir)))
+				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+					remove_at(fd, de->d_name);
+			closedir(dir);
+		} else if (dup_fd >= 0) {
+			close(dup_fd);
+		}
+		close(fd);
+	}
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		g_warning("cannot remove %s from a sandbox: %s", name, g_strerror(errno));
+}
+
+void kite_sandbox_remove(const char *path)
+{
+	remove_at(AT_FDCWD, path);
+}
+
+GBytes *kite_sandbox_read(const char *sandbox, const char *name, gsize max, GError **error)
+{
+	g_autofree char *path = g_build_filename(sandbox, name, NULL);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		kite_throw_errno(error, "open %s", path);
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (guint64)st.st_size > max) {
+		close(fd);
+		kite_throw(error, KITE_ERROR_LIMIT, "%s is not a regular file of at most %zu bytes", name, max);
+		return NULL;
+	}
+	g_autofree char *buf = g_malloc(st.st_size + 1);
+	gsize got = 0;
+	while (got < (gsize)st.st_size) {
+		ssize_t n = read(fd, buf + got, st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	return g_bytes_new_take(g_steal_pointer(&buf), got);
+}
+
+/* In the child: give up everything (as the user, or as ourselves) and
+ * exec.  Returns only on failure, with errno set. */
+static void child_exec(const char *sandbox, const char *exec_path, char **argv, char **envp, int in_fd,
+		       int out_fd, int err_fd, const KiteJobUser *user, gint64 mem_mib, gint64 disk_kib)
+{
+	setsid();
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		return;
+	if (chdir(sandbox) < 0)
+		return;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	struct rlimit core = {0, 0};
+	setrlimit(RLIMIT_CORE, &core);
+	if (mem_mib > 0) {
+		struct rlimit data = {(rlim_t)mem_mib << 20, (rlim_t)mem_mib << 20};
+		setrlimit(RLIMIT_DATA, &data);
+	}
+	if (disk_kib > 0) {
+		struct rlimit fsize = {(rlim_t)disk_kib << 10, (rlim_t)disk_kib << 10};
+		setrlimit(RLIMIT_FSIZE, &fsize);
+	}
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (user->change) {
+		if (capng_change_id(user->uid, user->gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) < 0) {
+			errno = EPERM;
+			return;
+		}
+	} else if (capng_apply(CAPNG_SELECT_CAPS) < 0) {
+		errno = EPERM;
+		return;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return;
+	/* Set after the identity change, which clears it: a job does not
+	 * outlive a startd that was killed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	execve(exec_path, argv, envp);
+}
+
+static int open_in(const char *sandbox, const char *name, int flags)
+{
+	g_autofree char *path = g_build_filename(sandbox, name, NULL);
+	return open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const KiteAd *job,
+			    const KiteJobUser *user, GPid *out_pid, GError **error)
+{
+	g_autofree char *args = NULL, *env_text = NULL, *in = NULL;
+	g_auto(GStrv) argv_tail = NULL, env_words = NULL;
+	if (kite_ad_get_string(job, "Arguments", &args) && *args &&
+	    !g_shell_parse_argv(args, NULL, &argv_tail, error)) {
+		g_prefix_error(error, "the job's Arguments: ");
+		return FALSE;
+	}
+	if (kite_ad_get_string(job, "Environment", &env_text) && *env_text &&
+	    !g_shell_parse_argv(env_text, NULL, &env_words, error)) {
+		g_prefix_error(error, "the job's Environment: ");
+		return FALSE;
+	}
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(argv, g_strdup(exec_name));
+	for (char **a = argv_tail; a && *a; a++)
+		g_ptr_array_add(argv, g_strdup(*a));
+	g_ptr_array_add(argv, NULL);
+	g_auto(GStrv) envp = g_environ_setenv(NULL, "PATH", "/usr/local/bin:/usr/bin:/bin", TRUE);
+	envp = g_environ_setenv(envp, "HOME", sandbox, TRUE);
+	envp = g_environ_setenv(envp, "KITE_SANDBOX", sandbox, TRUE);
+	for (char **w = env_words; w && *w; w++) {
+		char *eq = strchr(*w, '=');
+		if (!eq || eq == *w)
+			continue;
+		g_autofree char *name = g_strndup(*w, eq - *w);
+		envp = g_environ_setenv(envp, name, eq + 1, TRUE);
+	}
+	gint64 mem = 0, disk = 0;
+	kite_ad_get_int(job, "RequestMemory", &mem);
+	kite_ad_get_int(job, "RequestDisk", &disk);
+
+	g_autofree char *exec_path = g_build_filename(sandbox, exec_name, NULL);
+	int in_fd = -1;
+	if (kite_ad_get_string(job, "In", &in) && *in) {
+		g_autofree char *base = g_path_get_basename(in);
+		in_fd = open_in(sandbox, base, O_RDONLY);
+	} else {
+		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	int out_fd = open_in(sandbox, KITE_SANDBOX_STDOUT, O_WRONLY | O_CREAT | O_TRUNC);
+	int err_fd = open_in(sandbox, KITE_SANDBOX_STDERR, O_WRONLY | O_CREAT | O_TRUNC);
+	int pipefd[2] = {-1, -1};
+	gboolean ok = in_fd >= 0 && out_fd >= 0 && err_fd >= 0;
+	if (!ok)
+		kite_throw_errno(error, "open the job's standard files in %s", sandbox);
+	if (ok && user->change &&
+	    (fchown(out_fd, user->uid, user->gid) < 0 || fchown(err_fd, user->uid, user->gid) < 0))
+		ok = kite_throw_errno(error, "chown the job's output files to %s", user->name);
+	if (ok && pipe2(pipefd, O_CLOEXEC) < 0)
+		ok = kite_throw_errno(error, "pipe");
+	pid_t pid = -1;
+	if (ok && (pid = fork()) < 0)
+		ok = kite_throw_errno(error, "fork");
+	if (ok && pid == 0) {
+		close(pipefd[0]);
+		child_exec(sandbox, exec_path, (char **)argv->pdata, envp, in_fd, out_fd, err_fd, user, mem,
+			   disk);
+		int e = errno;
+		if (write(pipefd[1], &e, sizeof e) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	if (ok) {
+		close(pipefd[1]);
+		pipefd[1] = -1;
+		int e = 0;
+		ssize_t n;
+		do
+			n = read(pipefd[0], &e, sizeof e);
+		while (n < 0 && errno == EINTR);
+		if (n == sizeof e) {
+			errno = e;
+			ok = kite_throw_errno(error, "start %s as %s", exec_name, user->name);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	int fds[] = {in_fd, out_fd, err_fd, pipefd[0], pipefd[1]};
+	for (gsize i = 0; i < G_N_ELEMENTS(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (ok)
+		*out_pid = pid;
+	return ok;
+}

@@ -1,0 +1,170 @@
+#!/bin/bash
+# Running jobs end to end: a real schedd (negotiator, shadows) and real
+# startds on loopback in a temporary directory, with activity files
+# nobody touches and thresholds of seconds.  A job runs on an idle slot
+# and completes with its outputs home byte for byte; jobs nothing can
+# run stay Idle; three procs share two slots; a startd killed mid-run
+# sends its job back to Idle; a root startd never runs a job as root.
+. "$(dirname "$0")/lib.sh"
+
+start_schedd "$TMP/s" "negotiator_interval: 1s" "claim_poll_interval: 0.1s"
+cd "$TMP"
+# mktemp made $TMP 0700; a root startd runs jobs as `nobody`, who must
+# reach the sandboxes below it (as under /var/lib/kite).
+chmod 755 "$TMP"
+
+# start_startd NAME [extra config lines…] (as in test-startd.sh).
+start_startd() {
+	local name=$1; shift
+	local dir=$TMP/$name
+	mkdir -p "$dir"
+	[ -f "$dir/pool.key" ] || cp "$TMP/s/pool.key" "$dir/pool.key"
+	touch -d '-1 hour' "$dir/activity"
+	{
+		echo "name: $name"
+		echo "advertise_interval: 1s"
+		echo "poll_interval: 0.1s"
+		echo "start_idle_time: 1s"
+		echo "background_load: 1000"
+		echo "activity_sources: [load]"
+		echo "activity_file: $dir/activity"
+		echo "benchmark: false"
+		echo "memory: 1G"
+		for l in "$@"; do echo "$l"; done
+	} >"$dir/startd.yaml"
+	startd --config "$dir/startd.yaml" --state-dir "$dir" --schedd "$SCHEDD_ADDR" 2>>"$dir/startd.log" &
+	STARTD_PID=$!
+	PIDS+=("$STARTD_PID")
+}
+
+states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
+states_are() { [ "$(states "$1")" == "$2" ]; }
+# status_of ID: the ST column of `q` for job ID, or "gone".
+status_of() { local l; l=$(q -a "$1" 2>/dev/null | awk -v id="$1" '$1 == id {print $6}'); echo "${l:-gone}"; }
+status_is() { [ "$(status_of "$1")" == "$2" ]; }
+in_history() { q -a --history "$1" 2>/dev/null | grep -q "^$1 .* C "; }
+
+start_startd ws1 "slots: 2"
+WS1_PID=$STARTD_PID
+if wait_for 10 states_are ws1 "Unclaimed Unclaimed"; then pass "ws1's two slots are Unclaimed"; else fail "ws1's two slots are Unclaimed" "$(pool status; tail ws1/startd.log)"; fi
+
+# ---- a job runs and completes ----
+cat >hello.yaml <<'YAML'
+executable: /bin/sh
+arguments: ["-c", "echo hello $1; echo err >&2; id -u", "--", "x"]
+output: hello.out
+error: hello.err
+YAML
+out=$(submit hello.yaml 2>&1); rc=$?
+check_status "submit hello" 0 $rc
+ID=$(echo "$out" | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 15 in_history "$ID"; then pass "the job runs and completes"; else fail "the job runs and completes" "$(q -a -l "$ID" | grep -i hold; tail -5 s/schedd.log; tail -5 ws1/startd.log)"; fi
+check_eq "stdout came home byte for byte" "$(printf 'hello x\n')" "$(head -1 hello.out)"
+check_eq "stderr came home byte for byte" "err" "$(cat hello.err)"
+check_eq "the err file has exactly one line" "4" "$(wc -c <hello.err)"
+uid=$(sed -n 2p hello.out)
+if [ "$(id -u)" = 0 ]; then
+	if [ -n "$uid" ] && [ "$uid" != 0 ]; then pass "a root startd ran the job as a non-root user (uid $uid)"; else fail "a root startd ran the job as a non-root user" "id -u printed: $uid"; fi
+else
+	check_eq "the job runs as the startd's user" "$(id -u)" "$uid"
+fi
+check_eq "q no longer lists it" "gone" "$(status_of "$ID")"
+hist=$(q -a --history -l "$ID")
+check_contains "the history says Completed" "JobStatus = 4" "$hist"
+check_contains "with its exit code" "ExitCode = 0" "$hist"
+check_contains "and a completion date" "CompletionDate = " "$hist"
+check_contains "and where it ran" 'RemoteHost = "slot' "$hist"
+check_contains "q --history shows it completed (C)" " C " "$(q -a --history "$ID")"
+check_contains "the startd logged the identity" "started as" "$(cat ws1/startd.log)"
+if wait_for 5 states_are ws1 "Unclaimed Unclaimed"; then pass "the slot is Unclaimed again"; else fail "the slot is Unclaimed again" "$(pool status)"; fi
+check_contains "the slot went Matched" "Unclaimed/Idle -> Matched/Idle" "$(cat ws1/startd.log)"
+check_contains "then Claimed/Busy" "Claimed/Idle -> Claimed/Busy: job started" "$(cat ws1/startd.log)"
+check_eq "the sandbox was removed" "" "$(ls ws1/execute 2>/dev/null)"
+
+# ---- an exit code and a failing job ----
+cat >fail.yaml <<'YAML'
+executable: /bin/sh
+arguments: ["-c", "exit 3"]
+YAML
+ID=$(submit fail.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 15 in_history "$ID"; then pass "a failing job completes"; else fail "a failing job completes" "$(q -a "$ID")"; fi
+check_contains "with ExitCode 3" "ExitCode = 3" "$(q -a --history -l "$ID")"
+
+# ---- jobs nothing can run stay Idle ----
+cat >never.yaml <<'YAML'
+executable: /bin/true
+requirements: TARGET.Name == "nosuchmachine"
+YAML
+NEVER=$(submit never.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+cat >big.yaml <<'YAML'
+executable: /bin/true
+request_memory: 64G
+YAML
+BIG=$(submit big.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+
+# ---- three procs on two slots ----
+cat >three.yaml <<'YAML'
+executable: /bin/sh
+arguments: ["-c", "sleep 0.5; echo proc $(Process)"]
+output: three.$(Process).out
+queue: 3
+YAML
+C3=$(submit three.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1/p')
+all_three() { in_history "$C3.0" && in_history "$C3.1" && in_history "$C3.2"; }
+if wait_for 20 all_three; then pass "3 procs on 2 slots all complete"; else fail "3 procs on 2 slots all complete" "$(q -a; tail -5 s/schedd.log)"; fi
+check_eq "each proc's output came home" "proc 0 proc 1 proc 2" "$(cat three.0.out three.1.out three.2.out | xargs)"
+check_eq "the unmatchable job is still Idle" "I" "$(status_of "$NEVER")"
+check_eq "the job asking for more memory than any slot is still Idle" "I" "$(status_of "$BIG")"
+check_contains "the negotiator logged its cycles" "negotiation:" "$(cat s/schedd.log)"
+check_contains "q -l says which clause no machine meets" \
+	'MatchAnalysis = "no slot matches (2 slots); requirement `TARGET.Name == \"nosuchmachine\"` holds on 0"' \
+	"$(q -a -l "$NEVER")"
+check_contains "q -l says the memory request is what fails" \
+	'requirement `TARGET.Memory >= MY.RequestMemory` holds on 0' "$(q -a -l "$BIG")"
+pool rm "$NEVER" "$BIG" >/dev/null
+
+# ---- the startd dies mid-run ----
+cat >long.yaml <<'YAML'
+executable: /bin/sleep
+arguments: ["30"]
+YAML
+ID=$(submit long.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 10 status_is "$ID" R; then pass "the long job runs"; else fail "the long job runs" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
+check_contains "q -l shows RemoteHost while it runs" 'RemoteHost = "slot' "$(q -a -l "$ID")"
+job_pid=""
+find_job() { wait_for 5 find_job; [ -n "$job_pid" ]; }
+wait_for 5 find_job
+kill -9 "$WS1_PID"; wait "$WS1_PID" 2>/dev/null
+if wait_for 10 status_is "$ID" I; then pass "a killed startd sends its job back to Idle"; else fail "a killed startd sends its job back to Idle" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
+check_contains "and the schedd says why" "lost the startd" "$(cat s/schedd.log)"
+if [ -n "$job_pid" ] && wait_for 5 bash -c "! kill -0 $job_pid"; then pass "the job process died with its startd"; else fail "the job process died with its startd" "pid $job_pid"; fi
+
+# ---- a new startd picks it up; the owner comes back: requeued ----
+start_startd ws2 "preempt: KeyboardIdle < 1"
+if wait_for 15 status_is "$ID" R; then pass "the job runs again on another machine"; else fail "the job runs again on another machine" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
+check_contains "on ws2" "@ws2" "$(q -a -l "$ID" | grep RemoteHost)"
+touch ws2/activity
+if wait_for 10 status_is "$ID" I; then pass "the owner's return preempts the job back to Idle"; else fail "the owner's return preempts the job back to Idle" "$(q -a "$ID"; tail -5 ws2/startd.log)"; fi
+check_contains "the startd logged the preemption" "killing job" "$(cat ws2/startd.log)"
+pool rm "$ID" >/dev/null
+WS2_PID=$STARTD_PID
+kill "$WS2_PID"; wait "$WS2_PID" 2>/dev/null
+
+# ---- suspend and continue with the owner ----
+start_startd ws3 "keyboard_busy_time: 1s" "preempt: false" "continue: KeyboardIdle > 2"
+ID=$(submit long.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 15 status_is "$ID" R; then pass "a job runs on ws3"; else fail "a job runs on ws3" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
+job_pid=$(pgrep -f '^sleep 30$' | head -1)
+proc_state() { ps -o stat= -p "$job_pid" 2>/dev/null | cut -c1; }
+proc_state_is() { [ "$(proc_state)" == "$1" ]; }
+touch ws3/activity
+if wait_for 5 proc_state_is T; then pass "the owner's return stops the job (SIGSTOP)"; else fail "the owner's return stops the job (SIGSTOP)" "state $(proc_state); $(tail -3 ws3/startd.log)"; fi
+check_eq "the slot is Claimed/Suspended" "Claimed" "$(states ws3)"
+check_contains "pool status shows the activity" "Suspended" "$(pool status | grep @ws3)"
+if wait_for 10 proc_state_is S; then pass "idleness continues it (SIGCONT)"; else fail "idleness continues it (SIGCONT)" "state $(proc_state); $(tail -3 ws3/startd.log)"; fi
+check_eq "the job was Running all along" "R" "$(status_of "$ID")"
+pool rm "$ID" >/dev/null
+if wait_for 5 bash -c "! kill -0 $job_pid 2>/dev/null"; then pass "removing a running job kills it"; else fail "removing a running job kills it" "pid $job_pid still there"; fi
+if wait_for 5 states_are ws3 "Unclaimed"; then pass "and frees its slot"; else fail "and frees its slot" "$(pool status)"; fi
+
+finish
