@@ -119,10 +119,12 @@ out=$TOP/bench/ckpt-results.md
 {
 	echo "# libckpt figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -r), images in tmpfs, median of $RUNS)"
 	echo
+	echo "Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves these figures a lot)."
+	echo
 	echo "| figure | measured | target |"
 	echo "|---|---|---|"
 	echo "| 1 GiB dirty: application pause | ${R[pause_1024]} ms | ≤ 20 ms |"
-	echo "| 1 GiB dirty: image committed (\`ckpt now\` returns) | ${R[commit_1024]} ms | ≤ 600 ms |"
+	echo "| 1 GiB dirty: first image committed (\`ckpt now\` returns) | ${R[commit_1024]} ms | ≤ 600 ms |"
 	echo "| 1 GiB dirty, steady state (full image, recycled file): committed | ${R[steady]} ms | ≤ 600 ms |"
 	echo "| 1 GiB dirty: restart to running (from the incremental image: a chain of 2) | ${R[restart_1024]} ms | ≤ 300 ms |"
 	echo "| 1 GiB: full image size | ${R[bytes_1024]} bytes | |"

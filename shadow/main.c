@@ -193,6 +193,7 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			release(conn, claim);
 			set_outcome(o, "hold", 6, "the job could not start: %s", error->message);
 		} else {
+			release(conn, claim);
 			set_outcome(o, "requeue", 0, "%s did not start the job: %s", arg_slot, error->message);
 		}
 		return;
@@ -221,6 +222,11 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			conn = connect_startd(key, &error);
 			if (conn)
 				continue;
+		}
+		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_LIMIT)) {
+			release(conn, claim);
+			set_outcome(o, "hold", 12, "the job's outputs cannot be brought back: %s", error->message);
+			return;
 		}
 		if (!st) {
 			set_outcome(o, "requeue", 0, "lost the startd of %s: %s", arg_slot, error->message);

@@ -259,7 +259,7 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	KiteSlot *slot = d->slots->pdata[i];
-	if (claim_of(d, i) || slot->state != KITE_SLOT_UNCLAIMED) {
+	if (claim_of(d, i) || slot->state != KITE_SLOT_UNCLAIMED || slot->activity != KITE_SLOT_IDLE) {
 		refuse(conn, KITE_ERROR_STATE, "%s is %s/%s, not Unclaimed", slot->name,
 		       kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity));
 		return;
@@ -287,6 +287,13 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	KitePolicyInput matched = {.matched = TRUE}, claimed = {.claimed = TRUE};
 	update_and_advertise(d, i, &matched);
 	update_and_advertise(d, i, &claimed);
+	if (slot->state != KITE_SLOT_CLAIMED) {
+		/* The owner came back between the match and the claim. */
+		d->claims->pdata[i] = NULL;
+		claim_free(c);
+		refuse(conn, KITE_ERROR_STATE, "%s is %s now", slot->name, kite_slot_state_name(slot->state));
+		return;
+	}
 	g_autofree char *msg = g_strdup_printf("claimed %s", slot->name);
 	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
 }
