@@ -149,16 +149,36 @@ void kite_server_reply_error(KiteServerConn *conn, const GError *error, gboolean
 		conn->close_after_write = TRUE;
 }
 
+/* Log "PEER: request refused: MESSAGE" (or "PEER: MESSAGE; closing
+ * the connection") and reply ERROR. */
+static void refuse_v(KiteServerConn *c, gboolean close, KiteErrorCode code, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(4, 0);
+static void refuse_v(KiteServerConn *c, gboolean close, KiteErrorCode code, const char *fmt, va_list ap)
+{
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	g_autoptr(GError) e = g_error_new_literal(KITE_ERROR, code, msg);
+	if (close)
+		g_message("%s: %s; closing the connection", c->peer, msg);
+	else
+		g_message("%s: request refused: %s", c->peer, msg);
+	kite_server_reply_error(c, e, close);
+}
+
+void kite_server_refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	refuse_v(conn, FALSE, code, fmt, ap);
+	va_end(ap);
+}
+
 static void fail_conn(KiteServerConn *c, KiteErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static void fail_conn(KiteServerConn *c, KiteErrorCode code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	refuse_v(c, TRUE, code, fmt, ap);
 	va_end(ap);
-	g_autoptr(GError) e = g_error_new_literal(KITE_ERROR, code, msg);
-	g_message("%s: %s; closing the connection", c->peer, msg);
-	kite_server_reply_error(c, e, TRUE);
 }
 
 static gboolean is_admin(KiteServer *srv, const char *user)

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "util.h"
 #include "wire.h"
 
 G_BEGIN_DECLS
@@ -59,6 +60,9 @@ void kite_server_reply(KiteServerConn *conn, KiteMsgType type, GVariant *body);
 /* Reply ERROR with @error's code and message; with @close the
  * connection is closed once the reply is written. */
 void kite_server_reply_error(KiteServerConn *conn, const GError *error, gboolean close);
+/* Refuse the current request: log "PEER: request refused: MESSAGE" and
+ * reply ERROR (@code, MESSAGE), keeping the connection open. */
+void kite_server_refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 const char *kite_server_conn_identity(const KiteServerConn *conn);
 KiteRole kite_server_conn_role(const KiteServerConn *conn);

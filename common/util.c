@@ -178,6 +178,21 @@ bad:
 	    "bad size \"%s\": expected a number with an optional unit K, M, G or T (e.g. 512M, 2G)", text);
 }
 
+gboolean kite_write_all(int fd, const void *data, gsize len, const char *what, GError **error)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kite_throw_errno(error, "write %s", what);
+		p += n;
+		len -= n;
+	}
+	return TRUE;
+}
+
 gboolean kite_write_file_atomic(const char *path, const void *data, gsize len, int mode, GError **error)
 {
 	g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
@@ -185,19 +200,8 @@ gboolean kite_write_file_atomic(const char *path, const void *data, gsize len, i
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return kite_throw_errno(error, "open %s", tmp);
-	const char *p = data;
-	gsize left = len;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kite_throw_errno(error, "write %s", tmp);
-			goto fail;
-		}
-		p += n;
-		left -= n;
-	}
+	if (!kite_write_all(fd, data, len, tmp, error))
+		goto fail;
 	if (fchmod(fd, mode) < 0) {
 		kite_throw_errno(error, "chmod %s", tmp);
 		goto fail;

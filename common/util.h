@@ -51,6 +51,10 @@ gboolean kite_parse_duration(const char *text, double *out_seconds, GError **err
  * Writes the size in @unit, rounded up. */
 gboolean kite_parse_size(const char *text, guint64 unit, guint64 *out_size, GError **error);
 
+/* Write all @len bytes of @data to @fd (retrying short writes and
+ * EINTR); @what names the file in the error. */
+gboolean kite_write_all(int fd, const void *data, gsize len, const char *what, GError **error);
+
 /* Write @len bytes of @data to @path atomically (temporary file, fsync,
  * rename, fsync of the directory), with file mode @mode. */
 gboolean kite_write_file_atomic(const char *path, const void *data, gsize len, int mode, GError **error);

@@ -131,6 +131,10 @@ typedef struct {
 	int32_t altstack_flags;
 	uint32_t nthreads;
 	int64_t itimers[3][4]; /* REAL, VIRTUAL, PROF: interval s/us, value s/us */
+	uint64_t cpu_affinity[16]; /* sched_getaffinity, 1024 CPUs */
+	uint32_t affinity_bytes;
+	uint32_t nrlimits;
+	uint64_t rlimits[16][2];   /* prlimit: soft, hard per RLIMIT_* */
 	uint32_t vdso_crc;  /* CRC32C of the [vdso] bytes */
 	uint32_t personality;
 	char comm[16];

@@ -197,13 +197,6 @@ GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
 
 /* ---- requests ---- */
 
-static void refuse(KiteServerConn *conn, KiteErrorCode code, const char *message)
-{
-	g_autoptr(GError) error = g_error_new_literal(KITE_ERROR, code, message);
-	g_message("%s: request refused: %s", kite_server_conn_peer(conn), message);
-	kite_server_reply_error(conn, error, FALSE);
-}
-
 static gboolean require_daemon(KiteServerConn *conn, const char *what)
 {
 	if (kite_server_conn_role(conn) == KITE_ROLE_DAEMON)
@@ -211,7 +204,7 @@ static gboolean require_daemon(KiteServerConn *conn, const char *what)
 	g_autofree char *msg = g_strdup_printf(
 	    "permission denied: only pool daemons may %s (authenticate with the pool key); you are %s", what,
 	    kite_server_conn_identity(conn) ? kite_server_conn_identity(conn) : "nobody");
-	refuse(conn, KITE_ERROR_PERMISSION, msg);
+	kite_server_refuse(conn, KITE_ERROR_PERMISSION, "%s", msg);
 	return FALSE;
 }
 
@@ -246,7 +239,7 @@ static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	gboolean freed = newly_unclaimed(s->collector, ads);
 	if (!kite_collector_update(s->collector, ads, kite_server_conn_identity(conn), kite_now_monotonic(),
 				   &stored, &error)) {
-		refuse(conn, error->code, error->message);
+		kite_server_refuse(conn, error->code, "%s", error->message);
 		return;
 	}
 	if (kite_collector_size(s->collector) > before)
@@ -269,7 +262,7 @@ static void handle_invalidate(KiteSchedd *s, KiteServerConn *conn, GVariant *bod
 	gsize n = 0;
 	g_autofree const char **names = g_variant_get_strv(namesv, &n);
 	if (n > KITE_COLLECTOR_MAX_ADS_PER_UPDATE) {
-		refuse(conn, KITE_ERROR_LIMIT, "too many slot names in one request");
+		kite_server_refuse(conn, KITE_ERROR_LIMIT, "too many slot names in one request");
 		return;
 	}
 	guint dropped = kite_collector_invalidate(s->collector, names, n, kite_server_conn_identity(conn));
@@ -284,7 +277,7 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_autoptr(KiteExpr) constraint = NULL;
 	g_autoptr(GError) error = NULL;
 	if (*text && !(constraint = kite_schedd_parse_constraint(text, &error))) {
-		refuse(conn, error->code, error->message);
+		kite_server_refuse(conn, error->code, "%s", error->message);
 		return;
 	}
 	kite_collector_expire(s->collector, kite_now_monotonic());

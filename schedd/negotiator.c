@@ -78,7 +78,7 @@ double kite_negotiator_rank(const KiteAd *job, const KiteAd *slot)
 {
 	KiteValue v = KITE_VALUE_INIT;
 	kite_ad_eval(job, "Rank", slot, &v);
-	double r = v.type == KITE_VALUE_INT ? (double)v.i
+	double r = v.type == KITE_VALUE_INT    ? (double)v.i
 		   : v.type == KITE_VALUE_REAL ? v.r
 		   : v.type == KITE_VALUE_BOOL ? (v.b ? 1.0 : 0.0)
 					       : 0.0;
@@ -92,10 +92,28 @@ double kite_negotiator_rank(const KiteAd *job, const KiteAd *slot)
  * what a job matches; they enter the signature only when a slot's
  * Start or the job's Requirements or Rank mention them. */
 static const char *const per_proc_attrs[] = {
-    "ClusterId", "ProcId",  "QDate",	     "EnteredCurrentStatus", "JobStatus", "Out",
-    "Err",	 "In",	    "Arguments",     "Environment",	     "Cmd",	  "TransferInput",
-    "Iwd",	 "JobPrio", "RemoteHost",    "RemoteWallClockTime",  "ImageSize", "NumCheckpoints",
-    "LastCheckpointTime",   "HoldReason",    "HoldReasonCode",	     NULL,
+    "ClusterId",
+    "ProcId",
+    "QDate",
+    "EnteredCurrentStatus",
+    "JobStatus",
+    "Out",
+    "Err",
+    "In",
+    "Arguments",
+    "Environment",
+    "Cmd",
+    "TransferInput",
+    "Iwd",
+    "JobPrio",
+    "RemoteHost",
+    "RemoteWallClockTime",
+    "ImageSize",
+    "NumCheckpoints",
+    "LastCheckpointTime",
+    "HoldReason",
+    "HoldReasonCode",
+    NULL,
 };
 
 static gboolean mentioned(const char *name, const KiteAd *job, GPtrArray *slots)
@@ -148,7 +166,7 @@ static char *signature(const KiteAd *job, GPtrArray *slots, GHashTable *excluded
 }
 
 typedef struct {
-	const KiteAd *ad; /* the first job seen: stands for all */
+	const KiteAd *ad;   /* the first job seen: stands for all */
 	GArray *candidates; /* guint slot indices, best first; NULL until needed */
 	guint next;	    /* candidates before this are taken or tried */
 	gboolean exhausted;
@@ -159,6 +177,7 @@ typedef struct {
 	KiteJobId id;
 	gint64 prio;
 	guint ac;
+	guint index; /* in the caller's array */
 } Job;
 
 typedef struct {
@@ -203,8 +222,8 @@ static void fill_candidates(AutoCluster *ac, GPtrArray *slots, guint *inout_eval
 		if (!kite_negotiator_match(ac->ad, slots->pdata[i]))
 			continue;
 		kite_ad_get_string(slots->pdata[i], "Name", &names[i]);
-		Candidate cand = {.slot = i, .rank = kite_negotiator_rank(ac->ad, slots->pdata[i]),
-				  .name = names[i]};
+		Candidate cand = {
+		    .slot = i, .rank = kite_negotiator_rank(ac->ad, slots->pdata[i]), .name = names[i]};
 		g_array_append_val(c, cand);
 	}
 	g_array_sort(c, compare_candidates);
@@ -236,7 +255,7 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 
 	for (guint i = 0; i < jobs->len; i++) {
 		const KiteAd *ad = jobs->pdata[i];
-		Job j = {.ad = ad};
+		Job j = {.ad = ad, .index = i};
 		g_autofree char *owner = NULL;
 		if (!kite_ad_get_int(ad, "ClusterId", &j.id.cluster) ||
 		    !kite_ad_get_int(ad, "ProcId", &j.id.proc) || !kite_ad_get_string(ad, "Owner", &owner))
@@ -298,7 +317,9 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 			ac->exhausted = TRUE;
 			continue;
 		}
-		KiteMatch m = {.id = j->id, .slot = g_array_index(ac->candidates, guint, ac->next++),
+		KiteMatch m = {.id = j->id,
+			       .job = j->index,
+			       .slot = g_array_index(ac->candidates, guint, ac->next++),
 			       .autocluster = j->ac};
 		taken[m.slot] = TRUE;
 		free_slots--;

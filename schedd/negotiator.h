@@ -36,8 +36,9 @@ double kite_usage_get(const KiteUsage *u, const char *user, gint64 now);
 
 typedef struct {
 	KiteJobId id;
-	guint slot;	    /* index into the slots given */
-	guint autocluster;  /* the job's autocluster, numbered from 0 */
+	guint job;	   /* index into the jobs given */
+	guint slot;	   /* index into the slots given */
+	guint autocluster; /* the job's autocluster, numbered from 0 */
 } KiteMatch;
 
 typedef struct {

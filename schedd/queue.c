@@ -92,6 +92,14 @@ static const char *const maintained_attrs[] = {
     "CompletionDate",
     "RemoveReason",
     "RemovedBy",
+    "NumShadowStarts",
+    "JobCurrentStartDate",
+    "LastRemoteHost",
+    "LastRequeueReason",
+    "LastRequeueTime",
+    "ExitCode",
+    "ExitBySignal",
+    "ExitSignal",
     NULL,
 };
 
@@ -828,20 +836,86 @@ static gboolean update_one(KiteQueue *q, const KiteJobId *id, const char *what, 
 	return sqlite3_changes(q->db) == 1;
 }
 
-gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)
+gboolean kite_queue_begin(KiteQueue *q, GError **error)
 {
-	return update_one(q, id, "start job",
-			  "UPDATE jobs SET status = 2, host = ?, entered_status = ? "
-			  "WHERE status = 1 AND cluster = ? AND proc = ?",
-			  "sx", host, kite_now_wall());
+	return exec(q, "BEGIN IMMEDIATE", error);
 }
 
-gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds)
+gboolean kite_queue_commit(KiteQueue *q, GError **error)
 {
+	if (exec(q, "COMMIT", error))
+		return TRUE;
+	exec(q, "ROLLBACK", NULL);
+	return FALSE;
+}
+
+/* Overlay @attrs on the proc ad of job @id (which must be in @status):
+ * the job's own record of what happened to it, shown by `q -l`.  With
+ * @count, the integer attribute @count is incremented too. */
+static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, KiteAd *attrs, const char *count)
+{
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q, "SELECT ad FROM jobs WHERE cluster = ? AND proc = ? AND status = ?", NULL);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	sqlite3_bind_int(st, 3, status);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return FALSE;
+	const char *text = (const char *)sqlite3_column_text(st, 0);
+	g_autoptr(KiteAd) ad = kite_ad_parse(text ? text : "", NULL);
+	if (!ad)
+		ad = kite_ad_new();
+	if (count) {
+		gint64 n = 0;
+		kite_ad_get_int(ad, count, &n);
+		kite_ad_set_int(ad, count, n + 1);
+	}
+	for (guint i = 0; i < kite_ad_size(attrs); i++)
+		kite_ad_set(ad, kite_ad_name_at(attrs, i), kite_ad_expr_at(attrs, i));
+	g_autofree char *out = kite_ad_to_text(ad);
+	return update_one(q, id, "note job event", "UPDATE jobs SET ad = ? WHERE cluster = ? AND proc = ?", "s",
+			  out);
+}
+
+gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)
+{
+	gint64 now = kite_now_wall();
+	if (!update_one(q, id, "start job",
+			"UPDATE jobs SET status = 2, host = ?, entered_status = ? "
+			"WHERE status = 1 AND cluster = ? AND proc = ?",
+			"sx", host, now))
+		return FALSE;
+	g_autoptr(KiteAd) attrs = kite_ad_new();
+	kite_ad_set_int(attrs, "JobCurrentStartDate", now);
+	note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, "NumShadowStarts");
+	return TRUE;
+}
+
+gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason)
+{
+	g_autoptr(KiteAd) attrs = kite_ad_new();
+	gint64 now = kite_now_wall();
+	kite_ad_set_string(attrs, "LastRequeueReason", reason ? reason : "");
+	kite_ad_set_int(attrs, "LastRequeueTime", now);
+	{
+		g_autoptr(sqlite3_stmt) st =
+		    prepare(q, "SELECT host FROM jobs WHERE cluster = ? AND proc = ? AND status = 2", NULL);
+		if (st) {
+			sqlite3_bind_int64(st, 1, id->cluster);
+			sqlite3_bind_int64(st, 2, id->proc);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				kite_ad_set_string(attrs, "LastRemoteHost",
+						   (const char *)sqlite3_column_text(st, 0));
+		}
+	}
+	if (!note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, NULL))
+		return FALSE;
 	return update_one(q, id, "requeue job",
 			  "UPDATE jobs SET status = 1, host = '', entered_status = ?, run_time = run_time + ? "
 			  "WHERE status = 2 AND cluster = ? AND proc = ?",
-			  "xx", kite_now_wall(), wall_seconds);
+			  "xx", now, wall_seconds);
 }
 
 gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExit *exit, GError **error)

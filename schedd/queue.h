@@ -110,12 +110,20 @@ typedef struct {
 	gint64 wall_seconds; /* how long it ran */
 } KiteJobExit;
 
-/* Idle -> Running on @host (a slot name).  FALSE if the job is not
- * idle any more (removed or held meanwhile) or the update failed. */
+/* Group the single-job updates below into one transaction (one fsync
+ * for a whole negotiation cycle).  kite_queue_complete() has its own and
+ * must not be called inside. */
+gboolean kite_queue_begin(KiteQueue *q, GError **error);
+gboolean kite_queue_commit(KiteQueue *q, GError **error);
+
+/* Idle -> Running on @host (a slot name), counting NumShadowStarts and
+ * setting JobCurrentStartDate.  FALSE if the job is not idle any more
+ * (removed or held meanwhile) or the update failed. */
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host);
 /* Running -> Idle (the run was lost or vacated), adding @wall_seconds
- * to RemoteWallClockTime.  FALSE if the job was not running. */
-gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds);
+ * to RemoteWallClockTime and recording LastRequeueReason (@reason),
+ * LastRequeueTime and LastRemoteHost.  FALSE if the job was not running. */
+gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason);
 /* Running -> Completed: the job moves to the history with status 4,
  * ExitCode (or ExitBySignal/ExitSignal), CompletionDate and
  * RemoteWallClockTime, in one durable transaction. */

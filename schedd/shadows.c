@@ -14,6 +14,9 @@
 #include "schedd.h"
 #include "util.h"
 
+/* How long a requested negotiation cycle waits for more reasons to run. */
+#define NEGOTIATE_DELAY_MS 50
+
 /* Largest outcome a shadow may print. */
 #define MAX_SHADOW_OUTPUT (64 * 1024)
 
@@ -40,7 +43,8 @@ void kite_schedd_shadows_init(KiteSchedd *s)
 	s->shadows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	gint64 n = kite_queue_requeue_running(s->queue);
 	if (n > 0)
-		g_message("%" G_GINT64_FORMAT " job(s) were Running when the schedd stopped; they are Idle again",
+		g_message("%" G_GINT64_FORMAT
+			  " job(s) were Running when the schedd stopped; they are Idle again",
 			  n);
 }
 
@@ -112,7 +116,7 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		    reason ? g_strdup(reason)
 			   : g_strdup_printf("the shadow ended without an outcome (exit status %d)%s%s",
 					     exit_status, error ? ": " : "", error ? error->message : "");
-		if (kite_queue_set_idle(s->queue, &sh->id, wall))
+		if (kite_queue_set_idle(s->queue, &sh->id, wall, why))
 			g_message("job %s is Idle again: %s", name, why);
 		/* The slot's ad is stale (its startd is gone, or the slot is
 		 * not what it said): forget it until it is advertised again,
@@ -148,9 +152,8 @@ static void on_shadow_done(GObject *source, GAsyncResult *res, gpointer data)
 	kite_schedd_negotiate_soon(s);
 }
 
-/* Mark @job Running on @slot and start its shadow.  FALSE if the job
- * was not idle any more or the shadow could not start (the job is
- * then Idle again). */
+/* Start the shadow of @job, already marked Running on @slot.  FALSE if
+ * it could not start (the job is then Idle again). */
 static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id)
 {
 	g_autofree char *slot_name = NULL, *addr = NULL, *owner = NULL;
@@ -161,25 +164,26 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	g_autoptr(GError) error = NULL;
 	if (!kite_auth_random(raw, sizeof raw, &error)) {
 		g_warning("cannot make a claim id: %s", error->message);
+		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start");
 		return FALSE;
 	}
 	g_autofree char *claim = g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, sizeof raw);
-	if (!kite_queue_set_running(s->queue, id, slot_name))
-		return FALSE;
 
 	g_autofree char *program = shadow_program(s);
 	g_autofree char *jobid = job_name(id);
-	g_autofree char *poll = g_strdup_printf("%g", kite_config_get_duration(s->config, "claim_poll_interval"));
-	g_autofree char *max = g_strdup_printf("%" G_GUINT64_FORMAT,
-					       kite_config_get_size(s->config, "max_transfer_size"));
-	const char *argv[] = {program,	   "--job",	      jobid, "--startd", addr,	"--slot", slot_name,
-			      "--key-file", s->key_path, "--poll-interval", poll, "--max-transfer", max, NULL};
+	g_autofree char *poll =
+	    g_strdup_printf("%g", kite_config_get_duration(s->config, "claim_poll_interval"));
+	g_autofree char *max =
+	    g_strdup_printf("%" G_GUINT64_FORMAT, kite_config_get_size(s->config, "max_transfer_size"));
+	const char *argv[] = {program,	"--job",	  jobid,	"--startd",  addr,
+			      "--slot", slot_name,	  "--key-file", s->key_path, "--poll-interval",
+			      poll,	"--max-transfer", max,		NULL};
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
 	if (!proc) {
 		g_warning("cannot start the shadow of job %s (%s): %s", jobid, program, error->message);
-		kite_queue_set_idle(s->queue, id, 0);
+		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start");
 		return FALSE;
 	}
 	Shadow *sh = g_new0(Shadow, 1);
@@ -245,19 +249,30 @@ gboolean kite_schedd_negotiate(gpointer data)
 	KiteNegotiationStats stats;
 	double t0 = kite_now_monotonic();
 	g_autoptr(GArray) matches = kite_negotiate(jobs, slots, s->usage, 1.0, kite_now_wall(), &stats);
-	guint started = 0;
+	/* Mark every matched job Running in one transaction, then start the
+	 * shadows: a job is never claimed twice, and never claimed unless
+	 * its Running state is on disk. */
+	g_autoptr(GArray) marked = g_array_new(FALSE, FALSE, sizeof(KiteMatch));
+	g_autoptr(GError) batch_error = NULL;
+	if (!kite_queue_begin(s->queue, &batch_error)) {
+		g_warning("negotiation: %s", batch_error->message);
+		return G_SOURCE_CONTINUE;
+	}
 	for (guint i = 0; i < matches->len; i++) {
 		const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
-		const KiteAd *job = NULL;
-		for (guint j = 0; j < jobs->len && !job; j++) {
-			gint64 c = -1, p = -1;
-			kite_ad_get_int(jobs->pdata[j], "ClusterId", &c);
-			kite_ad_get_int(jobs->pdata[j], "ProcId", &p);
-			if (c == m->id.cluster && p == m->id.proc)
-				job = jobs->pdata[j];
-		}
-		if (job && start_shadow(s, job, slots->pdata[m->slot], &m->id))
-			started++;
+		g_autofree char *slot_name = NULL;
+		kite_ad_get_string(slots->pdata[m->slot], "Name", &slot_name);
+		if (kite_queue_set_running(s->queue, &m->id, slot_name))
+			g_array_append_val(marked, *m);
+	}
+	if (!kite_queue_commit(s->queue, &batch_error)) {
+		g_warning("negotiation: %s", batch_error->message);
+		return G_SOURCE_CONTINUE;
+	}
+	guint started = 0;
+	for (guint i = 0; i < marked->len; i++) {
+		const KiteMatch *m = &g_array_index(marked, KiteMatch, i);
+		started += start_shadow(s, jobs->pdata[m->job], slots->pdata[m->slot], &m->id);
 	}
 	g_message("negotiation: %u idle job(s) in %u autocluster(s), %u free slot(s): %u matched, %u "
 		  "evaluations, %.3f s",
@@ -277,7 +292,9 @@ static gboolean negotiate_idle(gpointer data)
 void kite_schedd_negotiate_soon(KiteSchedd *s)
 {
 	if (!s->negotiate_source && s->shadows)
-		s->negotiate_source = g_idle_add(negotiate_idle, s);
+		/* A short delay gathers the slots that free up together (many
+		 * jobs ending at once) into one cycle. */
+		s->negotiate_source = g_timeout_add(NEGOTIATE_DELAY_MS, negotiate_idle, s);
 }
 
 void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results)

@@ -21,7 +21,8 @@ static gboolean add_file(GVariantBuilder *b, GHashTable *names, const char *path
 	g_autofree char *name = g_path_get_basename(path);
 	if (!g_hash_table_add(names, g_strdup(name)))
 		return kite_throw(error, KITE_ERROR_INVALID,
-				  "two input files are named %s; names must differ in their last component", name);
+				  "two input files are named %s; names must differ in their last component",
+				  name);
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return kite_throw_errno(error, "%s", path);
@@ -89,17 +90,9 @@ static gboolean write_file(const char *path, const guint8 *data, gsize len, guin
 	/* An existing file keeps its mode, as with a shell's > . */
 	if (fd < 0)
 		return kite_throw_errno(error, "open %s", path);
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kite_throw_errno(error, "write %s", path);
-			close(fd);
-			return FALSE;
-		}
-		data += n;
-		len -= n;
+	if (!kite_write_all(fd, data, len, path, error)) {
+		close(fd);
+		return FALSE;
 	}
 	if (close(fd) < 0)
 		return kite_throw_errno(error, "close %s", path);
@@ -128,8 +121,8 @@ gboolean kite_shadow_write_outputs(const KiteAd *job, GVariant *files, GError **
 		else if (strcmp(name, SANDBOX_STDERR) == 0)
 			path = err && *err ? g_strdup(err) : NULL;
 		else if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-			return kite_throw(error, KITE_ERROR_PROTOCOL, "the startd sent an output named \"%s\"",
-					  name);
+			return kite_throw(error, KITE_ERROR_PROTOCOL,
+					  "the startd sent an output named \"%s\"", name);
 		else if (iwd && *iwd)
 			path = g_build_filename(iwd, name, NULL);
 		/* stdout and stderr get the user's umask, like a shell's > */

@@ -63,7 +63,8 @@ typedef struct {
 	gboolean slot_lost; /* the startd was unreachable or refused the claim */
 } Outcome;
 
-static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
 
 static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
 {
@@ -104,7 +105,8 @@ static char *read_stdin(GError **error)
 	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
 		if (s->len + n > MAX_STDIN) {
 			g_string_free(s, TRUE);
-			kite_throw(error, KITE_ERROR_LIMIT, "the job ad on stdin is over %d bytes", MAX_STDIN);
+			kite_throw(error, KITE_ERROR_LIMIT, "the job ad on stdin is over %d bytes",
+				   MAX_STDIN);
 			return NULL;
 		}
 		g_string_append_len(s, buf, n);
@@ -143,8 +145,8 @@ static KiteConn *connect_startd(GBytes *key, GError **error)
 static void release(KiteConn *conn, const char *claim)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_RELEASE, g_variant_new("(s)", claim),
-					       KITE_MSG_CLAIM_REPLY, &error);
+	g_autoptr(GVariant) r =
+	    kite_conn_call(conn, KITE_MSG_RELEASE, g_variant_new("(s)", claim), KITE_MSG_CLAIM_REPLY, &error);
 	if (!r)
 		g_message("releasing the claim on %s: %s", arg_slot, error->message);
 }
@@ -194,7 +196,8 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			set_outcome(o, "hold", 6, "the job could not start: %s", error->message);
 		} else {
 			release(conn, claim);
-			set_outcome(o, "requeue", 0, "%s did not start the job: %s", arg_slot, error->message);
+			set_outcome(o, "requeue", 0, "%s did not start the job: %s", arg_slot,
+				    error->message);
 		}
 		return;
 	}
@@ -207,13 +210,15 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		nap(arg_poll);
 		if (terminate) {
 			release(conn, claim);
-			set_outcome(o, "requeue", 0, "the shadow was stopped (the job was removed or held, or "
-						    "the schedd stopped)");
+			set_outcome(o, "requeue", 0,
+				    "the shadow was stopped (the job was removed or held, or "
+				    "the schedd stopped)");
 			return;
 		}
 		g_clear_error(&error);
-		g_autoptr(GVariant) st = kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
-							KITE_MSG_CLAIM_STATUS_REPLY, &error);
+		g_autoptr(GVariant) st =
+		    kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
+				   KITE_MSG_CLAIM_STATUS_REPLY, &error);
 		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_IO) && !reconnected) {
 			/* One new connection, in case only the old one broke. */
 			reconnected = TRUE;
@@ -225,7 +230,8 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		}
 		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_LIMIT)) {
 			release(conn, claim);
-			set_outcome(o, "hold", 12, "the job's outputs cannot be brought back: %s", error->message);
+			set_outcome(o, "hold", 12, "the job's outputs cannot be brought back: %s",
+				    error->message);
 			return;
 		}
 		if (!st) {
@@ -249,7 +255,8 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		o->signal = sig;
 		if (!kite_shadow_write_outputs(job, out, &error)) {
 			release(conn, claim);
-			set_outcome(o, "hold", 12, "the job's outputs could not be written: %s", error->message);
+			set_outcome(o, "hold", 12, "the job's outputs could not be written: %s",
+				    error->message);
 			return;
 		}
 		release(conn, claim);
@@ -261,7 +268,8 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GOptionContext) ctx = g_option_context_new("— follows one running job (started by the schedd)");
+	g_autoptr(GOptionContext) ctx =
+	    g_option_context_new("— follows one running job (started by the schedd)");
 	g_option_context_add_main_entries(ctx, options, NULL);
 	g_option_context_set_summary(ctx, "Reads the claim id and the job ad on stdin and prints the outcome "
 					  "on stdout.\nSee docs/running-jobs.md.");

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,10 +22,10 @@
 #include "util.h"
 
 /* Bounds on what a shadow sends. */
-#define MAX_CLAIM_ID   128
-#define MIN_CLAIM_ID   16
-#define MAX_FILES      1000
-#define MAX_FILE_NAME  255
+#define MAX_CLAIM_ID  128
+#define MIN_CLAIM_ID  16
+#define MAX_FILES     1000
+#define MAX_FILE_NAME 255
 
 typedef struct {
 	char *id;
@@ -118,7 +117,8 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 		if (!c->released) {
 			c->vacated = TRUE;
 			g_free(c->why);
-			c->why = g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
+			c->why =
+			    g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
 		}
 		signal_job(c, SIGKILL);
 		signal_job(c, SIGCONT);
@@ -211,19 +211,6 @@ void kite_claims_check_leases(KiteStartd *d, double now)
 
 /* ---- requests ---- */
 
-static void refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static void refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_autoptr(GError) error = g_error_new_literal(KITE_ERROR, code, msg);
-	g_message("%s: request refused: %s", kite_server_conn_peer(conn), msg);
-	kite_server_reply_error(conn, error, FALSE);
-}
-
 static gint find_slot(KiteStartd *d, const char *name)
 {
 	for (guint i = 0; i < d->slots->len; i++)
@@ -243,6 +230,18 @@ static gint find_claim(KiteStartd *d, const char *id)
 	return -1;
 }
 
+/* The slot whose claim the request names (the first member of @body),
+ * or -1 after refusing the request. */
+static gint lookup_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *id;
+	g_variant_get_child(body, 0, "&s", &id);
+	gint i = find_claim(d, id);
+	if (i < 0)
+		kite_server_refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+	return i;
+}
+
 static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
 	const char *name, *id;
@@ -250,24 +249,26 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	g_variant_get(body, "(&s&s@a(ss))", &name, &id, &adv);
 	size_t idlen = strlen(id);
 	if (idlen < MIN_CLAIM_ID || idlen > MAX_CLAIM_ID) {
-		refuse(conn, KITE_ERROR_INVALID, "a claim id has %d to %d bytes", MIN_CLAIM_ID, MAX_CLAIM_ID);
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "a claim id has %d to %d bytes", MIN_CLAIM_ID,
+				   MAX_CLAIM_ID);
 		return;
 	}
 	gint i = find_slot(d, name);
 	if (i < 0) {
-		refuse(conn, KITE_ERROR_NOT_FOUND, "no slot named %s here", name);
+		kite_server_refuse(conn, KITE_ERROR_NOT_FOUND, "no slot named %s here", name);
 		return;
 	}
 	KiteSlot *slot = d->slots->pdata[i];
 	if (claim_of(d, i) || slot->state != KITE_SLOT_UNCLAIMED || slot->activity != KITE_SLOT_IDLE) {
-		refuse(conn, KITE_ERROR_STATE, "%s is %s/%s, not Unclaimed", slot->name,
-		       kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity));
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s is %s/%s, not Unclaimed", slot->name,
+				   kite_slot_state_name(slot->state),
+				   kite_slot_activity_name(slot->activity));
 		return;
 	}
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KiteAd) job = kite_ad_from_variant(adv, &error);
 	if (!job) {
-		refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
 		return;
 	}
 	/* The startd has the last word: its Start must hold for this job. */
@@ -276,7 +277,7 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	gboolean ok = kite_value_is_true(&v);
 	kite_value_clear(&v);
 	if (!ok) {
-		refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
 		return;
 	}
 	Claim *c = g_new0(Claim, 1);
@@ -291,7 +292,8 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		/* The owner came back between the match and the claim. */
 		d->claims->pdata[i] = NULL;
 		claim_free(c);
-		refuse(conn, KITE_ERROR_STATE, "%s is %s now", slot->name, kite_slot_state_name(slot->state));
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s is %s now", slot->name,
+				   kite_slot_state_name(slot->state));
 		return;
 	}
 	g_autofree char *msg = g_strdup_printf("claimed %s", slot->name);
@@ -313,18 +315,7 @@ static gboolean write_input(const char *sandbox, const char *name, guint32 mode,
 		return kite_throw_errno(error, "create %s", path);
 	gsize len;
 	const guint8 *p = g_variant_get_fixed_array(data, &len, 1);
-	gboolean ok = TRUE;
-	while (ok && len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			ok = kite_throw_errno(error, "write %s", path);
-		else {
-			p += n;
-			len -= n;
-		}
-	}
+	gboolean ok = kite_write_all(fd, p, len, path, error);
 	if (ok && user->change && fchown(fd, user->uid, user->gid) < 0)
 		ok = kite_throw_errno(error, "chown %s", path);
 	close(fd);
@@ -333,25 +324,25 @@ static gboolean write_input(const char *sandbox, const char *name, guint32 mode,
 
 static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
-	const char *id, *exec_name;
+	const char *exec_name;
 	g_autoptr(GVariant) files = NULL;
-	g_variant_get(body, "(&s&s@a(suay))", &id, &exec_name, &files);
-	gint i = find_claim(d, id);
-	if (i < 0) {
-		refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+	g_variant_get(body, "(&s&s@a(suay))", NULL, &exec_name, &files);
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
 		return;
-	}
 	Claim *c = claim_of(d, i);
 	KiteSlot *slot = d->slots->pdata[i];
 	if (c->started || c->released || slot->state != KITE_SLOT_CLAIMED) {
-		refuse(conn, KITE_ERROR_STATE, "the claim on %s cannot start a job now (%s/%s)", slot->name,
-		       kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity));
+		kite_server_refuse(conn, KITE_ERROR_STATE, "the claim on %s cannot start a job now (%s/%s)",
+				   slot->name, kite_slot_state_name(slot->state),
+				   kite_slot_activity_name(slot->activity));
 		return;
 	}
 	c->last_heard = kite_now_monotonic();
 	gsize n = g_variant_n_children(files);
 	if (n > MAX_FILES) {
-		refuse(conn, KITE_ERROR_LIMIT, "%zu files; at most %d are accepted", n, MAX_FILES);
+		kite_server_refuse(conn, KITE_ERROR_LIMIT, "%zu files; at most %d are accepted", n,
+				   MAX_FILES);
 		return;
 	}
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -359,12 +350,14 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		const char *name;
 		g_variant_get_child(files, k, "(&su@ay)", &name, NULL, NULL);
 		if (!plain_name(name) || !g_hash_table_add(names, g_strdup(name))) {
-			refuse(conn, KITE_ERROR_INVALID, "bad or repeated file name \"%s\"", name);
+			kite_server_refuse(conn, KITE_ERROR_INVALID, "bad or repeated file name \"%s\"",
+					   name);
 			return;
 		}
 	}
 	if (!g_hash_table_contains(names, exec_name)) {
-		refuse(conn, KITE_ERROR_INVALID, "the executable %s is not among the files sent", exec_name);
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "the executable %s is not among the files sent",
+				   exec_name);
 		return;
 	}
 	g_autoptr(GError) error = NULL;
@@ -387,7 +380,7 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	if (!error)
 		kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, &pid, &error);
 	if (error) {
-		refuse(conn, KITE_ERROR_FAILED, "%s: %s", slot->name, error->message);
+		kite_server_refuse(conn, KITE_ERROR_FAILED, "%s: %s", slot->name, error->message);
 		return;
 	}
 	c->inputs = g_steal_pointer(&names);
@@ -398,8 +391,8 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	w->d = d;
 	w->slot = i;
 	c->watch = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, on_job_exit, w, g_free);
-	g_message("%s: job of %s started as %s (pid %d) in %s", slot->name, owner ? owner : "?",
-		  c->user.name, pid, c->sandbox);
+	g_message("%s: job of %s started as %s (pid %d) in %s", slot->name, owner ? owner : "?", c->user.name,
+		  pid, c->sandbox);
 	KitePolicyInput ev = {.job_started = TRUE};
 	update_and_advertise(d, i, &ev);
 	kite_server_reply(conn, KITE_MSG_ACTIVATE_REPLY, g_variant_new("(x)", (gint64)pid));
@@ -450,13 +443,9 @@ static GVariant *collect_outputs(KiteStartd *d, Claim *c, GError **error)
 
 static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
-	const char *id;
-	g_variant_get(body, "(&s)", &id);
-	gint i = find_claim(d, id);
-	if (i < 0) {
-		refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
 		return;
-	}
 	Claim *c = claim_of(d, i);
 	KiteSlot *slot = d->slots->pdata[i];
 	c->last_heard = kite_now_monotonic();
@@ -478,7 +467,7 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		g_autoptr(GError) error = NULL;
 		files = collect_outputs(d, c, &error);
 		if (!files) {
-			refuse(conn, KITE_ERROR_LIMIT, "%s", error->message);
+			kite_server_refuse(conn, KITE_ERROR_LIMIT, "%s", error->message);
 			return;
 		}
 	}
@@ -490,13 +479,9 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 
 static void handle_release(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
-	const char *id;
-	g_variant_get(body, "(&s)", &id);
-	gint i = find_claim(d, id);
-	if (i < 0) {
-		refuse(conn, KITE_ERROR_NOT_FOUND, "no such claim");
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
 		return;
-	}
 	g_autofree char *msg = g_strdup_printf("released %s", ((KiteSlot *)d->slots->pdata[i])->name);
 	release_claim(d, i, "by its shadow");
 	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
@@ -506,9 +491,10 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 {
 	KiteStartd *d = data;
 	if (kite_server_conn_role(conn) != KITE_ROLE_DAEMON) {
-		refuse(conn, KITE_ERROR_PERMISSION,
-		       "permission denied: only pool daemons (shadows) may claim slots; authenticate with "
-		       "the pool key");
+		kite_server_refuse(
+		    conn, KITE_ERROR_PERMISSION,
+		    "permission denied: only pool daemons (shadows) may claim slots; authenticate with "
+		    "the pool key");
 		return;
 	}
 	switch (type) {
@@ -525,7 +511,8 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 		handle_release(d, conn, body);
 		break;
 	default:
-		refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s", kite_wire_type_name(type));
+		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",
+				   kite_wire_type_name(type));
 	}
 }
 

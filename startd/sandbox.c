@@ -104,7 +104,8 @@ GBytes *kite_sandbox_read(const char *sandbox, const char *name, gsize max, GErr
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (guint64)st.st_size > max) {
 		close(fd);
-		kite_throw(error, KITE_ERROR_LIMIT, "%s is not a regular file of at most %zu bytes", name, max);
+		kite_throw(error, KITE_ERROR_LIMIT, "%s is not a regular file of at most %zu bytes", name,
+			   max);
 		return NULL;
 	}
 	g_autofree char *buf = g_malloc(st.st_size + 1);

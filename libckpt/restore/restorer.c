@@ -628,6 +628,20 @@ void restorer_main(long *sp)
 	if (proc->gs_base)
 		rs_arch_prctl(ARCH_SET_GS, proc->gs_base);
 	rs_prctl(PR_SET_NAME, proc->comm, 0, 0, 0);
+	/* best effort: the CPUs may not exist here, a hard limit may not be
+	 * raised without privilege */
+	if (proc->affinity_bytes)
+		rs_call3(SYS_sched_setaffinity, 0, proc->affinity_bytes, proc->cpu_affinity);
+	for (uint32_t r = 0; r < proc->nrlimits && r < 16; r++) {
+		uint64_t lim[2];
+		if (rs_call4(SYS_prlimit64, 0, r, NULL, lim) < 0 ||
+		    (lim[0] == proc->rlimits[r][0] && lim[1] == proc->rlimits[r][1]))
+			continue;
+		if (rs_call4(SYS_prlimit64, 0, r, proc->rlimits[r], NULL) < 0) {
+			uint64_t soft[2] = { proc->rlimits[r][0] < lim[1] ? proc->rlimits[r][0] : lim[1], lim[1] };
+			rs_call4(SYS_prlimit64, 0, r, soft, NULL);
+		}
+	}
 	if (proc->restart_info_addr) {
 		KiteRestartInfo *ri = (KiteRestartInfo *)(uintptr_t)proc->restart_info_addr;
 		ri->magic = KITE_RESTART_MAGIC;

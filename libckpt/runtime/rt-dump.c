@@ -567,6 +567,13 @@ static int write_process(W *w)
 		if (kite_rt.threads[i].t.tid)
 			p->nthreads++;
 	p->personality = (uint32_t)rs_call1(SYS_personality, 0xffffffff);
+	/* CPU affinity and resource limits: the child inherited both */
+	long ab = rs_call3(SYS_sched_getaffinity, 0, sizeof p->cpu_affinity, p->cpu_affinity);
+	p->affinity_bytes = ab > 0 ? (uint32_t)ab : 0;
+	p->nrlimits = 16;
+	for (int r = 0; r < 16; r++)
+		if (rs_call4(SYS_prlimit64, 0, r, NULL, p->rlimits[r]) < 0)
+			p->rlimits[r][0] = p->rlimits[r][1] = ~0ull;
 	rs_prctl(16 /* PR_GET_NAME */, p->comm, 0, 0, 0);
 	long l = rs_readlink("/proc/self/cwd", p->cwd, sizeof p->cwd - 1);
 	p->cwd[l > 0 ? l : 0] = 0;

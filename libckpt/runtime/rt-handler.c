@@ -237,7 +237,7 @@ static void freeze_self(void)
 	rs_arch_prctl(ARCH_GET_FS, &t->fs_base);
 	t->tid_addr = kite_rt.tid_off ? t->fs_base + (uint64_t)kite_rt.tid_off : 0;
 	if (kite_rt.proc.rseq_addr) {
-		t->rseq_addr = t->fs_base + (kite_rt.proc.rseq_addr - kite_rt.main_tp);
+		t->rseq_addr = t->fs_base + (uint64_t)kite_rt.rseq_off;
 		t->rseq_len = kite_rt.proc.rseq_len;
 		t->rseq_sig = kite_rt.proc.rseq_sig;
 	}
@@ -409,6 +409,27 @@ static void drop_side_files(uint32_t seq)
 		}
 }
 
+/* /proc/<our pid>/x becomes /proc/self/x: the restarted process has
+ * another pid.  Returns the new length. */
+static long self_proc_path(char *path, long len)
+{
+	char pre[32];
+	RsStr p = { pre, 0, sizeof pre };
+	rs_str_add(&p, "/proc/");
+	rs_str_num(&p, kite_rt.proc.pid);
+	rs_str_add(&p, "/");
+	if (!rs_startswith(path, pre))
+		return len;
+	const char *rest = path + p.len;
+	char tmp[KITE_IMG_MAX_PATH];
+	RsStr t = { tmp, 0, sizeof tmp };
+	rs_str_add(&t, "/proc/self/");
+	rs_str_add(&t, rest);
+	for (size_t i = 0; i <= t.len; i++)
+		path[i] = tmp[i];
+	return (long)t.len;
+}
+
 /* Record every open descriptor; refuse the ones we cannot bring back. */
 static int scan_fds(uint32_t seq)
 {
@@ -465,6 +486,7 @@ static int scan_fds(uint32_t seq)
 		if (pl < 0)
 			pl = 0;
 		e->path[pl] = 0;
+		pl = self_proc_path(e->path, pl);
 		e->side = 0;
 		KiteImgFd *f = &e->fd;
 		*f = (KiteImgFd){ .fd = fd, .dup_of = -1 };
@@ -712,6 +734,13 @@ static void do_checkpoint(int mode)
 	}
 	rs_arch_prctl(ARCH_GET_FS, &kite_rt.proc.fs_base);
 	rs_arch_prctl(ARCH_GET_GS, &kite_rt.proc.gs_base);
+	/* The checkpointing thread may be any thread: its own glibc tid field
+	 * and rseq area, at the same offsets from its thread pointer as the
+	 * main thread's. */
+	if (kite_rt.tid_off)
+		kite_rt.proc.tid_addr = kite_rt.proc.fs_base + (uint64_t)kite_rt.tid_off;
+	if (kite_rt.rseq_off_set)
+		kite_rt.proc.rseq_addr = kite_rt.proc.fs_base + (uint64_t)kite_rt.rseq_off;
 	if (kite_rt.full_every > 1 && kite_rt.last_ok_seq && kite_rt.last_chain_len < (uint32_t)kite_rt.full_every) {
 		kite_rt.cur_parent_seq = kite_rt.last_ok_seq;
 		kite_rt.cur_chain_len = kite_rt.last_chain_len + 1;

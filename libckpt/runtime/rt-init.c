@@ -50,6 +50,8 @@ static void find_thread_identity(void)
 	kite_rt.main_tp = (uint64_t)(uintptr_t)tp;
 	if (&__rseq_size && &__rseq_offset && __rseq_size > 0) {
 		kite_rt.proc.rseq_addr = (uint64_t)(uintptr_t)(tp + __rseq_offset);
+		kite_rt.rseq_off = (long)__rseq_offset;
+		kite_rt.rseq_off_set = 1;
 		kite_rt.proc.rseq_len = 32; /* glibc 2.36 registers 32 bytes, reports 20 */
 		kite_rt.proc.rseq_sig = 0x53053053;
 	}

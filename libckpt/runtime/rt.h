@@ -75,6 +75,8 @@ typedef struct {
 	uint32_t fault_seq;        /* ... in checkpoint SEQ only (0: every one) */
 	long tid_off;              /* struct pthread tid - thread pointer */
 	uint64_t main_tp;          /* thread pointer of the thread that ran the constructor */
+	long rseq_off;             /* rseq area - thread pointer (glibc's __rseq_offset) */
+	int rseq_off_set;
 
 	/* POSIX timers of the program (timer_create), recreated with their
 	 * ids after a restart (PR_TIMER_CREATE_RESTORE_IDS, Linux 6.10+) */

@@ -73,6 +73,37 @@ stop_schedd() {
 	wait "$SCHEDD_PID" 2>/dev/null
 }
 
+# start_startd NAME [extra config lines…]: a startd named NAME in
+# $TMP/NAME with a copy of the schedd's pool key, advertising to
+# $SCHEDD_ADDR, its owner activity given by the file $TMP/NAME/activity,
+# touched now (or dated $ACTIVITY_AGE, e.g. '-1 hour', for a machine
+# idle from the start).  $ADVERTISE, $POLL and $START_IDLE set
+# advertise_interval (1s), poll_interval (0.2s) and start_idle_time (2s).
+start_startd() {
+	local name=$1; shift
+	local dir=$TMP/$name
+	mkdir -p "$dir"
+	[ -f "$dir/pool.key" ] || cp "$TMP/s/pool.key" "$dir/pool.key"
+	touch ${ACTIVITY_AGE:+-d "$ACTIVITY_AGE"} "$dir/activity"
+	{
+		echo "name: $name"
+		echo "advertise_interval: ${ADVERTISE:-1s}"
+		echo "poll_interval: ${POLL:-0.2s}"
+		echo "start_idle_time: ${START_IDLE:-2s}"
+		# The build machine's own load must not decide the test.
+		echo "background_load: 1000"
+		echo "activity_file: $dir/activity"
+		for l in "$@"; do echo "$l"; done
+	} >"$dir/startd.yaml"
+	startd --config "$dir/startd.yaml" --state-dir "$dir" --schedd "$SCHEDD_ADDR" 2>>"$dir/startd.log" &
+	STARTD_PID=$!
+	PIDS+=("$STARTD_PID")
+}
+
+# The State column of `pool status` for every slot of machine $1.
+states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
+states_are() { [ "$(states "$1")" == "$2" ]; }
+
 finish() {
 	echo "$(basename "$0"): $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]

@@ -13,38 +13,19 @@ cd "$TMP"
 # reach the sandboxes below it (as under /var/lib/kite).
 chmod 755 "$TMP"
 
-# start_startd NAME [extra config lines…] (as in test-startd.sh).
-start_startd() {
-	local name=$1; shift
-	local dir=$TMP/$name
-	mkdir -p "$dir"
-	[ -f "$dir/pool.key" ] || cp "$TMP/s/pool.key" "$dir/pool.key"
-	touch -d '-1 hour' "$dir/activity"
-	{
-		echo "name: $name"
-		echo "advertise_interval: 1s"
-		echo "poll_interval: 0.1s"
-		echo "start_idle_time: 1s"
-		echo "background_load: 1000"
-		echo "activity_sources: [load]"
-		echo "activity_file: $dir/activity"
-		echo "benchmark: false"
-		echo "memory: 1G"
-		for l in "$@"; do echo "$l"; done
-	} >"$dir/startd.yaml"
-	startd --config "$dir/startd.yaml" --state-dir "$dir" --schedd "$SCHEDD_ADDR" 2>>"$dir/startd.log" &
-	STARTD_PID=$!
-	PIDS+=("$STARTD_PID")
-}
+# Startds (lib.sh) with machines idle from the start, short thresholds,
+# fixed memory, no benchmark and no tty, input or logind sources.
+ACTIVITY_AGE='-1 hour'
+POLL=0.1s
+START_IDLE=1s
+STARTD_CONFIG=("activity_sources: [load]" "benchmark: false" "memory: 1G")
 
-states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
-states_are() { [ "$(states "$1")" == "$2" ]; }
 # status_of ID: the ST column of `q` for job ID, or "gone".
 status_of() { local l; l=$(q -a "$1" 2>/dev/null | awk -v id="$1" '$1 == id {print $6}'); echo "${l:-gone}"; }
 status_is() { [ "$(status_of "$1")" == "$2" ]; }
 in_history() { q -a --history "$1" 2>/dev/null | grep -q "^$1 .* C "; }
 
-start_startd ws1 "slots: 2"
+start_startd ws1 "${STARTD_CONFIG[@]}" "slots: 2"
 WS1_PID=$STARTD_PID
 if wait_for 10 states_are ws1 "Unclaimed Unclaimed"; then pass "ws1's two slots are Unclaimed"; else fail "ws1's two slots are Unclaimed" "$(pool status; tail ws1/startd.log)"; fi
 
@@ -98,6 +79,30 @@ ID=$(submit fail.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
 if wait_for 15 in_history "$ID"; then pass "a failing job completes"; else fail "a failing job completes" "$(q -a "$ID")"; fi
 check_contains "with ExitCode 3" "ExitCode = 3" "$(q -a --history -l "$ID")"
 
+# ---- input files out, output files back; a missing input holds ----
+printf 'some input\n' >in.txt
+printf 'data\n' >extra.dat
+cat >files.yaml <<'YAML'
+executable: /bin/sh
+arguments: ["-c", "cat; cat extra.dat >result.txt"]
+input: in.txt
+transfer_input_files: [extra.dat]
+output: files.out
+YAML
+ID=$(submit files.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 15 in_history "$ID"; then pass "a job with input files completes"; else fail "a job with input files completes" "$(q -a -l "$ID" | grep -i hold)"; fi
+check_eq "its stdin was the input file" "some input" "$(cat files.out)"
+check_eq "a file it wrote came back to initial_dir" "data" "$(cat result.txt 2>&1)"
+cat >missing.yaml <<'YAML'
+executable: /bin/true
+transfer_input_files: [missing.$(Process)]
+YAML
+ID=$(submit missing.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 15 status_is "$ID" H; then pass "a missing input file holds the job"; else fail "a missing input file holds the job" "$(q -a "$ID")"; fi
+check_contains "with a reason a person can act on" "missing.0: No such file or directory" "$(q -a --held "$ID")"
+check_contains "and Condor's code for an input transfer error" "HoldReasonCode = 13" "$(q -a -l "$ID")"
+pool rm "$ID" >/dev/null
+
 # ---- jobs nothing can run stay Idle ----
 cat >never.yaml <<'YAML'
 executable: /bin/true
@@ -145,10 +150,14 @@ wait_for 5 find_job
 kill -9 "$WS1_PID"; wait "$WS1_PID" 2>/dev/null
 if wait_for 10 status_is "$ID" I; then pass "a killed startd sends its job back to Idle"; else fail "a killed startd sends its job back to Idle" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
 check_contains "and the schedd says why" "lost the startd" "$(cat s/schedd.log)"
+out=$(q -a -l "$ID")
+check_contains "q -l says why it was requeued" 'the startd of slot' "$(echo "$out" | grep LastRequeueReason)"
+check_contains "and where it ran" 'LastRemoteHost = "slot' "$out"
+check_contains "and counts its shadows" "NumShadowStarts = " "$out"
 if [ -n "$job_pid" ] && wait_for 5 bash -c "! kill -0 $job_pid"; then pass "the job process died with its startd"; else fail "the job process died with its startd" "pid $job_pid"; fi
 
 # ---- a new startd picks it up; the owner comes back: requeued ----
-start_startd ws2 "preempt: KeyboardIdle < 1"
+start_startd ws2 "${STARTD_CONFIG[@]}" "preempt: KeyboardIdle < 1"
 if wait_for 15 status_is "$ID" R; then pass "the job runs again on another machine"; else fail "the job runs again on another machine" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
 check_contains "on ws2" "@ws2" "$(q -a -l "$ID" | grep RemoteHost)"
 touch ws2/activity
@@ -159,7 +168,7 @@ WS2_PID=$STARTD_PID
 kill "$WS2_PID"; wait "$WS2_PID" 2>/dev/null
 
 # ---- suspend and continue with the owner ----
-start_startd ws3 "keyboard_busy_time: 1s" "preempt: false" "continue: KeyboardIdle > 2"
+start_startd ws3 "${STARTD_CONFIG[@]}" "keyboard_busy_time: 1s" "preempt: false" "continue: KeyboardIdle > 2"
 ID=$(submit long.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
 if wait_for 15 status_is "$ID" R; then pass "a job runs on ws3"; else fail "a job runs on ws3" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
 job_pid=""

@@ -12,33 +12,8 @@
 start_schedd "$TMP/s"
 cd "$TMP"
 
-# start_startd NAME [extra config lines…]: a startd named NAME with its
-# own state directory holding a copy of the schedd's pool key;
-# $ADVERTISE is its advertise_interval (default 1s).
-start_startd() {
-	local name=$1; shift
-	local dir=$TMP/$name
-	mkdir -p "$dir"
-	[ -f "$dir/pool.key" ] || cp "$TMP/s/pool.key" "$dir/pool.key"
-	touch "$dir/activity"
-	{
-		echo "name: $name"
-		echo "advertise_interval: ${ADVERTISE:-1s}"
-		echo "poll_interval: 0.2s"
-		echo "start_idle_time: 2s"
-		# The build machine's own load must not decide the test.
-		echo "background_load: 1000"
-		echo "activity_file: $dir/activity"
-		for l in "$@"; do echo "$l"; done
-	} >"$dir/startd.yaml"
-	startd --config "$dir/startd.yaml" --state-dir "$dir" --schedd "$SCHEDD_ADDR" 2>>"$dir/startd.log" &
-	STARTD_PID=$!
-	PIDS+=("$STARTD_PID")
-}
+# start_startd and states come from lib.sh.
 
-# The State column of `pool status` for every slot of machine $1.
-states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
-states_are() { [ "$(states "$1")" == "$2" ]; }
 listed() { pool status 2>/dev/null | grep -q "@$1 "; }
 not_listed() { ! pool status 2>/dev/null | grep -q "@$1 "; }
 

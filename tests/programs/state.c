@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -153,6 +154,15 @@ int main(int argc, char **argv)
 		return 2;
 	umask(027);
 	setenv("STATE_TEST", "value-42", 1);
+	/* CPU affinity (the last CPU) and a resource limit, as a job might set them */
+	cpu_set_t aff0;
+	CPU_ZERO(&aff0);
+	CPU_SET(sysconf(_SC_NPROCESSORS_ONLN) - 1, &aff0);
+	sched_setaffinity(0, sizeof aff0, &aff0);
+	struct rlimit nofile = { 200, 4096 };
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	nofile.rlim_cur = 200;
+	setrlimit(RLIMIT_NOFILE, &nofile);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -228,6 +238,11 @@ int main(int argc, char **argv)
 		mode_t um = umask(027);
 		CHECK(um == 027, "umask %o at step %ld", um, i);
 		CHECK(getenv("STATE_TEST") && strcmp(getenv("STATE_TEST"), "value-42") == 0, "environment at step %ld", i);
+		cpu_set_t aff;
+		CHECK(sched_getaffinity(0, sizeof aff, &aff) == 0 && CPU_EQUAL(&aff, &aff0), "CPU affinity at step %ld", i);
+		struct rlimit rl;
+		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 200 && rl.rlim_max == nofile.rlim_max,
+		      "RLIMIT_NOFILE at step %ld", i);
 		sigset_t cur;
 		sigprocmask(SIG_BLOCK, NULL, &cur);
 		CHECK(sigismember(&cur, SIGWINCH) && !sigismember(&cur, SIGUSR1), "signal mask at step %ld", i);

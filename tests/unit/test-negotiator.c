@@ -37,8 +37,8 @@ static KiteAd *job_ad(gint64 cluster, gint64 proc, const char *owner, gint64 mem
 	kite_ad_set_string(ad, "Owner", owner);
 	kite_ad_set_int(ad, "RequestMemory", memory);
 	kite_ad_set_string(ad, "Out", "out.$(Process)");
-	assert_true(kite_ad_set_parsed(ad, "Requirements",
-				       "TARGET.Arch == \"X86_64\" && TARGET.Memory >= MY.RequestMemory", NULL));
+	assert_true(kite_ad_set_parsed(
+	    ad, "Requirements", "TARGET.Arch == \"X86_64\" && TARGET.Memory >= MY.RequestMemory", NULL));
 	if (rank)
 		assert_true(kite_ad_set_parsed(ad, "Rank", rank, NULL));
 	return ad;
@@ -57,8 +57,8 @@ static char *describe(GArray *matches, GPtrArray *slots)
 		const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
 		g_autofree char *name = NULL;
 		kite_ad_get_string(slots->pdata[m->slot], "Name", &name);
-		g_string_append_printf(s, "%s%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "->%s", s->len ? " " : "",
-				       m->id.cluster, m->id.proc, name);
+		g_string_append_printf(s, "%s%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "->%s",
+				       s->len ? " " : "", m->id.cluster, m->id.proc, name);
 	}
 	return g_strdup(s->str);
 }
@@ -96,6 +96,8 @@ static void test_rank_and_single_use(void **state)
 	g_autofree char *got = describe(m, slots);
 	/* Most memory first; three slots for four jobs; 1.3 waits. */
 	assert_string_equal(got, "1.0->b 1.1->c 1.2->a");
+	for (guint i = 0; i < m->len; i++)
+		assert_int_equal(g_array_index(m, KiteMatch, i).job, i); /* index into jobs */
 	assert_near(kite_negotiator_rank(jobs->pdata[0], slots->pdata[1]), 8192, 0);
 	/* Without a Rank, ties go by slot name. */
 	g_autoptr(GPtrArray) plain = ads();
@@ -214,9 +216,9 @@ static void test_autoclusters(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_two_sided),	       cmocka_unit_test(test_rank_and_single_use),
-	    cmocka_unit_test(test_unmatchable_stays),  cmocka_unit_test(test_priority_within_user),
-	    cmocka_unit_test(test_fair_share),	       cmocka_unit_test(test_usage_decays),
+	    cmocka_unit_test(test_two_sided),	      cmocka_unit_test(test_rank_and_single_use),
+	    cmocka_unit_test(test_unmatchable_stays), cmocka_unit_test(test_priority_within_user),
+	    cmocka_unit_test(test_fair_share),	      cmocka_unit_test(test_usage_decays),
 	    cmocka_unit_test(test_autoclusters),
 	};
 	return cmocka_run_group_tests_name("negotiator", tests, NULL, NULL);

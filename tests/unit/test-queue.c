@@ -1313,6 +1313,82 @@ static void test_purge_history(void **state)
 	assert_int_equal(submit_ok(f->q, ad, 1, "alice"), 3);
 }
 
+/* ---- running jobs ------------------------------------------------------------ */
+
+/* Idle -> Running -> Idle -> Running -> Completed (history, ExitCode,
+ * RemoteWallClockTime), a signal, a hold by the system, and the
+ * restart rule (Running jobs back to Idle). */
+static void test_run_lifecycle(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(KiteAd) ad = plain_ad();
+	gint64 c = submit_ok(f->q, ad, 4, "alice");
+	KiteJobId j0 = {c, 0}, j1 = {c, 1}, j2 = {c, 2}, j3 = {c, 3};
+	g_autoptr(GError) error = NULL;
+
+	assert_true(kite_queue_begin(f->q, &error));
+	assert_true(kite_queue_set_running(f->q, &j0, "slot1@ws1"));
+	assert_true(kite_queue_commit(f->q, &error));
+	assert_false(kite_queue_set_running(f->q, &j0, "slot2@ws1")); /* not idle */
+	Row *r = get_job(f->q, c, 0, FALSE);
+	assert_int_equal(r->status, KITE_JOB_RUNNING);
+	assert_string_equal(r->host, "slot1@ws1");
+	assert_ad_string(r->ad, "RemoteHost", "slot1@ws1");
+	row_free(r);
+
+	assert_true(kite_queue_set_idle(f->q, &j0, 5, "lost the startd"));
+	assert_false(kite_queue_set_idle(f->q, &j0, 5, "again")); /* not running */
+	r = get_job(f->q, c, 0, FALSE);
+	assert_int_equal(r->status, KITE_JOB_IDLE);
+	assert_string_equal(r->host, "");
+	assert_int_equal(r->run_time, 5);
+	assert_ad_int(r->ad, "NumShadowStarts", 1);
+	assert_ad_string(r->ad, "LastRequeueReason", "lost the startd");
+	assert_ad_string(r->ad, "LastRemoteHost", "slot1@ws1");
+	row_free(r);
+
+	/* Completing needs a running job. */
+	KiteJobExit ok = {.code = 0, .wall_seconds = 7};
+	assert_false(kite_queue_complete(f->q, &j0, &ok, &error));
+	assert_true(g_error_matches(error, KITE_ERROR, KITE_ERROR_NOT_FOUND));
+	g_clear_error(&error);
+	assert_true(kite_queue_set_running(f->q, &j0, "slot1@ws2"));
+	assert_true(kite_queue_complete(f->q, &j0, &ok, &error));
+	assert_null(get_job(f->q, c, 0, FALSE));
+	r = get_job(f->q, c, 0, TRUE);
+	assert_non_null(r);
+	assert_int_equal(r->status, KITE_JOB_COMPLETED);
+	assert_ad_int(r->ad, "ExitCode", 0);
+	assert_ad_int(r->ad, "RemoteWallClockTime", 12);
+	assert_ad_string(r->ad, "RemoteHost", "slot1@ws2");
+	assert_ad_int(r->ad, "NumShadowStarts", 2);
+	gint64 done = 0;
+	assert_true(kite_ad_get_int(r->ad, "CompletionDate", &done));
+	assert_true(done > 0);
+	row_free(r);
+
+	KiteJobExit killed = {.signal = 9, .wall_seconds = 1};
+	assert_true(kite_queue_set_running(f->q, &j1, "slot1@ws1"));
+	assert_true(kite_queue_complete(f->q, &j1, &killed, &error));
+	r = get_job(f->q, c, 1, TRUE);
+	assert_ad_int(r->ad, "ExitSignal", 9);
+	gboolean by_signal = FALSE;
+	assert_true(kite_ad_get_bool(r->ad, "ExitBySignal", &by_signal));
+	assert_true(by_signal);
+	row_free(r);
+
+	assert_true(kite_queue_set_running(f->q, &j2, "slot1@ws1"));
+	assert_true(kite_queue_hold_running(f->q, &j2, "in.txt: No such file or directory", 13, 0));
+	r = get_job(f->q, c, 2, FALSE);
+	assert_int_equal(r->status, KITE_JOB_HELD);
+	assert_ad_int(r->ad, "HoldReasonCode", 13);
+	row_free(r);
+
+	assert_true(kite_queue_set_running(f->q, &j3, "slot2@ws1"));
+	assert_int_equal(kite_queue_requeue_running(f->q), 1);
+	assert_int_equal(status_of(f->q, c, 3), KITE_JOB_IDLE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1333,6 +1409,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_history, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_run_lifecycle, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
 }
