@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -130,6 +131,19 @@ static gboolean become_owner(const KiteAd *job, GError **error)
 	return TRUE;
 }
 
+/* Get SIGTERM (release the claim, stop) when the schedd dies: a schedd
+ * that starts again puts the job back to Idle, and it must not run
+ * twice.  Set after become_owner(), which clears it. */
+static gboolean follow_parent(GError **error)
+{
+	pid_t parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+		return kite_throw_errno(error, "prctl PR_SET_PDEATHSIG");
+	if (getppid() != parent)
+		terminate = 1; /* the schedd died already */
+	return TRUE;
+}
+
 static KiteConn *connect_startd(GBytes *key, GError **error)
 {
 	double timeout = MAX(30, 4 * arg_poll);
@@ -163,6 +177,10 @@ static void nap(double seconds)
 static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 {
 	g_autoptr(GError) error = NULL;
+	if (terminate) {
+		set_outcome(o, "requeue", 0, "the shadow was stopped before it claimed %s", arg_slot);
+		return;
+	}
 	g_autoptr(KiteConn) conn = connect_startd(key, &error);
 	if (!conn) {
 		set_outcome(o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
@@ -302,7 +320,7 @@ int main(int argc, char **argv)
 			set_outcome(&o, "requeue", 0, "the shadow got a bad job ad: %s", error->message);
 		else if (!(key = kite_auth_load_key(arg_key_file, FALSE, &error)))
 			set_outcome(&o, "requeue", 0, "pool key: %s", error->message);
-		else if (!become_owner(job, &error))
+		else if (!become_owner(job, &error) || !follow_parent(&error))
 			set_outcome(&o, "hold", 0, "%s", error->message);
 		else
 			run(input, job, key, &o);

@@ -132,10 +132,16 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 	return changed;
 }
 
+/* Apply @events to slot @i and advertise that slot alone if it changed
+ * (the schedd keeps each slot's ad by name, and one ad is much cheaper
+ * to send and parse than all of a many-slot machine's). */
 static void update_and_advertise(KiteStartd *d, guint i, const KitePolicyInput *events)
 {
-	if (kite_startd_update_slot(d, i, events, kite_now_wall()))
-		kite_startd_advertise(d);
+	if (!kite_startd_update_slot(d, i, events, kite_now_wall()))
+		return;
+	g_autoptr(GPtrArray) one = g_ptr_array_new();
+	g_ptr_array_add(one, ((KiteSlot *)d->slots->pdata[i])->ad);
+	kite_advertiser_send(d->advertiser, one);
 }
 
 /* Forget slot @i's claim (its job is not running any more). */

@@ -34,11 +34,12 @@ static gboolean poll_slots(gpointer data)
 	if (!kite_machine_disk_kib(d->state_dir, &d->disk_kib, &error))
 		g_debug("%s", error->message);
 	kite_claims_check_leases(d, kite_now_monotonic());
-	gboolean changed = FALSE;
+	g_autoptr(GPtrArray) changed = g_ptr_array_new();
 	for (guint i = 0; i < d->slots->len; i++)
-		changed |= kite_startd_update_slot(d, i, NULL, now);
-	if (changed)
-		kite_startd_advertise(d);
+		if (kite_startd_update_slot(d, i, NULL, now))
+			g_ptr_array_add(changed, ((KiteSlot *)d->slots->pdata[i])->ad);
+	if (changed->len > 0)
+		kite_advertiser_send(d->advertiser, changed);
 	return G_SOURCE_CONTINUE;
 }
 

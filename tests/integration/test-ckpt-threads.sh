@@ -36,6 +36,23 @@ rounds() { # NAME CMD...
 
 rounds preloaded "$BIN/ckpt" run --dir "$T/ck" -- "$PROGS/threads" 60 4 5
 "$BIN/ckpt" inspect --summary "$T/ck/latest" | grep -q "5 thread(s)" || fail "inspect does not show 5 threads"
+# the checkpoint taken by a worker thread rather than the main one:
+# kill(2) aimed at a worker's tid is delivered to that worker
+rm -rf ck out.txt
+"$BIN/ckpt" run --dir "$T/ck" -- "$PROGS/threads" 60 4 5 >out.txt 2>err.txt &
+P=$!
+wait_lines out.txt 10
+W=$(ls /proc/$P/task | sort -n | tail -1)
+[ "$W" != "$P" ] || fail "no worker thread found"
+kill -USR2 "$W"
+for i in $(seq 1 3000); do grep -q '^result ok' ck/status 2>/dev/null && break; sleep 0.01; done
+grep -q '^result ok' ck/status || fail "worker-taken checkpoint: $(cat ck/status 2>/dev/null)"
+kill -9 $P
+wait $P 2>/dev/null
+"$BIN/ckpt" restart ck 2>>err.txt || fail "restart of a worker-taken checkpoint: $(grep FAIL out.txt | head -3)"
+cmp -s ref.txt out.txt || fail "worker-taken checkpoint: output differs"
+pass "checkpoint taken by a worker thread (tid $W): restarted, output identical"
+
 if [ -x "$PROGS/threads.static" ]; then
 	KITE_CKPT_DIR=$T/ck rounds "relinked static" "$PROGS/threads.static" 60 4 5
 fi

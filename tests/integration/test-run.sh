@@ -185,4 +185,15 @@ pool rm "$ID" >/dev/null
 if wait_for 5 bash -c "! kill -0 $job_pid 2>/dev/null"; then pass "removing a running job kills it"; else fail "removing a running job kills it" "pid $job_pid still there"; fi
 if wait_for 5 states_are ws3 "Unclaimed"; then pass "and frees its slot"; else fail "and frees its slot" "$(pool status)"; fi
 
+# ---- the schedd dies while a job runs ----
+ID=$(submit long.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+if wait_for 10 status_is "$ID" R; then pass "another job runs on ws3"; else fail "another job runs on ws3" "$(q -a "$ID")"; fi
+job_pid=""
+wait_for 5 find_job
+kill -9 "$SCHEDD_PID"; wait "$SCHEDD_PID" 2>/dev/null
+if [ -n "$job_pid" ] && wait_for 5 bash -c "! kill -0 $job_pid 2>/dev/null"; then pass "a dead schedd's shadow releases the claim: the job stops"; else fail "a dead schedd's shadow releases the claim: the job stops" "pid $job_pid; $(tail -3 ws3/startd.log)"; fi
+start_schedd "$TMP/s"
+check_eq "the restarted schedd has the job Idle again" "I" "$(status_of "$ID")"
+check_contains "and says so" "were Running when the schedd stopped" "$(cat s/schedd.log)"
+
 finish
