@@ -93,6 +93,7 @@ static const char *const maintained_attrs[] = {
     "RemoveReason",
     "RemovedBy",
     "NumShadowStarts",
+    "NumRetries",
     "JobCurrentStartDate",
     "LastRemoteHost",
     "LastRequeueReason",
@@ -893,7 +894,8 @@ gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *h
 	return TRUE;
 }
 
-gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason)
+gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason,
+			     gboolean retry)
 {
 	g_autoptr(KiteAd) attrs = kite_ad_new();
 	gint64 now = kite_now_wall();
@@ -910,7 +912,7 @@ gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seco
 						   (const char *)sqlite3_column_text(st, 0));
 		}
 	}
-	if (!note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, NULL))
+	if (!note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, retry ? "NumRetries" : NULL))
 		return FALSE;
 	return update_one(q, id, "requeue job",
 			  "UPDATE jobs SET status = 1, host = '', entered_status = ?, run_time = run_time + ? "

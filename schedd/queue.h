@@ -122,8 +122,11 @@ gboolean kite_queue_commit(KiteQueue *q, GError **error);
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host);
 /* Running -> Idle (the run was lost or vacated), adding @wall_seconds
  * to RemoteWallClockTime and recording LastRequeueReason (@reason),
- * LastRequeueTime and LastRemoteHost.  FALSE if the job was not running. */
-gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason);
+ * LastRequeueTime and LastRemoteHost; with @retry (the run failed and
+ * counts against MaxRetries) NumRetries goes up by one.  FALSE if the
+ * job was not running. */
+gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason,
+			     gboolean retry);
 /* Running -> Completed: the job moves to the history with status 4,
  * ExitCode (or ExitBySignal/ExitSignal), CompletionDate and
  * RemoteWallClockTime, in one durable transaction. */

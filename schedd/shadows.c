@@ -26,7 +26,8 @@ typedef struct {
 	char *slot;
 	char *owner;
 	GSubprocess *proc;
-	gint64 started; /* wall seconds */
+	gint64 started;		     /* wall seconds */
+	gint64 retries, max_retries; /* NumRetries and MaxRetries of the job */
 } Shadow;
 
 static void shadow_free(Shadow *sh)
@@ -80,6 +81,28 @@ static char *job_name(const KiteJobId *id)
 	return g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, id->cluster, id->proc);
 }
 
+/* A run failed (killed by a signal, or its machine lost while it ran):
+ * back to Idle while the job has retries left (MaxRetries, default 3),
+ * else Held. */
+static void retry_or_hold(Shadow *sh, const char *what, gint64 wall)
+{
+	KiteSchedd *s = sh->s;
+	g_autofree char *name = job_name(&sh->id);
+	if (sh->retries < sh->max_retries) {
+		g_autofree char *why =
+		    g_strdup_printf("%s (retry %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT ")", what,
+				    sh->retries + 1, sh->max_retries);
+		if (kite_queue_set_idle(s->queue, &sh->id, wall, why, TRUE))
+			g_message("job %s is Idle again: %s", name, why);
+		return;
+	}
+	g_autofree char *why =
+	    g_strdup_printf("%s; it failed %" G_GINT64_FORMAT " times (max_retries is %" G_GINT64_FORMAT ")",
+			    what, sh->retries + 1, sh->max_retries);
+	if (kite_queue_hold_running(s->queue, &sh->id, why, 3, wall))
+		g_message("job %s held: %s", name, why);
+}
+
 /* Apply a shadow's outcome (@out, an ad; NULL or garbled if it died)
  * to the queue. */
 static void apply_outcome(Shadow *sh, const char *out, int exit_status)
@@ -98,8 +121,17 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_int(ad, "ExitSignal", &sig);
 		kite_ad_get_int(ad, "HoldReasonCode", &hold_code);
 	}
+	gboolean lost = !ad, job_started = FALSE;
+	if (ad) {
+		kite_ad_get_bool(ad, "SlotLost", &lost);
+		kite_ad_get_bool(ad, "JobStarted", &job_started);
+	}
 	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
-	if (g_strcmp0(outcome, "completed") == 0) {
+	if (g_strcmp0(outcome, "completed") == 0 && sig > 0) {
+		g_autofree char *what =
+		    g_strdup_printf("killed by signal %" G_GINT64_FORMAT " on %s", sig, sh->slot);
+		retry_or_hold(sh, what, wall);
+	} else if (g_strcmp0(outcome, "completed") == 0) {
 		KiteJobExit exit = {.code = code, .signal = sig, .wall_seconds = wall};
 		if (kite_queue_complete(s->queue, &sh->id, &exit, &error))
 			g_message("job %s completed on %s (%s %" G_GINT64_FORMAT ")", name, sh->slot,
@@ -116,16 +148,13 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		    reason ? g_strdup(reason)
 			   : g_strdup_printf("the shadow ended without an outcome (exit status %d)%s%s",
 					     exit_status, error ? ": " : "", error ? error->message : "");
-		if (kite_queue_set_idle(s->queue, &sh->id, wall, why))
+		if (lost && job_started)
+			retry_or_hold(sh, why, wall);
+		else if (kite_queue_set_idle(s->queue, &sh->id, wall, why, FALSE))
 			g_message("job %s is Idle again: %s", name, why);
 		/* The slot's ad is stale (its startd is gone, or the slot is
 		 * not what it said): forget it until it is advertised again,
 		 * so the next cycle does not pick it at once. */
-		gboolean lost = FALSE;
-		if (ad)
-			kite_ad_get_bool(ad, "SlotLost", &lost);
-		else
-			lost = TRUE;
 		if (lost && kite_collector_forget(s->collector, sh->slot))
 			g_message("forgetting %s until it advertises again", sh->slot);
 	}
@@ -164,7 +193,7 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	g_autoptr(GError) error = NULL;
 	if (!kite_auth_random(raw, sizeof raw, &error)) {
 		g_warning("cannot make a claim id: %s", error->message);
-		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start");
+		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start", FALSE);
 		return FALSE;
 	}
 	g_autofree char *claim = g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, sizeof raw);
@@ -183,7 +212,7 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
 	if (!proc) {
 		g_warning("cannot start the shadow of job %s (%s): %s", jobid, program, error->message);
-		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start");
+		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start", FALSE);
 		return FALSE;
 	}
 	Shadow *sh = g_new0(Shadow, 1);
@@ -193,6 +222,9 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->owner = g_strdup(owner ? owner : "");
 	sh->proc = g_steal_pointer(&proc);
 	sh->started = kite_now_wall();
+	sh->max_retries = 3;
+	kite_ad_get_int(job, "MaxRetries", &sh->max_retries);
+	kite_ad_get_int(job, "NumRetries", &sh->retries);
 	g_autofree char *ad_text = kite_ad_to_text(job);
 	g_autofree char *input = g_strdup_printf("%s\n%s", claim, ad_text);
 	g_subprocess_communicate_utf8_async(sh->proc, input, NULL, on_shadow_done, sh);

@@ -7,7 +7,8 @@
  *
  *   Outcome = "completed" | "requeue" | "hold"
  *   ExitCode / ExitSignal, WallSeconds, Reason, HoldReasonCode,
- *   SlotLost (the startd was unreachable or refused the claim)
+ *   SlotLost (the startd was unreachable or refused the claim, or was
+ *   lost), JobStarted (the job's process was started)
  *
  * A lost startd means "requeue": the job goes back to Idle.  Blocking
  * I/O is fine here: the shadow follows one job and nothing else.
@@ -93,6 +94,8 @@ static void print_outcome(const Outcome *o)
 		kite_ad_set_int(ad, "HoldReasonCode", o->hold_code);
 	if (o->slot_lost)
 		kite_ad_set_bool(ad, "SlotLost", TRUE);
+	if (o->started)
+		kite_ad_set_bool(ad, "JobStarted", TRUE);
 	g_autofree char *text = kite_ad_to_text(ad);
 	fputs(text, stdout);
 	fflush(stdout);

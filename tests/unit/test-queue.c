@@ -1336,8 +1336,8 @@ static void test_run_lifecycle(void **state)
 	assert_ad_string(r->ad, "RemoteHost", "slot1@ws1");
 	row_free(r);
 
-	assert_true(kite_queue_set_idle(f->q, &j0, 5, "lost the startd"));
-	assert_false(kite_queue_set_idle(f->q, &j0, 5, "again")); /* not running */
+	assert_true(kite_queue_set_idle(f->q, &j0, 5, "lost the startd", TRUE));
+	assert_false(kite_queue_set_idle(f->q, &j0, 5, "again", TRUE)); /* not running */
 	r = get_job(f->q, c, 0, FALSE);
 	assert_int_equal(r->status, KITE_JOB_IDLE);
 	assert_string_equal(r->host, "");
@@ -1345,6 +1345,7 @@ static void test_run_lifecycle(void **state)
 	assert_ad_int(r->ad, "NumShadowStarts", 1);
 	assert_ad_string(r->ad, "LastRequeueReason", "lost the startd");
 	assert_ad_string(r->ad, "LastRemoteHost", "slot1@ws1");
+	assert_ad_int(r->ad, "NumRetries", 1);
 	row_free(r);
 
 	/* Completing needs a running job. */
