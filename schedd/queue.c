@@ -550,6 +550,15 @@ static gboolean resolve(KiteQueue *q, const KiteJobId *ids, guint n_ids, GArray 
 	return TRUE;
 }
 
+/* The one permission rule for changing a job: its owner, or an admin.
+ * Returns the refusal for @t (job @name) or NULL when allowed. */
+static char *refuse_other_owner(const Target *t, const char *name, const char *requester, gboolean is_admin)
+{
+	if (is_admin || g_strcmp0(t->owner, requester) == 0)
+		return NULL;
+	return g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+}
+
 static void target_clear(gpointer p)
 {
 	g_free(((Target *)p)->owner);
@@ -623,9 +632,9 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 		KiteActResult r = {.id = t->id, .ok = FALSE};
 		g_autofree char *name =
 		    g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
-		if (!is_admin && g_strcmp0(t->owner, requester) != 0) {
-			r.message =
-			    g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+		r.message = refuse_other_owner(t, name, requester, is_admin);
+		if (r.message) {
+			/* refused; the message says why */
 		} else if (action == KITE_ACTION_HOLD) {
 			if (t->status == KITE_JOB_HELD)
 				r.message = g_strdup_printf("job %s is already held", name);
@@ -750,9 +759,7 @@ static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *resul
 		KiteActResult r = {.id = t->id, .ok = FALSE};
 		g_autofree char *name =
 		    g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, t->id.cluster, t->id.proc);
-		if (!is_admin && g_strcmp0(t->owner, requester) != 0) {
-			r.message =
-			    g_strdup_printf("permission denied: job %s belongs to %s", name, t->owner);
+		if ((r.message = refuse_other_owner(t, name, requester, is_admin))) {
 			g_array_append_val(results, r);
 			continue;
 		}
