@@ -174,12 +174,15 @@ static int wait_count(volatile int *counter, int want, int ms)
 	}
 }
 
-/* The thread ids of this process (self included); count, or -1 if more than max. */
-static int list_threads(int *tids, int max)
+/* The numeric entries of the /proc directory @dir (thread ids,
+ * descriptors) into @out, skipping the descriptor used to read it when
+ * @skip_own_fd.  Returns the count, -1 if @dir cannot be opened, -2 if
+ * there are more than @max.  Async-signal-safe. */
+static int list_proc_numbers(const char *dir, int skip_own_fd, int *out, int max)
 {
-	char buf[1024];
+	char buf[2048];
 	int n = 0;
-	int dfd = (int)rs_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int dfd = (int)rs_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0)
 		return -1;
 	for (;;) {
@@ -192,16 +195,26 @@ static int list_threads(int *tids, int max)
 			off += reclen;
 			if (name[0] < '0' || name[0] > '9')
 				continue;
+			const char *p = name;
+			int v = (int)rs_parse_dec(&p);
+			if (skip_own_fd && v == dfd)
+				continue;
 			if (n >= max) {
 				rs_close(dfd);
-				return -1;
+				return -2;
 			}
-			const char *p = name;
-			tids[n++] = (int)rs_parse_dec(&p);
+			out[n++] = v;
 		}
 	}
 	rs_close(dfd);
 	return n;
+}
+
+/* The thread ids of this process (self included); count, or -1 if more than max. */
+static int list_threads(int *tids, int max)
+{
+	int n = list_proc_numbers("/proc/self/task", 0, tids, max);
+	return n < 0 ? -1 : n;
 }
 
 static int live_threads(void)
@@ -433,37 +446,16 @@ static long self_proc_path(char *path, long len)
 /* Record every open descriptor; refuse the ones we cannot bring back. */
 static int scan_fds(uint32_t seq)
 {
-	char buf[2048];
 	int list[KITE_IMG_MAX_FDS];
-	int n = 0;
-	int dfd = (int)rs_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0) {
+	int n = list_proc_numbers("/proc/self/fd", 1, list, KITE_IMG_MAX_FDS);
+	if (n == -1) {
 		set_err("cannot open /proc/self/fd", -1, NULL, NULL);
 		return -1;
 	}
-	for (;;) {
-		long r = rs_getdents64(dfd, buf, sizeof buf);
-		if (r <= 0)
-			break;
-		for (long off = 0; off < r;) {
-			unsigned short reclen = *(unsigned short *)(buf + off + 16);
-			const char *name = buf + off + 19;
-			off += reclen;
-			if (name[0] < '0' || name[0] > '9')
-				continue;
-			const char *p = name;
-			int fd = (int)rs_parse_dec(&p);
-			if (fd == dfd)
-				continue;
-			if (n >= KITE_IMG_MAX_FDS) {
-				rs_close(dfd);
-				set_err("more than ", KITE_IMG_MAX_FDS, " open descriptors; libckpt cannot checkpoint this many", NULL);
-				return -1;
-			}
-			list[n++] = fd;
-		}
+	if (n == -2) {
+		set_err("more than ", KITE_IMG_MAX_FDS, " open descriptors; libckpt cannot checkpoint this many", NULL);
+		return -1;
 	}
-	rs_close(dfd);
 	for (int i = 1; i < n; i++) /* insertion sort */
 		for (int j = i; j > 0 && list[j - 1] > list[j]; j--) {
 			int t = list[j];
