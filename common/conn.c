@@ -18,7 +18,6 @@ struct _KiteConn {
 	gboolean is_unix;
 	double timeout;
 	char *address;
-	char *server_name;
 	GBytes *nonce;
 	char *identity;
 };
@@ -30,7 +29,6 @@ void kite_conn_free(KiteConn *conn)
 	if (conn->fd >= 0)
 		close(conn->fd);
 	g_free(conn->address);
-	g_free(conn->server_name);
 	g_free(conn->identity);
 	if (conn->nonce)
 		g_bytes_unref(conn->nonce);
@@ -40,11 +38,6 @@ void kite_conn_free(KiteConn *conn)
 gboolean kite_conn_is_unix(const KiteConn *conn)
 {
 	return conn->is_unix;
-}
-
-const char *kite_conn_server_name(const KiteConn *conn)
-{
-	return conn->server_name;
 }
 
 const char *kite_conn_identity(const KiteConn *conn)
@@ -173,11 +166,6 @@ static gboolean read_all(KiteConn *conn, guint8 *p, gsize len, double deadline, 
 	return TRUE;
 }
 
-gboolean kite_conn_send_raw(KiteConn *conn, const void *data, gsize len, GError **error)
-{
-	return write_all(conn, data, len, error);
-}
-
 gboolean kite_conn_send(KiteConn *conn, KiteMsgType type, GVariant *body, GError **error)
 {
 	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
@@ -254,7 +242,6 @@ KiteConn *kite_conn_connect(const char *address, double timeout, GError **error)
 	const char *name, *version;
 	g_autoptr(GVariant) nonce = NULL;
 	g_variant_get(hello, "(&s&s@ay)", &name, &version, &nonce);
-	conn->server_name = g_strdup(name);
 	conn->nonce = g_variant_get_data_as_bytes(nonce);
 	return g_steal_pointer(&conn);
 }

@@ -22,8 +22,6 @@ void kite_conn_free(KiteConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteConn, kite_conn_free)
 
 gboolean kite_conn_is_unix(const KiteConn *conn);
-/* The server's daemon name from its HELLO. */
-const char *kite_conn_server_name(const KiteConn *conn);
 
 /* Present a user token (TCP).  On success the server's idea of who we
  * are is available from kite_conn_identity(). */
@@ -41,7 +39,5 @@ GVariant *kite_conn_recv(KiteConn *conn, guint *out_type, GError **error);
 GVariant *kite_conn_call(KiteConn *conn, KiteMsgType type, GVariant *body, KiteMsgType reply_type,
 			 GError **error);
 
-/* Send raw bytes (tests use it to speak garbage to daemons). */
-gboolean kite_conn_send_raw(KiteConn *conn, const void *data, gsize len, GError **error);
 
 G_END_DECLS

@@ -71,11 +71,6 @@ const char *kite_server_conn_peer(const KiteServerConn *conn)
 	return conn->peer;
 }
 
-guint kite_server_n_connections(const KiteServer *srv)
-{
-	return srv->n_conns;
-}
-
 static void update_watches(KiteServerConn *c)
 {
 	gboolean want_write = c->out->len > c->out_pos;

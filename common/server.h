@@ -68,6 +68,5 @@ const char *kite_server_conn_identity(const KiteServerConn *conn);
 KiteRole kite_server_conn_role(const KiteServerConn *conn);
 /* "unix:USER" or "tcp:HOST:PORT" for logs. */
 const char *kite_server_conn_peer(const KiteServerConn *conn);
-guint kite_server_n_connections(const KiteServer *srv);
 
 G_END_DECLS
