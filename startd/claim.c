@@ -237,7 +237,18 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		if (!c->why)
 			c->why = g_strdup_printf("the job checkpointed and left %s", slot->name);
 	} else if (c->restarted) {
+		/* `ckpt restart` says why in its log; past the point of no
+		 * return the restorer says it on the program's own stderr and
+		 * exits 126 (docs/ckpt.md). */
 		g_autoptr(GBytes) log = kite_sandbox_read(c->sandbox, RESTART_LOG, 4096, NULL);
+		if (!(log && g_bytes_get_size(log) > 0) && WIFEXITED(status) && WEXITSTATUS(status) == 126) {
+			g_autoptr(GBytes) err = kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
+			gsize n = err ? g_bytes_get_size(err) : 0;
+			g_autofree char *text = n ? g_strndup(g_bytes_get_data(err, NULL), n) : NULL;
+			char *line = text ? strstr(text, "ckpt-restore: ") : NULL;
+			if (line)
+				log = g_bytes_new(line, strcspn(line, "\n"));
+		}
 		if (log && g_bytes_get_size(log) > 0) {
 			c->restart_failed = g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
 			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);

@@ -608,8 +608,10 @@ void restorer_main(long *sp)
 	check_no_overlap(lo, lo + (1ul << 30), "an image region overlaps the restorer (0x600000000000): region");
 	if (hi > INDEX_BASE || tmp_vdso + (64ul << 20) > INDEX_BASE)
 		die("restorer too large", NULL, hi, 0);
+	/* Shared, so that it does not count against RLIMIT_DATA: a job
+	 * restarted under its memory request must not fail for our index. */
 	long ix = rs_mmap(INDEX_BASE, INDEX_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+			  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (ix != (long)INDEX_BASE)
 		die("cannot map the restorer's index at", NULL, INDEX_BASE, ix);
 	Ent *space = (Ent *)INDEX_BASE;

@@ -20,10 +20,6 @@ POLL=0.1s
 START_IDLE=1s
 STARTD_CONFIG=("activity_sources: [load]" "benchmark: false" "memory: 1G")
 
-# status_of ID: the ST column of `q` for job ID, or "gone".
-status_of() { local l; l=$(q -a "$1" 2>/dev/null | awk -v id="$1" '$1 == id {print $6}'); echo "${l:-gone}"; }
-status_is() { [ "$(status_of "$1")" == "$2" ]; }
-in_history() { q -a --history "$1" 2>/dev/null | grep -q "^$1 .* C "; }
 
 start_startd ws1 "${STARTD_CONFIG[@]}" "slots: 2"
 WS1_PID=$STARTD_PID
