@@ -230,6 +230,10 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		g_message("%s: job (pid %d) killed by signal %d", slot->name, pid, WTERMSIG(status));
 	else
 		g_message("%s: job (pid %d) exited with status %d", slot->name, pid, WEXITSTATUS(status));
+	if (c->ckpt_dir && c->vacated && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS) {
+		/* It finished before it could checkpoint: its exit stands. */
+		c->vacated = FALSE;
+	}
 	if (c->ckpt_dir && WIFEXITED(status) && WEXITSTATUS(status) == KITE_CKPT_EXIT_STATUS) {
 		/* Checkpointed and left: asked to (vacate), or by the program
 		 * itself (kite_ckpt_exit()). */

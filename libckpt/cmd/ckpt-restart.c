@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -399,6 +400,16 @@ static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError *
 
 int kite_ckpt_cmd_restart(int argc, char **argv)
 {
+	/* A checkpoint request that comes before the program is back (the
+	 * startd vacating a job it just restarted) must not be lost: blocked,
+	 * it stays pending across the exec of the restorer and reaches the
+	 * program's own handler once its signal mask is restored. */
+	sigset_t hold;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTSTP);
+	sigaddset(&hold, SIGUSR2);
+	sigaddset(&hold, SIGRTMAX - 1);
+	sigprocmask(SIG_BLOCK, &hold, NULL);
 	const char *path = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *mv = NULL;
