@@ -16,7 +16,7 @@ dir=$(mktemp -d /tmp/kite-demo.XXXXXX)
 chmod 755 "$dir"
 cleanup() {
 	set +e
-	for p in ${startd_pid:-} ${ws2_pid:-} ${toucher:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in ${startd_pid:-} ${ws2_pid:-} ${toucher:-} ${toucher2:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "${schedd_pid:-}" ] && kill "$schedd_pid" 2>/dev/null && wait "$schedd_pid" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -109,6 +109,8 @@ start_ws ws1 '-1 hour'
 startd_pid=$!
 start_ws ws2 'now'
 ws2_pid=$!
+( while :; do touch "$dir/ws2/activity"; sleep 0.2; done ) &
+toucher2=$!
 cp bin/tests/programs/counter "$dir/counter"
 cat >"$dir/count.yaml" <<YAML
 # a program that counts, keeping state in heap, stack, mmap, TLS and FPU
@@ -118,7 +120,7 @@ arguments: ["60", "100"]
 output: count.out
 error: count.err
 YAML
-echo "   ws1's owner is away; ws2's owner is at the keyboard"
+echo "   ws1's owner is away; ws2's owner is at the keyboard (its activity file is touched)"
 "$BIN/tests/programs/counter" 60 100 >"$dir/reference.out" &
 ref_pid=$!
 id=$(cd "$dir" && "$BIN/submit" count.yaml | sed -n 's/.*cluster \([0-9]*\)\..*/\1.0/p')
@@ -135,6 +137,7 @@ grep -h "suspending\|vacating\|exited with status 85" "$dir/ws1/startd.log" | se
 "$BIN/q" -l "$id" | grep -E "^(NumCheckpoints|CheckpointSize|CheckpointSeconds|LastCheckpointImage|LastRequeueReason) " | sed 's/^/   /'
 echo
 echo "== ws2's owner leaves: the job resumes there from its checkpoint"
+kill "$toucher2"; wait "$toucher2" 2>/dev/null || true
 touch -d '-1 hour' "$dir/ws2/activity"
 for _ in $(seq 300); do "$BIN/q" --history "$id" 2>/dev/null | grep -q " C " && break; sleep 0.1; done
 grep -h "restarting the job" "$dir/ws2/startd.log" | sed 's/^/   /'
