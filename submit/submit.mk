@@ -8,7 +8,12 @@ bin/submit: $(BUILD)/submit/submit.o $(CLI_OBJS) $(COMMON_LIB)
 	$(call link_program)
 bin/q: $(BUILD)/submit/q.o $(CLI_OBJS) $(COMMON_LIB)
 	$(call link_program)
-bin/pool: $(BUILD)/submit/pool.o $(CLI_OBJS) $(COMMON_LIB)
-	$(call link_program)
+# `pool glidein` (submit/pool-glidein.c, glidein-*.c) reaches hosts over
+# SSH with libssh2 (common/ssh-session.c); only pool links it.
+GLIDEIN_OBJS := $(patsubst %.c,$(BUILD)/%.o,submit/pool-glidein.c $(wildcard submit/glidein-*.c))
+SSH_LIBS := $(shell $(PKG_CONFIG) --libs libssh2 2>/dev/null)
+
+bin/pool: $(BUILD)/submit/pool.o $(GLIDEIN_OBJS) $(CLI_OBJS) $(COMMON_LIB)
+	$(call link_program,$(SSH_LIBS))
 
 PROGRAMS += bin/submit bin/q bin/pool
