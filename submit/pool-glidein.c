@@ -32,8 +32,8 @@ static const char description[] =
     "  --status            the hosts glided in to this pool, and whether the schedd\n"
     "                      has their machine ads now\n"
     "\n"
-    "The hosts need the same Debian libraries as this machine (GLib, libyaml,\n"
-    "SQLite, libcap-ng).  See docs/glidein.md.";
+    "The hosts need the Debian libraries the startd uses (libglib2.0-0,\n"
+    "libyaml-0-2, libcap-ng0).  See docs/glidein.md.";
 
 typedef struct {
 	const KiteGlideinPlan *plan;
