@@ -1,13 +1,14 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
- * (the machines, as condor_status shows them).  Later issues add query,
- * vacate, ckpt and glidein here. */
+ * (the machines, as condor_status shows them); glidein lives in
+ * pool-glidein.c.  Later issues add query, vacate and ckpt here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ad.h"
 #include "cli-common.h"
+#include "pool-glidein.h"
 #include "util.h"
 
 static const char usage[] =
@@ -27,6 +28,8 @@ static const char usage[] =
     "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
+    "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
+    "                               start startds on workstations over SSH (docs/glidein.md)\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -378,6 +381,8 @@ int main(int argc, char **argv)
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "glidein"))
+		return kite_pool_glidein(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }
