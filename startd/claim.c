@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "auth.h"
 #include "sandbox.h"
 #include "startd.h"
@@ -543,13 +544,27 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 	}
 	if (!kite_server_listen_tcp(d->server, host, port, &bound, error))
 		return FALSE;
-	g_autofree char *addr = g_strdup_printf("%s:%u", host, bound);
+	g_autofree char *warning = NULL;
+	g_autofree char *addr = kite_startd_contact_address(host, bound, d->schedd_addr, &warning, error);
+	if (!addr)
+		return FALSE;
+	if (warning)
+		g_warning("%s", warning);
 	g_autofree char *line = g_strdup_printf("%s\n", addr);
 	g_autofree char *addr_path = g_build_filename(d->state_dir, "startd.addr", NULL);
 	if (!kite_write_file_atomic(addr_path, line, strlen(line), 0644, error))
 		return FALSE;
 	kite_ad_set_string(d->machine, "StartdAddr", addr);
-	g_message("listening for shadows on %s", addr);
+	/* ClaimLease: the longest a job outlives silence from its shadow —
+	 * the lease, plus one poll until it is checked, plus the longest the
+	 * main loop can wait on a silent schedd (an advertisement from the
+	 * poll and one from the timer, each a connect and a call).  A shadow
+	 * that has not heard from us for that long knows the job is dead. */
+	double lease = kite_config_get_duration(d->config, "claim_lease") +
+		       kite_config_get_duration(d->config, "poll_interval") +
+		       4 * kite_config_get_duration(d->config, "schedd_timeout");
+	kite_ad_set_int(d->machine, "ClaimLease", (gint64)ceil(lease));
+	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }
 

@@ -119,6 +119,7 @@ static gboolean start(KiteStartd *d, GError **error)
 		g_ptr_array_add(d->slots, kite_slot_new(i, d->name, d->started));
 
 	const char *schedd = arg_schedd ? arg_schedd : kite_config_get_string(d->config, "schedd");
+	d->schedd_addr = schedd;
 	g_autofree char *daemon_name = g_strdup_printf("startd@%s", d->name);
 	d->advertiser = kite_advertiser_new(schedd, d->key, daemon_name,
 					    kite_config_get_duration(d->config, "schedd_timeout"));

@@ -17,6 +17,7 @@ struct _KiteStartd {
 	KiteConfig *config;
 	char *state_dir;
 	char *name; /* machine name */
+	const char *schedd_addr; /* where we advertise (--schedd or config) */
 	GBytes *key;
 	KiteAd *machine;
 	KiteActivity *activity;
