@@ -60,5 +60,5 @@
 	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
 	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
 	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay))",                                                           \
-	  "startd -> shadow: (running | suspended | exited | vacated, exit code, signal, why, files back)")  \
+	  "startd -> shadow: (running | suspended | exited | vacated | held, exit code, signal, why, files back)")  \
 	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY")

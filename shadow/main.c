@@ -305,6 +305,13 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		gint64 code, sig;
 		g_autoptr(GVariant) out = NULL;
 		g_variant_get(st, "(&sxx&s@a(suay))", &state, &code, &sig, &why, &out);
+		if (strcmp(state, "held") == 0) {
+			/* The startd killed the job for breaking a limit of its
+			 * request (34: Condor's "memory usage exceeds a limit"). */
+			release(conn, claim);
+			set_outcome(o, "hold", 34, "%s", why);
+			return;
+		}
 		if (strcmp(state, "vacated") == 0) {
 			release(conn, claim);
 			set_outcome(o, "requeue", 0, "%s", *why ? why : "vacated");

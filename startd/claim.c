@@ -36,7 +36,9 @@ typedef struct {
 	GHashTable *inputs; /* names the shadow sent */
 	GPid pid;
 	guint watch;
+	KiteJobCgroup *cgroup; /* NULL: rlimits only */
 	gboolean started, running, exited, vacated, released;
+	gboolean over_memory; /* killed for using more than RequestMemory */
 	int wait_status;
 	char *why; /* why it was vacated */
 	double last_heard;
@@ -49,6 +51,7 @@ static void claim_free(Claim *c)
 		return;
 	if (c->watch)
 		g_source_remove(c->watch);
+	kite_job_cgroup_free(c->cgroup);
 	if (c->sandbox)
 		kite_sandbox_remove(c->sandbox);
 	g_free(c->sandbox);
@@ -65,6 +68,16 @@ static void signal_job(Claim *c, int sig)
 {
 	if (c->running && c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
 		g_warning("kill job process group %d: %s", c->pid, g_strerror(errno));
+}
+
+/* Kill the job: its process group, and with a cgroup every process it
+ * started, wherever it moved (a new session, a double fork). */
+static void kill_job(Claim *c)
+{
+	signal_job(c, SIGKILL);
+	signal_job(c, SIGCONT);
+	if (c->cgroup)
+		kite_job_cgroup_kill(c->cgroup);
 }
 
 /* ---- slot updates ---- */
@@ -121,8 +134,7 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 			c->why =
 			    g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
 		}
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else if (slot->activity == KITE_SLOT_SUSPENDED && old_activity != KITE_SLOT_SUSPENDED) {
 		g_message("%s: suspending job (pid %d)", slot->name, c->pid);
 		signal_job(c, SIGSTOP);
@@ -169,8 +181,7 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	KitePolicyInput ev = {.claim_released = TRUE};
 	update_and_advertise(d, i, &ev);
 	if (c->running) {
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else {
 		drop_claim(d, i);
 		update_and_advertise(d, i, NULL);
@@ -181,6 +192,34 @@ typedef struct {
 	KiteStartd *d;
 	guint slot;
 } ExitWatch;
+
+static gint64 request_memory(const Claim *c)
+{
+	gint64 mib = 0;
+	kite_ad_get_int(c->job, "RequestMemory", &mib);
+	return mib;
+}
+
+/* After the job's process exited: kill what it left behind, log what
+ * it used, and note whether it went over its memory request. */
+static void finish_cgroup(const KiteSlot *slot, Claim *c)
+{
+	kite_job_cgroup_kill(c->cgroup);
+	KiteJobUsage u;
+	kite_job_cgroup_usage(c->cgroup, &u);
+	g_message("%s: the job used at most %.1f MiB of memory and %.2f s of CPU (%.2f s user, %.2f s "
+		  "system)",
+		  slot->name, u.memory_peak / 1048576.0, (u.user_usec + u.system_usec) / 1e6,
+		  u.user_usec / 1e6, u.system_usec / 1e6);
+	if (!c->over_memory && !kite_job_cgroup_exceeded_memory(c->cgroup))
+		return;
+	c->over_memory = TRUE;
+	g_free(c->why);
+	c->why = g_strdup_printf("job exceeded request_memory of %" G_GINT64_FORMAT
+				 " MiB on %s and was killed; raise request_memory in the job file",
+				 request_memory(c), slot->name);
+	g_message("%s: %s", slot->name, c->why);
+}
 
 static void on_job_exit(GPid pid, gint status, gpointer data)
 {
@@ -199,6 +238,8 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		g_message("%s: job (pid %d) killed by signal %d", slot->name, pid, WTERMSIG(status));
 	else
 		g_message("%s: job (pid %d) exited with status %d", slot->name, pid, WEXITSTATUS(status));
+	if (c->cgroup)
+		finish_cgroup(slot, c);
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
 		drop_claim(d, w->slot);
@@ -213,6 +254,24 @@ void kite_claims_check_leases(KiteStartd *d, double now)
 		Claim *c = claim_of(d, i);
 		if (c && !c->released && now - c->last_heard > lease)
 			release_claim(d, i, "its shadow was not heard from within claim_lease");
+	}
+}
+
+void kite_claims_check_memory(KiteStartd *d)
+{
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (!c || !c->running || !c->cgroup || c->over_memory ||
+		    !kite_job_cgroup_sample_memory(c->cgroup))
+			continue;
+		KiteJobUsage u;
+		kite_job_cgroup_usage(c->cgroup, &u);
+		g_message("%s: job (pid %d) uses %.1f MiB, over its request_memory of %" G_GINT64_FORMAT
+			  " MiB: killing it",
+			  ((KiteSlot *)d->slots->pdata[i])->name, c->pid, u.memory_peak / 1048576.0,
+			  request_memory(c));
+		c->over_memory = TRUE;
+		kill_job(c);
 	}
 }
 
@@ -383,9 +442,16 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, &data);
 		write_input(c->sandbox, name, mode, data, &c->user, &error);
 	}
+	if (!error && d->cgroups) {
+		/* One claim per slot: the slot names the leaf. */
+		g_autofree char *leaf = g_strdup_printf("slot%u", slot->id);
+		gint64 cpus = 0;
+		kite_ad_get_int(c->job, "RequestCpus", &cpus);
+		c->cgroup = kite_job_cgroup_new(d->cgroups, leaf, request_memory(c), cpus, &error);
+	}
 	GPid pid = 0;
 	if (!error)
-		kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, &pid, &error);
+		kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, c->cgroup, &pid, &error);
 	if (error) {
 		kite_server_refuse(conn, KITE_ERROR_FAILED, "%s: %s", slot->name, error->message);
 		return;
@@ -462,6 +528,9 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	GVariant *files = NULL;
 	if (c->running) {
 		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+	} else if (c->exited && c->over_memory) {
+		state = "held";
+		why = c->why;
 	} else if (c->exited && c->vacated) {
 		state = "vacated";
 		why = c->why;
@@ -523,8 +592,38 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	}
 }
 
+/* Jobs in cgroups where the hierarchy lets us, else rlimits: said once. */
+static void open_cgroups(KiteStartd *d)
+{
+	if (!kite_config_get_bool(d->config, "cgroups")) {
+		g_message("jobs get rlimits, not cgroups: `cgroups` is false");
+		return;
+	}
+	g_autofree char *notes = NULL;
+	g_autoptr(GError) error = NULL;
+	d->cgroups = kite_cgroups_open(NULL, kite_config_get_string(d->config, "cgroup_parent"), d->name,
+				       d->state_dir, &notes, &error);
+	if (!d->cgroups) {
+		g_message("jobs get rlimits, not cgroups: %s", error->message);
+		return;
+	}
+	g_message("jobs run in cgroups under %s; memory: %s; cpu: %s", kite_cgroups_path(d->cgroups),
+		  kite_cgroups_has(d->cgroups, "memory") ? "memory.max"
+							 : "measured by the startd at every poll",
+		  kite_cgroups_has(d->cgroups, "cpu") ? "cpu.max and cpu.weight" : "not limited");
+	if (notes)
+		g_message("cgroups: %s", notes);
+	/* Where they are, for admins and for tests that clean up after a
+	 * startd they killed. */
+	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
+	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
+		g_warning("%s", error->message);
+}
+
 gboolean kite_claims_start(KiteStartd *d, GError **error)
 {
+	open_cgroups(d);
 	d->claims = g_ptr_array_new();
 	g_ptr_array_set_size(d->claims, d->slots->len);
 	KiteServerOptions so = {
@@ -574,8 +673,7 @@ void kite_claims_stop(KiteStartd *d)
 		Claim *c = claim_of(d, i);
 		if (!c)
 			continue;
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 		if (c->running)
 			waitpid(c->pid, NULL, 0);
 		c->running = FALSE;
@@ -584,4 +682,9 @@ void kite_claims_stop(KiteStartd *d)
 	}
 	g_clear_pointer(&d->claims, g_ptr_array_unref);
 	g_clear_pointer(&d->server, kite_server_free);
+	if (d->cgroups) {
+		g_clear_pointer(&d->cgroups, kite_cgroups_free);
+		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+		unlink(path);
+	}
 }

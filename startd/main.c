@@ -34,6 +34,7 @@ static gboolean poll_slots(gpointer data)
 	if (!kite_machine_disk_kib(d->state_dir, &d->disk_kib, &error))
 		g_debug("%s", error->message);
 	kite_claims_check_leases(d, kite_now_monotonic());
+	kite_claims_check_memory(d);
 	g_autoptr(GPtrArray) changed = g_ptr_array_new();
 	for (guint i = 0; i < d->slots->len; i++)
 		if (kite_startd_update_slot(d, i, NULL, now))

@@ -24,6 +24,12 @@ cleanup() {
 		done
 		for p in "${PIDS[@]}"; do kill -9 "$p"; done
 		wait
+		# The job cgroups of a startd that was killed outright.
+		for f in "$TMP"/*/startd.cgroup; do
+			[ -f "$f" ] || continue
+			for c in "$(cat "$f")"/*/; do echo 1 >"$c/cgroup.kill"; rmdir "$c"; done
+			rmdir "$(cat "$f")"
+		done
 	} 2>/dev/null
 	if [ "$FAILED" -eq 0 ]; then rm -rf "$TMP"; else echo "(kept $TMP for inspection)"; fi
 }
@@ -119,6 +125,22 @@ start_startd() {
 # The State column of `pool status` for every slot of machine $1.
 states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
 states_are() { [ "$(states "$1")" == "$2" ]; }
+
+# job_startds [config…]: settings for tests that run jobs.  $TMP is made
+# reachable by `nobody` (a root startd runs jobs as nobody, below it, as
+# under /var/lib/kite); startds see machines idle from the start, with
+# short thresholds; STARTD_CONFIG is fixed memory, no benchmark, no tty,
+# input or logind sources, and the given lines.
+job_startds() {
+	chmod 755 "$TMP"
+	ACTIVITY_AGE='-1 hour'
+	POLL=0.1s
+	START_IDLE=1s
+	STARTD_CONFIG=("activity_sources: [load]" "benchmark: false" "memory: 1G" "$@")
+}
+
+# submit_id FILE: submit FILE, print the first job's id.
+submit_id() { submit "$1" | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p'; }
 
 # status_of ID: the ST column of `q` for job ID, or "gone"; in_history
 # ID: the job completed (C in `q --history`).

@@ -14,17 +14,11 @@
 make_hosts submit ws1 ws2
 start_schedd_on submit "$TMP/s" "negotiator_interval: 1s" "claim_poll_interval: 0.2s"
 cd "$TMP"
-chmod 755 "$TMP" # root startds run jobs as nobody, below $TMP
-
 # Short leases: a startd kills a job whose shadow is silent for 2 s;
 # ClaimLease = 2 + poll 0.1 + 4 × schedd_timeout 0.5 → 5 s.
-ACTIVITY_AGE='-1 hour'
-POLL=0.1s
-START_IDLE=1s
-STARTD_CONFIG=("activity_sources: [load]" "benchmark: false" "memory: 1G" "claim_lease: 2s" "schedd_timeout: 0.5s")
+job_startds "claim_lease: 2s" "schedd_timeout: 0.5s"
 
 running_on() { q -a -l "$1" 2>/dev/null | grep -q "^RemoteHost = \"slot1@$2\""; }
-submit_id() { submit "$1" | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p'; }
 # run_preferring HOST NAME SCRIPT: submit NAME.yaml, `sh -c SCRIPT` ranking
 # machine HOST first, stdout to NAME.out; ID is its id, running on HOST.
 run_preferring() {

@@ -9,18 +9,11 @@
 
 start_schedd "$TMP/s" "negotiator_interval: 1s" "claim_poll_interval: 0.1s"
 cd "$TMP"
-# mktemp made $TMP 0700; a root startd runs jobs as `nobody`, who must
-# reach the sandboxes below it (as under /var/lib/kite).
-chmod 755 "$TMP"
-
-# Startds (lib.sh) with machines idle from the start, short thresholds,
-# fixed memory, no benchmark and no tty, input or logind sources.
-ACTIVITY_AGE='-1 hour'
-POLL=0.1s
-START_IDLE=1s
-# A startd kills the job of a silent shadow after claim_lease; its shadow
-# gives up after ClaimLease (3 + 0.1 + 4 × 1 s: 8 s), see running-jobs.md.
-STARTD_CONFIG=("activity_sources: [load]" "benchmark: false" "memory: 1G" "claim_lease: 3s" "schedd_timeout: 1s")
+# Startds (lib.sh's job_startds) with machines idle from the start and
+# short thresholds.  A startd kills the job of a silent shadow after
+# claim_lease; its shadow gives up after ClaimLease (3 + 0.1 + 4 × 1 s:
+# 8 s), see running-jobs.md.
+job_startds "claim_lease: 3s" "schedd_timeout: 1s"
 
 # status_of, status_is and in_history come from lib.sh.
 
