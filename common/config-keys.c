@@ -108,13 +108,21 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
      "most bytes of output (stdout, stderr and files) sent back for one job; more holds the job"},
     {"claim_lease", KITE_CONFIG_DURATION, "60s",
-     "a claim whose shadow is not heard from for this long is released and its job killed"},
+     "a claim whose shadow is not heard from for this long is released and its job killed; slot ads carry "
+     "ClaimLease (this + poll_interval + 4 × schedd_timeout), after which a silent startd's shadow gives the "
+     "job up"},
     {"ckpt_program", KITE_CONFIG_STRING, NULL,
      "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
      "startd's own executable)"},
     {"checkpoint_dir", KITE_CONFIG_STRING, NULL,
      "where jobs' images go, one directory per job (default STATE_DIR/checkpoints); a job "
      "resumes on another machine only if this directory is the same shared path there"},
+    {"cgroups", KITE_CONFIG_BOOL, "true",
+     "run each job in a cgroup v2 of its own (memory.max, cpu.max, kill of all its processes) where the "
+     "hierarchy is writable; false, or no writable hierarchy: rlimits only"},
+    {"cgroup_parent", KITE_CONFIG_STRING, "kite",
+     "the cgroup under which the startd makes its jobs' cgroups: absolute, or relative to the cgroup v2 "
+     "mount (kite: /sys/fs/cgroup/kite)"},
     {NULL},
 };
 

@@ -330,9 +330,15 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	    g_strdup_printf("%g", kite_config_get_duration(s->config, "claim_poll_interval"));
 	g_autofree char *max =
 	    g_strdup_printf("%" G_GUINT64_FORMAT, kite_config_get_size(s->config, "max_transfer_size"));
+	/* How long the shadow may go without an answer before it knows the
+	 * startd has killed the job (docs/running-jobs.md, "Several hosts"). */
+	gint64 claim_lease = 0;
+	kite_ad_get_int(slot, "ClaimLease", &claim_lease);
+	g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, claim_lease);
 	const char *argv[] = {program,	"--job",	  jobid,	"--startd",  addr,
 			      "--slot", slot_name,	  "--key-file", s->key_path, "--poll-interval",
-			      poll,	"--max-transfer", max,		NULL};
+			      poll,	"--max-transfer", max,		"--lease",   lease,
+			      NULL};
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);

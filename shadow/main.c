@@ -17,7 +17,10 @@
  * LastCheckpointImage, LastCheckpointSandbox, LastCheckpointTime,
  * CheckpointSize and CheckpointSeconds.
  *
- * A lost startd means "requeue": the job goes back to Idle.  Blocking
+ * A lost startd means "requeue": the job goes back to Idle — but only
+ * once the startd has certainly killed it: after --lease seconds
+ * without an answer (a network cut or a dead host look alike from
+ * here), or at once when the startd says the claim is gone.  Blocking
  * I/O is fine here: the shadow follows one job and nothing else.
  * SIGTERM (the job was removed, or the schedd stops) releases the claim;
  * SIGUSR1 asks the job to checkpoint and leave (`pool vacate`), SIGUSR2
@@ -47,6 +50,10 @@ static char *arg_slot;
 static char *arg_key_file;
 static double arg_poll = 1.0;
 static gint64 arg_max_transfer = 32 * 1024 * 1024;
+static double arg_lease;
+
+/* The lease assumed for a startd whose slot ad has no ClaimLease. */
+#define DEFAULT_LEASE 120.0
 
 static const GOptionEntry options[] = {
     {"job", 0, 0, G_OPTION_ARG_STRING, &arg_job, "The job's id, for the log", "CLUSTER.PROC"},
@@ -55,6 +62,9 @@ static const GOptionEntry options[] = {
     {"key-file", 0, 0, G_OPTION_ARG_FILENAME, &arg_key_file, "The pool key", "PATH"},
     {"poll-interval", 0, 0, G_OPTION_ARG_DOUBLE, &arg_poll, "Seconds between polls of the startd", "S"},
     {"max-transfer", 0, 0, G_OPTION_ARG_INT64, &arg_max_transfer, "Most bytes of input to send", "BYTES"},
+    {"lease", 0, 0, G_OPTION_ARG_DOUBLE, &arg_lease,
+     "The startd's ClaimLease: seconds without an answer after which it has killed the job "
+     "(0: 120)", "S"},
     {NULL},
 };
 
@@ -210,9 +220,10 @@ static gboolean follow_parent(GError **error)
 	return TRUE;
 }
 
-static KiteConn *connect_startd(GBytes *key, GError **error)
+/* @timeout bounds each step (connect, HELLO, authentication) and every
+ * later exchange on the connection. */
+static KiteConn *connect_startd(GBytes *key, double timeout, GError **error)
 {
-	double timeout = MAX(30, 4 * arg_poll);
 	g_autoptr(KiteConn) conn = kite_conn_connect(arg_startd, timeout, error);
 	if (!conn)
 		return NULL;
@@ -247,7 +258,7 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		set_outcome(o, "requeue", 0, "the shadow was stopped before it claimed %s", arg_slot);
 		return;
 	}
-	g_autoptr(KiteConn) conn = connect_startd(key, &error);
+	g_autoptr(KiteConn) conn = connect_startd(key, MAX(30, 4 * arg_poll), &error);
 	if (!conn) {
 		set_outcome(o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
 			    error->message);
@@ -290,33 +301,57 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 	g_message("job %s runs on %s (pid %" G_GINT64_FORMAT ")", arg_job, arg_slot, pid);
 	o->started = kite_now_wall();
 	print_event("started", NULL);
-	gboolean reconnected = FALSE;
 	const char *last_state = "running";
+	/* Following the job: each exchange may take a quarter of the lease
+	 * before it counts as one missed heartbeat. */
+	double lease = arg_lease > 0 ? arg_lease : DEFAULT_LEASE;
+	double exchange_timeout = CLAMP(lease / 4, 1, 30);
+	kite_conn_set_timeout(conn, exchange_timeout);
+	double last_answer = kite_now_monotonic();
+	g_autofree char *silence = NULL; /* why the startd is silent, while it is */
 	for (;;) {
 		nap(arg_poll);
-		if (want_vacate || want_ckpt) {
+		if ((want_vacate || want_ckpt) && conn) {
 			request_checkpoint(conn, claim, want_vacate);
 			want_vacate = want_ckpt = 0;
 		}
 		if (terminate) {
-			release(conn, claim);
+			if (conn)
+				release(conn, claim);
 			set_outcome(o, "requeue", 0,
 				    "the shadow was stopped (the job was removed or held, or "
 				    "the schedd stopped)");
 			return;
 		}
 		g_clear_error(&error);
+		if (!conn)
+			conn = connect_startd(key, exchange_timeout, &error);
 		g_autoptr(GVariant) st =
-		    kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
-				   KITE_MSG_CLAIM_STATUS_REPLY, &error);
-		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_IO) && !reconnected) {
-			/* One new connection, in case only the old one broke. */
-			reconnected = TRUE;
-			g_clear_error(&error);
+		    conn ? kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
+					  KITE_MSG_CLAIM_STATUS_REPLY, &error)
+			 : NULL;
+		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_IO)) {
+			/* No answer (connection lost, refused or timed out): the
+			 * job may still run there, so it is not lost until the
+			 * startd has killed it — ClaimLease after it last heard
+			 * from us, which was before our last answer. */
 			g_clear_pointer(&conn, kite_conn_free);
-			conn = connect_startd(key, &error);
-			if (conn)
+			double silent = kite_now_monotonic() - last_answer;
+			if (silent <= lease + arg_poll) {
+				if (!silence) {
+					g_message("no answer from the startd of %s (%s); trying again for up "
+						  "to %.0f s (its claim lease)",
+						  arg_slot, error->message, lease);
+					silence = g_strdup(error->message);
+				}
 				continue;
+			}
+			set_outcome(o, "requeue", 0,
+				    "lost the startd of %s: no answer for %.0f s, longer than its claim lease "
+				    "(%s)",
+				    arg_slot, silent, error->message);
+			o->slot_lost = TRUE;
+			return;
 		}
 		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_LIMIT)) {
 			release(conn, claim);
@@ -329,7 +364,12 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			o->slot_lost = TRUE;
 			return;
 		}
-		reconnected = FALSE;
+		if (silence) {
+			g_message("the startd of %s answers again after %.1f s", arg_slot,
+				  kite_now_monotonic() - last_answer);
+			g_clear_pointer(&silence, g_free);
+		}
+		last_answer = kite_now_monotonic();
 		const char *state, *why;
 		gint64 code, sig;
 		g_autoptr(GVariant) out = NULL, ckpt = NULL;
@@ -343,6 +383,13 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			release(conn, claim);
 			o->ckpt_unusable = g_strdup(why);
 			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s", arg_slot, why);
+			return;
+		}
+		if (strcmp(state, "held") == 0) {
+			/* The startd killed the job for breaking a limit of its
+			 * request (34: Condor's "memory usage exceeds a limit"). */
+			release(conn, claim);
+			set_outcome(o, "hold", 34, "%s", why);
 			return;
 		}
 		if (strcmp(state, "vacated") == 0) {

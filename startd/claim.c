@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "auth.h"
 #include "libckpt/image-format.h"
 #include "sandbox.h"
@@ -36,7 +37,9 @@ typedef struct {
 	GHashTable *inputs; /* names the shadow sent */
 	GPid pid;
 	guint watch;
+	KiteJobCgroup *cgroup; /* NULL: rlimits only */
 	gboolean started, running, exited, vacated, released;
+	gboolean over_memory; /* killed for using more than RequestMemory */
 	int wait_status;
 	char *why; /* why it was vacated */
 	double last_heard;
@@ -57,6 +60,7 @@ static void claim_free(Claim *c)
 		return;
 	if (c->watch)
 		g_source_remove(c->watch);
+	kite_job_cgroup_free(c->cgroup);
 	if (c->sandbox)
 		kite_sandbox_remove(c->sandbox);
 	g_free(c->sandbox);
@@ -75,6 +79,16 @@ static void signal_job(Claim *c, int sig)
 {
 	if (c->running && c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
 		g_warning("kill job process group %d: %s", c->pid, g_strerror(errno));
+}
+
+/* Kill the job: its process group, and with a cgroup every process it
+ * started, wherever it moved (a new session, a double fork). */
+static void kill_job(Claim *c)
+{
+	signal_job(c, SIGKILL);
+	signal_job(c, SIGCONT);
+	if (c->cgroup)
+		kite_job_cgroup_kill(c->cgroup);
 }
 
 /* ---- slot updates ---- */
@@ -152,8 +166,7 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 			c->why =
 			    g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
 		}
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else if (slot->activity == KITE_SLOT_SUSPENDED && old_activity != KITE_SLOT_SUSPENDED) {
 		g_message("%s: suspending job (pid %d)", slot->name, c->pid);
 		signal_job(c, SIGSTOP);
@@ -200,8 +213,7 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	KitePolicyInput ev = {.claim_released = TRUE};
 	update_and_advertise(d, i, &ev);
 	if (c->running) {
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else {
 		drop_claim(d, i);
 		update_and_advertise(d, i, NULL);
@@ -212,6 +224,34 @@ typedef struct {
 	KiteStartd *d;
 	guint slot;
 } ExitWatch;
+
+static gint64 request_memory(const Claim *c)
+{
+	gint64 mib = 0;
+	kite_ad_get_int(c->job, "RequestMemory", &mib);
+	return mib;
+}
+
+/* After the job's process exited: kill what it left behind, log what
+ * it used, and note whether it went over its memory request. */
+static void finish_cgroup(const KiteSlot *slot, Claim *c)
+{
+	kite_job_cgroup_kill(c->cgroup);
+	KiteJobUsage u;
+	kite_job_cgroup_usage(c->cgroup, &u);
+	g_message("%s: the job used at most %.1f MiB of memory and %.2f s of CPU (%.2f s user, %.2f s "
+		  "system)",
+		  slot->name, u.memory_peak / 1048576.0, (u.user_usec + u.system_usec) / 1e6,
+		  u.user_usec / 1e6, u.system_usec / 1e6);
+	if (!c->over_memory && !kite_job_cgroup_exceeded_memory(c->cgroup))
+		return;
+	c->over_memory = TRUE;
+	g_free(c->why);
+	c->why = g_strdup_printf("job exceeded request_memory of %" G_GINT64_FORMAT
+				 " MiB on %s and was killed; raise request_memory in the job file",
+				 request_memory(c), slot->name);
+	g_message("%s: %s", slot->name, c->why);
+}
 
 static void on_job_exit(GPid pid, gint status, gpointer data)
 {
@@ -230,6 +270,8 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		g_message("%s: job (pid %d) killed by signal %d", slot->name, pid, WTERMSIG(status));
 	else
 		g_message("%s: job (pid %d) exited with status %d", slot->name, pid, WEXITSTATUS(status));
+	if (c->cgroup)
+		finish_cgroup(slot, c);
 	if (c->ckpt_dir && c->vacated && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS) {
 		/* It finished before it could checkpoint: its exit stands. */
 		c->vacated = FALSE;
@@ -272,6 +314,24 @@ void kite_claims_check_leases(KiteStartd *d, double now)
 		Claim *c = claim_of(d, i);
 		if (c && !c->released && now - c->last_heard > lease)
 			release_claim(d, i, "its shadow was not heard from within claim_lease");
+	}
+}
+
+void kite_claims_check_memory(KiteStartd *d)
+{
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (!c || !c->running || !c->cgroup || c->over_memory ||
+		    !kite_job_cgroup_sample_memory(c->cgroup))
+			continue;
+		KiteJobUsage u;
+		kite_job_cgroup_usage(c->cgroup, &u);
+		g_message("%s: job (pid %d) uses %.1f MiB, over its request_memory of %" G_GINT64_FORMAT
+			  " MiB: killing it",
+			  ((KiteSlot *)d->slots->pdata[i])->name, c->pid, u.memory_peak / 1048576.0,
+			  request_memory(c));
+		c->over_memory = TRUE;
+		kill_job(c);
 	}
 }
 
@@ -432,7 +492,7 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	if (!kite_ad_get_string(c->job, "CheckpointMode", &mode))
 		mode = g_strdup("none");
 	if (g_str_equal(mode, "none"))
-		return kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, pid, error);
+		return kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, c->cgroup, pid, error);
 	if (!(c->ckpt_dir = job_ckpt_dir(d, c->job, &c->user, error)))
 		return FALSE;
 	g_autofree char *ckpt = ckpt_program(d);
@@ -445,14 +505,14 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;
 		g_message("restarting the job from %s", image);
-		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, pid, error);
+		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
 	}
 	gint64 interval = 0;
 	kite_ad_get_int(c->job, "CheckpointInterval", &interval);
 	g_autofree char *every = g_strdup_printf("%" G_GINT64_FORMAT, MAX(interval, 0));
 	const char *prefix[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
 	launch.prefix = prefix;
-	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, pid, error);
+	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
 }
 
 /* The newest committed image of the claim's job, as attributes for the
@@ -545,6 +605,13 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, &data);
 		write_input(c->sandbox, name, mode, data, &c->user, &error);
 	}
+	if (!error && d->cgroups) {
+		/* One claim per slot: the slot names the leaf. */
+		g_autofree char *leaf = g_strdup_printf("slot%u", slot->id);
+		gint64 cpus = 0;
+		kite_ad_get_int(c->job, "RequestCpus", &cpus);
+		c->cgroup = kite_job_cgroup_new(d->cgroups, leaf, request_memory(c), cpus, &error);
+	}
 	GPid pid = 0;
 	if (!error)
 		start_job(d, c, exec_name, &pid, &error);
@@ -627,6 +694,9 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	} else if (c->exited && c->restart_failed) {
 		state = "restart-failed";
 		why = c->restart_failed;
+	} else if (c->exited && c->over_memory) {
+		state = "held";
+		why = c->why;
 	} else if (c->exited && c->vacated) {
 		state = "vacated";
 		why = c->why;
@@ -721,8 +791,38 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	}
 }
 
+/* Jobs in cgroups where the hierarchy lets us, else rlimits: said once. */
+static void open_cgroups(KiteStartd *d)
+{
+	if (!kite_config_get_bool(d->config, "cgroups")) {
+		g_message("jobs get rlimits, not cgroups: `cgroups` is false");
+		return;
+	}
+	g_autofree char *notes = NULL;
+	g_autoptr(GError) error = NULL;
+	d->cgroups = kite_cgroups_open(NULL, kite_config_get_string(d->config, "cgroup_parent"), d->name,
+				       d->state_dir, &notes, &error);
+	if (!d->cgroups) {
+		g_message("jobs get rlimits, not cgroups: %s", error->message);
+		return;
+	}
+	g_message("jobs run in cgroups under %s; memory: %s; cpu: %s", kite_cgroups_path(d->cgroups),
+		  kite_cgroups_has(d->cgroups, "memory") ? "memory.max"
+							 : "measured by the startd at every poll",
+		  kite_cgroups_has(d->cgroups, "cpu") ? "cpu.max and cpu.weight" : "not limited");
+	if (notes)
+		g_message("cgroups: %s", notes);
+	/* Where they are, for admins and for tests that clean up after a
+	 * startd they killed. */
+	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
+	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
+		g_warning("%s", error->message);
+}
+
 gboolean kite_claims_start(KiteStartd *d, GError **error)
 {
+	open_cgroups(d);
 	d->claims = g_ptr_array_new();
 	g_ptr_array_set_size(d->claims, d->slots->len);
 	KiteServerOptions so = {
@@ -742,13 +842,27 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 	}
 	if (!kite_server_listen_tcp(d->server, host, port, &bound, error))
 		return FALSE;
-	g_autofree char *addr = g_strdup_printf("%s:%u", host, bound);
+	g_autofree char *warning = NULL;
+	g_autofree char *addr = kite_startd_contact_address(host, bound, d->schedd_addr, &warning, error);
+	if (!addr)
+		return FALSE;
+	if (warning)
+		g_warning("%s", warning);
 	g_autofree char *line = g_strdup_printf("%s\n", addr);
 	g_autofree char *addr_path = g_build_filename(d->state_dir, "startd.addr", NULL);
 	if (!kite_write_file_atomic(addr_path, line, strlen(line), 0644, error))
 		return FALSE;
 	kite_ad_set_string(d->machine, "StartdAddr", addr);
-	g_message("listening for shadows on %s", addr);
+	/* ClaimLease: the longest a job outlives silence from its shadow —
+	 * the lease, plus one poll until it is checked, plus the longest the
+	 * main loop can wait on a silent schedd (an advertisement from the
+	 * poll and one from the timer, each a connect and a call).  A shadow
+	 * that has not heard from us for that long knows the job is dead. */
+	double lease = kite_config_get_duration(d->config, "claim_lease") +
+		       kite_config_get_duration(d->config, "poll_interval") +
+		       4 * kite_config_get_duration(d->config, "schedd_timeout");
+	kite_ad_set_int(d->machine, "ClaimLease", (gint64)ceil(lease));
+	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }
 
@@ -758,8 +872,7 @@ void kite_claims_stop(KiteStartd *d)
 		Claim *c = claim_of(d, i);
 		if (!c)
 			continue;
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 		if (c->running)
 			waitpid(c->pid, NULL, 0);
 		c->running = FALSE;
@@ -768,4 +881,9 @@ void kite_claims_stop(KiteStartd *d)
 	}
 	g_clear_pointer(&d->claims, g_ptr_array_unref);
 	g_clear_pointer(&d->server, kite_server_free);
+	if (d->cgroups) {
+		g_clear_pointer(&d->cgroups, kite_cgroups_free);
+		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+		unlink(path);
+	}
 }

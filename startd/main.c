@@ -34,6 +34,7 @@ static gboolean poll_slots(gpointer data)
 	if (!kite_machine_disk_kib(d->state_dir, &d->disk_kib, &error))
 		g_debug("%s", error->message);
 	kite_claims_check_leases(d, kite_now_monotonic());
+	kite_claims_check_memory(d);
 	g_autoptr(GPtrArray) changed = g_ptr_array_new();
 	for (guint i = 0; i < d->slots->len; i++)
 		if (kite_startd_update_slot(d, i, NULL, now))
@@ -119,6 +120,7 @@ static gboolean start(KiteStartd *d, GError **error)
 		g_ptr_array_add(d->slots, kite_slot_new(i, d->name, d->started));
 
 	const char *schedd = arg_schedd ? arg_schedd : kite_config_get_string(d->config, "schedd");
+	d->schedd_addr = schedd;
 	g_autofree char *daemon_name = g_strdup_printf("startd@%s", d->name);
 	d->advertiser = kite_advertiser_new(schedd, d->key, daemon_name,
 					    kite_config_get_duration(d->config, "schedd_timeout"));

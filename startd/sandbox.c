@@ -125,8 +125,13 @@ GBytes *kite_sandbox_read(const char *sandbox, const char *name, gsize max, GErr
 /* In the child: give up everything (as the user, or as ourselves) and
  * exec.  Returns only on failure, with errno set. */
 static void child_exec(const char *sandbox, const char *exec_path, char **argv, char **envp, int in_fd,
-		       int out_fd, int err_fd, const KiteJobUser *user, gint64 mem_mib, gint64 disk_kib)
+		       int out_fd, int err_fd, const KiteJobUser *user, int cgroup_fd, gint64 mem_mib,
+		       gint64 disk_kib)
 {
+	/* Into the job's cgroup first, while we may still write there:
+	 * whatever the job starts stays in it. */
+	if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0)
+		return;
 	setsid();
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		return;
@@ -147,7 +152,10 @@ static void child_exec(const char *sandbox, const char *exec_path, char **argv, 
 		signal(s, SIG_DFL);
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
-	if (mem_mib > 0) {
+	/* Memory is the cgroup's business when there is one (RLIMIT_DATA
+	 * counts address space, not memory, and makes a job fail instead of
+	 * being told it used too much). */
+	if (mem_mib > 0 && cgroup_fd < 0) {
 		struct rlimit data = {(rlim_t)mem_mib << 20, (rlim_t)mem_mib << 20};
 		setrlimit(RLIMIT_DATA, &data);
 	}
@@ -180,14 +188,16 @@ static int open_in(const char *sandbox, const char *name, int flags)
 }
 
 gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const KiteAd *job,
-			    const KiteJobUser *user, GPid *out_pid, GError **error)
+			    const KiteJobUser *user, const KiteJobCgroup *cgroup, GPid *out_pid,
+			    GError **error)
 {
 	KiteLaunch plain = {0};
-	return kite_sandbox_spawn_launch(sandbox, exec_name, &plain, job, user, out_pid, error);
+	return kite_sandbox_spawn_launch(sandbox, exec_name, &plain, job, user, cgroup, out_pid, error);
 }
 
 gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, const KiteLaunch *launch,
-				   const KiteAd *job, const KiteJobUser *user, GPid *out_pid, GError **error)
+				   const KiteAd *job, const KiteJobUser *user, const KiteJobCgroup *cgroup,
+				   GPid *out_pid, GError **error)
 {
 	g_autofree char *args = NULL, *env_text = NULL, *in = NULL;
 	g_auto(GStrv) argv_tail = NULL, env_words = NULL;
@@ -264,8 +274,8 @@ gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, c
 		ok = kite_throw_errno(error, "fork");
 	if (ok && pid == 0) {
 		close(pipefd[0]);
-		child_exec(sandbox, exec_path, (char **)argv->pdata, envp, in_fd, out_fd, err_fd, user, mem,
-			   disk);
+		child_exec(sandbox, exec_path, (char **)argv->pdata, envp, in_fd, out_fd, err_fd, user,
+			   cgroup ? kite_job_cgroup_procs_fd(cgroup) : -1, mem, disk);
 		int e = errno;
 		if (write(pipefd[1], &e, sizeof e) < 0)
 			_exit(127);
