@@ -22,6 +22,7 @@ typedef struct {
 	GByteArray *entries; /* HAVE entries, the manifest so far */
 	KiteManifestDigest *digest;
 	guint64 bytes;
+	guint64 received; /* bytes of new chunks stored */
 	double last;
 } Upload;
 
@@ -350,6 +351,7 @@ static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		kite_server_reply_error(conn, error, FALSE);
 		return;
 	}
+	u->received += len;
 	kite_server_reply(conn, KITE_MSG_CKPT_PUT_REPLY, g_variant_new("(t)", add));
 	return;
 bad:
@@ -409,9 +411,10 @@ static void handle_commit(KiteCkptServer *s, KiteServerConn *conn, GVariant *bod
 		kite_server_reply_error(conn, error, FALSE);
 		return;
 	}
+	g_message("%s: committed image %s generation %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT
+		  " bytes in %zu chunks, %" G_GUINT64_FORMAT " bytes of them new",
+		  kite_server_conn_peer(conn), a->id, a->generation, a->size, count, u->received);
 	g_hash_table_remove(s->uploads, id);
-	g_message("%s: committed image %s generation %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " bytes in %zu chunks",
-		  kite_server_conn_peer(conn), a->id, a->generation, a->size, count);
 	kite_server_reply(conn, KITE_MSG_CKPT_INFO, info_variant(a));
 }
 
