@@ -133,7 +133,10 @@ void kite_ckpt_uploads_expire(KiteCkptServer *s, double now);
 /* gc.c */
 KiteCkptGc *kite_gc_start(KiteCkptServer *s);
 void kite_gc_stop(KiteCkptGc *gc);
-/* Run one whole collection now (start-up, tests). */
+/* Run one whole collection now (start-up). */
 void kite_gc_collect(KiteCkptServer *s);
+/* Run one as soon as the loop is idle: an upload refused over a limit
+ * leaves chunks that count against the quota until collected. */
+void kite_gc_soon(KiteCkptServer *s);
 
 G_END_DECLS

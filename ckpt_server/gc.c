@@ -27,6 +27,7 @@ typedef struct {
 struct _KiteCkptGc {
 	KiteCkptServer *s;
 	guint timer;
+	guint soon;
 	guint idle;
 	GQueue jobs; /* Compaction* */
 };
@@ -237,6 +238,20 @@ static gboolean on_timer(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static gboolean on_soon(gpointer data)
+{
+	KiteCkptGc *gc = data;
+	gc->soon = 0;
+	kite_gc_collect(gc->s);
+	return G_SOURCE_REMOVE;
+}
+
+void kite_gc_soon(KiteCkptServer *s)
+{
+	if (s->gc && !s->gc->soon)
+		s->gc->soon = g_idle_add_full(G_PRIORITY_LOW, on_soon, s->gc, NULL);
+}
+
 KiteCkptGc *kite_gc_start(KiteCkptServer *s)
 {
 	KiteCkptGc *gc = g_new0(KiteCkptGc, 1);
@@ -254,6 +269,8 @@ void kite_gc_stop(KiteCkptGc *gc)
 		return;
 	if (gc->timer)
 		g_source_remove(gc->timer);
+	if (gc->soon)
+		g_source_remove(gc->soon);
 	if (gc->idle)
 		g_source_remove(gc->idle);
 	g_queue_clear_full(&gc->jobs, (GDestroyNotify)compaction_free);

@@ -313,6 +313,9 @@ static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 	g_autoptr(GPtrArray) hashes = g_ptr_array_new(), data = g_ptr_array_new();
 	g_autoptr(GArray) lens = g_array_new(FALSE, FALSE, sizeof(guint32));
 	guint64 add = 0;
+	/* a chunk twice in one PUT is stored once */
+	g_autoptr(GHashTable) here = g_hash_table_new(g_bytes_hash, g_bytes_equal);
+	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	for (gsize off = 0; off < len;) {
 		guint32 l;
 		if (len - off < KITE_PUT_HEADER)
@@ -322,7 +325,9 @@ static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		if (l == 0 || l > KITE_CHUNK_MAX || len - off - KITE_PUT_HEADER < l)
 			goto bad;
 		const guint8 *h = d + off;
-		if (!kite_store_lookup(u->alloc->owner, h)) {
+		GBytes *k = g_bytes_new_static(h, KITE_CHUNK_HASH_BYTES);
+		g_ptr_array_add(keys, k);
+		if (!kite_store_lookup(u->alloc->owner, h) && g_hash_table_add(here, k)) {
 			g_ptr_array_add(hashes, (gpointer)h);
 			g_ptr_array_add(data, (gpointer)(d + off + KITE_PUT_HEADER));
 			g_array_append_val(lens, l);
@@ -332,6 +337,7 @@ static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 	}
 	if (add && over_limits(s, conn, u->alloc, add)) {
 		g_hash_table_remove(s->uploads, id);
+		kite_gc_soon(s);
 		return;
 	}
 	/* Checksummed on the way in: a chunk must be what its name says. */
