@@ -9,6 +9,8 @@ start_server() {
 	if [ ! -f "$T/srv/server.yaml" ] || [ $# -gt 0 ]; then
 		{ echo "listen: 127.0.0.1:${SRV_PORT:-0}"; for l in "$@"; do echo "$l"; done; } >"$T/srv/server.yaml"
 	fi
+	# a restart keeps the port: capabilities files name HOST:PORT
+	[ -n "${SRV_PORT:-}" ] && sed -i "s/^listen: .*/listen: 127.0.0.1:$SRV_PORT/" "$T/srv/server.yaml"
 	rm -f "$T/srv/ckpt_server.addr"
 	"$BIN/ckpt_server" --config "$T/srv/server.yaml" --state-dir "$T/srv" 2>>"$T/srv/log" &
 	SRV_PID=$!
