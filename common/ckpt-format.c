@@ -178,7 +178,7 @@ KiteManifest *kite_manifest_decode(const guint8 *data, gsize len, const char *wh
 			   n, len);
 		return NULL;
 	}
-	if (kite_crc32c(0, data, len - 8) != get_u32(data + len - 8)) {
+	if (kite_crc32c(0, data, len - 8) != get_u32(data + len - 8) || get_u32(data + len - 4) != 0) {
 		kite_throw(error, KITE_ERROR_INVALID, "%s: the manifest is corrupt (checksum mismatch)", what);
 		return NULL;
 	}
