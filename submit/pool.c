@@ -8,6 +8,7 @@
 
 #include "ad.h"
 #include "cli-common.h"
+#include "pool-ckpt.h"
 #include "util.h"
 
 static const char usage[] =
@@ -24,6 +25,8 @@ static const char usage[] =
     "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
+    "  ckpt [--ckpt-server HOST:PORT] ls | rm ID…\n"
+    "                               a checkpoint server's allocations (docs/ckpt-server.md)\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -371,6 +374,8 @@ int main(int argc, char **argv)
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "ckpt"))
+		return kite_pool_ckpt("pool", n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }

@@ -124,5 +124,19 @@ pass "6 bytes flipped in the manifest: each detected ($(echo "$out" | tail -1 | 
 "$BIN/ckpt" restart ck >>out.txt 2>err.txt || fail "restart after repair failed: $(cat err.txt)"
 tail -1 out.txt | grep -q "^ok: 200 steps" || fail "repaired image did not run to the end: $(tail -2 out.txt)"
 pass "repaired, the image restarts and runs to the end"
+
+# pool ckpt: the admin's view (pool key), a user's view (token), rm
+ls=$("$BIN/pool" ckpt --ckpt-server "$SRV" ls) || fail "pool ckpt ls failed"
+echo "$ls" | head -1 | grep -q "^ID  *OWNER  *STATE  *SIZE  *CHUNKS  *LEASE UNTIL" || fail "pool ckpt ls header: $ls"
+echo "$ls" | grep -q "^$id  *bob  *committed " || fail "pool ckpt ls does not show bob's image: $ls"
+[ "$(echo "$ls" | grep -c " alice ")" = 4 ] || fail "pool ckpt ls: expected 4 allocations of alice: $ls"
+uls=$(KITE_POOL_KEY_FILE= KITE_TOKEN=$tok "$BIN/pool" ckpt --ckpt-server "$SRV" ls) || fail "user ls failed"
+echo "$uls" | grep -q " bob " && fail "a user sees another owner's allocations: $uls"
+[ "$(echo "$uls" | grep -c " alice ")" = 4 ] || fail "user ls: $uls"
+KITE_POOL_KEY_FILE= KITE_TOKEN=$tok expect_fail "user removing by id" "only admins name allocations by id" \
+	"$BIN/pool" ckpt --ckpt-server "$SRV" rm "$id"
+[ "$("$BIN/pool" ckpt --ckpt-server "$SRV" rm "$id")" = "$id: deleted" ] || fail "pool ckpt rm failed"
+expect_fail "restart of a removed image" "allocation $id was deleted" "$BIN/ckpt" restart ck
+pass "pool ckpt ls lists allocations (all for the admin, their own for a user); pool ckpt rm removes one"
 stop_server
 exit 0
