@@ -22,7 +22,7 @@ typedef struct {
 	GByteArray *entries; /* HAVE entries, the manifest so far */
 	KiteManifestDigest *digest;
 	guint64 bytes;
-	guint64 received; /* bytes of new chunks stored */
+	guint64 received; /* bytes of HAVE entries and PUT bodies: what the upload sent */
 	double last;
 } Upload;
 
@@ -272,6 +272,7 @@ static void handle_have(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	g_byte_array_append(u->entries, e, (guint)len);
+	u->received += len;
 	kite_manifest_digest_add(u->digest, e, n);
 	gsize nm = missing->len;
 	guint32 *idx = (guint32 *)g_array_free(missing, FALSE);
@@ -418,7 +419,7 @@ static void handle_commit(KiteCkptServer *s, KiteServerConn *conn, GVariant *bod
 		return;
 	}
 	g_message("%s: committed image %s generation %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT
-		  " bytes in %zu chunks, %" G_GUINT64_FORMAT " bytes of them new",
+		  " bytes in %zu chunks; the upload sent %" G_GUINT64_FORMAT " bytes",
 		  kite_server_conn_peer(conn), a->id, a->generation, a->size, count, u->received);
 	g_hash_table_remove(s->uploads, id);
 	kite_server_reply(conn, KITE_MSG_CKPT_INFO, info_variant(a));
