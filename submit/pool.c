@@ -18,6 +18,9 @@ static const char usage[] =
     "  rm ID…                       remove jobs (they move to the history)\n"
     "  hold [--reason TEXT] ID…     hold jobs so that they do not run\n"
     "  release ID…                  let held jobs run again\n"
+    "  vacate ID…                   running jobs: checkpoint now and leave the machine\n"
+    "                               (they go back to Idle with that checkpoint)\n"
+    "  ckpt ID…                     running jobs: checkpoint now and go on\n"
     "  edit ID… ATTRIBUTE EXPR      set a job attribute (e.g. pool edit 12 JobPrio 5)\n"
     "  token create --user NAME [--lifetime DURATION]\n"
     "                               print a token for NAME to reach the schedd over TCP\n"
@@ -368,6 +371,10 @@ int main(int argc, char **argv)
 		}
 		return act(schedd, KITE_ACTION_HOLD, reason, rest, n);
 	}
+	if (g_str_equal(cmd, "vacate"))
+		return act(schedd, KITE_ACTION_VACATE, NULL, rest, n);
+	if (g_str_equal(cmd, "ckpt"))
+		return act(schedd, KITE_ACTION_CHECKPOINT, NULL, rest, n);
 	if (g_str_equal(cmd, "edit"))
 		return edit(schedd, rest, n);
 	if (g_str_equal(cmd, "token"))
