@@ -28,7 +28,7 @@ static const char usage[] =
     "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
-    "  ckpt [--ckpt-server HOST:PORT] ls | rm ID…\n"
+    "  ckpt [--ckpt-server HOST:PORT] ls | rm ALLOC-ID…\n"
     "                               a checkpoint server's allocations (docs/ckpt-server.md)\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
@@ -373,6 +373,11 @@ int main(int argc, char **argv)
 	}
 	if (g_str_equal(cmd, "vacate"))
 		return act(schedd, KITE_ACTION_VACATE, NULL, rest, n);
+	/* `pool ckpt ls|rm …` is the checkpoint server's (pool-ckpt.c);
+	 * `pool ckpt ID…` checkpoints jobs (job ids are numbers) */
+	if (g_str_equal(cmd, "ckpt") && n >= 1 &&
+	    (g_str_equal(rest[0], "ls") || g_str_equal(rest[0], "rm") || rest[0][0] == '-'))
+		return kite_pool_ckpt("pool", n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "ckpt"))
 		return act(schedd, KITE_ACTION_CHECKPOINT, NULL, rest, n);
 	if (g_str_equal(cmd, "edit"))
@@ -381,8 +386,6 @@ int main(int argc, char **argv)
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
-	if (g_str_equal(cmd, "ckpt"))
-		return kite_pool_ckpt("pool", n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }
