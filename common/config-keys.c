@@ -126,8 +126,38 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {NULL},
 };
 
+/* The checkpoint server (docs/ckpt-server.md). */
+const KiteConfigKey kite_ckpt_server_config_keys[] = {
+    {"listen", KITE_CONFIG_STRING, "127.0.0.1:9620",
+     "TCP address to listen on (HOST:PORT); port 0 picks a free port and writes it to "
+     "STATE_DIR/ckpt_server.addr"},
+    {"pool_key_file", KITE_CONFIG_STRING, NULL,
+     "the pool key, a copy of the schedd's, mode 0600 (default STATE_DIR/pool.key, created if missing)"},
+    {"admins", KITE_CONFIG_STRV, "root", "users who may list every allocation and delete any (pool ckpt)"},
+    {"total_space", KITE_CONFIG_SIZE, "0",
+     "most bytes of chunks stored in all (0: as much as the disk holds); uploads beyond are refused"},
+    {"owner_quota", KITE_CONFIG_SIZE, "0", "most bytes of chunks stored for one owner (0: no limit)"},
+    {"max_image_size", KITE_CONFIG_SIZE, "64G", "largest image one allocation may hold"},
+    {"max_connections", KITE_CONFIG_INT, "256", "most client connections at once; more are refused"},
+    {"idle_timeout", KITE_CONFIG_DURATION, "60s", "a connection that sends nothing for this long is closed"},
+    {"upload_timeout", KITE_CONFIG_DURATION, "10m",
+     "an upload not heard from for this long is abandoned; its chunks are reclaimed"},
+    {"default_lease", KITE_CONFIG_DURATION, "7d", "lease of an allocation that asks for none"},
+    {"max_lease", KITE_CONFIG_DURATION, "30d", "longest lease granted by an allocation or a renewal"},
+    {"retention", KITE_CONFIG_DURATION, "7d",
+     "an expired or deleted allocation is remembered this long, so that its capabilities get "
+     "\"expired\" or \"deleted\" rather than \"unknown\""},
+    {"gc_interval", KITE_CONFIG_DURATION, "60s", "how often the collector runs (also once at start)"},
+    {"compact_below", KITE_CONFIG_INT, "50",
+     "a pack file with less than this percentage of referenced bytes is compacted"},
+    {"pack_size", KITE_CONFIG_SIZE, "256M", "size at which a new pack file is started"},
+    {"max_message_size", KITE_CONFIG_SIZE, "32M", "largest message the server accepts"},
+    {NULL},
+};
+
 const KiteConfigTable kite_config_tables[] = {
     {"schedd", kite_schedd_config_keys},
     {"startd", kite_startd_config_keys},
+    {"ckpt_server", kite_ckpt_server_config_keys},
     {NULL, NULL},
 };

@@ -1,7 +1,8 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
  * (the machines, as condor_status shows them); glidein lives in
- * pool-glidein.c.  Later issues add query, vacate and ckpt here. */
+ * pool-glidein.c, `pool ckpt ls/rm` in pool-ckpt.c; vacate and ckpt of
+ * jobs go to the schedd as actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "ad.h"
 #include "cli-common.h"
 #include "pool-glidein.h"
+#include "pool-ckpt.h"
 #include "util.h"
 
 static const char usage[] =
@@ -30,6 +32,8 @@ static const char usage[] =
     "                               memory; -l every attribute; NAME a slot or machine\n"
     "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
     "                               start startds on workstations over SSH (docs/glidein.md)\n"
+    "  ckpt [--ckpt-server HOST:PORT] ls | rm ALLOC-ID…\n"
+    "                               a checkpoint server's allocations (docs/ckpt-server.md)\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -373,6 +377,11 @@ int main(int argc, char **argv)
 	}
 	if (g_str_equal(cmd, "vacate"))
 		return act(schedd, KITE_ACTION_VACATE, NULL, rest, n);
+	/* `pool ckpt ls|rm …` is the checkpoint server's (pool-ckpt.c);
+	 * `pool ckpt ID…` checkpoints jobs (job ids are numbers) */
+	if (g_str_equal(cmd, "ckpt") && n >= 1 &&
+	    (g_str_equal(rest[0], "ls") || g_str_equal(rest[0], "rm") || rest[0][0] == '-'))
+		return kite_pool_ckpt("pool", n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "ckpt"))
 		return act(schedd, KITE_ACTION_CHECKPOINT, NULL, rest, n);
 	if (g_str_equal(cmd, "edit"))

@@ -410,7 +410,7 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	sigaddset(&hold, SIGUSR2);
 	sigaddset(&hold, SIGRTMAX - 1);
 	sigprocmask(SIG_BLOCK, &hold, NULL);
-	const char *path = NULL;
+	const char *path = NULL, *server = NULL, *caps = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *mv = NULL;
 		if (strcmp(argv[i], "--move") == 0 && i + 1 < argc)
@@ -428,21 +428,45 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 			move_new = eq + 1;
 			continue;
 		}
-		if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "usage: ckpt restart [--move OLD=NEW] IMAGE|DIR\n");
+		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+			server = argv[++i];
+		else if (strcmp(argv[i], "--caps") == 0 && i + 1 < argc)
+			caps = argv[++i];
+		else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "usage: ckpt restart [--move OLD=NEW] [--server HOST:PORT] [--caps FILE] [IMAGE|DIR]\n");
 			return 2;
+		} else
+			path = argv[i];
+	}
+	/* An image on a checkpoint server: downloaded (every chunk verified)
+	 * into memory, then restarted from there like a file. */
+	g_autofree char *server_dir = path ? g_build_filename(path, "server.caps", NULL) : NULL;
+	gboolean from_server = server || caps || (server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS)) ||
+			       (!path && (g_getenv("KITE_CKPT_CAPS") || g_getenv("KITE_CKPT_READ_CAP")));
+	g_autofree char *shown = NULL, *memfd_path = NULL;
+	if (from_server) {
+		g_autoptr(GError) ferr = NULL;
+		const char *dir = server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS) ? path : NULL;
+		int fd = kite_ckpt_server_fetch(server, caps, dir, &shown, &ferr);
+		if (fd < 0) {
+			fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown ? shown : "the server image",
+				ferr->message);
+			return 1;
 		}
-		path = argv[i];
+		memfd_path = g_strdup_printf("/proc/self/fd/%d", fd);
+		path = memfd_path;
 	}
 	if (!path) {
-		fprintf(stderr, "usage: ckpt restart [--move OLD=NEW] IMAGE|DIR\n");
+		fprintf(stderr, "usage: ckpt restart [--move OLD=NEW] [--server HOST:PORT] [--caps FILE] [IMAGE|DIR]\n");
 		return 2;
 	}
+	if (!shown)
+		shown = g_strdup(path);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, TRUE, &error);
 	KiteImage *img = chain ? chain->pdata[0] : NULL;
 	if (!img || !move_paths(chain, &error) || !check_cpu(&img->header, &error) || !check_vdso(img, &error) || !check_files(img, &error)) {
-		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", path, error->message);
+		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown, error->message);
 		return 1;
 	}
 	if (img->header.page_size != (guint32)sysconf(_SC_PAGESIZE)) {

@@ -65,6 +65,7 @@ typedef struct {
 	uint64_t bid_dev, bid_ino; /* build-id cache */
 	uint8_t bid[20];
 	uint32_t bid_len;
+	int up_pid, up_res; /* the uploader (rt-upload.c), with a checkpoint server */
 } W;
 
 typedef struct {
@@ -91,6 +92,10 @@ static void err(const char *what, const char *obj, long e)
 
 void kite_rt_image_path(char *buf, size_t cap, uint32_t seq, int tmp)
 {
+	if (!tmp && kite_rt_upload_active()) {
+		kite_rt_upload_name(buf, cap);
+		return;
+	}
 	RsStr s = { buf, 0, cap };
 	rs_str_add(&s, kite_rt.dir);
 	rs_str_add(&s, tmp ? "/.ckpt-" : "/ckpt-");
@@ -859,8 +864,13 @@ int kite_rt_dump(void)
 	w.zero = (char *)(w.hbuf + 2 * HASHBUF);
 
 	/* before reading maps: the parent's hash table is mapped too, and
-	 * must be left out of the image like the scratch area */
-	load_parent(&w);
+	 * must be left out of the image like the scratch area.  Images for a
+	 * checkpoint server are full ones (it deduplicates). */
+	int upload = kite_rt_upload_active();
+	if (upload)
+		w.chain_len = 1;
+	else
+		load_parent(&w);
 	rc = read_file("/proc/self/maps", w.maps, SCRATCH_MAPS);
 	if (rc < 0 || rc >= (long)SCRATCH_MAPS) {
 		err("cannot read /proc/self/maps (or it is larger than 4 MiB)", NULL, rc);
@@ -873,6 +883,15 @@ int kite_rt_dump(void)
 		return w.pmfd;
 	}
 	kite_rt_image_path(tmp, sizeof tmp, kite_rt.seq, 1);
+	dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
+	if (upload) {
+		w.fd = kite_rt_upload_start(&w.up_pid, &w.up_res);
+		if (w.fd < 0) {
+			err("cannot start the uploader", NULL, w.fd);
+			return w.fd;
+		}
+		goto write;
+	}
 	RsStr r = { recycle, 0, sizeof recycle };
 	rs_str_add(&r, kite_rt.dir);
 	rs_str_add(&r, "/.recycle.img");
@@ -884,22 +903,27 @@ int kite_rt_dump(void)
 		err("cannot create", tmp, w.fd);
 		return w.fd;
 	}
-	dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
 	w.hfd = (int)rs_open(htmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w.hfd >= 0 && rs_lseek(w.hfd, sizeof(KiteHashesHeader), SEEK_SET) < 0) {
 		rs_close(w.hfd);
 		w.hfd = -1;
 	}
+write:
 	if ((rc = write_header(&w)) < 0 || (rc = write_process(&w)) < 0 || (rc = write_fds(&w)) < 0 ||
 	    (rc = write_memory(&w)) < 0)
 		goto fail;
 	KiteImgEnd e = { .nrecords = w.nrec, .bytes = w.off, .digest = w.digest };
 	if ((rc = emit(&w, KITE_REC_END, &e, sizeof e, NULL, 0)) < 0)
 		goto fail;
-	if ((rc = commit(&w)) < 0)
+	if ((rc = upload ? kite_rt_upload_finish(&w.fd, w.up_pid, w.up_res, 1) : commit(&w)) < 0)
 		goto fail;
 	return 0;
 fail:
+	if (upload) {
+		if (w.fd >= 0)
+			kite_rt_upload_finish(&w.fd, w.up_pid, w.up_res, 0);
+		return (int)rc;
+	}
 	if (w.fd >= 0)
 		rs_close(w.fd);
 	if (w.hfd >= 0)

@@ -10,6 +10,7 @@
 #ifndef KITE_RT_H
 #define KITE_RT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "libckpt/image-format.h"
 
@@ -117,6 +118,15 @@ void kite_rt_write_status(uint32_t seq, int ok, const char *image, const char *m
  * leaves a message in kite_rt.errmsg (child's copy) on failure. */
 int kite_rt_dump(void);
 void kite_rt_image_path(char *buf, size_t cap, uint32_t seq, int tmp);
+
+/* rt-upload.c: images to a checkpoint server instead of the directory.
+ * start: the uploader runs; returns the fd to write the image to (or
+ * -errno) and its pid and report fd.  finish: with @ok wait for its
+ * commit (0, or -5 with kite_rt.errmsg set); without, kill it first. */
+int kite_rt_upload_active(void);
+void kite_rt_upload_name(char *buf, size_t cap);
+int kite_rt_upload_start(int *out_pid, int *out_result);
+int kite_rt_upload_finish(int *fd, int pid, int result, int ok);
 
 /* context switch (rt-handler.c, asm) */
 int kite_ctx_save(KiteJmp *j) __attribute__((returns_twice));
