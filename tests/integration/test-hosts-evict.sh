@@ -1,0 +1,223 @@
+#!/bin/bash
+# Eviction and migration with checkpoints across hosts (issue 6), on
+# hosts.sh's namespace network: a schedd on "submit", startds on "ws1",
+# "ws2" and "ws3", a checkpoint server on "ckpt".  Counting jobs
+# (tests/programs/counter), whose output must always be byte for byte
+# that of an uninterrupted run:
+#   - the owner comes back to the job's host: suspended, vacated with a
+#     checkpoint, resumed on another host from that checkpoint;
+#   - the job's host dies (kill_host) after a periodic checkpoint: the job
+#     resumes elsewhere from that checkpoint, not from scratch;
+#   - the job's host is cut off (link_down) and comes back (link_up): the
+#     job never runs on two hosts at once, the cut-off run's later
+#     checkpoints and outputs are not taken, and it completes once;
+#   - (images on the server only) the server restarts during a vacate:
+#     the job still completes, from that image or the one before.
+#
+# Where images live is one switch: CKPT_SERVER=0 (a checkpoint_dir
+# shared by every host, like an NFS export: hosts share this machine's
+# file system) or CKPT_SERVER=1 (startd key `ckpt_server`, every startd
+# with a checkpoint_dir of its own, so only the server can carry a job).
+CKPT_SERVER=${CKPT_SERVER:-0}
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/hosts.sh"
+
+COUNTER=$ROOT/bin/tests/programs/counter
+[ -x "$COUNTER" ] || { echo "SKIP: $COUNTER not built"; exit 77; }
+
+make_hosts submit ws1 ws2 ws3 ckpt
+start_schedd_on submit "$TMP/s" "negotiator_interval: 1s" "claim_poll_interval: 0.2s"
+cd "$TMP"
+cp "$COUNTER" counter
+# ClaimLease = claim_lease 2 + poll 0.1 + 4 × schedd_timeout 0.5 → 5 s.
+# An owner who comes back suspends the job at once and has it vacated
+# 1 s later; a suspended job does not continue.
+job_startds "claim_lease: 2s" "schedd_timeout: 0.5s" "max_suspend_time: 1s" "continue_idle_time: 1h"
+
+# ---- where the images go ----
+SRV_DIR=$TMP/ckpt-server
+start_ckpt_server() {
+	mkdir -p "$SRV_DIR"
+	[ -f "$SRV_DIR/pool.key" ] || cp s/pool.key "$SRV_DIR/pool.key"
+	# a restart keeps the port: the queue's images name HOST:PORT
+	echo "listen: $(host_ip ckpt):${SRV_PORT:-0}" >"$SRV_DIR/ckpt_server.yaml"
+	rm -f "$SRV_DIR/ckpt_server.addr"
+	on_host ckpt "$BIN/ckpt_server" --config "$SRV_DIR/ckpt_server.yaml" --state-dir "$SRV_DIR" \
+		2>>"$SRV_DIR/log" &
+	SRV_PID=$!
+	PIDS+=("$SRV_PID")
+	wait_for 10 test -s "$SRV_DIR/ckpt_server.addr" || { echo "ckpt_server did not start: $(tail -3 "$SRV_DIR/log")"; exit 1; }
+	SRV=$(cat "$SRV_DIR/ckpt_server.addr")
+	SRV_PORT=${SRV##*:}
+}
+if [ "$CKPT_SERVER" = 1 ]; then
+	start_ckpt_server
+	ckpt_config() { echo "ckpt_server: $SRV"; echo "checkpoint_dir: $TMP/$1/checkpoints"; }
+else
+	mkdir -m 1777 ckpt # shared by every host
+	ckpt_config() { echo "checkpoint_dir: $TMP/ckpt"; }
+fi
+start_ws() {
+	local lines
+	mapfile -t lines < <(ckpt_config "$1")
+	start_startd_on "$1" "$1" "${STARTD_CONFIG[@]}" "${lines[@]}"
+	eval "${1^^}_PID=$STARTD_PID"
+}
+for w in ws1 ws2 ws3; do start_ws $w; done
+all_free() { states_are ws1 Unclaimed && states_are ws2 Unclaimed && states_are ws3 Unclaimed; }
+if wait_for 15 all_free; then pass "ws1, ws2 and ws3 advertise over the bridge"; else fail "ws1, ws2 and ws3 advertise over the bridge" "$(pool status)"; fi
+
+attr() { q -a -l "$1" 2>/dev/null | sed -n "s/^$2 = //p"; }
+hist_attr() { q -a --history -l "$1" 2>/dev/null | sed -n "s/^$2 = //p"; }
+running_on() { [ "$(attr "$1" RemoteHost)" == "\"slot1@$2\"" ] && status_is "$1" R; }
+running_elsewhere() { local h; h=$(attr "$1" RemoteHost); status_is "$1" R && [ -n "$h" ] && [ "$h" != "\"slot1@$2\"" ]; }
+has_checkpoint() { [ "$(attr "$1" NumCheckpoints)" -ge 1 ] 2>/dev/null; }
+host_of() { local h; h=$(hist_attr "$1" RemoteHost); h=${h#\"slot1@}; echo "${h%\"}"; }
+# count_job NAME STEPS MS [INTERVAL]: reference output NAME.ref, job file
+# NAME.yaml (counter STEPS MS, checkpoint every INTERVAL) preferring $PREFER.
+count_job() {
+	"$COUNTER" "$2" "$3" >"$1.ref" || fail "$1: the reference run failed"
+	{
+		echo "executable: counter"
+		echo "arguments: [\"$2\", \"$3\"]"
+		echo "output: $1.out"
+		echo "error: $1.err"
+		echo "rank: TARGET.Machine == \"$PREFER\""
+		[ -n "${4:-}" ] && echo "checkpoint: {interval: $4}"
+	} >"$1.yaml"
+}
+# copies ARGS: how many runs of `./counter ARGS` exist on all hosts
+# together — distinct working directories (sandboxes), so that libckpt's
+# checkpoint child, a fork of the job, does not count twice.
+copies() {
+	local p
+	for p in $(pgrep -fx "\./counter $1"); do readlink "/proc/$p/cwd"; done 2>/dev/null | sort -u | grep -c .
+}
+# check_completed NAME ID: the job is in the history and its output is
+# byte for byte that of the reference run.
+check_completed() {
+	if wait_for "${3:-30}" in_history "$2"; then pass "$1: the job completes"; else fail "$1: the job completes" "$(q -a -l "$2" | grep -i 'remote\|requeue\|hold\|status'; tail -5 s/schedd.log)"; fi
+	if cmp -s "$1.ref" "$1.out"; then pass "$1: its output is byte for byte that of an uninterrupted run ($(wc -l <"$1.out") lines)"; else fail "$1: its output is byte for byte that of an uninterrupted run" "$(diff "$1.ref" "$1.out" | head -5)"; fi
+	check_eq "$1: stderr is empty" "" "$(cat "$1.err" 2>/dev/null)"
+}
+events_of() { sqlite3 s/queue.db "SELECT event || ' ' || host FROM events WHERE cluster = ${1%.*} ORDER BY rowid" | xargs; }
+
+# ---- the owner comes back: suspended, vacated, resumed on another host ----
+PREFER=ws1 count_job evict 100 50
+ID=$(submit_id evict.yaml)
+if wait_for 15 running_on "$ID" ws1; then pass "evict: the job runs on ws1"; else fail "evict: the job runs on ws1" "$(q -a -l "$ID" | grep Remote; tail -3 s/schedd.log)"; fi
+wait_for 10 pgrep -fx '\./counter 100 50' >/dev/null
+sleep 1.5 # some steps done
+( while :; do touch ws1/activity; sleep 0.1; done ) &
+TOUCHER=$!
+PIDS+=("$TOUCHER")
+if wait_for 5 grep -q "suspending job" ws1/startd.log; then pass "evict: the owner's return suspends the job"; else fail "evict: the owner's return suspends the job" "$(tail -5 ws1/startd.log)"; fi
+if wait_for 15 has_checkpoint "$ID"; then pass "evict: then ws1 vacates it with a checkpoint"; else fail "evict: then ws1 vacates it with a checkpoint" "$(tail -5 ws1/startd.log)"; fi
+image=$(attr "$ID" LastCheckpointImage)
+check_contains "evict: why it left" "vacated from slot1@ws1: the owner policy preempted it" "$(attr "$ID" LastRequeueReason)"
+check_completed evict "$ID"
+to=$(host_of "$ID")
+if [ "$to" = ws2 ] || [ "$to" = ws3 ]; then pass "evict: it resumed on another host ($to)"; else fail "evict: it resumed on another host" "RemoteHost: $to"; fi
+check_contains "evict: $to restarted it from ws1's image" "restarting the job from ${image//\"/}" "$(cat "$to/startd.log" 2>/dev/null)"
+check_eq "evict: one checkpoint" 1 "$(hist_attr "$ID" NumCheckpoints)"
+check_eq "evict: the queue recorded every event" \
+	"started slot1@ws1 suspended slot1@ws1 checkpoint slot1@ws1 requeued slot1@ws1 started slot1@$to exited slot1@$to" \
+	"$(events_of "$ID")"
+kill "$TOUCHER"
+touch -d '-1 hour' ws1/activity # the owner leaves again
+if wait_for 15 all_free; then pass "evict: ws1 is free again once its owner leaves"; else fail "evict: ws1 is free again" "$(pool status)"; fi
+
+# ---- ws2 dies after a periodic checkpoint: resumed from it elsewhere ----
+PREFER=ws2 count_job dies 140 50 2s
+ID=$(submit_id dies.yaml)
+if wait_for 15 running_on "$ID" ws2; then pass "dies: the job runs on ws2"; else fail "dies: the job runs on ws2" "$(q -a -l "$ID" | grep Remote)"; fi
+if wait_for 10 has_checkpoint "$ID"; then pass "dies: a periodic checkpoint reaches the queue"; else fail "dies: a periodic checkpoint reaches the queue" "$(q -a -l "$ID" | grep -i ckpt\|checkpoint)"; fi
+kill_host ws2
+{ wait "$WS2_PID"; } 2>/dev/null
+image=$(attr "$ID" LastCheckpointImage) # the last the queue heard of
+check_eq "dies: nothing runs on ws2 any more" "" "$(ip netns pids "$(host_ns ws2)")"
+if wait_for 20 running_elsewhere "$ID" ws2; then pass "dies: the job runs on another host"; else fail "dies: the job runs on another host" "$(q -a -l "$ID" | grep -i 'remote\|requeue')"; fi
+check_completed dies "$ID"
+to=$(host_of "$ID")
+check_contains "dies: $to restarted it from the periodic checkpoint, not from scratch" \
+	"restarting the job from ${image//\"/}" "$(cat "$to/startd.log" 2>/dev/null)"
+check_contains "dies: the requeue says ws2's startd was lost" "lost the startd of slot1@ws2" "$(hist_attr "$ID" LastRequeueReason)"
+if [ "$(hist_attr "$ID" NumCheckpoints)" -ge 1 ]; then pass "dies: NumCheckpoints ≥ 1 ($(hist_attr "$ID" NumCheckpoints))"; else fail "dies: NumCheckpoints ≥ 1" "$(hist_attr "$ID" NumCheckpoints)"; fi
+start_ws ws2
+if wait_for 15 all_free; then pass "dies: ws2 is back"; else fail "dies: ws2 is back" "$(pool status)"; fi
+
+# ---- ws3 cut off mid-run and back: never two runs at once ----
+# Checkpoints every 3 s: the cut-off run, killed by its own startd within
+# claim_lease (2 s), takes at most one more, and the image the queue
+# names (libckpt keeps the newest and the one before) stays.
+PREFER=ws3 count_job cut 180 50 3s
+: >twice; : >seen
+( while :; do
+	n=$(copies '180 50')
+	[ "$n" -gt 0 ] && echo "$n" >>seen
+	[ "$n" -gt 1 ] && echo "$n copies at $(date +%T.%N)" >>twice
+	sleep 0.05
+done ) &
+SAMPLER=$!
+PIDS+=("$SAMPLER")
+ID=$(submit_id cut.yaml)
+if wait_for 15 running_on "$ID" ws3; then pass "cut: the job runs on ws3"; else fail "cut: the job runs on ws3" "$(q -a -l "$ID" | grep Remote)"; fi
+if wait_for 10 has_checkpoint "$ID"; then pass "cut: a periodic checkpoint reaches the queue"; else fail "cut: a periodic checkpoint reaches the queue" "$(q -a -l "$ID" | grep -i checkpoint)"; fi
+stale_pid=$(pgrep -fx '\./counter 180 50' | head -1)
+ws3_lines=$(wc -l <ws3/startd.log)
+link_down ws3
+cut_at=$SECONDS
+sleep 0.5 # a status reply on its way when the cable went is lost too
+image=$(attr "$ID" LastCheckpointImage)
+if wait_for 20 running_elsewhere "$ID" ws3; then pass "cut: the job runs on another host"; else fail "cut: the job runs on another host" "$(q -a -l "$ID" | grep -i 'remote\|requeue')"; fi
+moved=$((SECONDS - cut_at))
+if [ "$moved" -ge 4 ]; then pass "cut: not before ws3's claim lease ran out ($moved s)"; else fail "cut: not before ws3's claim lease ran out" "it moved after $moved s"; fi
+if ! kill -0 "$stale_pid" 2>/dev/null; then pass "cut: ws3's startd killed its copy on its own"; else fail "cut: ws3's startd killed its copy on its own" "pid $stale_pid runs"; fi
+check_contains "cut: ws3's log says why" "its shadow was not heard from within claim_lease" "$(tail -n +"$((ws3_lines + 1))" ws3/startd.log)"
+link_up ws3
+if wait_for 15 states_are ws3 Unclaimed; then pass "cut: ws3 is back and Unclaimed: its stale claim is gone"; else fail "cut: ws3 is back and Unclaimed" "$(pool status; tail -3 ws3/startd.log)"; fi
+check_completed cut "$ID"
+kill "$SAMPLER"
+to=$(host_of "$ID")
+check_contains "cut: $to restarted it from the image the queue had at the cut (not a later one of the cut-off run)" \
+	"restarting the job from ${image//\"/}" "$(cat "$to/startd.log" 2>/dev/null)"
+if [ "$(grep -c . seen)" -gt 20 ]; then pass "cut: the job's runs were sampled ($(grep -c . seen) times)"; else fail "cut: the job's runs were sampled" "$(grep -c . seen) samples saw it"; fi
+check_eq "cut: no two runs at once" "" "$(cat twice)"
+ev=$(events_of "$ID")
+if [[ "$ev" =~ ^started\ slot1@ws3\ (checkpoint\ slot1@ws3\ )+requeued\ slot1@ws3\ started\ slot1@$to\ (checkpoint\ slot1@$to\ )*exited\ slot1@$to$ ]]; then
+	pass "cut: the queue has one run on ws3, requeued without results, and one on $to"
+else
+	fail "cut: the queue has one run on ws3, requeued without results, and one on $to" "$ev"
+fi
+
+# ---- the checkpoint server restarts during a vacate ----
+if [ "$CKPT_SERVER" = 1 ]; then
+	PREFER=ws1 count_job srv 160 50 2s
+	ID=$(submit_id srv.yaml)
+	if wait_for 15 running_on "$ID" ws1; then pass "srv: the job runs on ws1"; else fail "srv: the job runs on ws1" "$(q -a -l "$ID" | grep Remote)"; fi
+	wait_for 10 has_checkpoint "$ID"
+	before=$(attr "$ID" LastCheckpointImage)
+	ws1_lines=$(wc -l <ws1/startd.log)
+	( while :; do touch ws1/activity; sleep 0.1; done ) &
+	TOUCHER=$!
+	PIDS+=("$TOUCHER")
+	vacating() { tail -n +"$((ws1_lines + 1))" ws1/startd.log | grep -q "vacating job"; }
+	if wait_for 10 vacating; then pass "srv: ws1 vacates the job"; else fail "srv: ws1 vacates the job" "$(tail -5 ws1/startd.log)"; fi
+	kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+	start_ckpt_server
+	pass "srv: the checkpoint server was restarted during the vacate"
+	if wait_for 20 running_elsewhere "$ID" ws1; then pass "srv: the job runs again on another host"; else fail "srv: the job runs again on another host" "$(q -a -l "$ID" | grep -i 'remote\|requeue\|unusable')"; fi
+	check_completed srv "$ID"
+	to=$(host_of "$ID")
+	restart=$(grep "restarting the job from" "$to/startd.log" | tail -1)
+	after=$(hist_attr "$ID" LastCheckpointImage)
+	if [[ "$restart" == *"${before//\"/}"* || "$restart" == *"${after//\"/}"* ]]; then
+		pass "srv: $to restarted it from the vacate's image or the one before"
+	else
+		fail "srv: $to restarted it from the vacate's image or the one before" "$restart (before: $before)"
+	fi
+	kill "$TOUCHER"
+fi
+
+finish
