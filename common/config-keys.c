@@ -115,8 +115,14 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
      "startd's own executable)"},
     {"checkpoint_dir", KITE_CONFIG_STRING, NULL,
-     "where jobs' images go, one directory per job (default STATE_DIR/checkpoints); a job "
-     "resumes on another machine only if this directory is the same shared path there"},
+     "one directory per checkpointed job (default STATE_DIR/checkpoints): its images, or with "
+     "ckpt_server only its caps, token and status; it must be the same path on every machine (and "
+     "without ckpt_server a shared one) for a job to resume on another"},
+    {"ckpt_server", KITE_CONFIG_STRING, NULL,
+     "HOST:PORT of the checkpoint server jobs' images go to (default: none, images stay in "
+     "checkpoint_dir)"},
+    {"ckpt_lease", KITE_CONFIG_DURATION, "7d",
+     "lease of a job's checkpoint space on the server, renewed at each of its runs"},
     {"cgroups", KITE_CONFIG_BOOL, "true",
      "run each job in a cgroup v2 of its own (memory.max, cpu.max, kill of all its processes) where the "
      "hierarchy is writable; false, or no writable hierarchy: rlimits only"},

@@ -132,6 +132,7 @@ static void checkpoint_unusable(Shadow *sh, const char *why, gint64 wall)
 	kite_queue_query(s->queue, &f, sum_run_time, &done, NULL);
 	g_autoptr(KiteAd) forget = kite_ad_new();
 	kite_ad_set_string(forget, "LastCheckpointImage", "");
+	kite_ad_set_string(forget, "CheckpointCaps", "");
 	kite_ad_set_string(forget, "CheckpointUnusableReason", why);
 	kite_queue_job_event(s->queue, &sh->id, "checkpoint-dropped", sh->slot, why, forget, NULL);
 	if (done < limit) {
@@ -357,7 +358,11 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->max_retries = 3;
 	kite_ad_get_int(job, "MaxRetries", &sh->max_retries);
 	kite_ad_get_int(job, "NumRetries", &sh->retries);
-	g_autofree char *ad_text = kite_ad_to_text(job);
+	g_autofree char *caps = kite_queue_job_ckpt_caps(s->queue, id);
+	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
+	if (caps)
+		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
+	g_autofree char *ad_text = kite_ad_to_text(with_caps);
 	sh->input = g_strdup_printf("%s\n%s", claim, ad_text);
 	sh->block = g_string_new(NULL);
 	sh->lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sh->proc));
