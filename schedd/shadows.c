@@ -267,8 +267,9 @@ static void record_event(Shadow *sh, const char *text)
 	gint64 size = 0;
 	double secs = 0;
 	if (g_str_equal(event, "checkpoint") && kite_ad_get_int(ad, "CheckpointSize", &size)) {
-		kite_ad_get_real(ad, "CheckpointSeconds", &secs);
-		detail = g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs);
+		detail = kite_ad_get_real(ad, "CheckpointSeconds", &secs)
+			     ? g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs)
+			     : g_strdup_printf("%" G_GINT64_FORMAT " bytes", size);
 		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size, slot);
 	}
 	if (!kite_queue_job_event(sh->s->queue, &sh->id, event, slot, detail, ad, &error))

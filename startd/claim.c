@@ -227,6 +227,24 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	}
 }
 
+/* The job ended on its own: its checkpoint space on the server is of no
+ * use any more (a lease would reclaim it, later). */
+static void delete_server_space(Claim *c)
+{
+	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	g_auto(KiteCkptCaps) caps = {0};
+	g_auto(KiteCkptInfo) info = {0};
+	g_autoptr(KiteCkptClient) cc = NULL;
+	g_autoptr(GError) error = NULL;
+	if (!kite_ckpt_caps_load(caps_path, &caps, &error) || !caps.manage ||
+	    !(cc = kite_ckpt_client_connect(c->server, 5, &error)) ||
+	    !kite_ckpt_client_manage(cc, caps.manage, "delete", 0, &info, &error))
+		g_message("deleting checkpoint space %s: %s", caps.id ? caps.id : "?",
+			  error ? error->message : "no manage capability");
+	else
+		g_message("checkpoint space %s deleted: the job ended", caps.id);
+}
+
 typedef struct {
 	KiteStartd *d;
 	guint slot;
@@ -307,6 +325,8 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);
 		}
 	}
+	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS && !c->restart_failed)
+		delete_server_space(c);
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
 		drop_claim(d, w->slot);

@@ -101,4 +101,7 @@ mkdir -m 1777 "$TMP/jobs"
 IMAGE_PREFIX=server:$SRV/
 evict_and_migrate server ws3 ws4 "checkpoint_dir: $TMP/jobs" "ckpt_server: $SRV"
 check_contains "server: the startd allocated the job's space as a pool daemon" "checkpoint space" "$(cat ws3/startd.log)"
+check_contains "server: and deleted it when the job ended" "deleted: the job ended" "$(cat ws4/startd.log)"
+check_not_contains "server: no committed image is left on the server" "committed" \
+	"$(KITE_POOL_KEY_FILE=$TMP/s/pool.key pool ckpt --ckpt-server "$SRV" ls 2>&1)"
 finish
