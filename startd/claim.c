@@ -600,8 +600,14 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 					: kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
 	if (have_image && kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
 		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
-		const char *from_dir[] = {ckpt, "restart", "--move", move, image, NULL};
-		const char *from_server[] = {ckpt, "restart", "--move", move, "--caps", caps, NULL};
+		/* the agent's interval for this run replaces the one the
+		 * restored program had */
+		gint64 every = 0;
+		kite_ad_get_int(c->job, "CheckpointInterval", &every);
+		g_autofree char *interval = g_strdup_printf("%" G_GINT64_FORMAT, MAX(every, 0));
+		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval, image, NULL};
+		const char *from_server[] = {ckpt,	 "restart", "--move", move, "--interval",
+					     interval, "--caps",  caps,	  NULL};
 		launch.command = c->server ? from_server : from_dir;
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;

@@ -78,7 +78,9 @@ YAML
 	local events
 	events=$(sqlite3 s/queue.db "SELECT event || ' ' || host FROM events WHERE cluster = ${id%.*} ORDER BY rowid" | xargs)
 	check_eq "$mode: the queue recorded every event" \
-		"started slot1@$from suspended slot1@$from checkpoint slot1@$from requeued slot1@$from started slot1@$to exited slot1@$to" "$events"
+		"checkpoint-interval slot1@$from started slot1@$from suspended slot1@$from checkpoint slot1@$from requeued slot1@$from checkpoint-interval slot1@$to started slot1@$to exited slot1@$to" "$events"
+	check_contains "$mode: the agent chose the checkpoint interval by Young's rule" \
+		"CheckpointIntervalChoice = \"Young: sqrt(2 x 5 s assumed checkpoint cost x 3600 s between evictions of $from) = 190 s" "$out"
 	check_eq "$mode: no capabilities are left in the queue once it is done" "0" \
 		"$(sqlite3 s/queue.db "SELECT count(*) FROM job_secrets")"
 	kill "$to_pid"; wait "$to_pid" 2>/dev/null
