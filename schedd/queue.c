@@ -40,7 +40,10 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);"
     "CREATE TABLE IF NOT EXISTS events(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
     "  time INTEGER NOT NULL, event TEXT NOT NULL, host TEXT NOT NULL, detail TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);";
+    "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);"
+    /* what no query shows: the capabilities of a job's checkpoint space */
+    "CREATE TABLE IF NOT EXISTS job_secrets(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
 
 /* Columns in the order every SELECT uses. */
 #define JOB_COLUMNS                                                                                          \
@@ -574,6 +577,8 @@ static GArray *new_results(void)
 	return a;
 }
 
+static gboolean forget_secrets(KiteQueue *q, const KiteJobId *id, GError **error);
+
 static gboolean step_done(KiteQueue *q, sqlite3_stmt *st, GError **error)
 {
 	gboolean ok = sqlite3_step(st) == SQLITE_DONE;
@@ -695,7 +700,7 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				return FALSE;
 			sqlite3_bind_int64(del, 1, t->id.cluster);
 			sqlite3_bind_int64(del, 2, t->id.proc);
-			if (!step_done(q, del, error))
+			if (!step_done(q, del, error) || !forget_secrets(q, &t->id, error))
 				return FALSE;
 			r.ok = TRUE;
 			r.message = g_strdup_printf("job %s removed", name);
@@ -918,8 +923,24 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 		sqlite3_bind_text(ins, 6, detail ? detail : "", -1, SQLITE_STATIC);
 		ok = sqlite3_step(ins) == SQLITE_DONE || db_error(q, error, "record a job event");
 	}
+	g_autofree char *caps = NULL;
+	if (ok && attrs && kite_ad_get_string(attrs, "CheckpointCaps", &caps)) {
+		g_autoptr(sqlite3_stmt) put =
+		    prepare(q, *caps ? "INSERT OR REPLACE INTO job_secrets VALUES(?, ?, ?)"
+				     : "DELETE FROM job_secrets WHERE cluster = ? AND proc = ?",
+			    error);
+		ok = put != NULL;
+		if (ok) {
+			sqlite3_bind_int64(put, 1, id->cluster);
+			sqlite3_bind_int64(put, 2, id->proc);
+			if (*caps)
+				sqlite3_bind_text(put, 3, caps, -1, SQLITE_STATIC);
+			ok = sqlite3_step(put) == SQLITE_DONE || db_error(q, error, "keep a job's checkpoint capabilities");
+		}
+	}
 	if (ok && attrs && kite_ad_size(attrs) > 0) {
 		g_autoptr(KiteAd) copy = kite_ad_copy(attrs);
+		kite_ad_remove(copy, "CheckpointCaps");
 		gboolean ckpt = g_str_equal(event, "checkpoint");
 		ok = note_in_proc_ad(q, id, KITE_JOB_RUNNING, copy, ckpt ? "NumCheckpoints" : NULL);
 		gint64 when = 0, size = 0;
@@ -937,6 +958,19 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 		return kite_queue_commit(q, error);
 	exec(q, "ROLLBACK", NULL);
 	return FALSE;
+}
+
+char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id)
+{
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q, "SELECT ckpt_caps FROM job_secrets WHERE cluster = ? AND proc = ?", NULL);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return NULL;
+	return g_strdup((const char *)sqlite3_column_text(st, 0));
 }
 
 gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
@@ -995,6 +1029,18 @@ gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seco
 			  "xx", now, wall_seconds);
 }
 
+/* A job that left the queue needs no checkpoint space any more (its
+ * lease lets the server reclaim it). */
+static gboolean forget_secrets(KiteQueue *q, const KiteJobId *id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "DELETE FROM job_secrets WHERE cluster = ? AND proc = ?", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	return step_done(q, st, error);
+}
+
 gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExit *exit, GError **error)
 {
 	gint64 now = kite_now_wall();
@@ -1032,6 +1078,8 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 		sqlite3_bind_int64(del, 2, id->proc);
 		ok = step_done(q, del, error);
 	}
+	if (ok)
+		ok = forget_secrets(q, id, error);
 	if (!ok || !exec(q, "COMMIT", error)) {
 		exec(q, "ROLLBACK", NULL);
 		return FALSE;

@@ -148,6 +148,11 @@ gint64 kite_queue_requeue_running(KiteQueue *q);
 gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
 			      const char *detail, const KiteAd *attrs, GError **error);
 
+/* The capabilities of job @id's checkpoint space (a caps file's text,
+ * recorded from a "checkpoint" event's CheckpointCaps, which never goes
+ * into the job's ad), or NULL. */
+char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id);
+
 typedef void (*KiteQueueEventFunc)(gint64 time, const char *event, const char *host, const char *detail,
 				   gpointer data);
 

@@ -20,6 +20,7 @@ typedef struct {
 	char *key_path;
 	KiteUsage *usage;
 	GHashTable *shadows; /* folded slot name -> Shadow*, one per running job */
+	struct _KiteMtbf *mtbf; /* evictions seen per machine (ckpt-interval.c) */
 	guint negotiate_source;
 } KiteSchedd;
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "ckpt-interval.h"
 #include "schedd.h"
 #include "util.h"
 
@@ -51,6 +52,7 @@ void kite_schedd_shadows_init(KiteSchedd *s)
 {
 	s->usage = kite_usage_new(kite_config_get_duration(s->config, "usage_half_life"));
 	s->shadows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	s->mtbf = kite_mtbf_new(kite_config_get_duration(s->config, "machine_mtbf_prior"));
 	gint64 n = kite_queue_requeue_running(s->queue);
 	if (n > 0)
 		g_message("%" G_GINT64_FORMAT
@@ -73,6 +75,7 @@ void kite_schedd_shadows_free(KiteSchedd *s)
 	if (s->negotiate_source)
 		g_source_remove(s->negotiate_source);
 	kite_usage_free(s->usage);
+	kite_mtbf_free(s->mtbf);
 }
 
 static char *shadow_program(KiteSchedd *s)
@@ -132,6 +135,7 @@ static void checkpoint_unusable(Shadow *sh, const char *why, gint64 wall)
 	kite_queue_query(s->queue, &f, sum_run_time, &done, NULL);
 	g_autoptr(KiteAd) forget = kite_ad_new();
 	kite_ad_set_string(forget, "LastCheckpointImage", "");
+	kite_ad_set_string(forget, "CheckpointCaps", "");
 	kite_ad_set_string(forget, "CheckpointUnusableReason", why);
 	kite_queue_job_event(s->queue, &sh->id, "checkpoint-dropped", sh->slot, why, forget, NULL);
 	if (done < limit) {
@@ -177,6 +181,9 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_string(ad, "CheckpointUnusable", &unusable);
 	}
 	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
+	if (job_started)
+		kite_mtbf_note_run(s->mtbf, kite_slot_machine(sh->slot), wall,
+				   g_strcmp0(outcome, "requeue") == 0 && !unusable);
 	{
 		const char *event = g_strcmp0(outcome, "completed") == 0 ? "exited"
 				    : g_strcmp0(outcome, "hold") == 0   ? "held"
@@ -266,8 +273,9 @@ static void record_event(Shadow *sh, const char *text)
 	gint64 size = 0;
 	double secs = 0;
 	if (g_str_equal(event, "checkpoint") && kite_ad_get_int(ad, "CheckpointSize", &size)) {
-		kite_ad_get_real(ad, "CheckpointSeconds", &secs);
-		detail = g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs);
+		detail = kite_ad_get_real(ad, "CheckpointSeconds", &secs)
+			     ? g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs)
+			     : g_strdup_printf("%" G_GINT64_FORMAT " bytes", size);
 		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size, slot);
 	}
 	if (!kite_queue_job_event(sh->s->queue, &sh->id, event, slot, detail, ad, &error))
@@ -357,7 +365,20 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->max_retries = 3;
 	kite_ad_get_int(job, "MaxRetries", &sh->max_retries);
 	kite_ad_get_int(job, "NumRetries", &sh->retries);
-	g_autofree char *ad_text = kite_ad_to_text(job);
+	g_autofree char *caps = kite_queue_job_ckpt_caps(s->queue, id);
+	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
+	if (caps)
+		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
+	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name, kite_config_get_duration(s->config, "ckpt_cost_default"),
+				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_min"),
+				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_max"));
+	g_autofree char *choice = NULL;
+	if (kite_ad_get_string(with_caps, "CheckpointIntervalChoice", &choice)) {
+		g_autoptr(KiteAd) note = kite_ad_new();
+		kite_ad_set_string(note, "CheckpointIntervalChoice", choice);
+		kite_queue_job_event(s->queue, id, "checkpoint-interval", slot_name, choice, note, NULL);
+	}
+	g_autofree char *ad_text = kite_ad_to_text(with_caps);
 	sh->input = g_strdup_printf("%s\n%s", claim, ad_text);
 	sh->block = g_string_new(NULL);
 	sh->lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sh->proc));

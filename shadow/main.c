@@ -150,13 +150,15 @@ static void note_checkpoint(GVariant *attrs, Outcome *o, const KiteAd *job)
 {
 	g_autoptr(KiteAd) ad = kite_ad_from_variant(attrs, NULL);
 	g_autofree char *image = NULL, *known = NULL;
+	gint64 seq = 0, known_seq = 0;
 	if (!ad || !kite_ad_get_string(ad, "LastCheckpointImage", &image))
 		return;
-	if (o->ckpt)
-		kite_ad_get_string(o->ckpt, "LastCheckpointImage", &known);
-	else
-		kite_ad_get_string(job, "LastCheckpointImage", &known);
-	if (g_strcmp0(image, known) == 0)
+	kite_ad_get_int(ad, "CheckpointSeq", &seq);
+	const KiteAd *last = o->ckpt ? o->ckpt : job;
+	kite_ad_get_string(last, "LastCheckpointImage", &known);
+	kite_ad_get_int(last, "CheckpointSeq", &known_seq);
+	/* with a server the image keeps its name: libckpt's number tells */
+	if (g_strcmp0(image, known) == 0 && seq == known_seq)
 		return;
 	print_event("checkpoint", ad);
 	if (o->ckpt)

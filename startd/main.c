@@ -80,6 +80,9 @@ static gboolean start(KiteStartd *d, GError **error)
 	g_autofree char *key_path =
 	    kp && *kp ? g_strdup(kp) : g_build_filename(d->state_dir, "pool.key", NULL);
 	d->key = kite_auth_load_key(key_path, FALSE, error);
+	/* The checkpoint server's client library authenticates daemons by
+	 * this; jobs get an environment of their own (sandbox.c). */
+	g_setenv("KITE_POOL_KEY_FILE", key_path, TRUE);
 	if (!d->key) {
 		g_prefix_error(
 		    error, "pool key (copy the schedd's pool.key here, mode 0600, or set pool_key_file): ");
