@@ -60,15 +60,18 @@ make_hosts submit ws1 ws2 ws3 ckpt
 start_schedd_on submit "$TMP/s" "claim_poll_interval: $CLAIM_POLL" "negotiator_interval: $NEGOTIATOR"
 cd "$TMP"
 job_startds
+# room for the 512 MiB job and the copies its checkpoints cost (below)
+STARTD_CONFIG=("${STARTD_CONFIG[@]/#memory: 1G/memory: 3G}")
 ckpt_lines=()
 if [ "$CKPT_SERVER" = 1 ]; then
 	mkdir -p srv && cp s/pool.key srv/
 	echo "listen: $(host_ip ckpt):0" >srv/ckpt_server.yaml
-	on_host ckpt "$BIN/ckpt_server" --config srv/ckpt_server.yaml --state-dir "$IMAGES" 2>>srv/log &
+	nsenter --net="/run/netns/$(host_ns ckpt)" -- "$BIN/ckpt_server" --config srv/ckpt_server.yaml --state-dir "$IMAGES" 2>>srv/log &
 	PIDS+=($!)
 	wait_for 10 test -s "$IMAGES/ckpt_server.addr" || { echo "ckpt_server did not start"; exit 1; }
 	ckpt_lines=("ckpt_server: $(cat "$IMAGES/ckpt_server.addr")")
 fi
+mkdir -m 1777 jobs # with a server: caps and tokens, the same path on every host
 ws_config() { # NAME: the startd's own lines
 	[ "$CKPT_SERVER" = 1 ] && echo "checkpoint_dir: $TMP/$1/checkpoints" || echo "checkpoint_dir: $IMAGES"
 }
@@ -165,13 +168,18 @@ if [ "${LONG:-0}" = 1 ]; then
 	s=$(now_ns)
 	"$PROGS/compute" 512 "$PASSES" >direct.out
 	direct_s=$(awk -v a="$s" -v b="$(now_ns)" 'BEGIN {printf "%.2f", (b - a) / 1e9}')
-	printf 'executable: compute\narguments: ["512", "%s"]\nrequest_memory: 700\noutput: pool.out\ncheckpoint: {interval: 10s}\n' \
+	# While a checkpoint child writes the image, every page the job
+	# changes is copied (fork's copy on write), all in the job's cgroup:
+	# a job that rewrites all its memory needs twice its size.
+	printf 'executable: compute\narguments: ["512", "%s"]\nrequest_memory: 1100\noutput: pool.out\ncheckpoint: {interval: 10s}\n' \
 		"$PASSES" >compute.yaml
 	touch -d '-1 hour' ws1/activity ws2/activity
 	wait_for 20 both_free
 	s=$(now_ns)
 	ID=$(submit_id compute.yaml)
-	wait_for 3600 in_history "$ID"
+	done_or_held() { in_history "$ID" || status_is "$ID" H; }
+	wait_for 3600 done_or_held
+	status_is "$ID" H && echo "bench/evict.sh: the compute job was held: $(q -a -l "$ID" | sed -n 's/^HoldReason = //p')" >&2
 	pool_s=$(awk -v a="$s" -v b="$(now_ns)" 'BEGIN {printf "%.2f", (b - a) / 1e9}')
 	job_direct=$(awk '{print $2}' direct.out) job_pool=$(awk '{print $2}' pool.out 2>/dev/null)
 	R[slow]=$(awk -v a="$direct_s" -v b="$pool_s" 'BEGIN {printf "%.1f", 100 * (b - a) / a}')
