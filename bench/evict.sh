@@ -64,7 +64,7 @@ job_startds
 STARTD_CONFIG=("${STARTD_CONFIG[@]/#memory: 1G/memory: 3G}")
 ckpt_lines=()
 if [ "$CKPT_SERVER" = 1 ]; then
-	mkdir -p srv && cp s/pool.key srv/
+	mkdir -p srv && cp s/pool.key "$IMAGES/pool.key"
 	echo "listen: $(host_ip ckpt):0" >srv/ckpt_server.yaml
 	nsenter --net="/run/netns/$(host_ns ckpt)" -- "$BIN/ckpt_server" --config srv/ckpt_server.yaml --state-dir "$IMAGES" 2>>srv/log &
 	PIDS+=($!)
@@ -118,7 +118,7 @@ cp "$PROGS/bigmem" bigmem
 cat >big.yaml <<'YAML'
 executable: bigmem
 arguments: ["256"]
-request_memory: 600
+request_memory: 900
 environment:
   KITE_CKPT_FULL_EVERY: "1"
 rank: TARGET.Machine == "ws1"
@@ -130,7 +130,7 @@ on=ws1 other=ws2
 wait_for 20 status_is "$ID" R
 newest_sandbox() { ls -dt "$TMP/$1"/execute/dir_* 2>/dev/null | head -1; }
 wait_for 30 grep -q '^ready' "$(newest_sandbox $on)/.kite_stdout" ||
-	{ echo "bench/evict.sh: the 256 MiB job does not start"; exit 1; }
+	{ echo "bench/evict.sh: the 256 MiB job does not start: $(q -a -l "$ID" | grep -i 'hold\|requeue'; tail -5 $on/startd.log)"; exit 1; }
 sleep 1
 : >vacate.txt
 for i in $(seq "$RUNS"); do
@@ -144,7 +144,11 @@ for i in $(seq "$RUNS"); do
 	t_exit=$(stamp exit) && t_free=$(stamp free) && t_idle=$(stamp idle) && t_match=$(stamp matched) &&
 		t_restart=$(stamp restart) || break
 	sandbox=$(newest_sandbox $other)
-	wait_for 30 grep -q '^restarted_ns' "$sandbox/.kite_stderr" || { echo "bench/evict.sh: no restart on $other"; break; }
+	wait_for 30 grep -q '^restarted_ns' "$sandbox/.kite_stderr" || {
+		FAILED=1 # (lib.sh keeps $TMP)
+		echo "bench/evict.sh: the job did not run again on $other: $(q -a -l "$ID" | grep -i 'hold\|requeue\|unusable'; tail -4 "$other/startd.log"; tail -3 "$sandbox/.kite_stderr")"
+		break
+	}
 	t_run=$(sed -n 's/^restarted_ns //p' "$sandbox/.kite_stderr" | tail -1)
 	size=$(q -a -l "$ID" | sed -n 's/^CheckpointSize = //p')
 	echo "$(ms "$t0" "$t_exit") $(ms "$t0" "$t_free") $(ms "$t_exit" "$t_run") $(ms "$t_exit" "$t_idle") \

@@ -113,31 +113,42 @@ check_completed() {
 # (without the agent's checkpoint-interval choices)
 events_of() { sqlite3 s/queue.db "SELECT event || ' ' || host FROM events WHERE cluster = ${1%.*} AND event != 'checkpoint-interval' ORDER BY rowid" | xargs; }
 
-# ---- the owner comes back: suspended, vacated, resumed on another host ----
-PREFER=ws1 count_job evict 100 50
+# ---- the owner comes back: suspended, vacated, resumed on another host;
+# and again there: resumed on the third, from the second host's image ----
+PREFER=ws1 count_job evict 160 50
 ID=$(submit_id evict.yaml)
 if wait_for 15 running_on "$ID" ws1; then pass "evict: the job runs on ws1"; else fail "evict: the job runs on ws1" "$(q -a -l "$ID" | grep Remote; tail -3 s/schedd.log)"; fi
-wait_for 10 pgrep -fx '\./counter 100 50' >/dev/null
+wait_for 10 pgrep -fx '\./counter 160 50' >/dev/null
 sleep 1.5 # some steps done
-( while :; do touch ws1/activity; sleep 0.1; done ) &
-TOUCHER=$!
-PIDS+=("$TOUCHER")
+owner_at() { ( while :; do touch "$1/activity"; sleep 0.1; done ) & TOUCHERS+=($!); PIDS+=($!); }
+TOUCHERS=()
+owner_at ws1
 if wait_for 5 grep -q "suspending job" ws1/startd.log; then pass "evict: the owner's return suspends the job"; else fail "evict: the owner's return suspends the job" "$(tail -5 ws1/startd.log)"; fi
 if wait_for 15 has_checkpoint "$ID"; then pass "evict: then ws1 vacates it with a checkpoint"; else fail "evict: then ws1 vacates it with a checkpoint" "$(tail -5 ws1/startd.log)"; fi
 image=$(attr "$ID" LastCheckpointImage)
 check_contains "evict: the image is where images go" "$IMAGE_PREFIX" "$image"
 check_contains "evict: why it left" "vacated from slot1@ws1: the owner policy preempted it" "$(attr "$ID" LastRequeueReason)"
+if wait_for 15 running_elsewhere "$ID" ws1; then pass "evict: it resumes on another host"; else fail "evict: it resumes on another host" "$(q -a -l "$ID" | grep -i 'remote\|requeue\|unusable')"; fi
+mid=$(attr "$ID" RemoteHost); mid=${mid#\"slot1@}; mid=${mid%\"}
+restarted() { grep -q "restarting the job from ${image//\"/}" "$mid/startd.log"; }
+if wait_for 5 restarted; then pass "evict: $mid restarted it from ws1's image"; else fail "evict: $mid restarted it from ws1's image" "$(tail -5 "$mid/startd.log")"; fi
+sleep 1.5 # some steps done there
+mid_lines=$(wc -l <"$mid/startd.log")
+owner_at "$mid"
+two_checkpoints() { [ "$(attr "$1" NumCheckpoints)" -ge 2 ] 2>/dev/null; }
+if wait_for 15 two_checkpoints "$ID"; then pass "evict: the owner of $mid comes back too: vacated again"; else fail "evict: the owner of $mid comes back too: vacated again" "$(tail -5 "$mid/startd.log")"; fi
+image2=$(attr "$ID" LastCheckpointImage)
 check_completed evict "$ID"
 to=$(host_of "$ID")
-if [ "$to" = ws2 ] || [ "$to" = ws3 ]; then pass "evict: it resumed on another host ($to)"; else fail "evict: it resumed on another host" "RemoteHost: $to"; fi
-check_contains "evict: $to restarted it from ws1's image" "restarting the job from ${image//\"/}" "$(cat "$to/startd.log" 2>/dev/null)"
-check_eq "evict: one checkpoint" 1 "$(hist_attr "$ID" NumCheckpoints)"
+if [ "$to" != ws1 ] && [ "$to" != "$mid" ]; then pass "evict: it resumed on the third host ($to)"; else fail "evict: it resumed on the third host" "RemoteHost: $to"; fi
+check_contains "evict: $to restarted it from $mid's image" "restarting the job from ${image2//\"/}" "$(cat "$to/startd.log" 2>/dev/null)"
+check_eq "evict: two checkpoints" 2 "$(hist_attr "$ID" NumCheckpoints)"
 check_eq "evict: the queue recorded every event" \
-	"started slot1@ws1 suspended slot1@ws1 checkpoint slot1@ws1 requeued slot1@ws1 started slot1@$to exited slot1@$to" \
+	"started slot1@ws1 suspended slot1@ws1 checkpoint slot1@ws1 requeued slot1@ws1 started slot1@$mid suspended slot1@$mid checkpoint slot1@$mid requeued slot1@$mid started slot1@$to exited slot1@$to" \
 	"$(events_of "$ID")"
-kill "$TOUCHER"
-touch -d '-1 hour' ws1/activity # the owner leaves again
-if wait_for 15 all_free; then pass "evict: ws1 is free again once its owner leaves"; else fail "evict: ws1 is free again" "$(pool status)"; fi
+kill "${TOUCHERS[@]}"
+touch -d '-1 hour' ws1/activity ws2/activity ws3/activity # the owners leave again
+if wait_for 15 all_free; then pass "evict: ws1, ws2 and ws3 are free again once their owners leave"; else fail "evict: the hosts are free again" "$(pool status)"; fi
 
 # ---- ws2 dies after a periodic checkpoint: resumed from it elsewhere ----
 PREFER=ws2 count_job dies 140 50 2s
