@@ -169,19 +169,16 @@ static gint compare_entries(gconstpointer a, gconstpointer b)
 	return g_ascii_strcasecmp(x->name, y->name);
 }
 
-GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
+/* The entries for which @constraint (NULL: all) holds, sorted by
+ * Name; the array borrows them. */
+static GPtrArray *select_entries(KiteCollector *c, const KiteExpr *constraint)
 {
-	g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new(g_hash_table_size(c->entries));
+	GPtrArray *sorted = g_ptr_array_sized_new(g_hash_table_size(c->entries));
 	GHashTableIter it;
 	gpointer value;
 	g_hash_table_iter_init(&it, c->entries);
-	while (g_hash_table_iter_next(&it, NULL, &value))
-		g_ptr_array_add(sorted, value);
-	g_ptr_array_sort(sorted, compare_entries);
-	GVariantBuilder b;
-	g_variant_builder_init(&b, G_VARIANT_TYPE("aa(ss)"));
-	for (guint i = 0; i < sorted->len; i++) {
-		const Entry *e = sorted->pdata[i];
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const Entry *e = value;
 		if (constraint) {
 			KiteValue v = KITE_VALUE_INIT;
 			kite_expr_eval(constraint, e->ad, NULL, &v);
@@ -190,9 +187,29 @@ GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
 			if (!keep)
 				continue;
 		}
-		g_variant_builder_add_value(&b, kite_ad_to_variant(e->ad));
+		g_ptr_array_add(sorted, value);
 	}
+	g_ptr_array_sort(sorted, compare_entries);
+	return sorted;
+}
+
+GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
+{
+	g_autoptr(GPtrArray) sorted = select_entries(c, constraint);
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("aa(ss)"));
+	for (guint i = 0; i < sorted->len; i++)
+		g_variant_builder_add_value(&b, kite_ad_to_variant(((const Entry *)sorted->pdata[i])->ad));
 	return g_variant_builder_end(&b);
+}
+
+GPtrArray *kite_collector_ads(KiteCollector *c, const KiteExpr *constraint)
+{
+	g_autoptr(GPtrArray) sorted = select_entries(c, constraint);
+	GPtrArray *ads = g_ptr_array_new_full(sorted->len, (GDestroyNotify)kite_ad_free);
+	for (guint i = 0; i < sorted->len; i++)
+		g_ptr_array_add(ads, kite_ad_copy(((const Entry *)sorted->pdata[i])->ad));
+	return ads;
 }
 
 /* ---- requests ---- */

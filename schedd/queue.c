@@ -483,6 +483,7 @@ gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *f, KiteQueueRowFu
 		    .cmd = (const char *)sqlite3_column_text(st, 11),
 		    .hold_reason = (const char *)sqlite3_column_text(st, 12),
 		    .entered_status = sqlite3_column_int64(st, 13),
+		    .proc_ad = (const char *)sqlite3_column_text(st, 14),
 		    .ad = f->full_ad ? ad : NULL,
 		};
 		func(&row, user_data);

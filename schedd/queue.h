@@ -66,6 +66,8 @@ typedef struct {
 	const char *hold_reason;
 	gint64 entered_status;
 	const KiteAd *ad; /* NULL unless full_ad (or a constraint needed it) */
+	const char *proc_ad; /* the proc's own attributes as stored (text); with the
+			      * cluster id and the columns it decides the full ad */
 } KiteJobRow;
 
 typedef void (*KiteQueueRowFunc)(const KiteJobRow *row, gpointer user_data);

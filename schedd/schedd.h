@@ -3,13 +3,15 @@
  * negotiator.c matches jobs to slots and shadows.c runs the shadows. */
 #pragma once
 
+#include "autocluster.h"
 #include "collector.h"
 #include "config.h"
+#include "cycle.h"
 #include "negotiator.h"
 #include "queue.h"
 #include "server.h"
 
-typedef struct {
+struct _KiteSchedd {
 	KiteConfig *config;
 	KiteQueue *queue;
 	KiteServer *server;
@@ -21,7 +23,8 @@ typedef struct {
 	KiteUsage *usage;
 	GHashTable *shadows; /* folded slot name -> Shadow*, one per running job */
 	guint negotiate_source;
-} KiteSchedd;
+	KiteAutoclusters *autoclusters; /* idle jobs grouped between cycles (cycle.c) */
+};
 
 /* The KiteServerHandler for the schedd: answers every client request. */
 void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer user_data);

@@ -63,6 +63,7 @@ void kite_schedd_shadows_free(KiteSchedd *s)
 	}
 	if (s->negotiate_source)
 		g_source_remove(s->negotiate_source);
+	g_clear_pointer(&s->autoclusters, kite_autoclusters_free);
 	kite_usage_free(s->usage);
 }
 
@@ -234,25 +235,17 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	return TRUE;
 }
 
-static void collect_job(const KiteJobRow *row, gpointer data)
-{
-	if (row->ad)
-		g_ptr_array_add(data, kite_ad_copy(row->ad));
-}
-
 GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
 {
 	kite_collector_expire(s->collector, kite_now_monotonic());
 	g_autoptr(KiteExpr) unclaimed =
 	    kite_expr_parse("State == \"Unclaimed\" && StartdAddr =!= undefined", NULL, NULL);
-	g_autoptr(GVariant) ads =
-	    g_variant_ref_sink(kite_collector_query(s->collector, free_only ? unclaimed : NULL));
+	g_autoptr(GPtrArray) ads = kite_collector_ads(s->collector, free_only ? unclaimed : NULL);
 	GPtrArray *slots = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
-	for (gsize i = 0; i < g_variant_n_children(ads); i++) {
-		g_autoptr(GVariant) child = g_variant_get_child_value(ads, i);
-		g_autoptr(KiteAd) ad = kite_ad_from_variant(child, NULL);
+	for (guint i = 0; i < ads->len; i++) {
+		g_autoptr(KiteAd) ad = g_steal_pointer(&ads->pdata[i]);
 		g_autofree char *name = NULL;
-		if (!ad || !kite_ad_get_string(ad, "Name", &name))
+		if (!kite_ad_get_string(ad, "Name", &name))
 			continue;
 		g_autofree char *key = g_utf8_casefold(name, -1);
 		if (!free_only || !g_hash_table_contains(s->shadows, key))
@@ -264,52 +257,24 @@ GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
 gboolean kite_schedd_negotiate(gpointer data)
 {
 	KiteSchedd *s = data;
-	g_autoptr(GPtrArray) slots = kite_schedd_slot_ads(s, TRUE);
-	if (slots->len == 0)
-		return G_SOURCE_CONTINUE;
-
-	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
-	KiteQueueFilter f = {.status = KITE_JOB_IDLE, .full_ad = TRUE};
+	KiteCycleStats stats;
 	g_autoptr(GError) error = NULL;
-	if (!kite_queue_query(s->queue, &f, collect_job, jobs, &error)) {
+	g_autoptr(GPtrArray) marked = kite_schedd_cycle(s, &stats, &error);
+	if (!marked) {
 		g_warning("negotiation: %s", error->message);
 		return G_SOURCE_CONTINUE;
 	}
-	if (jobs->len == 0)
+	if (stats.groups.n_jobs == 0)
 		return G_SOURCE_CONTINUE;
-
-	KiteNegotiationStats stats;
-	double t0 = kite_now_monotonic();
-	g_autoptr(GArray) matches = kite_negotiate(jobs, slots, s->usage, 1.0, kite_now_wall(), &stats);
-	/* Mark every matched job Running in one transaction, then start the
-	 * shadows: a job is never claimed twice, and never claimed unless
-	 * its Running state is on disk. */
-	g_autoptr(GArray) marked = g_array_new(FALSE, FALSE, sizeof(KiteMatch));
-	g_autoptr(GError) batch_error = NULL;
-	if (!kite_queue_begin(s->queue, &batch_error)) {
-		g_warning("negotiation: %s", batch_error->message);
-		return G_SOURCE_CONTINUE;
-	}
-	for (guint i = 0; i < matches->len; i++) {
-		const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
-		g_autofree char *slot_name = NULL;
-		kite_ad_get_string(slots->pdata[m->slot], "Name", &slot_name);
-		if (kite_queue_set_running(s->queue, &m->id, slot_name))
-			g_array_append_val(marked, *m);
-	}
-	if (!kite_queue_commit(s->queue, &batch_error)) {
-		g_warning("negotiation: %s", batch_error->message);
-		return G_SOURCE_CONTINUE;
-	}
-	guint started = 0;
 	for (guint i = 0; i < marked->len; i++) {
-		const KiteMatch *m = &g_array_index(marked, KiteMatch, i);
-		started += start_shadow(s, jobs->pdata[m->job], slots->pdata[m->slot], &m->id);
+		const KiteCycleMatch *m = marked->pdata[i];
+		if (m->job)
+			start_shadow(s, m->job, m->slot, &m->id);
+		else
+			kite_queue_set_idle(s->queue, &m->id, 0, "its ad could not be read", FALSE);
 	}
-	g_message("negotiation: %u idle job(s) in %u autocluster(s), %u free slot(s): %u matched, %u "
-		  "evaluations, %.3f s",
-		  stats.n_jobs, stats.n_autoclusters, slots->len, started, stats.n_evaluations,
-		  kite_now_monotonic() - t0);
+	g_autofree char *what = kite_cycle_stats_describe(&stats);
+	g_message("negotiation: %s", what);
 	return G_SOURCE_CONTINUE;
 }
 
