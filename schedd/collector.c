@@ -314,6 +314,9 @@ gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint
 	case KITE_MSG_MACHINES_QUERY:
 		handle_query(s, conn, body);
 		return TRUE;
+	case KITE_MSG_AGENT_QUERY:
+		kite_schedd_agent_query(s, conn, body);
+		return TRUE;
 	default:
 		return FALSE;
 	}

@@ -30,8 +30,13 @@ struct _KiteSchedd {
 void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer user_data);
 
 /* The collector's requests (collector.c): MACHINE_ADS, MACHINE_INVALIDATE
- * and MACHINES_QUERY.  Returns FALSE for any other message type. */
+ * MACHINES_QUERY, and the agent's AGENT_QUERY.  Returns FALSE for any
+ * other message type. */
 gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body);
+
+/* The agent's AGENT_QUERY (agent.c): the slots that could run a job
+ * like the one described, best first, with predicted run times. */
+void kite_schedd_agent_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body);
 
 /* The negotiator role and the shadows (shadows.c). */
 void kite_schedd_shadows_init(KiteSchedd *s);

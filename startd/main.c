@@ -106,6 +106,8 @@ static gboolean start(KiteStartd *d, GError **error)
 	    .benchmark = kite_config_get_bool(d->config, "benchmark"),
 	};
 	d->machine = kite_machine_probe(&mo);
+	if (kite_config_get_int(d->config, "mips") > 0)
+		kite_ad_set_int(d->machine, "Mips", kite_config_get_int(d->config, "mips"));
 	gint64 kflops = 0, mips = 0;
 	kite_ad_get_int(d->machine, "KFlops", &kflops);
 	kite_ad_get_int(d->machine, "Mips", &mips);

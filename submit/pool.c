@@ -1,13 +1,14 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
- * (the machines, as condor_status shows them).  Later issues add query,
- * vacate, ckpt and glidein here. */
+ * (the machines, as condor_status shows them); query is in
+ * pool-query.c.  Later issues add vacate, ckpt and glidein here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ad.h"
 #include "cli-common.h"
+#include "pool-query.h"
 #include "util.h"
 
 static const char usage[] =
@@ -24,6 +25,9 @@ static const char usage[] =
     "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
+    "  query [--requirements EXPR] [--rank EXPR] [--work N] [--json]\n"
+    "                               the slots that could run such a job, best first, with\n"
+    "                               run times predicted for N Mips-seconds of work\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -371,6 +375,8 @@ int main(int argc, char **argv)
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "query"))
+		return kite_pool_query(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }

@@ -8,7 +8,7 @@ bin/submit: $(BUILD)/submit/submit.o $(CLI_OBJS) $(COMMON_LIB)
 	$(call link_program)
 bin/q: $(BUILD)/submit/q.o $(CLI_OBJS) $(COMMON_LIB)
 	$(call link_program)
-bin/pool: $(BUILD)/submit/pool.o $(CLI_OBJS) $(COMMON_LIB)
+bin/pool: $(BUILD)/submit/pool.o $(BUILD)/submit/pool-query.o $(CLI_OBJS) $(COMMON_LIB)
 	$(call link_program)
 
 PROGRAMS += bin/submit bin/q bin/pool
