@@ -570,3 +570,14 @@ void kite_claims_stop(KiteStartd *d)
 	g_clear_pointer(&d->claims, g_ptr_array_unref);
 	g_clear_pointer(&d->server, kite_server_free);
 }
+
+GArray *kite_claims_job_sessions(KiteStartd *d)
+{
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(GPid));
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && c->running && c->pid > 0)
+			g_array_append_val(out, c->pid);
+	}
+	return out;
+}

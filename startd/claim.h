@@ -35,4 +35,8 @@ void kite_startd_advertise(KiteStartd *d);
 /* Drop claims whose shadow has not been heard from for `claim_lease`. */
 void kite_claims_check_leases(KiteStartd *d, double now);
 
+/* The process ids of the running jobs (each leads its own session),
+ * for measuring their load.  A GArray of GPid. */
+GArray *kite_claims_job_sessions(KiteStartd *d);
+
 G_END_DECLS
