@@ -40,6 +40,11 @@ gboolean kite_conn_is_unix(const KiteConn *conn)
 	return conn->is_unix;
 }
 
+int kite_conn_fd(const KiteConn *conn)
+{
+	return conn->fd;
+}
+
 const char *kite_conn_identity(const KiteConn *conn)
 {
 	return conn->identity;

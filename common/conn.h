@@ -22,6 +22,9 @@ void kite_conn_free(KiteConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteConn, kite_conn_free)
 
 gboolean kite_conn_is_unix(const KiteConn *conn);
+/* The connection's socket, to wait for a reply from a main loop
+ * (g_unix_fd_add) instead of in kite_conn_recv. */
+int kite_conn_fd(const KiteConn *conn);
 
 /* Present a user token (TCP).  On success the server's idea of who we
  * are is available from kite_conn_identity(). */

@@ -935,7 +935,10 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 	    exit->signal > 0
 		? g_strdup_printf("\nExitBySignal = true\nExitSignal = %d\n", exit->signal)
 		: g_strdup_printf("\nExitBySignal = false\nExitCode = %d\n", exit->code);
-	if (!exec(q, "BEGIN IMMEDIATE", error))
+	/* Inside a kite_queue_begin() batch the batch's commit covers it; a
+	 * savepoint keeps the move to the history all or nothing. */
+	gboolean own = sqlite3_get_autocommit(q->db);
+	if (!exec(q, own ? "BEGIN IMMEDIATE" : "SAVEPOINT complete", error))
 		return FALSE;
 	g_autoptr(sqlite3_stmt) ins =
 	    prepare(q,
@@ -965,8 +968,8 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 		sqlite3_bind_int64(del, 2, id->proc);
 		ok = step_done(q, del, error);
 	}
-	if (!ok || !exec(q, "COMMIT", error)) {
-		exec(q, "ROLLBACK", NULL);
+	if (!ok || !exec(q, own ? "COMMIT" : "RELEASE complete", error)) {
+		exec(q, own ? "ROLLBACK" : "ROLLBACK TO complete; RELEASE complete", NULL);
 		return FALSE;
 	}
 	return TRUE;

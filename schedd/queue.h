@@ -113,8 +113,9 @@ typedef struct {
 } KiteJobExit;
 
 /* Group the single-job updates below into one transaction (one fsync
- * for a whole negotiation cycle).  kite_queue_complete() has its own and
- * must not be called inside. */
+ * for a whole negotiation cycle, or for the outcomes of every shadow
+ * that ended meanwhile).  kite_queue_complete() has its own transaction
+ * when called outside such a batch. */
 gboolean kite_queue_begin(KiteQueue *q, GError **error);
 gboolean kite_queue_commit(KiteQueue *q, GError **error);
 

@@ -24,6 +24,8 @@ struct _KiteSchedd {
 	GHashTable *shadows; /* folded slot name -> Shadow*, one per running job */
 	guint negotiate_source;
 	KiteAutoclusters *autoclusters; /* idle jobs grouped between cycles (cycle.c) */
+	GPtrArray *finished;		/* shadows ended, outcomes not yet written (shadows.c) */
+	guint outcomes_source;
 };
 
 /* The KiteServerHandler for the schedd: answers every client request. */

@@ -17,6 +17,9 @@
 /* How long a requested negotiation cycle waits for more reasons to run. */
 #define NEGOTIATE_DELAY_MS 50
 
+/* How long an outcome waits for others to share its commit. */
+#define OUTCOME_DELAY_MS 5
+
 /* Largest outcome a shadow may print. */
 #define MAX_SHADOW_OUTPUT (64 * 1024)
 
@@ -49,6 +52,8 @@ void kite_schedd_shadows_init(KiteSchedd *s)
 			  n);
 }
 
+static gboolean write_outcomes(gpointer data);
+
 void kite_schedd_shadows_free(KiteSchedd *s)
 {
 	if (s->shadows) {
@@ -63,6 +68,11 @@ void kite_schedd_shadows_free(KiteSchedd *s)
 	}
 	if (s->negotiate_source)
 		g_source_remove(s->negotiate_source);
+	if (s->outcomes_source) {
+		/* Outcomes heard but not written yet: write them now. */
+		g_source_remove(s->outcomes_source);
+		write_outcomes(s);
+	}
 	g_clear_pointer(&s->autoclusters, kite_autoclusters_free);
 	kite_usage_free(s->usage);
 }
@@ -161,6 +171,45 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 	}
 }
 
+/* A shadow that ended, waiting for its outcome to be written. */
+typedef struct {
+	Shadow *sh;
+	char *out;
+	int status;
+} Finished;
+
+/* Write the outcomes of every shadow that ended since the last call in
+ * one transaction — one fsync for many jobs rather than one each.
+ * Nothing was acknowledged to anyone for them (the shadows have
+ * exited), and a schedd that dies before the commit finds those jobs
+ * Running and makes them Idle, as for any job whose outcome it never
+ * heard. */
+static gboolean write_outcomes(gpointer data)
+{
+	KiteSchedd *s = data;
+	s->outcomes_source = 0;
+	g_autoptr(GPtrArray) batch = g_steal_pointer(&s->finished);
+	g_autoptr(GError) error = NULL;
+	gboolean batched = kite_queue_begin(s->queue, &error);
+	if (!batched)
+		g_warning("outcomes: %s; writing them one by one", error->message);
+	for (guint i = 0; i < batch->len; i++) {
+		Finished *f = batch->pdata[i];
+		apply_outcome(f->sh, f->out, f->status);
+	}
+	if (batched && !kite_queue_commit(s->queue, &error))
+		g_warning("outcomes of %u job(s) not written: %s (they are Idle again after a restart)",
+			  batch->len, error->message);
+	for (guint i = 0; i < batch->len; i++) {
+		Finished *f = batch->pdata[i];
+		shadow_free(f->sh);
+		g_free(f->out);
+		g_free(f);
+	}
+	kite_schedd_negotiate_soon(s);
+	return G_SOURCE_REMOVE;
+}
+
 static void on_shadow_done(GObject *source, GAsyncResult *res, gpointer data)
 {
 	Shadow *sh = data;
@@ -175,11 +224,17 @@ static void on_shadow_done(GObject *source, GAsyncResult *res, gpointer data)
 	int status = g_subprocess_get_if_exited(sh->proc) ? g_subprocess_get_exit_status(sh->proc) : -1;
 	if (!s->shadows) /* shutting down */
 		return;
-	apply_outcome(sh, out, status);
 	g_autofree char *key = g_utf8_casefold(sh->slot, -1);
 	g_hash_table_remove(s->shadows, key);
-	shadow_free(sh);
-	kite_schedd_negotiate_soon(s);
+	Finished *f = g_new0(Finished, 1);
+	f->sh = sh;
+	f->out = g_steal_pointer(&out);
+	f->status = status;
+	if (!s->finished)
+		s->finished = g_ptr_array_new();
+	g_ptr_array_add(s->finished, f);
+	if (!s->outcomes_source)
+		s->outcomes_source = g_timeout_add(OUTCOME_DELAY_MS, write_outcomes, s);
 }
 
 /* Start the shadow of @job, already marked Running on @slot.  FALSE if

@@ -29,6 +29,10 @@
 #include "shadow.h"
 #include "util.h"
 
+/* Seconds before the first poll of a started job (doubling up to
+ * --poll-interval). */
+#define FIRST_POLL 0.005
+
 /* Largest job ad (with its claim id line) accepted on stdin. */
 #define MAX_STDIN (4 * 1024 * 1024)
 
@@ -227,8 +231,12 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 	g_message("job %s runs on %s (pid %" G_GINT64_FORMAT ")", arg_job, arg_slot, pid);
 	o->started = kite_now_wall();
 	gboolean reconnected = FALSE;
+	/* Ask soon after the start, then back off to the poll interval: a
+	 * short job is over before a whole interval has passed. */
+	double wait = MIN(arg_poll, FIRST_POLL);
 	for (;;) {
-		nap(arg_poll);
+		nap(wait);
+		wait = MIN(wait * 2, arg_poll);
 		if (terminate) {
 			release(conn, claim);
 			set_outcome(o, "requeue", 0,
