@@ -60,4 +60,8 @@ GPtrArray *kite_collector_ads(KiteCollector *c, const KiteExpr *constraint);
 
 guint kite_collector_size(const KiteCollector *c);
 
+/* How many slots the last kite_collector_update() stored as Unclaimed
+ * that were not Unclaimed (or not known) before: slots that became free. */
+guint kite_collector_last_freed(const KiteCollector *c);
+
 G_END_DECLS

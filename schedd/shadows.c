@@ -14,8 +14,9 @@
 #include "schedd.h"
 #include "util.h"
 
-/* How long a requested negotiation cycle waits for more reasons to run. */
-#define NEGOTIATE_DELAY_MS 50
+/* How long a requested negotiation cycle waits for more reasons to run
+ * (a cycle with few free slots costs milliseconds: bench/negotiate). */
+#define NEGOTIATE_DELAY_MS 10
 
 /* How long an outcome waits for others to share its commit. */
 #define OUTCOME_DELAY_MS 5
