@@ -196,8 +196,15 @@ int main(int argc, char **argv)
 	fill_collector(s.collector);
 
 	guint matched = 0;
-	double first = cycle(&s, &matched, "first");
-	kite_queue_requeue_running(s.queue);
+	/* The first cycle of a schedd (an empty cache), several times. */
+	double *firsts = g_new0(double, runs);
+	for (int r = 0; r < runs; r++) {
+		g_clear_pointer(&s.autoclusters, kite_autoclusters_free);
+		firsts[r] = cycle(&s, &matched, "first");
+		kite_queue_requeue_running(s.queue);
+	}
+	double first = median(firsts, runs);
+	g_free(firsts);
 	double *later = g_new0(double, runs);
 	for (int r = 0; r < runs; r++) {
 		later[r] = cycle(&s, &matched, "later");
@@ -243,7 +250,7 @@ int main(int argc, char **argv)
 
 	const char *verdict = first <= 0.5 && warm <= 0.5 ? "MET" : "MISSED";
 	printf("%-52s %8.3f s   target <= 0.5 s  %s\n",
-	       "negotiation, 10,000 idle jobs x 1,000 slots, first cycle:", first,
+	       "negotiation, 10,000 idle jobs x 1,000 slots, first cycle (median):", first,
 	       first <= 0.5 ? "MET" : "MISSED");
 	printf("%-52s %8.3f s   target <= 0.5 s  %s\n", "  later cycles (median):", warm,
 	       warm <= 0.5 ? "MET" : "MISSED");
@@ -255,6 +262,7 @@ int main(int argc, char **argv)
 	g_free(one);
 	g_free(old);
 	g_hash_table_unref(s.shadows);
+	kite_autoclusters_free(s.autoclusters);
 	kite_usage_free(s.usage);
 	kite_collector_free(s.collector);
 	kite_queue_close(s.queue);
