@@ -37,6 +37,9 @@ const KiteConfigKey kite_schedd_config_keys[] = {
      "how often a shadow asks its startd how the job is doing (also the claim's heartbeat)"},
     {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
      "most bytes a shadow sends to a startd for one job (executable and input files together)"},
+    {"ckpt_lost_work_limit", KITE_CONFIG_DURATION, "1h",
+     "a job whose checkpoint cannot be restarted starts over from scratch if it has run less than "
+     "this in all, else it is held for a person (Condor's rule)"},
     {NULL},
 };
 
@@ -109,6 +112,12 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "most bytes of output (stdout, stderr and files) sent back for one job; more holds the job"},
     {"claim_lease", KITE_CONFIG_DURATION, "60s",
      "a claim whose shadow is not heard from for this long is released and its job killed"},
+    {"ckpt_program", KITE_CONFIG_STRING, NULL,
+     "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
+     "startd's own executable)"},
+    {"checkpoint_dir", KITE_CONFIG_STRING, NULL,
+     "where jobs' images go, one directory per job (default STATE_DIR/checkpoints); a job "
+     "resumes on another machine only if this directory is the same shared path there"},
     {NULL},
 };
 

@@ -65,6 +65,9 @@
 	  "shadow -> startd: (claim id, executable name, files (name, mode, contents)); starts the job")     \
 	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
 	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
-	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay))",                                                           \
-	  "startd -> shadow: (running | suspended | exited | vacated, exit code, signal, why, files back)")  \
-	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY")
+	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay)a(ss))",                                                      \
+	  "startd -> shadow: (running | suspended | exited | vacated | restart-failed, exit code, signal, "  \
+	  "why, files back, the newest checkpoint's attributes)")                                            \
+	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY") \
+	X(CLAIM_CHECKPOINT, 37, "(sb)",                                                                      \
+	  "shadow -> startd: (claim id, exit after?): checkpoint the job now; reply CLAIM_REPLY")

@@ -37,7 +37,10 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
     "CREATE TABLE IF NOT EXISTS history AS SELECT * FROM jobs WHERE 0;"
     "CREATE UNIQUE INDEX IF NOT EXISTS history_id ON history(cluster, proc);"
-    "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);";
+    "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);"
+    "CREATE TABLE IF NOT EXISTS events(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL, event TEXT NOT NULL, host TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);";
 
 /* Columns in the order every SELECT uses. */
 #define JOB_COLUMNS                                                                                          \
@@ -590,7 +593,7 @@ gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids
 	g_autoptr(GArray) results = new_results();
 	g_autoptr(GArray) targets = g_array_new(FALSE, TRUE, sizeof(Target));
 	g_array_set_clear_func(targets, target_clear);
-	if (action < KITE_ACTION_REMOVE || action > KITE_ACTION_RELEASE)
+	if (action < KITE_ACTION_REMOVE || action > KITE_ACTION_CHECKPOINT)
 		return kite_throw(error, KITE_ERROR_INVALID, "unknown action %d", action);
 	if (!exec(q, "BEGIN IMMEDIATE", error))
 		return FALSE;
@@ -636,6 +639,18 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 		r.message = refuse_other_owner(t, name, requester, is_admin);
 		if (r.message) {
 			/* refused; the message says why */
+		} else if (action == KITE_ACTION_VACATE || action == KITE_ACTION_CHECKPOINT) {
+			/* nothing changes here: the schedd asks the job's shadow */
+			if (t->status != KITE_JOB_RUNNING)
+				r.message = g_strdup_printf("job %s is not running (it is %s)", name,
+							    kite_job_status_name(t->status));
+			else {
+				r.ok = TRUE;
+				r.message = g_strdup_printf(action == KITE_ACTION_VACATE
+								? "job %s: asked to checkpoint and leave its machine"
+								: "job %s: asked to checkpoint",
+							    name);
+			}
 		} else if (action == KITE_ACTION_HOLD) {
 			if (t->status == KITE_JOB_HELD)
 				r.message = g_strdup_printf("job %s is already held", name);
@@ -888,6 +903,78 @@ static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, K
 			  out);
 }
 
+/* A change that is its own transaction, or — inside a kite_queue_begin()
+ * batch, whose commit then covers it — a savepoint, so that it is all
+ * or nothing either way.  @name names the savepoint. */
+static gboolean change_begin(KiteQueue *q, const char *name, gboolean *out_own, GError **error)
+{
+	*out_own = sqlite3_get_autocommit(q->db);
+	g_autofree char *sql = *out_own ? g_strdup("BEGIN IMMEDIATE") : g_strdup_printf("SAVEPOINT %s", name);
+	return exec(q, sql, error);
+}
+
+static gboolean change_end(KiteQueue *q, const char *name, gboolean own, gboolean ok, GError **error)
+{
+	g_autofree char *done = own ? g_strdup("COMMIT") : g_strdup_printf("RELEASE %s", name);
+	if (ok && exec(q, done, error))
+		return TRUE;
+	g_autofree char *undo =
+	    own ? g_strdup("ROLLBACK") : g_strdup_printf("ROLLBACK TO %s; RELEASE %s", name, name);
+	exec(q, undo, NULL);
+	return FALSE;
+}
+
+gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
+			      const char *detail, const KiteAd *attrs, GError **error)
+{
+	gboolean own;
+	if (!change_begin(q, "job_event", &own, error))
+		return FALSE;
+	g_autoptr(sqlite3_stmt) ins = prepare(q, "INSERT INTO events VALUES(?, ?, ?, ?, ?, ?)", error);
+	gboolean ok = ins != NULL;
+	if (ok) {
+		sqlite3_bind_int64(ins, 1, id->cluster);
+		sqlite3_bind_int64(ins, 2, id->proc);
+		sqlite3_bind_int64(ins, 3, kite_now_wall());
+		sqlite3_bind_text(ins, 4, event, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 5, host ? host : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 6, detail ? detail : "", -1, SQLITE_STATIC);
+		ok = sqlite3_step(ins) == SQLITE_DONE || db_error(q, error, "record a job event");
+	}
+	if (ok && attrs && kite_ad_size(attrs) > 0) {
+		g_autoptr(KiteAd) copy = kite_ad_copy(attrs);
+		gboolean ckpt = g_str_equal(event, "checkpoint");
+		ok = note_in_proc_ad(q, id, KITE_JOB_RUNNING, copy, ckpt ? "NumCheckpoints" : NULL);
+		gint64 when = 0, size = 0;
+		if (ok && ckpt && kite_ad_get_int(attrs, "LastCheckpointTime", &when) &&
+		    kite_ad_get_int(attrs, "CheckpointSize", &size))
+			ok = update_one(q, id, "record a checkpoint",
+					"UPDATE jobs SET num_ckpts = num_ckpts + 1, last_ckpt = ?, image_size = ? "
+					"WHERE cluster = ? AND proc = ?",
+					"xx", when, size);
+		if (!ok)
+			kite_throw(error, KITE_ERROR_STATE, "job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running",
+				   id->cluster, id->proc);
+	}
+	return change_end(q, "job_event", own, ok, error);
+}
+
+gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
+			       GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(
+	    q, "SELECT time, event, host, detail FROM events WHERE cluster = ? AND proc = ? ORDER BY rowid", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		func(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+		     (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3), data);
+	return rc == SQLITE_DONE || db_error(q, error, "read job events");
+}
+
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)
 {
 	gint64 now = kite_now_wall();
@@ -935,10 +1022,8 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 	    exit->signal > 0
 		? g_strdup_printf("\nExitBySignal = true\nExitSignal = %d\n", exit->signal)
 		: g_strdup_printf("\nExitBySignal = false\nExitCode = %d\n", exit->code);
-	/* Inside a kite_queue_begin() batch the batch's commit covers it; a
-	 * savepoint keeps the move to the history all or nothing. */
-	gboolean own = sqlite3_get_autocommit(q->db);
-	if (!exec(q, own ? "BEGIN IMMEDIATE" : "SAVEPOINT complete", error))
+	gboolean own;
+	if (!change_begin(q, "complete", &own, error))
 		return FALSE;
 	g_autoptr(sqlite3_stmt) ins =
 	    prepare(q,
@@ -968,11 +1053,7 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 		sqlite3_bind_int64(del, 2, id->proc);
 		ok = step_done(q, del, error);
 	}
-	if (!ok || !exec(q, own ? "COMMIT" : "RELEASE complete", error)) {
-		exec(q, own ? "ROLLBACK" : "ROLLBACK TO complete; RELEASE complete", NULL);
-		return FALSE;
-	}
-	return TRUE;
+	return change_end(q, "complete", own, ok, error);
 }
 
 gint64 kite_queue_requeue_running(KiteQueue *q)

@@ -114,8 +114,9 @@ typedef struct {
 
 /* Group the single-job updates below into one transaction (one fsync
  * for a whole negotiation cycle, or for the outcomes of every shadow
- * that ended meanwhile).  kite_queue_complete() has its own transaction
- * when called outside such a batch. */
+ * that ended meanwhile).  kite_queue_complete() and
+ * kite_queue_job_event() are their own transaction outside such a batch
+ * and a savepoint inside one. */
 gboolean kite_queue_begin(KiteQueue *q, GError **error);
 gboolean kite_queue_commit(KiteQueue *q, GError **error);
 
@@ -141,5 +142,21 @@ gboolean kite_queue_hold_running(KiteQueue *q, const KiteJobId *id, const char *
 /* Every Running job back to Idle (a schedd starting has no shadows);
  * returns how many. */
 gint64 kite_queue_requeue_running(KiteQueue *q);
+
+/* Record @event ("started", "suspended", "running", "checkpoint",
+ * "vacated", "exited", …) of running job @id on @host, in its own
+ * transaction, and overlay @attrs (may be NULL) on its ad; a
+ * "checkpoint" event also counts the checkpoint and sets the queue's
+ * last checkpoint time and image size (LastCheckpointTime,
+ * CheckpointSize in @attrs). */
+gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
+			      const char *detail, const KiteAd *attrs, GError **error);
+
+typedef void (*KiteQueueEventFunc)(gint64 time, const char *event, const char *host, const char *detail,
+				   gpointer data);
+
+/* Every recorded event of job @id, oldest first. */
+gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
+			       GError **error);
 
 G_END_DECLS

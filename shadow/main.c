@@ -10,9 +10,18 @@
  *   SlotLost (the startd was unreachable or refused the claim, or was
  *   lost), JobStarted (the job's process was started)
  *
+ * Before the outcome it prints events as they happen, each an ad with
+ * an Event attribute ("started", "suspended", "running", "checkpoint")
+ * followed by an empty line; the outcome ad is the last (schedd/shadows.c
+ * records each in the queue as it comes).  A "checkpoint" event carries
+ * LastCheckpointImage, LastCheckpointSandbox, LastCheckpointTime,
+ * CheckpointSize and CheckpointSeconds.
+ *
  * A lost startd means "requeue": the job goes back to Idle.  Blocking
  * I/O is fine here: the shadow follows one job and nothing else.
- * SIGTERM (the job was removed, or the schedd stops) releases the claim. */
+ * SIGTERM (the job was removed, or the schedd stops) releases the claim;
+ * SIGUSR1 asks the job to checkpoint and leave (`pool vacate`), SIGUSR2
+ * to checkpoint and go on (`pool ckpt`). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -53,11 +62,19 @@ static const GOptionEntry options[] = {
     {NULL},
 };
 
-static volatile sig_atomic_t terminate;
+static volatile sig_atomic_t terminate, want_vacate, want_ckpt;
 
 static void on_term(int sig)
 {
 	terminate = 1;
+}
+
+static void on_request(int sig)
+{
+	if (sig == SIGUSR1)
+		want_vacate = 1;
+	else
+		want_ckpt = 1;
 }
 
 /* What the shadow reports. */
@@ -67,6 +84,8 @@ typedef struct {
 	char *reason;
 	gint64 started;
 	gboolean slot_lost; /* the startd was unreachable or refused the claim */
+	char *ckpt_unusable; /* why the job's checkpoint could not be restarted */
+	KiteAd *ckpt;        /* the newest checkpoint's attributes, if one was taken */
 } Outcome;
 
 static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
@@ -100,9 +119,53 @@ static void print_outcome(const Outcome *o)
 		kite_ad_set_bool(ad, "SlotLost", TRUE);
 	if (o->started)
 		kite_ad_set_bool(ad, "JobStarted", TRUE);
+	if (o->ckpt_unusable)
+		kite_ad_set_string(ad, "CheckpointUnusable", o->ckpt_unusable);
 	g_autofree char *text = kite_ad_to_text(ad);
 	fputs(text, stdout);
 	fflush(stdout);
+}
+
+/* An event for the queue (see the top of this file). */
+static void print_event(const char *event, const KiteAd *attrs)
+{
+	g_autoptr(KiteAd) ad = attrs ? kite_ad_copy(attrs) : kite_ad_new();
+	kite_ad_set_string(ad, "Event", event);
+	kite_ad_set_string(ad, "EventSlot", arg_slot);
+	kite_ad_set_int(ad, "EventTime", kite_now_wall());
+	g_autofree char *text = kite_ad_to_text(ad);
+	fputs(text, stdout);
+	fputs("\n", stdout);
+	fflush(stdout);
+}
+
+/* A checkpoint newer than any the shadow knows of: print its event. */
+static void note_checkpoint(GVariant *attrs, Outcome *o, const KiteAd *job)
+{
+	g_autoptr(KiteAd) ad = kite_ad_from_variant(attrs, NULL);
+	g_autofree char *image = NULL, *known = NULL;
+	if (!ad || !kite_ad_get_string(ad, "LastCheckpointImage", &image))
+		return;
+	if (o->ckpt)
+		kite_ad_get_string(o->ckpt, "LastCheckpointImage", &known);
+	else
+		kite_ad_get_string(job, "LastCheckpointImage", &known);
+	if (g_strcmp0(image, known) == 0)
+		return;
+	print_event("checkpoint", ad);
+	if (o->ckpt)
+		kite_ad_free(o->ckpt);
+	o->ckpt = g_steal_pointer(&ad);
+}
+
+/* Ask the startd to checkpoint the job (and make it leave, with @exit). */
+static void request_checkpoint(KiteConn *conn, const char *claim, gboolean exit)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_CLAIM_CHECKPOINT, g_variant_new("(sb)", claim, exit),
+					       KITE_MSG_CLAIM_REPLY, &error);
+	if (!r)
+		g_message("asking %s to checkpoint the job: %s", arg_slot, error->message);
 }
 
 static char *read_stdin(GError **error)
@@ -230,13 +293,19 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 	g_variant_get(r, "(x)", &pid);
 	g_message("job %s runs on %s (pid %" G_GINT64_FORMAT ")", arg_job, arg_slot, pid);
 	o->started = kite_now_wall();
+	print_event("started", NULL);
 	gboolean reconnected = FALSE;
+	const char *last_state = "running";
 	/* Ask soon after the start, then back off to the poll interval: a
 	 * short job is over before a whole interval has passed. */
 	double wait = MIN(arg_poll, FIRST_POLL);
 	for (;;) {
 		nap(wait);
 		wait = MIN(wait * 2, arg_poll);
+		if (want_vacate || want_ckpt) {
+			request_checkpoint(conn, claim, want_vacate);
+			want_vacate = want_ckpt = 0;
+		}
 		if (terminate) {
 			release(conn, claim);
 			set_outcome(o, "requeue", 0,
@@ -271,8 +340,19 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		reconnected = FALSE;
 		const char *state, *why;
 		gint64 code, sig;
-		g_autoptr(GVariant) out = NULL;
-		g_variant_get(st, "(&sxx&s@a(suay))", &state, &code, &sig, &why, &out);
+		g_autoptr(GVariant) out = NULL, ckpt = NULL;
+		g_variant_get(st, "(&sxx&s@a(suay)@a(ss))", &state, &code, &sig, &why, &out, &ckpt);
+		note_checkpoint(ckpt, o, job);
+		if ((!strcmp(state, "suspended") || !strcmp(state, "running")) && strcmp(state, last_state)) {
+			print_event(state, NULL);
+			last_state = !strcmp(state, "running") ? "running" : "suspended";
+		}
+		if (strcmp(state, "restart-failed") == 0) {
+			release(conn, claim);
+			o->ckpt_unusable = g_strdup(why);
+			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s", arg_slot, why);
+			return;
+		}
 		if (strcmp(state, "vacated") == 0) {
 			release(conn, claim);
 			set_outcome(o, "requeue", 0, "%s", *why ? why : "vacated");
@@ -315,6 +395,9 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_term};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	struct sigaction sr = {.sa_handler = on_request};
+	sigaction(SIGUSR1, &sr, NULL);
+	sigaction(SIGUSR2, &sr, NULL);
 
 	Outcome o = {.outcome = "requeue"};
 	g_autofree char *input = read_stdin(&error);
@@ -340,5 +423,8 @@ int main(int argc, char **argv)
 		g_message("job %s: %s: %s", arg_job ? arg_job : "?", o.outcome, o.reason);
 	print_outcome(&o);
 	g_free(o.reason);
+	g_free(o.ckpt_unusable);
+	if (o.ckpt)
+		kite_ad_free(o.ckpt);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "libckpt/image-format.h"
 #include "sandbox.h"
 #include "startd.h"
 #include "util.h"
@@ -40,7 +41,15 @@ typedef struct {
 	char *why; /* why it was vacated */
 	double last_heard;
 	gint64 start_time;
+	/* checkpointing (docs/running-jobs.md, "Checkpoints") */
+	char *ckpt_dir;        /* this job's images; NULL: not checkpointed */
+	gboolean restarted;    /* started from the job's LastCheckpointImage */
+	gboolean checkpointed; /* exited after a committed checkpoint */
+	char *restart_failed;  /* why `ckpt restart` refused the image */
 } Claim;
+
+/* stderr of `ckpt restart` in the sandbox: empty unless the restart failed */
+#define RESTART_LOG ".kite_restart.log"
 
 static void claim_free(Claim *c)
 {
@@ -53,6 +62,8 @@ static void claim_free(Claim *c)
 	g_free(c->sandbox);
 	g_free(c->id);
 	g_free(c->why);
+	g_free(c->ckpt_dir);
+	g_free(c->restart_failed);
 	kite_ad_free(c->job);
 	kite_job_user_clear(&c->user);
 	if (c->inputs)
@@ -110,8 +121,29 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 	gboolean changed = kite_slot_update(slot, &ctx, &in, now);
 	if (!changed || !c || !c->running)
 		return changed;
-	if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING) {
-		/* No checkpoint yet: vacating is killing. */
+	if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING && c->ckpt_dir &&
+	    !c->released && slot->activity == KITE_SLOT_VACATING) {
+		/* Checkpoint and leave (libckpt's SIGTSTP): the job exits with
+		 * KITE_CKPT_EXIT_STATUS once its image is committed, or KILL
+		 * ends it after MaxVacateTime.  SIGCONT first: a stopped job
+		 * must run to checkpoint, and SIGCONT would discard a pending
+		 * SIGTSTP. */
+		g_message("%s: vacating job (pid %d) of claim %.8s…: checkpoint and exit", slot->name, c->pid,
+			  c->id);
+		c->vacated = TRUE;
+		g_free(c->why);
+		c->why = g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
+		signal_job(c, SIGCONT);
+		if (kill(c->pid, SIGTSTP) < 0 && errno != ESRCH)
+			g_warning("kill job %d: %s", c->pid, g_strerror(errno));
+	} else if (slot->state == KITE_SLOT_PREEMPTING && slot->activity == KITE_SLOT_KILLING &&
+		   old_activity != KITE_SLOT_KILLING && c->ckpt_dir) {
+		g_message("%s: killing job (pid %d): it did not checkpoint within MaxVacateTime", slot->name,
+			  c->pid);
+		signal_job(c, SIGKILL);
+		signal_job(c, SIGCONT);
+	} else if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING) {
+		/* Not checkpointed: vacating is killing. */
 		g_message("%s: killing job (pid %d) of claim %.8s…: %s", slot->name, c->pid, c->id,
 			  c->released ? "claim released" : "preempted by the owner policy");
 		if (!c->released) {
@@ -198,6 +230,34 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		g_message("%s: job (pid %d) killed by signal %d", slot->name, pid, WTERMSIG(status));
 	else
 		g_message("%s: job (pid %d) exited with status %d", slot->name, pid, WEXITSTATUS(status));
+	if (c->ckpt_dir && c->vacated && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS) {
+		/* It finished before it could checkpoint: its exit stands. */
+		c->vacated = FALSE;
+	}
+	if (c->ckpt_dir && WIFEXITED(status) && WEXITSTATUS(status) == KITE_CKPT_EXIT_STATUS) {
+		/* Checkpointed and left: asked to (vacate), or by the program
+		 * itself (kite_ckpt_exit()). */
+		c->checkpointed = c->vacated = TRUE;
+		if (!c->why)
+			c->why = g_strdup_printf("the job checkpointed and left %s", slot->name);
+	} else if (c->restarted) {
+		/* `ckpt restart` says why in its log; past the point of no
+		 * return the restorer says it on the program's own stderr and
+		 * exits 126 (docs/ckpt.md). */
+		g_autoptr(GBytes) log = kite_sandbox_read(c->sandbox, RESTART_LOG, 4096, NULL);
+		if (!(log && g_bytes_get_size(log) > 0) && WIFEXITED(status) && WEXITSTATUS(status) == 126) {
+			g_autoptr(GBytes) err = kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
+			gsize n = err ? g_bytes_get_size(err) : 0;
+			g_autofree char *text = n ? g_strndup(g_bytes_get_data(err, NULL), n) : NULL;
+			char *line = text ? strstr(text, "ckpt-restore: ") : NULL;
+			if (line)
+				log = g_bytes_new(line, strcspn(line, "\n"));
+		}
+		if (log && g_bytes_get_size(log) > 0) {
+			c->restart_failed = g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
+			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);
+		}
+	}
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
 		drop_claim(d, w->slot);
@@ -328,6 +388,109 @@ static gboolean write_input(const char *sandbox, const char *name, guint32 mode,
 	return ok;
 }
 
+/* ---- checkpointing ---- */
+
+static char *ckpt_program(KiteStartd *d)
+{
+	const char *v = kite_config_get_string(d->config, "ckpt_program");
+	if (v && *v)
+		return g_strdup(v);
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autofree char *dir = self ? g_path_get_dirname(self) : g_strdup(".");
+	return g_build_filename(dir, "ckpt", NULL);
+}
+
+/* The directory of @job's images, created for @user: checkpoint_dir
+ * (default STATE_DIR/checkpoints) / CLUSTER.PROC.  NULL with @error if
+ * it cannot be made. */
+static char *job_ckpt_dir(KiteStartd *d, const KiteAd *job, const KiteJobUser *user, GError **error)
+{
+	const char *root = kite_config_get_string(d->config, "checkpoint_dir");
+	g_autofree char *def = g_build_filename(d->state_dir, "checkpoints", NULL);
+	if (!root || !*root)
+		root = def;
+	gint64 cluster = 0, proc = 0;
+	kite_ad_get_int(job, "ClusterId", &cluster);
+	kite_ad_get_int(job, "ProcId", &proc);
+	g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, cluster, proc);
+	char *dir = g_build_filename(root, name, NULL);
+	if (g_mkdir_with_parents(root, 0755) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    (user->change && chown(dir, user->uid, user->gid) < 0)) {
+		kite_throw_errno(error, "checkpoint directory %s", dir);
+		g_free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Start the claim's job: plainly, under `ckpt run`, or with `ckpt
+ * restart` from the job's LastCheckpointImage (in the new sandbox: the
+ * files the image names under LastCheckpointSandbox are moved here). */
+static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *pid, GError **error)
+{
+	g_autofree char *mode = NULL, *image = NULL, *old_sandbox = NULL;
+	if (!kite_ad_get_string(c->job, "CheckpointMode", &mode))
+		mode = g_strdup("none");
+	if (g_str_equal(mode, "none"))
+		return kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, pid, error);
+	if (!(c->ckpt_dir = job_ckpt_dir(d, c->job, &c->user, error)))
+		return FALSE;
+	g_autofree char *ckpt = ckpt_program(d);
+	KiteLaunch launch = {0};
+	if (kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image &&
+	    kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
+		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
+		const char *command[] = {ckpt, "restart", "--move", move, image, NULL};
+		launch.command = command;
+		launch.stderr_name = RESTART_LOG;
+		c->restarted = TRUE;
+		g_message("restarting the job from %s", image);
+		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, pid, error);
+	}
+	gint64 interval = 0;
+	kite_ad_get_int(c->job, "CheckpointInterval", &interval);
+	g_autofree char *every = g_strdup_printf("%" G_GINT64_FORMAT, MAX(interval, 0));
+	const char *prefix[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
+	launch.prefix = prefix;
+	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, pid, error);
+}
+
+/* The newest committed image of the claim's job, as attributes for the
+ * shadow (LastCheckpointImage, LastCheckpointSandbox,
+ * LastCheckpointTime, CheckpointSize, CheckpointSeconds), or an empty
+ * array. */
+static GVariant *checkpoint_attrs(Claim *c)
+{
+	g_autoptr(KiteAd) ad = kite_ad_new();
+	g_autofree char *latest = c->ckpt_dir ? g_build_filename(c->ckpt_dir, "latest", NULL) : NULL;
+	g_autofree char *target = latest ? g_file_read_link(latest, NULL) : NULL;
+	g_autofree char *image = !target ? NULL
+			       : g_path_is_absolute(target) ? g_strdup(target)
+							    : g_build_filename(c->ckpt_dir, target, NULL);
+	KiteImgHeader h;
+	struct stat st;
+	int fd = image ? open(image, O_RDONLY | O_CLOEXEC) : -1;
+	gboolean ok = fd >= 0 && fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == sizeof h &&
+		      memcmp(h.magic, KITE_IMG_MAGIC, 8) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (ok) {
+		/* The files an image names are in the sandbox of the run that
+		 * wrote it: this run's, unless nothing was written since the
+		 * restart. */
+		g_autofree char *old = NULL;
+		gboolean ours = (gint64)(h.created_ns / 1000000000) >= c->start_time ||
+				!kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
+		double secs = st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 - h.created_ns / 1e9;
+		kite_ad_set_string(ad, "LastCheckpointImage", image);
+		kite_ad_set_string(ad, "LastCheckpointSandbox", ours ? c->sandbox : old);
+		kite_ad_set_int(ad, "LastCheckpointTime", st.st_mtim.tv_sec);
+		kite_ad_set_int(ad, "CheckpointSize", st.st_size);
+		kite_ad_set_real(ad, "CheckpointSeconds", MAX(secs, 0));
+	}
+	return kite_ad_to_variant(ad);
+}
+
 static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
 	const char *exec_name;
@@ -384,7 +547,7 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	}
 	GPid pid = 0;
 	if (!error)
-		kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, &pid, &error);
+		start_job(d, c, exec_name, &pid, &error);
 	if (error) {
 		kite_server_refuse(conn, KITE_ERROR_FAILED, "%s: %s", slot->name, error->message);
 		return;
@@ -461,6 +624,9 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	GVariant *files = NULL;
 	if (c->running) {
 		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+	} else if (c->exited && c->restart_failed) {
+		state = "restart-failed";
+		why = c->restart_failed;
 	} else if (c->exited && c->vacated) {
 		state = "vacated";
 		why = c->why;
@@ -480,7 +646,37 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	if (!files)
 		files = g_variant_new_array(G_VARIANT_TYPE("(suay)"), NULL, 0);
 	kite_server_reply(conn, KITE_MSG_CLAIM_STATUS_REPLY,
-			  g_variant_new("(sxxs@a(suay))", state, code, sig, why, files));
+			  g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
+}
+
+/* `pool ckpt` / `pool vacate`: libckpt's SIGUSR2 (checkpoint and go
+ * on) or SIGTSTP (checkpoint and exit; the exit is then a vacate). */
+static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
+		return;
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	gboolean exit;
+	g_variant_get_child(body, 1, "b", &exit);
+	c->last_heard = kite_now_monotonic();
+	if (!c->running || !c->ckpt_dir) {
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: %s", slot->name,
+				   !c->running ? "the job is not running" : "the job is not checkpointed (mode none)");
+		return;
+	}
+	if (exit) {
+		c->vacated = TRUE;
+		g_free(c->why);
+		c->why = g_strdup_printf("vacated from %s on request", slot->name);
+	}
+	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing", c->pid);
+	signal_job(c, SIGCONT);
+	if (kill(c->pid, exit ? SIGTSTP : SIGUSR2) < 0 && errno != ESRCH)
+		g_warning("kill job %d: %s", c->pid, g_strerror(errno));
+	g_autofree char *msg = g_strdup_printf("%s %s", exit ? "vacating" : "checkpointing", slot->name);
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
 }
 
 static void handle_release(KiteStartd *d, KiteServerConn *conn, GVariant *body)
@@ -515,6 +711,9 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 		break;
 	case KITE_MSG_RELEASE:
 		handle_release(d, conn, body);
+		break;
+	case KITE_MSG_CLAIM_CHECKPOINT:
+		handle_checkpoint(d, conn, body);
 		break;
 	default:
 		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",

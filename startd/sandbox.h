@@ -47,6 +47,23 @@ void kite_sandbox_remove(const char *path);
 gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const KiteAd *job,
 			    const KiteJobUser *user, GPid *out_pid, GError **error);
 
+/* How a checkpointing job is started (claim.c decides). */
+typedef struct {
+	/* argv words put before the executable (`ckpt run --dir D --`), or NULL */
+	const char *const *prefix;
+	/* a whole command instead of the executable and the job's Arguments
+	 * (`ckpt restart …`): its stdin and stdout are /dev/null and its
+	 * stderr the sandbox file @stderr_name, since the restarted program
+	 * gets its own descriptors back from the image */
+	const char *const *command;
+	const char *stderr_name;
+	/* NAME=VALUE words added to the job's environment, or NULL */
+	const char *const *env;
+} KiteLaunch;
+
+gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, const KiteLaunch *launch,
+				   const KiteAd *job, const KiteJobUser *user, GPid *out_pid, GError **error);
+
 /* Bounded read of a sandbox's regular file @name (no symlinks):
  * contents up to @max bytes, else an error. */
 GBytes *kite_sandbox_read(const char *sandbox, const char *name, gsize max, GError **error);

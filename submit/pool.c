@@ -1,7 +1,8 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
- * (the machines, as condor_status shows them); query is in
- * pool-query.c.  Later issues add vacate, ckpt and glidein here. */
+ * (the machines, as condor_status shows them); query lives in
+ * pool-query.c and glidein in pool-glidein.c.  Later issues add vacate
+ * and ckpt here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "ad.h"
 #include "cli-common.h"
 #include "pool-query.h"
+#include "pool-glidein.h"
 #include "util.h"
 
 static const char usage[] =
@@ -18,6 +20,9 @@ static const char usage[] =
     "  rm ID…                       remove jobs (they move to the history)\n"
     "  hold [--reason TEXT] ID…     hold jobs so that they do not run\n"
     "  release ID…                  let held jobs run again\n"
+    "  vacate ID…                   running jobs: checkpoint now and leave the machine\n"
+    "                               (they go back to Idle with that checkpoint)\n"
+    "  ckpt ID…                     running jobs: checkpoint now and go on\n"
     "  edit ID… ATTRIBUTE EXPR      set a job attribute (e.g. pool edit 12 JobPrio 5)\n"
     "  token create --user NAME [--lifetime DURATION]\n"
     "                               print a token for NAME to reach the schedd over TCP\n"
@@ -28,6 +33,8 @@ static const char usage[] =
     "  query [--requirements EXPR] [--rank EXPR] [--work N] [--json]\n"
     "                               the slots that could run such a job, best first, with\n"
     "                               run times predicted for N Mips-seconds of work\n"
+    "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
+    "                               start startds on workstations over SSH (docs/glidein.md)\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -369,6 +376,10 @@ int main(int argc, char **argv)
 		}
 		return act(schedd, KITE_ACTION_HOLD, reason, rest, n);
 	}
+	if (g_str_equal(cmd, "vacate"))
+		return act(schedd, KITE_ACTION_VACATE, NULL, rest, n);
+	if (g_str_equal(cmd, "ckpt"))
+		return act(schedd, KITE_ACTION_CHECKPOINT, NULL, rest, n);
 	if (g_str_equal(cmd, "edit"))
 		return edit(schedd, rest, n);
 	if (g_str_equal(cmd, "token"))
@@ -377,6 +388,8 @@ int main(int argc, char **argv)
 		return status(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "query"))
 		return kite_pool_query(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "glidein"))
+		return kite_pool_glidein(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }

@@ -9,7 +9,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: ckpt run [--dir DIR] [--interval SECONDS] -- PROG [ARGS...]\n"
 	      "       ckpt now [--exit] [--dir DIR] [--timeout SECONDS] PID\n"
-	      "       ckpt restart IMAGE|DIR\n"
+	      "       ckpt restart [--move OLD=NEW] IMAGE|DIR\n"
 	      "       ckpt inspect [--summary] [--no-verify] IMAGE|DIR\n",
 	      f);
 }

@@ -104,6 +104,11 @@ start_startd() {
 states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
 states_are() { [ "$(states "$1")" == "$2" ]; }
 
+# status_of ID: the ST column of `q` for job ID, or "gone".
+status_of() { local l; l=$(q -a "$1" 2>/dev/null | awk -v id="$1" '$1 == id {print $6}'); echo "${l:-gone}"; }
+status_is() { [ "$(status_of "$1")" == "$2" ]; }
+in_history() { q -a --history "$1" 2>/dev/null | grep -q "^$1 .* C "; }
+
 finish() {
 	echo "$(basename "$0"): $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
