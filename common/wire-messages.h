@@ -66,7 +66,7 @@
 	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
 	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
 	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay)a(ss))",                                                      \
-	  "startd -> shadow: (running | suspended | exited | vacated | restart-failed, exit code, signal, "  \
+	  "startd -> shadow: (running | suspended | vacating | exited | vacated | restart-failed, exit code, signal, "  \
 	  "why, files back, the newest checkpoint's attributes)")                                            \
 	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY") \
 	X(CLAIM_CHECKPOINT, 37, "(sb)",                                                                      \

@@ -623,7 +623,11 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	const char *why = "";
 	GVariant *files = NULL;
 	if (c->running) {
-		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+		/* A job being vacated (checkpoint, then exit) is not running
+		 * again, even though it was continued to take its checkpoint. */
+		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
+								: "running";
 	} else if (c->exited && c->restart_failed) {
 		state = "restart-failed";
 		why = c->restart_failed;
