@@ -240,19 +240,34 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 	}
 }
 
-/* A shadow that ended, waiting for its outcome to be written. */
+/* What a shadow said, waiting to be written: an event ad, or (@ended)
+ * its outcome once it exited. */
 typedef struct {
 	Shadow *sh;
 	char *out;
 	int status;
+	gboolean ended;
 } Finished;
 
-/* Write the outcomes of every shadow that ended since the last call in
- * one transaction — one fsync for many jobs rather than one each.
- * Nothing was acknowledged to anyone for them (the shadows have
- * exited), and a schedd that dies before the commit finds those jobs
- * Running and makes them Idle, as for any job whose outcome it never
- * heard. */
+static void record_event(Shadow *sh, const char *text);
+
+/* Queue @f; the queue is written within OUTCOME_DELAY_MS. */
+static void queue_finished(KiteSchedd *s, Finished *f)
+{
+	if (!s->finished)
+		s->finished = g_ptr_array_new();
+	g_ptr_array_add(s->finished, f);
+	if (!s->outcomes_source)
+		s->outcomes_source = g_timeout_add(OUTCOME_DELAY_MS, write_outcomes, s);
+}
+
+/* Write the events and outcomes the shadows reported since the last
+ * call, in order, in one transaction — one fsync for many jobs rather
+ * than one or more each.  Nothing was acknowledged to anyone for them
+ * (a shadow does not wait for its events to be written, and has exited
+ * before its outcome is), and a schedd that dies before the commit
+ * finds those jobs Running and makes them Idle, as for any job whose
+ * outcome it never heard. */
 static gboolean write_outcomes(gpointer data)
 {
 	KiteSchedd *s = data;
@@ -264,14 +279,18 @@ static gboolean write_outcomes(gpointer data)
 		g_warning("outcomes: %s; writing them one by one", error->message);
 	for (guint i = 0; i < batch->len; i++) {
 		Finished *f = batch->pdata[i];
-		apply_outcome(f->sh, f->out, f->status);
+		if (f->ended)
+			apply_outcome(f->sh, f->out, f->status);
+		else
+			record_event(f->sh, f->out);
 	}
 	if (batched && !kite_queue_commit(s->queue, &error))
 		g_warning("outcomes of %u job(s) not written: %s (they are Idle again after a restart)",
 			  batch->len, error->message);
 	for (guint i = 0; i < batch->len; i++) {
 		Finished *f = batch->pdata[i];
-		shadow_free(f->sh);
+		if (f->ended)
+			shadow_free(f->sh);
 		g_free(f->out);
 		g_free(f);
 	}
@@ -296,11 +315,8 @@ static void on_shadow_exit(GObject *source, GAsyncResult *res, gpointer data)
 	f->sh = sh;
 	f->out = g_strdup(sh->block->str);
 	f->status = status;
-	if (!s->finished)
-		s->finished = g_ptr_array_new();
-	g_ptr_array_add(s->finished, f);
-	if (!s->outcomes_source)
-		s->outcomes_source = g_timeout_add(OUTCOME_DELAY_MS, write_outcomes, s);
+	f->ended = TRUE;
+	queue_finished(s, f);
 }
 
 /* An event ad from the shadow (see shadow/main.c): into the queue. */
@@ -347,7 +363,10 @@ static void on_shadow_line(GObject *source, GAsyncResult *res, gpointer data)
 		return;
 	}
 	if (len == 0 && sh->block->len > 0) {
-		record_event(sh, sh->block->str);
+		Finished *f = g_new0(Finished, 1);
+		f->sh = sh;
+		f->out = g_strdup(sh->block->str);
+		queue_finished(sh->s, f);
 		g_string_truncate(sh->block, 0);
 	} else if (sh->block->len + len < MAX_SHADOW_OUTPUT) {
 		g_string_append_len(sh->block, line, len);
