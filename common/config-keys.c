@@ -68,6 +68,9 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"subnet", KITE_CONFIG_STRING, NULL, "the Subnet attribute of the ads, e.g. 192.168.1"},
     {"benchmark", KITE_CONFIG_BOOL, "true",
      "measure KFlops and Mips at start (a fraction of a second); false publishes neither"},
+    {"mips", KITE_CONFIG_INT, "0",
+     "Mips to advertise instead of the measured figure (0: measure, as `benchmark` says); for a "
+     "machine whose speed is known, and for tests"},
     {"advertise_interval", KITE_CONFIG_DURATION, "5s",
      "how often slot ads are sent to the schedd (also at once on every state change); the schedd "
      "drops them after 3 intervals without news"},

@@ -864,7 +864,11 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	const char *why = "";
 	GVariant *files = NULL;
 	if (c->running) {
-		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+		/* A job being vacated (checkpoint, then exit) is not running
+		 * again, even though it was continued to take its checkpoint. */
+		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
+								: "running";
 	} else if (c->exited && c->restart_failed) {
 		state = "restart-failed";
 		why = c->restart_failed;
@@ -1060,4 +1064,15 @@ void kite_claims_stop(KiteStartd *d)
 		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
 		unlink(path);
 	}
+}
+
+GArray *kite_claims_job_sessions(KiteStartd *d)
+{
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(GPid));
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && c->running && c->pid > 0)
+			g_array_append_val(out, c->pid);
+	}
+	return out;
 }
