@@ -58,6 +58,10 @@
 	X(AGENT_REPLY, 26, "(a(sssxddd))",                                                                   \
 	  "schedd -> client: slots that could run it, best first: (name, state, activity, Mips or -1, "     \
 	  "LoadAvg or -1, rank, predicted run time in seconds or -1)")                                      \
+	/* a job's record of events (schedd; `q -l`) */                                                    \
+	X(JOB_EVENTS, 28, "(xx)", "client -> schedd: (cluster, proc): what happened to the job")           \
+	X(JOB_EVENTS_REPLY, 29, "(a(xsss))",                                                                 \
+	  "schedd -> client: its events, oldest first: (time, event, slot, detail)")                         \
 	/* claims and jobs (shadow -> startd, daemon role only; docs/running-jobs.md) */                     \
 	X(CLAIM, 30, "(ssa(ss))", "shadow -> startd: (slot name, claim id, job ad); reply CLAIM_REPLY")     \
 	X(CLAIM_REPLY, 31, "(s)", "startd -> shadow: (what was done), for CLAIM and RELEASE")                \
