@@ -74,6 +74,9 @@ char *kite_autocluster_signature(const KiteAd *job, GHashTable *slot_refs)
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	g_hash_table_add(names, g_strdup("requirements"));
 	g_hash_table_add(names, g_strdup("rank"));
+	/* where its checkpoint is decides which slots are nearer (ckpt-place.h) */
+	g_hash_table_add(names, g_strdup("checkpointserversubnet"));
+	g_hash_table_add(names, g_strdup("checkpointserversite"));
 	GHashTableIter it;
 	gpointer key;
 	g_hash_table_iter_init(&it, slot_refs);

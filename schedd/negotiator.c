@@ -3,6 +3,8 @@
  * Finding the jobs and slots and starting shadows is in shadows.c. */
 #include "negotiator.h"
 
+#include "ckpt-place.h"
+
 #include "autocluster.h"
 
 #include <math.h>
@@ -124,14 +126,18 @@ typedef struct {
 typedef struct {
 	guint slot;
 	double rank;
+	int near; /* to the job's checkpoint server (ckpt-place.h) */
 	const char *name;
 } Candidate;
 
+/* Best Rank first; rank being equal, nearest the job's checkpoint. */
 static gint compare_candidates(gconstpointer a, gconstpointer b)
 {
 	const Candidate *x = a, *y = b;
 	if (x->rank != y->rank)
 		return x->rank > y->rank ? -1 : 1;
+	if (x->near != y->near)
+		return x->near > y->near ? -1 : 1;
 	return g_strcmp0(x->name, y->name);
 }
 
@@ -154,8 +160,10 @@ static GArray *find_candidates(const KiteAd *ad, GPtrArray *slots, const SlotInf
 		(*inout_evaluations)++;
 		if (!kite_negotiator_match(ad, slots->pdata[i]))
 			continue;
-		Candidate cand = {
-		    .slot = i, .rank = kite_negotiator_rank(ad, slots->pdata[i]), .name = info[i].name};
+		Candidate cand = {.slot = i,
+				  .rank = kite_negotiator_rank(ad, slots->pdata[i]),
+				  .near = kite_ckpt_proximity(ad, slots->pdata[i]),
+				  .name = info[i].name};
 		g_array_append_val(c, cand);
 	}
 	g_array_sort(c, compare_candidates);

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "ckpt-interval.h"
+#include "ckpt-place.h"
 #include "schedd.h"
 #include "util.h"
 
@@ -391,6 +392,48 @@ static void on_input_written(GObject *source, GAsyncResult *res, gpointer data)
 	g_output_stream_close(G_OUTPUT_STREAM(source), NULL, NULL);
 }
 
+/* A checkpointed job's first run: the agent picks its checkpoint server
+ * among those that advertise to this schedd (ckpt-place.h), sets
+ * CheckpointServer in @job (the copy for the shadow) and records the
+ * choice in the queue.  No server known: the startd's own ckpt_server, or
+ * its checkpoint directory. */
+static void choose_ckpt_server(KiteSchedd *s, KiteAd *job, const KiteAd *slot, const KiteJobId *id,
+			       const char *slot_name)
+{
+	g_autofree char *mode = NULL;
+	if (kite_ad_get_string(job, "CheckpointMode", &mode) && g_str_equal(mode, "none"))
+		return;
+	g_autoptr(KiteExpr) is_server = kite_expr_parse("MyType == \"CkptServer\"", NULL, NULL);
+	g_autoptr(GVariant) list = g_variant_ref_sink(kite_collector_query(s->collector, is_server));
+	g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
+	for (gsize i = 0; i < g_variant_n_children(list); i++) {
+		g_autoptr(GVariant) child = g_variant_get_child_value(list, i);
+		KiteAd *ad = kite_ad_from_variant(child, NULL);
+		if (ad)
+			g_ptr_array_add(servers, ad);
+	}
+	if (servers->len == 0)
+		return;
+	/* room for an image as big as the job's memory request (MiB) */
+	gint64 need = 0;
+	kite_ad_get_int(job, "RequestMemory", &need);
+	g_autofree char *why = NULL;
+	const KiteAd *best = kite_ckpt_choose_server(servers, slot, need << 20, &why);
+	g_autoptr(KiteAd) note = kite_ad_new();
+	kite_ad_set_string(note, "CheckpointServerChoice", why);
+	if (best) {
+		g_autofree char *addr = NULL, *site = NULL, *subnet = NULL;
+		kite_ad_get_string(best, "CkptServerAddr", &addr);
+		kite_ad_set_string(job, "CheckpointServer", addr);
+		kite_ad_set_string(note, "CheckpointServer", addr);
+		if (kite_ad_get_string(best, "Site", &site))
+			kite_ad_set_string(note, "CheckpointServerSite", site);
+		if (kite_ad_get_string(best, "Subnet", &subnet))
+			kite_ad_set_string(note, "CheckpointServerSubnet", subnet);
+	}
+	kite_queue_job_event(s->queue, id, "checkpoint-server", slot_name, why, note, NULL);
+}
+
 /* Start the shadow of @job, already marked Running on @slot.  FALSE if
  * it could not start (the job is then Idle again). */
 static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id)
@@ -445,6 +488,8 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
 	if (caps)
 		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
+	if (!caps)
+		choose_ckpt_server(s, with_caps, slot, id, slot_name);
 	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name, kite_config_get_duration(s->config, "ckpt_cost_default"),
 				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_min"),
 				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_max"));

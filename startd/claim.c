@@ -550,6 +550,16 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user, error) ||
 		    !kite_ckpt_caps_load(caps_path, &caps, error))
 			return FALSE;
+		if (caps.server && g_strcmp0(caps.server, c->server) != 0) {
+			/* the job's image is where its capabilities say */
+			g_free(c->server);
+			c->server = g_strdup(caps.server);
+			g_clear_pointer(&cc, kite_ckpt_client_free);
+			if (!(cc = kite_ckpt_client_connect(c->server, 10, error))) {
+				g_prefix_error(error, "checkpoint server: ");
+				return FALSE;
+			}
+		}
 		g_auto(KiteCkptInfo) info = {0};
 		g_autoptr(GError) renew_error = NULL;
 		if (caps.manage && !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
@@ -586,7 +596,11 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	if (!(c->ckpt_dir = job_ckpt_dir(d, c->job, &c->user, error)))
 		return FALSE;
 	g_autofree char *ckpt = ckpt_program(d);
-	const char *server = kite_config_get_string(d->config, "ckpt_server");
+	/* the server the agent chose for the job, else this machine's */
+	g_autofree char *chosen = NULL;
+	const char *server = kite_ad_get_string(c->job, "CheckpointServer", &chosen) && *chosen
+				 ? chosen
+				 : kite_config_get_string(d->config, "ckpt_server");
 	c->server = server && *server ? g_strdup(server) : NULL;
 	if (c->server && !prepare_server_dir(d, c, c->server, ckpt, error))
 		return FALSE;
