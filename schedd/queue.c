@@ -822,6 +822,12 @@ gint64 kite_queue_purge_history(KiteQueue *q, gint64 max_age)
 	     "DELETE FROM clusters WHERE cluster NOT IN (SELECT cluster FROM jobs)"
 	     " AND cluster NOT IN (SELECT cluster FROM history)",
 	     NULL);
+	/* and the events of jobs that are nowhere any more */
+	exec(q,
+	     "DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.cluster = events.cluster AND "
+	     "j.proc = events.proc) AND NOT EXISTS (SELECT 1 FROM history h WHERE h.cluster = events.cluster AND "
+	     "h.proc = events.proc)",
+	     NULL);
 	return n;
 }
 

@@ -237,7 +237,7 @@ static void delete_server_space(Claim *c)
 	g_autoptr(KiteCkptClient) cc = NULL;
 	g_autoptr(GError) error = NULL;
 	if (!kite_ckpt_caps_load(caps_path, &caps, &error) || !caps.manage ||
-	    !(cc = kite_ckpt_client_connect(c->server, 5, &error)) ||
+	    !(cc = kite_ckpt_client_connect(c->server, 2, &error)) ||
 	    !kite_ckpt_client_manage(cc, caps.manage, "delete", 0, &info, &error))
 		g_message("deleting checkpoint space %s: %s", caps.id ? caps.id : "?",
 			  error ? error->message : "no manage capability");
@@ -539,7 +539,7 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 		owner = g_strdup(c->user.name);
 	}
 	gint64 lease = (gint64)kite_config_get_duration(d->config, "ckpt_lease");
-	g_autoptr(KiteCkptClient) cc = kite_ckpt_client_connect(server, 10, error);
+	g_autoptr(KiteCkptClient) cc = kite_ckpt_client_connect(server, 5, error);
 	if (!cc) {
 		g_prefix_error(error, "checkpoint server: ");
 		return FALSE;
@@ -555,7 +555,7 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 			g_free(c->server);
 			c->server = g_strdup(caps.server);
 			g_clear_pointer(&cc, kite_ckpt_client_free);
-			if (!(cc = kite_ckpt_client_connect(c->server, 10, error))) {
+			if (!(cc = kite_ckpt_client_connect(c->server, 5, error))) {
 				g_prefix_error(error, "checkpoint server: ");
 				return FALSE;
 			}
@@ -679,7 +679,7 @@ static void image_size(Claim *c, const char *image, gint64 *size, double *secs)
 		g_auto(KiteCkptInfo) info = {0};
 		g_autoptr(KiteCkptClient) cc = NULL;
 		if (kite_ckpt_caps_load(caps_path, &caps, NULL) && caps.manage &&
-		    (cc = kite_ckpt_client_connect(c->server, 5, NULL)) &&
+		    (cc = kite_ckpt_client_connect(c->server, 2, NULL)) &&
 		    kite_ckpt_client_manage(cc, caps.manage, "stat", 0, &info, NULL))
 			*size = info.size;
 		return;
