@@ -499,9 +499,10 @@ static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		memcpy(out + pos, data, r->len);
 		pos += r->len;
 	}
+	/* "(ay)" is serialised as the array's bytes alone: made from them
+	 * directly, the reply is not copied into a new value first */
 	kite_server_reply(conn, KITE_MSG_CKPT_CHUNKS,
-			  g_variant_new("(@ay)", g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, out, total, TRUE,
-									 g_free, out)));
+			  g_variant_new_from_data(G_VARIANT_TYPE("(ay)"), out, total, TRUE, g_free, out));
 }
 
 static void handle_manage(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
