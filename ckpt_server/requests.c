@@ -594,15 +594,11 @@ static void handle_list(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 
 static void handle_status(KiteCkptServer *s, KiteServerConn *conn)
 {
-	guint64 live = 0;
-	GHashTableIter it;
-	gpointer v;
-	g_hash_table_iter_init(&it, s->owners);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		live += ((KiteOwner *)v)->live;
+	KiteCkptServerStatus st = {0};
+	kite_ckpt_status(s, &st);
 	kite_server_reply(conn, KITE_MSG_CKPT_STATUS_REPLY,
-			  g_variant_new("(sttttuu)", s->address, kite_store_capacity(s), s->used, live, kite_store_free(s),
-					kite_server_n_connections(s->server), g_hash_table_size(s->uploads)));
+			  g_variant_new("(sttttuu)", st.address, st.capacity, st.used, st.live, st.free, st.connections,
+					st.uploads));
 }
 
 void kite_ckpt_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer user_data)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ad.h"
+#include "advertise.h"
 #include "schedd.h"
 #include "util.h"
 
@@ -16,6 +17,7 @@ typedef struct {
 	char *identity; /* the daemon that advertised it */
 	KiteAd *ad;
 	double expires; /* monotonic */
+	gboolean slot;	/* a slot; else a daemon's own ad (a checkpoint server's) */
 } Entry;
 
 struct _KiteCollector {
@@ -118,6 +120,8 @@ gboolean kite_collector_update(KiteCollector *c, GVariant *ads, const char *iden
 		kite_ad_set_int(e->ad, "LastHeardFrom", kite_now_wall());
 		kite_ad_set_string(e->ad, "AuthenticatedIdentity", identity);
 		e->expires = now + ad_lifetime(c, ad);
+		g_autofree char *type = NULL;
+		e->slot = !kite_ad_get_string(ad, "MyType", &type) || g_strcmp0(type, KITE_CKPT_SERVER_AD_TYPE) != 0;
 		g_hash_table_replace(c->entries, g_steal_pointer(&key), e);
 		stored++;
 	}
@@ -171,6 +175,11 @@ static gint compare_entries(gconstpointer a, gconstpointer b)
 
 GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
 {
+	return kite_collector_query_kind(c, constraint, TRUE);
+}
+
+GVariant *kite_collector_query_kind(KiteCollector *c, const KiteExpr *constraint, gboolean slots)
+{
 	g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new(g_hash_table_size(c->entries));
 	GHashTableIter it;
 	gpointer value;
@@ -182,6 +191,8 @@ GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
 	g_variant_builder_init(&b, G_VARIANT_TYPE("aa(ss)"));
 	for (guint i = 0; i < sorted->len; i++) {
 		const Entry *e = sorted->pdata[i];
+		if (e->slot != slots)
+			continue;
 		if (constraint) {
 			KiteValue v = KITE_VALUE_INIT;
 			kite_expr_eval(constraint, e->ad, NULL, &v);
@@ -270,7 +281,7 @@ static void handle_invalidate(KiteSchedd *s, KiteServerConn *conn, GVariant *bod
 	kite_server_reply(conn, KITE_MSG_MACHINE_ADS_REPLY, g_variant_new("(u)", dropped));
 }
 
-static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
+static void handle_query(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body)
 {
 	const char *text;
 	g_variant_get(body, "(&s)", &text);
@@ -281,8 +292,9 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	kite_collector_expire(s->collector, kite_now_monotonic());
+	gboolean slots = type == KITE_MSG_MACHINES_QUERY;
 	kite_server_reply(conn, KITE_MSG_MACHINES_REPLY,
-			  g_variant_new("(@aa(ss))", kite_collector_query(s->collector, constraint)));
+			  g_variant_new("(@aa(ss))", kite_collector_query_kind(s->collector, constraint, slots)));
 }
 
 gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body)
@@ -295,7 +307,8 @@ gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint
 		handle_invalidate(s, conn, body);
 		return TRUE;
 	case KITE_MSG_MACHINES_QUERY:
-		handle_query(s, conn, body);
+	case KITE_MSG_CKPT_SERVERS_QUERY:
+		handle_query(s, conn, type, body);
 		return TRUE;
 	default:
 		return FALSE;

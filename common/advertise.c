@@ -1,5 +1,5 @@
-/* advertise.c — the startd's side of MACHINE_ADS and
- * MACHINE_INVALIDATE; see advertise.h.  The exchange is blocking with a
+/* advertise.c — the advertising side of MACHINE_ADS and
+ * MACHINE_INVALIDATE (the startd, ckpt_server); see advertise.h.  The exchange is blocking with a
  * short timeout (schedd_timeout): the schedd answers an advertisement
  * without touching the disk, so the main loop waits at most that long
  * for a schedd that has hung. */
@@ -17,6 +17,7 @@ struct _KiteAdvertiser {
 	KiteConn *conn;
 	char *failure; /* the failure last logged */
 	gboolean ever_sent;
+	char *what;
 };
 
 KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char *daemon_name, double timeout)
@@ -26,7 +27,14 @@ KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char
 	a->key = g_bytes_ref(key);
 	a->daemon_name = g_strdup(daemon_name);
 	a->timeout = timeout;
+	a->what = g_strdup("slot(s)");
 	return a;
+}
+
+void kite_advertiser_set_what(KiteAdvertiser *a, const char *what)
+{
+	g_free(a->what);
+	a->what = g_strdup(what);
 }
 
 void kite_advertiser_free(KiteAdvertiser *a)
@@ -38,6 +46,7 @@ void kite_advertiser_free(KiteAdvertiser *a)
 	g_free(a->address);
 	g_free(a->daemon_name);
 	g_free(a->failure);
+	g_free(a->what);
 	g_free(a);
 }
 
@@ -106,12 +115,12 @@ gboolean kite_advertiser_send(KiteAdvertiser *a, GPtrArray *ads)
 	guint32 stored;
 	g_variant_get(reply, "(u)", &stored);
 	if (a->failure || !a->ever_sent)
-		g_message("advertising %u slot(s) to the schedd at %s", ads->len, a->address);
+		g_message("advertising %u %s to the schedd at %s", ads->len, a->what, a->address);
 	g_clear_pointer(&a->failure, g_free);
 	a->ever_sent = TRUE;
 	if (stored < ads->len)
-		g_warning("the schedd kept %u of our %u slot ads (another startd advertises the same names?)",
-			  stored, ads->len);
+		g_warning("the schedd kept %u of our %u %s (another daemon advertises the same names?)", stored,
+			  ads->len, a->what);
 	return TRUE;
 }
 
@@ -121,6 +130,6 @@ void kite_advertiser_withdraw(KiteAdvertiser *a, const char *const *names, gsize
 	g_autoptr(GVariant) reply = call(a, KITE_MSG_MACHINE_INVALIDATE,
 					 g_variant_new("(@as)", g_variant_new_strv(names, n)), &error);
 	if (!reply)
-		g_message("could not withdraw our slots from the schedd (they expire on their own): %s",
+		g_message("could not withdraw our %s from the schedd (they expire on their own): %s", a->what,
 			  error->message);
 }
