@@ -37,6 +37,14 @@ const KiteConfigKey kite_schedd_config_keys[] = {
      "how often a shadow asks its startd how the job is doing (also the claim's heartbeat)"},
     {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
      "most bytes a shadow sends to a startd for one job (executable and input files together)"},
+    {"ckpt_interval_min", KITE_CONFIG_DURATION, "1m",
+     "shortest checkpoint interval the agent chooses (jobs whose file says `interval: auto`)"},
+    {"ckpt_interval_max", KITE_CONFIG_DURATION, "6h", "longest checkpoint interval the agent chooses"},
+    {"ckpt_cost_default", KITE_CONFIG_DURATION, "5s",
+     "checkpoint cost assumed for a job none of whose checkpoints was measured yet"},
+    {"machine_mtbf_prior", KITE_CONFIG_DURATION, "1h",
+     "time between evictions assumed of a machine before any was seen (it counts as one more "
+     "eviction-free stretch in the machine's mean)"},
     {"ckpt_lost_work_limit", KITE_CONFIG_DURATION, "1h",
      "a job whose checkpoint cannot be restarted starts over from scratch if it has run less than "
      "this in all, else it is held for a person (Condor's rule)"},
@@ -60,6 +68,9 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"subnet", KITE_CONFIG_STRING, NULL, "the Subnet attribute of the ads, e.g. 192.168.1"},
     {"benchmark", KITE_CONFIG_BOOL, "true",
      "measure KFlops and Mips at start (a fraction of a second); false publishes neither"},
+    {"mips", KITE_CONFIG_INT, "0",
+     "Mips to advertise instead of the measured figure (0: measure, as `benchmark` says); for a "
+     "machine whose speed is known, and for tests"},
     {"advertise_interval", KITE_CONFIG_DURATION, "5s",
      "how often slot ads are sent to the schedd (also at once on every state change); the schedd "
      "drops them after 3 intervals without news"},
@@ -115,8 +126,14 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
      "startd's own executable)"},
     {"checkpoint_dir", KITE_CONFIG_STRING, NULL,
-     "where jobs' images go, one directory per job (default STATE_DIR/checkpoints); a job "
-     "resumes on another machine only if this directory is the same shared path there"},
+     "one directory per checkpointed job (default STATE_DIR/checkpoints): its images, or with "
+     "ckpt_server only its caps, token and status; it must be the same path on every machine (and "
+     "without ckpt_server a shared one) for a job to resume on another"},
+    {"ckpt_server", KITE_CONFIG_STRING, NULL,
+     "HOST:PORT of the checkpoint server jobs' images go to (default: none, images stay in "
+     "checkpoint_dir)"},
+    {"ckpt_lease", KITE_CONFIG_DURATION, "7d",
+     "lease of a job's checkpoint space on the server, renewed at each of its runs"},
     {"cgroups", KITE_CONFIG_BOOL, "true",
      "run each job in a cgroup v2 of its own (memory.max, cpu.max, kill of all its processes) where the "
      "hierarchy is writable; false, or no writable hierarchy: rlimits only"},

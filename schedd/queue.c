@@ -40,7 +40,10 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);"
     "CREATE TABLE IF NOT EXISTS events(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
     "  time INTEGER NOT NULL, event TEXT NOT NULL, host TEXT NOT NULL, detail TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);";
+    "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);"
+    /* what no query shows: the capabilities of a job's checkpoint space */
+    "CREATE TABLE IF NOT EXISTS job_secrets(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
 
 /* Columns in the order every SELECT uses. */
 #define JOB_COLUMNS                                                                                          \
@@ -486,6 +489,7 @@ gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *f, KiteQueueRowFu
 		    .cmd = (const char *)sqlite3_column_text(st, 11),
 		    .hold_reason = (const char *)sqlite3_column_text(st, 12),
 		    .entered_status = sqlite3_column_int64(st, 13),
+		    .proc_ad = (const char *)sqlite3_column_text(st, 14),
 		    .ad = f->full_ad ? ad : NULL,
 		};
 		func(&row, user_data);
@@ -573,6 +577,8 @@ static GArray *new_results(void)
 	g_array_set_clear_func(a, (GDestroyNotify)kite_act_result_clear);
 	return a;
 }
+
+static gboolean forget_secrets(KiteQueue *q, const KiteJobId *id, GError **error);
 
 static gboolean step_done(KiteQueue *q, sqlite3_stmt *st, GError **error)
 {
@@ -695,7 +701,7 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				return FALSE;
 			sqlite3_bind_int64(del, 1, t->id.cluster);
 			sqlite3_bind_int64(del, 2, t->id.proc);
-			if (!step_done(q, del, error))
+			if (!step_done(q, del, error) || !forget_secrets(q, &t->id, error))
 				return FALSE;
 			r.ok = TRUE;
 			r.message = g_strdup_printf("job %s removed", name);
@@ -902,10 +908,32 @@ static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, K
 			  out);
 }
 
+/* A change that is its own transaction, or — inside a kite_queue_begin()
+ * batch, whose commit then covers it — a savepoint, so that it is all
+ * or nothing either way.  @name names the savepoint. */
+static gboolean change_begin(KiteQueue *q, const char *name, gboolean *out_own, GError **error)
+{
+	*out_own = sqlite3_get_autocommit(q->db);
+	g_autofree char *sql = *out_own ? g_strdup("BEGIN IMMEDIATE") : g_strdup_printf("SAVEPOINT %s", name);
+	return exec(q, sql, error);
+}
+
+static gboolean change_end(KiteQueue *q, const char *name, gboolean own, gboolean ok, GError **error)
+{
+	g_autofree char *done = own ? g_strdup("COMMIT") : g_strdup_printf("RELEASE %s", name);
+	if (ok && exec(q, done, error))
+		return TRUE;
+	g_autofree char *undo =
+	    own ? g_strdup("ROLLBACK") : g_strdup_printf("ROLLBACK TO %s; RELEASE %s", name, name);
+	exec(q, undo, NULL);
+	return FALSE;
+}
+
 gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
 			      const char *detail, const KiteAd *attrs, GError **error)
 {
-	if (!exec(q, "BEGIN IMMEDIATE", error))
+	gboolean own;
+	if (!change_begin(q, "job_event", &own, error))
 		return FALSE;
 	g_autoptr(sqlite3_stmt) ins = prepare(q, "INSERT INTO events VALUES(?, ?, ?, ?, ?, ?)", error);
 	gboolean ok = ins != NULL;
@@ -918,8 +946,24 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 		sqlite3_bind_text(ins, 6, detail ? detail : "", -1, SQLITE_STATIC);
 		ok = sqlite3_step(ins) == SQLITE_DONE || db_error(q, error, "record a job event");
 	}
+	g_autofree char *caps = NULL;
+	if (ok && attrs && kite_ad_get_string(attrs, "CheckpointCaps", &caps)) {
+		g_autoptr(sqlite3_stmt) put =
+		    prepare(q, *caps ? "INSERT OR REPLACE INTO job_secrets VALUES(?, ?, ?)"
+				     : "DELETE FROM job_secrets WHERE cluster = ? AND proc = ?",
+			    error);
+		ok = put != NULL;
+		if (ok) {
+			sqlite3_bind_int64(put, 1, id->cluster);
+			sqlite3_bind_int64(put, 2, id->proc);
+			if (*caps)
+				sqlite3_bind_text(put, 3, caps, -1, SQLITE_STATIC);
+			ok = sqlite3_step(put) == SQLITE_DONE || db_error(q, error, "keep a job's checkpoint capabilities");
+		}
+	}
 	if (ok && attrs && kite_ad_size(attrs) > 0) {
 		g_autoptr(KiteAd) copy = kite_ad_copy(attrs);
+		kite_ad_remove(copy, "CheckpointCaps");
 		gboolean ckpt = g_str_equal(event, "checkpoint");
 		ok = note_in_proc_ad(q, id, KITE_JOB_RUNNING, copy, ckpt ? "NumCheckpoints" : NULL);
 		gint64 when = 0, size = 0;
@@ -933,10 +977,20 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 			kite_throw(error, KITE_ERROR_STATE, "job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running",
 				   id->cluster, id->proc);
 	}
-	if (ok)
-		return kite_queue_commit(q, error);
-	exec(q, "ROLLBACK", NULL);
-	return FALSE;
+	return change_end(q, "job_event", own, ok, error);
+}
+
+char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id)
+{
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q, "SELECT ckpt_caps FROM job_secrets WHERE cluster = ? AND proc = ?", NULL);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return NULL;
+	return g_strdup((const char *)sqlite3_column_text(st, 0));
 }
 
 gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
@@ -995,6 +1049,18 @@ gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seco
 			  "xx", now, wall_seconds);
 }
 
+/* A job that left the queue needs no checkpoint space any more (its
+ * lease lets the server reclaim it). */
+static gboolean forget_secrets(KiteQueue *q, const KiteJobId *id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "DELETE FROM job_secrets WHERE cluster = ? AND proc = ?", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	return step_done(q, st, error);
+}
+
 gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExit *exit, GError **error)
 {
 	gint64 now = kite_now_wall();
@@ -1002,7 +1068,8 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 	    exit->signal > 0
 		? g_strdup_printf("\nExitBySignal = true\nExitSignal = %d\n", exit->signal)
 		: g_strdup_printf("\nExitBySignal = false\nExitCode = %d\n", exit->code);
-	if (!exec(q, "BEGIN IMMEDIATE", error))
+	gboolean own;
+	if (!change_begin(q, "complete", &own, error))
 		return FALSE;
 	g_autoptr(sqlite3_stmt) ins =
 	    prepare(q,
@@ -1032,11 +1099,9 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 		sqlite3_bind_int64(del, 2, id->proc);
 		ok = step_done(q, del, error);
 	}
-	if (!ok || !exec(q, "COMMIT", error)) {
-		exec(q, "ROLLBACK", NULL);
-		return FALSE;
-	}
-	return TRUE;
+	if (ok)
+		ok = forget_secrets(q, id, error);
+	return change_end(q, "complete", own, ok, error);
 }
 
 gint64 kite_queue_requeue_running(KiteQueue *q)

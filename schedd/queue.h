@@ -66,6 +66,8 @@ typedef struct {
 	const char *hold_reason;
 	gint64 entered_status;
 	const KiteAd *ad; /* NULL unless full_ad (or a constraint needed it) */
+	const char *proc_ad; /* the proc's own attributes as stored (text); with the
+			      * cluster id and the columns it decides the full ad */
 } KiteJobRow;
 
 typedef void (*KiteQueueRowFunc)(const KiteJobRow *row, gpointer user_data);
@@ -111,8 +113,10 @@ typedef struct {
 } KiteJobExit;
 
 /* Group the single-job updates below into one transaction (one fsync
- * for a whole negotiation cycle).  kite_queue_complete() has its own and
- * must not be called inside. */
+ * for a whole negotiation cycle, or for the outcomes of every shadow
+ * that ended meanwhile).  kite_queue_complete() and
+ * kite_queue_job_event() are their own transaction outside such a batch
+ * and a savepoint inside one. */
 gboolean kite_queue_begin(KiteQueue *q, GError **error);
 gboolean kite_queue_commit(KiteQueue *q, GError **error);
 
@@ -147,6 +151,11 @@ gint64 kite_queue_requeue_running(KiteQueue *q);
  * CheckpointSize in @attrs). */
 gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
 			      const char *detail, const KiteAd *attrs, GError **error);
+
+/* The capabilities of job @id's checkpoint space (a caps file's text,
+ * recorded from a "checkpoint" event's CheckpointCaps, which never goes
+ * into the job's ad), or NULL. */
+char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id);
 
 typedef void (*KiteQueueEventFunc)(gint64 time, const char *event, const char *host, const char *detail,
 				   gpointer data);

@@ -16,7 +16,7 @@ dir=$(mktemp -d /tmp/kite-demo.XXXXXX)
 chmod 755 "$dir"
 cleanup() {
 	set +e
-	for p in ${startd_pid:-} ${ws2_pid:-} ${toucher:-} ${toucher2:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in ${startd_pid:-} ${ws2_pid:-} ${toucher:-} ${toucher2:-} ${srv_pid:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "${schedd_pid:-}" ] && kill "$schedd_pid" 2>/dev/null && wait "$schedd_pid" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -83,9 +83,17 @@ sleep 1
 "$BIN/pool" status
 
 echo
-echo "== act 2: eviction and migration with a checkpoint"
+echo "== act 2: eviction and migration with a checkpoint, through a checkpoint server"
 kill "$startd_pid"; wait "$startd_pid" 2>/dev/null || true
-mkdir -m 1777 "$dir/ckpt"
+mkdir -m 1777 "$dir/jobs"
+mkdir -p "$dir/srv"
+cp "$dir/pool.key" "$dir/srv/pool.key"
+echo "listen: 127.0.0.1:0" >"$dir/srv/ckpt_server.yaml"
+"$BIN/ckpt_server" --config "$dir/srv/ckpt_server.yaml" --state-dir "$dir/srv" 2>"$dir/srv/log" &
+srv_pid=$!
+for _ in $(seq 100); do [ -s "$dir/srv/ckpt_server.addr" ] && break; sleep 0.05; done
+srv=$(cat "$dir/srv/ckpt_server.addr")
+echo "   ckpt_server listening on $srv"
 start_ws() { # NAME ACTIVITY_AGE
 	mkdir -p "$dir/$1"
 	cp "$dir/pool.key" "$dir/$1/pool.key"
@@ -100,7 +108,8 @@ continue_idle_time: 1h
 background_load: 1000
 activity_sources: [load]
 activity_file: $dir/$1/activity
-checkpoint_dir: $dir/ckpt
+checkpoint_dir: $dir/jobs
+ckpt_server: $srv
 YAML
 	"$BIN/startd" --config "$dir/$1/startd.yaml" --state-dir "$dir/$1" --schedd "$(cat "$dir/schedd.addr")" \
 		2>>"$dir/$1/startd.log" &
@@ -129,12 +138,17 @@ for _ in $(seq 200); do "$BIN/q" "$id" | grep -q ' R ' && break; sleep 0.1; done
 sleep 2
 echo
 echo "== ws1's owner comes back and stays: the job is suspended, then vacated with a checkpoint"
+t0=$(date +%s%N)
 ( while :; do touch "$dir/ws1/activity"; sleep 0.2; done ) &
 toucher=$!
 for _ in $(seq 200); do "$BIN/q" "$id" | grep -q " I " && break; sleep 0.1; done
+t1=$(date +%s%N)
+size=$("$BIN/q" -l "$id" | sed -n 's/^CheckpointSize = //p')
+echo "   vacated with a checkpoint of $((size / 1024)) KiB on $srv, $(((t1 - t0) / 1000000)) ms after the owner came back"
+echo "   (suspended at once, vacated after max_suspend_time: 1s)"
 grep -h "suspending\|vacating\|exited with status 85" "$dir/ws1/startd.log" | sed 's/^/   /'
 "$BIN/q" "$id"
-"$BIN/q" -l "$id" | grep -E "^(NumCheckpoints|CheckpointSize|CheckpointSeconds|LastCheckpointImage|LastRequeueReason) " | sed 's/^/   /'
+"$BIN/q" -l "$id" | grep -E "^(NumCheckpoints|CheckpointSize|LastCheckpointImage|LastRequeueReason) " | sed 's/^/   /'
 echo
 echo "== ws2's owner leaves: the job resumes there from its checkpoint"
 kill "$toucher2"; wait "$toucher2" 2>/dev/null || true
@@ -153,3 +167,6 @@ echo
 echo "== the job's events, as the queue recorded them"
 sqlite3 "$dir/queue.db" "SELECT datetime(time, 'unixepoch') || '  ' || event || '  ' || host || '  ' || detail FROM events WHERE cluster = ${id%.*} ORDER BY rowid" | sed 's/^/   /'
 "$BIN/pool" status
+echo
+echo "== the checkpoint server's allocations (the job's space is reclaimed when its lease ends)"
+KITE_POOL_KEY_FILE=$dir/pool.key "$BIN/pool" ckpt --ckpt-server "$srv" ls | sed 's/^/   /'

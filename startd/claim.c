@@ -18,6 +18,7 @@
 
 #include "address.h"
 #include "auth.h"
+#include "ckpt-store.h"
 #include "libckpt/image-format.h"
 #include "sandbox.h"
 #include "startd.h"
@@ -49,6 +50,9 @@ typedef struct {
 	gboolean restarted;    /* started from the job's LastCheckpointImage */
 	gboolean checkpointed; /* exited after a committed checkpoint */
 	char *restart_failed;  /* why `ckpt restart` refused the image */
+	char *server;          /* the checkpoint server the job's images go to, or NULL */
+	gint64 ckpt_seq;       /* libckpt's number of the newest image reported */
+	KiteAd *ckpt_attrs;    /* its attributes */
 } Claim;
 
 /* stderr of `ckpt restart` in the sandbox: empty unless the restart failed */
@@ -68,6 +72,9 @@ static void claim_free(Claim *c)
 	g_free(c->why);
 	g_free(c->ckpt_dir);
 	g_free(c->restart_failed);
+	g_free(c->server);
+	if (c->ckpt_attrs)
+		kite_ad_free(c->ckpt_attrs);
 	kite_ad_free(c->job);
 	kite_job_user_clear(&c->user);
 	if (c->inputs)
@@ -220,6 +227,24 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	}
 }
 
+/* The job ended on its own: its checkpoint space on the server is of no
+ * use any more (a lease would reclaim it, later). */
+static void delete_server_space(Claim *c)
+{
+	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	g_auto(KiteCkptCaps) caps = {0};
+	g_auto(KiteCkptInfo) info = {0};
+	g_autoptr(KiteCkptClient) cc = NULL;
+	g_autoptr(GError) error = NULL;
+	if (!kite_ckpt_caps_load(caps_path, &caps, &error) || !caps.manage ||
+	    !(cc = kite_ckpt_client_connect(c->server, 5, &error)) ||
+	    !kite_ckpt_client_manage(cc, caps.manage, "delete", 0, &info, &error))
+		g_message("deleting checkpoint space %s: %s", caps.id ? caps.id : "?",
+			  error ? error->message : "no manage capability");
+	else
+		g_message("checkpoint space %s deleted: the job ended", caps.id);
+}
+
 typedef struct {
 	KiteStartd *d;
 	guint slot;
@@ -300,6 +325,8 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);
 		}
 	}
+	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS && !c->restart_failed)
+		delete_server_space(c);
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
 		drop_claim(d, w->slot);
@@ -483,12 +510,75 @@ static char *job_ckpt_dir(KiteStartd *d, const KiteAd *job, const KiteJobUser *u
 	return dir;
 }
 
+/* Write @len bytes of @data to @dir/@name, mode 0600, owned by @user. */
+static gboolean write_private(const char *dir, const char *name, const char *data, gsize len,
+			      const KiteJobUser *user, GError **error)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	if (!kite_write_file_atomic(path, data, len, 0600, error))
+		return FALSE;
+	if (user->change && chown(path, user->uid, user->gid) < 0)
+		return kite_throw_errno(error, "chown %s", path);
+	return TRUE;
+}
+
+/* With a checkpoint server (startd key ckpt_server), the job's directory
+ * holds what its checkpoints need there, each at the same path on every
+ * machine (the restored program remembers these paths):
+ *   server.caps  the job's allocation — made here as a pool daemon for
+ *                the job's owner on its first run, else the caps the
+ *                schedd kept (CheckpointCaps), lease renewed;
+ *   token        a user token for the owner, for `ckpt upload`;
+ *   ckpt         a link to this machine's `ckpt`, the uploader. */
+static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, const char *ckpt,
+				   GError **error)
+{
+	g_autofree char *owner = NULL, *caps_text = NULL;
+	if (!kite_ad_get_string(c->job, "Owner", &owner) || !*owner) {
+		g_free(owner);
+		owner = g_strdup(c->user.name);
+	}
+	gint64 lease = (gint64)kite_config_get_duration(d->config, "ckpt_lease");
+	g_autoptr(KiteCkptClient) cc = kite_ckpt_client_connect(server, 10, error);
+	if (!cc) {
+		g_prefix_error(error, "checkpoint server: ");
+		return FALSE;
+	}
+	g_auto(KiteCkptCaps) caps = {0};
+	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	if (kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text) {
+		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user, error) ||
+		    !kite_ckpt_caps_load(caps_path, &caps, error))
+			return FALSE;
+		g_auto(KiteCkptInfo) info = {0};
+		g_autoptr(GError) renew_error = NULL;
+		if (caps.manage && !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
+			g_message("renewing the lease of checkpoint %s: %s", caps.id, renew_error->message);
+	} else {
+		if (!kite_ckpt_client_allocate(cc, owner, 0, lease, &caps, error) ||
+		    !kite_ckpt_caps_save(caps_path, &caps, error))
+			return FALSE;
+		if (c->user.change && chown(caps_path, c->user.uid, c->user.gid) < 0)
+			return kite_throw_errno(error, "chown %s", caps_path);
+		g_message("checkpoint space %s on %s for %s's job", caps.id, server, owner);
+	}
+	g_autofree char *token = kite_auth_token_create(d->key, owner, kite_now_wall() + lease);
+	if (!write_private(c->ckpt_dir, "token", token, strlen(token), &c->user, error))
+		return FALSE;
+	g_autofree char *link = g_build_filename(c->ckpt_dir, "ckpt", NULL);
+	unlink(link);
+	if (symlink(ckpt, link) < 0)
+		return kite_throw_errno(error, "symlink %s", link);
+	return TRUE;
+}
+
 /* Start the claim's job: plainly, under `ckpt run`, or with `ckpt
- * restart` from the job's LastCheckpointImage (in the new sandbox: the
- * files the image names under LastCheckpointSandbox are moved here). */
+ * restart` from the job's last checkpoint (in the new sandbox: the files
+ * the image names under LastCheckpointSandbox are moved here).  Images go
+ * to the job's directory, or with ckpt_server set to that server. */
 static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *pid, GError **error)
 {
-	g_autofree char *mode = NULL, *image = NULL, *old_sandbox = NULL;
+	g_autofree char *mode = NULL, *image = NULL, *old_sandbox = NULL, *caps_text = NULL;
 	if (!kite_ad_get_string(c->job, "CheckpointMode", &mode))
 		mode = g_strdup("none");
 	if (g_str_equal(mode, "none"))
@@ -496,59 +586,143 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	if (!(c->ckpt_dir = job_ckpt_dir(d, c->job, &c->user, error)))
 		return FALSE;
 	g_autofree char *ckpt = ckpt_program(d);
-	KiteLaunch launch = {0};
-	if (kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image &&
-	    kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
+	const char *server = kite_config_get_string(d->config, "ckpt_server");
+	c->server = server && *server ? g_strdup(server) : NULL;
+	if (c->server && !prepare_server_dir(d, c, c->server, ckpt, error))
+		return FALSE;
+	g_autofree char *caps = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	g_autofree char *env_token = g_strdup_printf("KITE_TOKEN_FILE=%s/token", c->ckpt_dir);
+	g_autofree char *env_uploader = g_strdup_printf("KITE_CKPT_UPLOADER=%s/ckpt", c->ckpt_dir);
+	const char *env[] = {env_token, env_uploader, NULL};
+	KiteLaunch launch = {.env = c->server ? env : NULL};
+	gboolean have_image = c->server ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
+					      kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
+					: kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
+	if (have_image && kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
 		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
-		const char *command[] = {ckpt, "restart", "--move", move, image, NULL};
-		launch.command = command;
+		/* the agent's interval for this run replaces the one the
+		 * restored program had */
+		gint64 every = 0;
+		kite_ad_get_int(c->job, "CheckpointInterval", &every);
+		g_autofree char *interval = g_strdup_printf("%" G_GINT64_FORMAT, MAX(every, 0));
+		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval, image, NULL};
+		const char *from_server[] = {ckpt,	 "restart", "--move", move, "--interval",
+					     interval, "--caps",  caps,	  NULL};
+		launch.command = c->server ? from_server : from_dir;
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;
 		g_message("restarting the job from %s", image);
-		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
+		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid,
+						 error);
 	}
 	gint64 interval = 0;
 	kite_ad_get_int(c->job, "CheckpointInterval", &interval);
 	g_autofree char *every = g_strdup_printf("%" G_GINT64_FORMAT, MAX(interval, 0));
-	const char *prefix[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
-	launch.prefix = prefix;
+	const char *to_dir[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
+	const char *to_server[] = {ckpt,     "run",	    "--dir", c->ckpt_dir, "--server", c->server,
+				   "--caps", caps, "--interval", every,	"--",	      NULL};
+	launch.prefix = c->server ? to_server : to_dir;
 	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
 }
 
-/* The newest committed image of the claim's job, as attributes for the
- * shadow (LastCheckpointImage, LastCheckpointSandbox,
- * LastCheckpointTime, CheckpointSize, CheckpointSeconds), or an empty
- * array. */
-static GVariant *checkpoint_attrs(Claim *c)
+/* What libckpt's DIR/status says of the newest checkpoint attempt. */
+typedef struct {
+	gint64 seq;
+	gboolean ok;
+	char *image;
+	gint64 mtime;
+} CkptStatus;
+
+static gboolean read_ckpt_status(const char *dir, CkptStatus *st)
 {
-	g_autoptr(KiteAd) ad = kite_ad_new();
-	g_autofree char *latest = c->ckpt_dir ? g_build_filename(c->ckpt_dir, "latest", NULL) : NULL;
-	g_autofree char *target = latest ? g_file_read_link(latest, NULL) : NULL;
-	g_autofree char *image = !target ? NULL
-			       : g_path_is_absolute(target) ? g_strdup(target)
-							    : g_build_filename(c->ckpt_dir, target, NULL);
+	g_autofree char *path = g_build_filename(dir, "status", NULL);
+	g_autofree char *text = NULL;
+	struct stat sb;
+	if (stat(path, &sb) < 0 || !g_file_get_contents(path, &text, NULL, NULL))
+		return FALSE;
+	*st = (CkptStatus){.mtime = sb.st_mtim.tv_sec};
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		if (g_str_has_prefix(*l, "seq "))
+			st->seq = g_ascii_strtoll(*l + 4, NULL, 10);
+		else if (g_str_equal(*l, "result ok"))
+			st->ok = TRUE;
+		else if (g_str_has_prefix(*l, "image ") && !st->image)
+			st->image = g_strdup(*l + 6);
+	}
+	return st->seq > 0 && st->ok && st->image;
+}
+
+/* The size and cost of a committed image: from its file, or (server) its
+ * allocation's stat. */
+static void image_size(Claim *c, const char *image, gint64 *size, double *secs)
+{
+	*size = -1;
+	*secs = -1;
+	if (c->server) {
+		g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+		g_auto(KiteCkptCaps) caps = {0};
+		g_auto(KiteCkptInfo) info = {0};
+		g_autoptr(KiteCkptClient) cc = NULL;
+		if (kite_ckpt_caps_load(caps_path, &caps, NULL) && caps.manage &&
+		    (cc = kite_ckpt_client_connect(c->server, 5, NULL)) &&
+		    kite_ckpt_client_manage(cc, caps.manage, "stat", 0, &info, NULL))
+			*size = info.size;
+		return;
+	}
 	KiteImgHeader h;
 	struct stat st;
-	int fd = image ? open(image, O_RDONLY | O_CLOEXEC) : -1;
-	gboolean ok = fd >= 0 && fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == sizeof h &&
-		      memcmp(h.magic, KITE_IMG_MAGIC, 8) == 0;
+	int fd = open(image, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == sizeof h &&
+	    memcmp(h.magic, KITE_IMG_MAGIC, 8) == 0) {
+		*size = st.st_size;
+		*secs = MAX(st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 - h.created_ns / 1e9, 0);
+	}
 	if (fd >= 0)
 		close(fd);
-	if (ok) {
+}
+
+/* The newest committed checkpoint of the claim's job, as attributes for
+ * the shadow (LastCheckpointImage, CheckpointSeq, LastCheckpointSandbox,
+ * LastCheckpointTime, CheckpointSize, CheckpointSeconds and, with a
+ * server, CheckpointCaps), or an empty array.  Read from libckpt's status
+ * file; a new image is looked at once. */
+static GVariant *checkpoint_attrs(Claim *c)
+{
+	CkptStatus st = {0};
+	if (c->ckpt_dir && read_ckpt_status(c->ckpt_dir, &st) && st.seq != c->ckpt_seq) {
+		g_autoptr(KiteAd) ad = kite_ad_new();
 		/* The files an image names are in the sandbox of the run that
 		 * wrote it: this run's, unless nothing was written since the
 		 * restart. */
 		g_autofree char *old = NULL;
-		gboolean ours = (gint64)(h.created_ns / 1000000000) >= c->start_time ||
-				!kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
-		double secs = st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 - h.created_ns / 1e9;
-		kite_ad_set_string(ad, "LastCheckpointImage", image);
+		gboolean ours = st.mtime >= c->start_time || !kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
+		gint64 size;
+		double secs;
+		image_size(c, st.image, &size, &secs);
+		kite_ad_set_string(ad, "LastCheckpointImage", st.image);
+		kite_ad_set_int(ad, "CheckpointSeq", st.seq);
 		kite_ad_set_string(ad, "LastCheckpointSandbox", ours ? c->sandbox : old);
-		kite_ad_set_int(ad, "LastCheckpointTime", st.st_mtim.tv_sec);
-		kite_ad_set_int(ad, "CheckpointSize", st.st_size);
-		kite_ad_set_real(ad, "CheckpointSeconds", MAX(secs, 0));
+		kite_ad_set_int(ad, "LastCheckpointTime", st.mtime);
+		if (size >= 0)
+			kite_ad_set_int(ad, "CheckpointSize", size);
+		if (secs >= 0)
+			kite_ad_set_real(ad, "CheckpointSeconds", secs);
+		if (c->server) {
+			g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+			g_autofree char *caps = NULL;
+			if (g_file_get_contents(caps_path, &caps, NULL, NULL))
+				kite_ad_set_string(ad, "CheckpointCaps", caps);
+		}
+		if (c->ckpt_attrs)
+			kite_ad_free(c->ckpt_attrs);
+		c->ckpt_attrs = g_steal_pointer(&ad);
+		c->ckpt_seq = st.seq;
 	}
-	return kite_ad_to_variant(ad);
+	g_free(st.image);
+	if (!c->ckpt_attrs)
+		return g_variant_new_array(G_VARIANT_TYPE("(ss)"), NULL, 0);
+	return kite_ad_to_variant(c->ckpt_attrs);
 }
 
 static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
@@ -690,7 +864,11 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	const char *why = "";
 	GVariant *files = NULL;
 	if (c->running) {
-		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+		/* A job being vacated (checkpoint, then exit) is not running
+		 * again, even though it was continued to take its checkpoint. */
+		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
+								: "running";
 	} else if (c->exited && c->restart_failed) {
 		state = "restart-failed";
 		why = c->restart_failed;
@@ -886,4 +1064,15 @@ void kite_claims_stop(KiteStartd *d)
 		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
 		unlink(path);
 	}
+}
+
+GArray *kite_claims_job_sessions(KiteStartd *d)
+{
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(GPid));
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && c->running && c->pid > 0)
+			g_array_append_val(out, c->pid);
+	}
+	return out;
 }
