@@ -169,6 +169,12 @@ const KiteConfigKey kite_ckpt_server_config_keys[] = {
      "a pack file with less than this percentage of referenced bytes is compacted"},
     {"pack_size", KITE_CONFIG_SIZE, "256M", "size at which a new pack file is started"},
     {"max_message_size", KITE_CONFIG_SIZE, "32M", "largest message the server accepts"},
+    {"schedd", KITE_CONFIG_STRING, "",
+     "the schedd to advertise this server to (HOST:PORT or a Unix socket path); empty: do not advertise"},
+    {"advertise_interval", KITE_CONFIG_DURATION, "5s",
+     "how often the server's ad (space, load, address) is sent to the schedd; the schedd drops it "
+     "after three intervals without one"},
+    {"schedd_timeout", KITE_CONFIG_DURATION, "5s", "longest wait for the schedd when advertising"},
     {NULL},
 };
 

@@ -98,4 +98,6 @@
 	X(CKPT_LIST_REPLY, 55, "(a(ssxtttxs))", "ckpt_server -> client: one CKPT_INFO tuple per allocation") \
 	X(CKPT_STATUS, 56, "(u)", "client -> ckpt_server: (0, reserved); reply CKPT_STATUS_REPLY")            \
 	X(CKPT_STATUS_REPLY, 57, "(sttttuu)",                                                                \
-	  "ckpt_server -> client: (address, capacity, used, referenced at the last collection, free bytes, connections, uploads)")
+	  "ckpt_server -> client: (address, capacity, used, referenced at the last collection, free bytes, connections, uploads)") \
+	X(CKPT_SERVERS_QUERY, 58, "(s)",                                                                       \
+	  "client -> schedd: (constraint or \"\"); the checkpoint servers' ads (MyType \"CkptServer\"); reply MACHINES_REPLY")

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ad.h"
+#include "advertise.h"
 #include "schedd.h"
 #include "util.h"
 
@@ -16,6 +17,7 @@ typedef struct {
 	char *identity; /* the daemon that advertised it */
 	KiteAd *ad;
 	double expires; /* monotonic */
+	gboolean slot;	/* a slot; else a daemon's own ad (a checkpoint server's) */
 } Entry;
 
 struct _KiteCollector {
@@ -129,6 +131,8 @@ gboolean kite_collector_update(KiteCollector *c, GVariant *ads, const char *iden
 		kite_ad_set_int(e->ad, "LastHeardFrom", kite_now_wall());
 		kite_ad_set_string(e->ad, "AuthenticatedIdentity", identity);
 		e->expires = now + ad_lifetime(c, ad);
+		g_autofree char *type = NULL;
+		e->slot = !kite_ad_get_string(ad, "MyType", &type) || g_strcmp0(type, KITE_CKPT_SERVER_AD_TYPE) != 0;
 		g_hash_table_replace(c->entries, g_steal_pointer(&key), e);
 		stored++;
 	}
@@ -180,9 +184,9 @@ static gint compare_entries(gconstpointer a, gconstpointer b)
 	return g_ascii_strcasecmp(x->name, y->name);
 }
 
-/* The entries for which @constraint (NULL: all) holds, sorted by
- * Name; the array borrows them. */
-static GPtrArray *select_entries(KiteCollector *c, const KiteExpr *constraint)
+/* The entries for which @constraint (NULL: all) holds, slots or not
+ * (@slots), sorted by Name; the array borrows them. */
+static GPtrArray *select_entries(KiteCollector *c, const KiteExpr *constraint, gboolean slots)
 {
 	GPtrArray *sorted = g_ptr_array_sized_new(g_hash_table_size(c->entries));
 	GHashTableIter it;
@@ -190,6 +194,8 @@ static GPtrArray *select_entries(KiteCollector *c, const KiteExpr *constraint)
 	g_hash_table_iter_init(&it, c->entries);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		const Entry *e = value;
+		if (e->slot != slots)
+			continue;
 		if (constraint) {
 			KiteValue v = KITE_VALUE_INIT;
 			kite_expr_eval(constraint, e->ad, NULL, &v);
@@ -204,9 +210,9 @@ static GPtrArray *select_entries(KiteCollector *c, const KiteExpr *constraint)
 	return sorted;
 }
 
-GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
+GVariant *kite_collector_query_kind(KiteCollector *c, const KiteExpr *constraint, gboolean slots)
 {
-	g_autoptr(GPtrArray) sorted = select_entries(c, constraint);
+	g_autoptr(GPtrArray) sorted = select_entries(c, constraint, slots);
 	GVariantBuilder b;
 	g_variant_builder_init(&b, G_VARIANT_TYPE("aa(ss)"));
 	for (guint i = 0; i < sorted->len; i++)
@@ -214,9 +220,14 @@ GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
 	return g_variant_builder_end(&b);
 }
 
+GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
+{
+	return kite_collector_query_kind(c, constraint, TRUE);
+}
+
 GPtrArray *kite_collector_ads(KiteCollector *c, const KiteExpr *constraint)
 {
-	g_autoptr(GPtrArray) sorted = select_entries(c, constraint);
+	g_autoptr(GPtrArray) sorted = select_entries(c, constraint, TRUE);
 	GPtrArray *ads = g_ptr_array_new_full(sorted->len, (GDestroyNotify)kite_ad_free);
 	for (guint i = 0; i < sorted->len; i++)
 		g_ptr_array_add(ads, kite_ad_copy(((const Entry *)sorted->pdata[i])->ad));
@@ -278,7 +289,7 @@ static void handle_invalidate(KiteSchedd *s, KiteServerConn *conn, GVariant *bod
 	kite_server_reply(conn, KITE_MSG_MACHINE_ADS_REPLY, g_variant_new("(u)", dropped));
 }
 
-static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
+static void handle_query(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body)
 {
 	const char *text;
 	g_variant_get(body, "(&s)", &text);
@@ -289,8 +300,9 @@ static void handle_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	kite_collector_expire(s->collector, kite_now_monotonic());
+	gboolean slots = type == KITE_MSG_MACHINES_QUERY;
 	kite_server_reply(conn, KITE_MSG_MACHINES_REPLY,
-			  g_variant_new("(@aa(ss))", kite_collector_query(s->collector, constraint)));
+			  g_variant_new("(@aa(ss))", kite_collector_query_kind(s->collector, constraint, slots)));
 }
 
 gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body)
@@ -303,7 +315,8 @@ gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint
 		handle_invalidate(s, conn, body);
 		return TRUE;
 	case KITE_MSG_MACHINES_QUERY:
-		handle_query(s, conn, body);
+	case KITE_MSG_CKPT_SERVERS_QUERY:
+		handle_query(s, conn, type, body);
 		return TRUE;
 	case KITE_MSG_AGENT_QUERY:
 		kite_schedd_agent_query(s, conn, body);

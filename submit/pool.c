@@ -28,7 +28,7 @@ static const char usage[] =
     "  token create --user NAME [--lifetime DURATION]\n"
     "                               print a token for NAME to reach the schedd over TCP\n"
     "                               (admins: any user; others: themselves; default 30d)\n"
-    "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
+    "  status [-l] [--constraint EXPR] [--json] [--ckpt-servers] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
     "  query [--requirements EXPR] [--rank EXPR] [--work N] [--json]\n"
@@ -281,13 +281,15 @@ static gboolean named(const KiteAd *ad, char **names)
 static int status(const char *schedd, int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	gboolean lng = FALSE, json = FALSE;
+	gboolean lng = FALSE, json = FALSE, servers = FALSE;
 	g_autofree char *constraint = NULL;
 	GOptionEntry entries[] = {
 	    {"long", 'l', 0, G_OPTION_ARG_NONE, &lng, "Every attribute of each slot", NULL},
 	    {"constraint", 0, 0, G_OPTION_ARG_STRING, &constraint, "Only slots for which EXPR is true",
 	     "EXPR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON for scripts", NULL},
+	    {"ckpt-servers", 0, 0, G_OPTION_ARG_NONE, &servers,
+	     "The checkpoint servers (space, load, address) instead of the slots", NULL},
 	    {NULL},
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("[NAME…] — the pool's machines");
@@ -302,7 +304,8 @@ static int status(const char *schedd, int argc, char **argv)
 	g_autoptr(KiteConn) conn = kite_cli_connect(schedd, &error);
 	g_autoptr(GVariant) reply = NULL;
 	if (conn)
-		reply = kite_conn_call(conn, KITE_MSG_MACHINES_QUERY, g_variant_new("(s)", constraint ? constraint : ""),
+		reply = kite_conn_call(conn, servers ? KITE_MSG_CKPT_SERVERS_QUERY : KITE_MSG_MACHINES_QUERY,
+				       g_variant_new("(s)", constraint ? constraint : ""),
 				       KITE_MSG_MACHINES_REPLY, &error);
 	if (!reply) {
 		kite_cli_error("pool", error);
@@ -333,7 +336,9 @@ static int status(const char *schedd, int argc, char **argv)
 			g_autofree char *text = kite_ad_to_text(ads->pdata[i]);
 			printf("%s%s", i ? "\n" : "", text);
 		}
-	} else
+	} else if (servers)
+		kite_pool_ckpt_servers_table(ads);
+	else
 		print_status_table(ads);
 	return 0;
 }

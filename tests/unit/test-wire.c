@@ -454,6 +454,51 @@ static void test_body_unknown_type(void **state)
 	assert_null(kite_wire_decode_body(99, body, sizeof body, NULL));
 }
 
+/* The in-place normal-form check (wire.c) agrees with GLib's own on every
+ * message's body with every single bit flipped, and on every truncation:
+ * it accepts exactly what g_variant_is_normal_form() accepts. */
+static void test_normal_form_agrees_with_glib(void **state)
+{
+	int accepted = 0, refused = 0;
+	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++) {
+		for (guint seed = 1; seed <= 2; seed++) {
+			g_autoptr(GVariant) body = sample_body(&messages[i], seed, seed == 2);
+			gsize len;
+			g_autofree guint8 *data = body_bytes(body, &len);
+			for (gsize pos = 0; pos <= len; pos++) {
+				for (int bit = 0; bit < 9; bit++) {
+					/* bit 8: the body cut short at pos instead */
+					if ((pos == len) != (bit == 8))
+						continue;
+					gsize blen = bit == 8 ? len - 1 : len;
+					if (bit == 8 && len == 0)
+						continue;
+					g_autofree guint8 *bad = g_malloc(len + 1);
+					memcpy(bad, data, len);
+					if (bit < 8)
+						bad[pos] ^= 1u << bit;
+					g_autoptr(GBytes) bytes = g_bytes_new(bad, blen);
+					g_autoptr(GVariant) ref = g_variant_ref_sink(g_variant_new_from_bytes(
+					    G_VARIANT_TYPE(messages[i].type), bytes, FALSE));
+					gboolean glib_ok = g_variant_is_normal_form(ref);
+					g_autoptr(GError) error = NULL;
+					g_autoptr(GVariant) v = kite_wire_decode_body(messages[i].num, bad, blen, &error);
+					if (glib_ok != (v != NULL))
+						fail_msg("%s body (%s), byte %zu bit %d of %zu: GLib says %s, wire.c %s",
+							 messages[i].name, messages[i].type, pos, bit, len,
+							 glib_ok ? "normal" : "not normal", v ? "accepted" : "refused");
+					if (v)
+						accepted++;
+					else
+						refused++;
+				}
+			}
+		}
+	}
+	assert_true(accepted > 100);
+	assert_true(refused > 100);
+}
+
 /* A body made for one message, sent as another of a different type. */
 static void test_body_wrong_type(void **state)
 {
@@ -991,6 +1036,7 @@ int main(void)
 	    cmocka_unit_test(test_header_refusals),
 	    cmocka_unit_test(test_body_unknown_type),
 	    cmocka_unit_test(test_body_wrong_type),
+	    cmocka_unit_test(test_normal_form_agrees_with_glib),
 	    cmocka_unit_test(test_body_strings),
 	    cmocka_unit_test(test_body_framing_offsets),
 	    cmocka_unit_test(test_body_padding_and_booleans),

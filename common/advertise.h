@@ -1,5 +1,5 @@
-/* advertise.h — sending slot ads to the schedd (its collector role):
- * one connection, authenticated as a pool daemon with the pool key,
+/* advertise.h — sending ads to the schedd (its collector role): the
+ * startd's slot ads, a checkpoint server's own ad.  One connection, authenticated as a pool daemon with the pool key,
  * kept open between advertisements and made again when it breaks; the
  * main loop never waits for the schedd's reply (advertise.c). */
 #pragma once
@@ -7,6 +7,10 @@
 #include <glib.h>
 
 G_BEGIN_DECLS
+
+/* MyType of a checkpoint server's ad: the schedd keeps it apart from
+ * slot ads. */
+#define KITE_CKPT_SERVER_AD_TYPE "CkptServer"
 
 typedef struct _KiteAdvertiser KiteAdvertiser;
 
@@ -16,6 +20,8 @@ typedef struct _KiteAdvertiser KiteAdvertiser;
 KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char *daemon_name,
 				    double timeout);
 void kite_advertiser_free(KiteAdvertiser *a);
+/* What the ads are, for the log: "slot(s)" unless set otherwise. */
+void kite_advertiser_set_what(KiteAdvertiser *a, const char *what);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteAdvertiser, kite_advertiser_free)
 
 /* Queue the ads in @ads (KiteAd*, copied) and send them without
@@ -25,7 +31,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteAdvertiser, kite_advertiser_free)
  * sent again on the next attempt. */
 void kite_advertiser_send(KiteAdvertiser *a, GPtrArray *ads);
 
-/* Tell the schedd the slots in @names are gone (on shutdown). */
+/* Tell the schedd the ads named @names are gone (on shutdown). */
 void kite_advertiser_withdraw(KiteAdvertiser *a, const char *const *names, gsize n);
 
 G_END_DECLS

@@ -1,5 +1,6 @@
-/* advertise.c — the startd's side of MACHINE_ADS and
- * MACHINE_INVALIDATE; see advertise.h.
+/* advertise.c — the advertising side of MACHINE_ADS and
+ * MACHINE_INVALIDATE (the startd's slots, a ckpt_server's own ad); see
+ * advertise.h.
  *
  * Advertising never waits for the schedd in the main loop: ads are
  * queued per slot (a newer ad of a slot replaces one not sent yet), at
@@ -38,6 +39,7 @@ struct _KiteAdvertiser {
 	guint deadline;	      /* the reply's timeout */
 	guint retry;	      /* the next attempt after a failure */
 	gboolean reused;      /* the in-flight message went on a kept connection */
+	char *what;	      /* what the ads are, for the log */
 };
 
 KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char *daemon_name, double timeout)
@@ -47,8 +49,15 @@ KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char
 	a->key = g_bytes_ref(key);
 	a->daemon_name = g_strdup(daemon_name);
 	a->timeout = timeout;
+	a->what = g_strdup("slot(s)");
 	a->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)kite_ad_free);
 	return a;
+}
+
+void kite_advertiser_set_what(KiteAdvertiser *a, const char *what)
+{
+	g_free(a->what);
+	a->what = g_strdup(what);
 }
 
 static void stop_waiting(KiteAdvertiser *a)
@@ -72,6 +81,7 @@ void kite_advertiser_free(KiteAdvertiser *a)
 	g_free(a->address);
 	g_free(a->daemon_name);
 	g_free(a->failure);
+	g_free(a->what);
 	g_hash_table_unref(a->pending);
 	if (a->in_flight)
 		g_ptr_array_unref(a->in_flight);
@@ -170,12 +180,12 @@ static gboolean on_reply(gint fd, GIOCondition cond, gpointer data)
 	guint sent = a->in_flight->len;
 	g_clear_pointer(&a->in_flight, g_ptr_array_unref);
 	if (a->failure || !a->ever_sent)
-		g_message("advertising %u slot(s) to the schedd at %s", sent, a->address);
+		g_message("advertising %u %s to the schedd at %s", sent, a->what, a->address);
 	g_clear_pointer(&a->failure, g_free);
 	a->ever_sent = TRUE;
 	if (stored < sent)
-		g_warning("the schedd kept %u of our %u slot ads (another startd advertises the same names?)",
-			  stored, sent);
+		g_warning("the schedd kept %u of our %u %s (another daemon advertises the same names?)", stored,
+			  sent, a->what);
 	flush(a);
 	return G_SOURCE_REMOVE;
 }
@@ -251,6 +261,6 @@ void kite_advertiser_withdraw(KiteAdvertiser *a, const char *const *names, gsize
 				     &error)
 		    : NULL;
 	if (!reply)
-		g_message("could not withdraw our slots from the schedd (they expire on their own): %s",
+		g_message("could not withdraw our %s from the schedd (they expire on their own): %s", a->what,
 			  error->message);
 }
