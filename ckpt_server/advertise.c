@@ -51,6 +51,12 @@ static KiteAd *make_ad(KiteCkptServer *s)
 	kite_ad_set_string(ad, "Name", a->name);
 	kite_ad_set_string(ad, "Machine", g_get_host_name());
 	kite_ad_set_string(ad, "CkptServerAddr", a->address);
+	/* where it is, for the agent's choice (schedd/ckpt-place.c) */
+	const char *site = kite_config_get_string(s->config, "site"), *subnet = kite_config_get_string(s->config, "subnet");
+	if (site && *site)
+		kite_ad_set_string(ad, "Site", site);
+	if (subnet && *subnet)
+		kite_ad_set_string(ad, "Subnet", subnet);
 	kite_ad_set_int(ad, "TotalSpace", (gint64)st.capacity);
 	kite_ad_set_int(ad, "UsedSpace", (gint64)st.used);
 	kite_ad_set_int(ad, "ReferencedSpace", (gint64)st.live);

@@ -171,6 +171,10 @@ const KiteConfigKey kite_ckpt_server_config_keys[] = {
     {"max_message_size", KITE_CONFIG_SIZE, "32M", "largest message the server accepts"},
     {"schedd", KITE_CONFIG_STRING, "",
      "the schedd to advertise this server to (HOST:PORT or a Unix socket path); empty: do not advertise"},
+    {"site", KITE_CONFIG_STRING, NULL,
+     "the Site attribute of the server's ad: the agent prefers servers on a job's machine's site"},
+    {"subnet", KITE_CONFIG_STRING, NULL,
+     "the Subnet attribute of the server's ad, e.g. 192.168.1: preferred over the site"},
     {"advertise_interval", KITE_CONFIG_DURATION, "5s",
      "how often the server's ad (space, load, address) is sent to the schedd; the schedd drops it "
      "after three intervals without one"},

@@ -403,8 +403,8 @@ static void choose_ckpt_server(KiteSchedd *s, KiteAd *job, const KiteAd *slot, c
 	g_autofree char *mode = NULL;
 	if (kite_ad_get_string(job, "CheckpointMode", &mode) && g_str_equal(mode, "none"))
 		return;
-	g_autoptr(KiteExpr) is_server = kite_expr_parse("MyType == \"CkptServer\"", NULL, NULL);
-	g_autoptr(GVariant) list = g_variant_ref_sink(kite_collector_query(s->collector, is_server));
+	kite_collector_expire(s->collector, kite_now_monotonic());
+	g_autoptr(GVariant) list = g_variant_ref_sink(kite_collector_query_kind(s->collector, NULL, FALSE));
 	g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
 	for (gsize i = 0; i < g_variant_n_children(list); i++) {
 		g_autoptr(GVariant) child = g_variant_get_child_value(list, i);
