@@ -25,6 +25,7 @@ wait_for() { # FILE PATTERN
 }
 want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir srv
 echo "listen: 127.0.0.1:0" >srv/server.yaml
 "$BIN/ckpt_server" --config srv/server.yaml --state-dir "$D/srv" 2>srv/log &
@@ -86,6 +87,43 @@ many() {
 }
 
 declare -A R
+# The machine's floor, measured in the same run: 1 GiB written into a
+# fresh tmpfs file (what the server must do with a new image), and 1 GiB
+# over loopback TCP (what any transfer must do).
+floor_ms() {
+	local s e
+	case $1 in
+	tmpfs) s=$(now_ns); dd if=/dev/zero of="$D/floor" bs=4M count=256 status=none; e=$(now_ns); rm -f "$D/floor" ;;
+	tcp)
+		local port=$((20000 + RANDOM % 20000))
+		python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); print("up", flush=True)
+c, _ = s.accept(); n = 0; b = bytearray(1 << 22); v = memoryview(b)
+while True:
+    r = c.recv_into(v)
+    if not r: break
+    n += r
+print(n)' "$port" >floor-rx.txt &
+		local rx=$!
+		wait_for floor-rx.txt up
+		s=$(now_ns)
+		python3 -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); b = bytes(1 << 22)
+for _ in range(256): c.sendall(b)
+c.close()' "$port"
+		wait $rx; e=$(now_ns) ;;
+	esac
+	echo $(( (e - s) / 1000000 ))
+}
+if want big; then
+	for i in $(seq 1 "$RUNS"); do floor_ms tmpfs; done | median >floor-tmpfs.txt
+	for i in $(seq 1 "$RUNS"); do floor_ms tcp; done | median >floor-tcp.txt
+	R[ftmpfs]=$(cat floor-tmpfs.txt)
+	R[ftcp]=$(cat floor-tcp.txt)
+fi
 if want big; then
 	: >big.txt
 	for i in $(seq 1 "$RUNS"); do one_big >>big.txt; done
@@ -100,10 +138,10 @@ fi
 R[hwm]=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$SP/status)
 R[rss]=$(sort -n rss.txt | tail -1 | awk '{print int($1/1024)}')
 kill $SP; wait $SP 2>/dev/null
-for k in commit pct restart second many_ms many_ok rss hwm; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
+for k in commit pct restart second many_ms many_ok rss hwm ftmpfs ftcp; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
 
 echo "# ckpt_server figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, loopback, state in tmpfs, median of $RUNS)"
-echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| figure | measured | target |"
 echo "|---|---|---|"
@@ -113,3 +151,8 @@ echo "| 1 GiB restored from the server to running (\`ckpt restart\` to the resta
 echo "| 16 jobs of 64 MiB checkpointing at once | ${R[many_ok]}/16 committed in ${R[many_ms]} ms | all finish |"
 echo "| server peak anonymous memory (RssAnon, sampled every 50 ms) over the whole run | ${R[rss]} MiB | bounded |"
 echo "| server VmHWM (includes pack files mapped for reading, tmpfs pages) | ${R[hwm]} MiB | |"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1f", a / b; else print "n/a" }'; }
+echo
+echo "Floor on this machine, same run: 1 GiB into a fresh tmpfs file ${R[ftmpfs]} ms; 1 GiB over loopback TCP ${R[ftcp]} ms."
+echo "Stored and committed / (tmpfs + TCP floors): $(ratio "${R[commit]}" $(( ${R[ftmpfs]:-0} + ${R[ftcp]:-0} )))×;" \
+	"restored / TCP floor: $(ratio "${R[restart]}" "${R[ftcp]}")×"

@@ -4,6 +4,7 @@
  *             (in memory, rebuilt from the packs at start), manifests
  * requests.c  the protocol: allocate, upload sessions, read, manage, list
  * gc.c        the collector: expired leases, abandoned uploads, packs
+ * advertise.c the server's ad in the schedd's collector; status figures
  * main.c      options, config, start-up, --status, the main loop */
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "ckpt-format.h"
+#include "ckpt-store.h"
 #include "config.h"
 #include "server.h"
 
@@ -75,6 +77,7 @@ typedef struct {
 } KiteCkptLimits;
 
 typedef struct _KiteCkptGc KiteCkptGc;
+typedef struct _KiteCkptAdvert KiteCkptAdvert;
 
 typedef struct {
 	KiteConfig *config;
@@ -90,6 +93,7 @@ typedef struct {
 	GHashTable *uploads; /* upload id -> upload session (requests.c) */
 	guint64 used;        /* bytes of all packs */
 	KiteCkptGc *gc;
+	KiteCkptAdvert *advert; /* NULL: not advertising (no `schedd`) */
 } KiteCkptServer;
 
 /* store.c */
@@ -129,6 +133,15 @@ void kite_ckpt_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer
 void kite_ckpt_uploads_init(KiteCkptServer *s);
 /* Drop upload sessions idle for longer than the upload timeout. */
 void kite_ckpt_uploads_expire(KiteCkptServer *s, double now);
+
+/* advertise.c */
+/* Address, space and load now (@out->address is borrowed). */
+void kite_ckpt_status(KiteCkptServer *s, KiteCkptServerStatus *out);
+/* Advertise to the schedd named by config key `schedd` (nothing if
+ * empty) now and every `advertise_interval`. */
+gboolean kite_ckpt_advertise_start(KiteCkptServer *s, GError **error);
+/* Withdraw the ad and stop. */
+void kite_ckpt_advertise_stop(KiteCkptServer *s);
 
 /* gc.c */
 KiteCkptGc *kite_gc_start(KiteCkptServer *s);

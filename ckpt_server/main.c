@@ -103,11 +103,12 @@ static gboolean start(KiteCkptServer *s, GError **error)
 		return FALSE;
 	kite_gc_start(s);
 	kite_gc_collect(s); /* what a crash left behind goes at once */
-	return TRUE;
+	return kite_ckpt_advertise_start(s, error);
 }
 
 static void stop(KiteCkptServer *s)
 {
+	kite_ckpt_advertise_stop(s);
 	kite_gc_stop(s->gc);
 	kite_server_free(s->server);
 	if (s->uploads)

@@ -499,9 +499,10 @@ static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		memcpy(out + pos, data, r->len);
 		pos += r->len;
 	}
+	/* "(ay)" is serialised as the array's bytes alone: made from them
+	 * directly, the reply is not copied into a new value first */
 	kite_server_reply(conn, KITE_MSG_CKPT_CHUNKS,
-			  g_variant_new("(@ay)", g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, out, total, TRUE,
-									 g_free, out)));
+			  g_variant_new_from_data(G_VARIANT_TYPE("(ay)"), out, total, TRUE, g_free, out));
 }
 
 static void handle_manage(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
@@ -593,15 +594,11 @@ static void handle_list(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 
 static void handle_status(KiteCkptServer *s, KiteServerConn *conn)
 {
-	guint64 live = 0;
-	GHashTableIter it;
-	gpointer v;
-	g_hash_table_iter_init(&it, s->owners);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		live += ((KiteOwner *)v)->live;
+	KiteCkptServerStatus st = {0};
+	kite_ckpt_status(s, &st);
 	kite_server_reply(conn, KITE_MSG_CKPT_STATUS_REPLY,
-			  g_variant_new("(sttttuu)", s->address, kite_store_capacity(s), s->used, live, kite_store_free(s),
-					kite_server_n_connections(s->server), g_hash_table_size(s->uploads)));
+			  g_variant_new("(sttttuu)", st.address, st.capacity, st.used, st.live, st.free, st.connections,
+					st.uploads));
 }
 
 void kite_ckpt_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer user_data)

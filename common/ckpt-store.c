@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,8 +24,8 @@
 #define BATCH_BYTES (16u << 20)
 #define BUF_BYTES (BATCH_BYTES + 2 * KITE_CHUNK_MAX)
 #define PUT_BYTES (4u << 20)
-#define GET_BYTES (4u << 20)
-#define GETS_AHEAD 4
+#define GET_BYTES (8u << 20)
+#define GETS_AHEAD 3
 
 struct _KiteCkptClient {
 	KiteConn *conn;
@@ -251,12 +252,29 @@ static gboolean send_counted(Upload *u, KiteMsgType type, GVariant *body, GError
 	return ok;
 }
 
-static gboolean send_put(Upload *u, GByteArray *put, GError **error)
+/* Send chunks @idx[0..n) of the batch as one PUT, straight from the
+ * stream buffer: the frame goes out in pieces (header, upload id, then
+ * each chunk's hash and length and its data, the trailer), nothing is
+ * copied into a message first. */
+static gboolean send_put(Upload *u, const guint32 *idx, guint n, gsize data_len, GError **error)
 {
-	gsize len = put->len;
-	guint8 *data = g_byte_array_free(put, FALSE);
-	GVariant *ay = g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, data, len, TRUE, g_free, data);
-	if (!send_counted(u, KITE_MSG_CKPT_PUT, g_variant_new("(s@ay)", u->upload_id, ay), error))
+	gsize idlen = strlen(u->upload_id) + 1;
+	guint8 trailer[8], hdr[KITE_WIRE_HEADER_SIZE];
+	gsize tlen = kite_wire_s_ay_layout(u->upload_id, data_len, trailer);
+	gsize body = idlen + data_len + tlen;
+	kite_wire_header(hdr, KITE_MSG_CKPT_PUT, body);
+	g_autofree struct iovec *iov = g_new(struct iovec, 2 * (gsize)n + 3);
+	gsize k = 0;
+	iov[k++] = (struct iovec){hdr, sizeof hdr};
+	iov[k++] = (struct iovec){(void *)u->upload_id, idlen};
+	for (guint j = 0; j < n; j++) {
+		guint32 i = idx[j];
+		iov[k++] = (struct iovec){u->entries + (gsize)i * KITE_HAVE_ENTRY, KITE_PUT_HEADER};
+		iov[k++] = (struct iovec){u->buf + u->offs[i], u->lens[i]};
+	}
+	iov[k++] = (struct iovec){trailer, tlen};
+	u->stats.bytes_sent += KITE_WIRE_HEADER_SIZE + body;
+	if (!kite_conn_send_iov(u->c->conn, iov, k, error))
 		return FALSE;
 	u->outstanding++;
 	return TRUE;
@@ -283,27 +301,22 @@ static gboolean flush_batch(Upload *u, GError **error)
 	g_autoptr(GVariant) idx = g_variant_get_child_value(reply, 0);
 	gsize nmiss;
 	const guint32 *miss = g_variant_get_fixed_array(idx, &nmiss, sizeof(guint32));
-	GByteArray *put = NULL;
+	gsize first = 0, put_len = 0;
 	for (gsize k = 0; k < nmiss; k++) {
 		guint32 i = miss[k];
-		if (i >= u->n) {
-			if (put)
-				g_byte_array_unref(put);
+		if (i >= u->n)
 			return kite_throw(error, KITE_ERROR_PROTOCOL, "%s asked for chunk %u of a batch of %u",
 					  u->c->address, i, u->n);
-		}
-		if (put && put->len + KITE_PUT_HEADER + u->lens[i] > PUT_BYTES) {
-			if (!send_put(u, put, error))
+		if (k > first && put_len + KITE_PUT_HEADER + u->lens[i] > PUT_BYTES) {
+			if (!send_put(u, miss + first, (guint)(k - first), put_len, error))
 				return FALSE;
-			put = NULL;
+			first = k;
+			put_len = 0;
 		}
-		if (!put)
-			put = g_byte_array_sized_new(PUT_BYTES + KITE_PUT_HEADER);
-		g_byte_array_append(put, u->entries + (gsize)i * KITE_HAVE_ENTRY, KITE_PUT_HEADER);
-		g_byte_array_append(put, u->buf + u->offs[i], u->lens[i]);
+		put_len += KITE_PUT_HEADER + u->lens[i];
 		u->stats.chunks_sent++;
 	}
-	if (put && !send_put(u, put, error))
+	if (nmiss > first && !send_put(u, miss + first, (guint)(nmiss - first), put_len, error))
 		return FALSE;
 	u->n = 0;
 	u->bytes = 0;
@@ -417,6 +430,114 @@ static gboolean send_get(KiteCkptClient *c, const char *cap, const KiteManifest 
 			      error);
 }
 
+/* Where downloaded chunks land: a regular file or memfd (`ckpt
+ * restart`) is sized and mapped, and each reply is received straight
+ * into it — the one copy of the data on this side; anything else (a
+ * pipe, /dev/null) goes through a buffer and write(). */
+typedef struct {
+	int fd;
+	guint8 *map;
+	gsize map_len, map_skip; /* the mapping starts map_skip bytes before the image */
+	guint8 *buf;
+	gsize buf_len;
+} Sink;
+
+static void sink_open(Sink *k, int fd, guint64 total)
+{
+	k->fd = fd;
+	struct stat st;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	if (total == 0 || at < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    ftruncate(fd, at + (off_t)total) < 0)
+		return;
+	long page = sysconf(_SC_PAGESIZE);
+	k->map_skip = (gsize)(at % page);
+	k->map_len = k->map_skip + total;
+	void *m = mmap(NULL, k->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, at - (off_t)k->map_skip);
+	if (m == MAP_FAILED) {
+		k->map_len = 0;
+		return;
+	}
+	k->map = m;
+}
+
+/* Room for @len bytes at image offset @off. */
+static guint8 *sink_place(Sink *k, guint64 off, gsize len)
+{
+	if (k->map)
+		return k->map + k->map_skip + off;
+	if (k->buf_len < len) {
+		g_free(k->buf);
+		k->buf = g_malloc(len);
+		k->buf_len = len;
+	}
+	return k->buf;
+}
+
+static gboolean sink_done(Sink *k, const guint8 *data, gsize len, GError **error)
+{
+	if (k->map)
+		return TRUE;
+	return kite_write_all(k->fd, data, len, "the downloaded image", error);
+}
+
+static gboolean sink_close(Sink *k, guint64 total, GError **error)
+{
+	g_free(k->buf);
+	if (!k->map)
+		return TRUE;
+	munmap(k->map, k->map_len);
+	/* where a descriptor written to would be now */
+	if (lseek(k->fd, (off_t)total, SEEK_CUR) < 0)
+		return kite_throw_errno(error, "seek in the downloaded image");
+	return TRUE;
+}
+
+/* One CKPT_CHUNKS reply for chunks [*done, ...), received into the sink
+ * at image offset @off and checked chunk by chunk. */
+static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, guint64 *done, guint64 *off,
+			    GError **error)
+{
+	KiteWireHeader h;
+	if (!kite_conn_recv_header(c->conn, &h, error))
+		return FALSE;
+	if (h.type != KITE_MSG_CKPT_CHUNKS) {
+		guint type;
+		g_autoptr(GVariant) v = kite_conn_recv_body(c->conn, &h, &type, error);
+		if (v)
+			kite_throw(error, KITE_ERROR_PROTOCOL, "%s answered %s to CKPT_GET", c->address,
+				   kite_wire_type_name(type));
+		return FALSE;
+	}
+	/* the body of "(ay)" is the array's bytes alone */
+	if (h.length > m->total - *off)
+		return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: %s sent %" G_GUINT64_FORMAT " bytes more than asked",
+				  m->id, c->address, (guint64)h.length - (m->total - *off));
+	guint8 *data = sink_place(k, *off, h.length);
+	if (!kite_conn_recv_raw(c->conn, data, h.length, error))
+		return FALSE;
+	gsize pos = 0;
+	while (pos < h.length) {
+		const KiteChunkRef *ref = &g_array_index(m->chunks, KiteChunkRef, *done);
+		char hex[33];
+		if (h.length - pos < ref->len)
+			return kite_throw(error, KITE_ERROR_PROTOCOL,
+					  "image %s: chunk %" G_GUINT64_FORMAT " (%s) arrived truncated", m->id, *done,
+					  kite_chunk_hash_hex(ref->hash, hex));
+		/* XXH3-128 alone: the server checked the stored CRC32C already */
+		guint8 hv[KITE_CHUNK_HASH_BYTES];
+		kite_chunk_hash(data + pos, ref->len, hv);
+		if (memcmp(hv, ref->hash, sizeof hv) != 0)
+			return kite_throw(error, KITE_ERROR_INVALID,
+					  "image %s: chunk %" G_GUINT64_FORMAT " (%s) failed its checksum on arrival",
+					  m->id, *done, kite_chunk_hash_hex(ref->hash, hex));
+		pos += ref->len;
+		(*done)++;
+	}
+	*off += h.length;
+	return sink_done(k, data, h.length, error);
+}
+
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
 				   GError **error)
 {
@@ -430,50 +551,23 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 	g_autoptr(KiteManifest) m = kite_manifest_decode(mdata, mlen, "the image's manifest", error);
 	if (!m)
 		return FALSE;
-	guint64 next = 0, done = 0, written = 0;
+	Sink k = {0};
+	sink_open(&k, fd, m->total);
+	guint64 next = 0, done = 0, off = 0;
 	guint inflight = 0;
-	while (done < m->chunks->len) {
-		while (inflight < GETS_AHEAD && next < m->chunks->len) {
-			if (!send_get(c, read_cap, m, &next, error))
-				return FALSE;
+	gboolean ok = TRUE;
+	while (ok && done < m->chunks->len) {
+		while (ok && inflight < GETS_AHEAD && next < m->chunks->len) {
+			ok = send_get(c, read_cap, m, &next, error);
 			inflight++;
 		}
-		guint type;
-		g_autoptr(GVariant) reply = kite_conn_recv(c->conn, &type, error);
-		if (!reply)
-			return FALSE;
-		if (type != KITE_MSG_CKPT_CHUNKS)
-			return kite_throw(error, KITE_ERROR_PROTOCOL, "%s answered %s to CKPT_GET", c->address,
-					  kite_wire_type_name(type));
+		ok = ok && recv_chunks(c, m, &k, &done, &off, error);
 		inflight--;
-		g_autoptr(GVariant) dv = g_variant_get_child_value(reply, 0);
-		gsize dlen;
-		const guint8 *data = g_variant_get_fixed_array(dv, &dlen, 1);
-		gsize off = 0;
-		while (off < dlen && done < m->chunks->len) {
-			const KiteChunkRef *ref = &g_array_index(m->chunks, KiteChunkRef, done);
-			char hex[33];
-			if (dlen - off < ref->len)
-				return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: chunk %" G_GUINT64_FORMAT
-					" (%s) arrived truncated", m->id, done, kite_chunk_hash_hex(ref->hash, hex));
-			guint8 h[KITE_CHUNK_HASH_BYTES];
-			kite_chunk_hash(data + off, ref->len, h);
-			if (kite_crc32c(0, data + off, ref->len) != ref->crc || memcmp(h, ref->hash, sizeof h) != 0)
-				return kite_throw(error, KITE_ERROR_INVALID,
-						  "image %s: chunk %" G_GUINT64_FORMAT " (%s) failed its checksum on arrival",
-						  m->id, done, kite_chunk_hash_hex(ref->hash, hex));
-			off += ref->len;
-			done++;
-		}
-		if (off != dlen)
-			return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: %s sent %zu bytes more than asked", m->id,
-					  c->address, dlen - off);
-		if (!kite_write_all(fd, data, dlen, "the downloaded image", error))
-			return FALSE;
-		written += dlen;
 	}
+	if (!sink_close(&k, off, ok ? error : NULL) || !ok)
+		return FALSE;
 	if (out_bytes)
-		*out_bytes = written;
+		*out_bytes = off;
 	return TRUE;
 }
 

@@ -68,6 +68,9 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"subnet", KITE_CONFIG_STRING, NULL, "the Subnet attribute of the ads, e.g. 192.168.1"},
     {"benchmark", KITE_CONFIG_BOOL, "true",
      "measure KFlops and Mips at start (a fraction of a second); false publishes neither"},
+    {"mips", KITE_CONFIG_INT, "0",
+     "Mips to advertise instead of the measured figure (0: measure, as `benchmark` says); for a "
+     "machine whose speed is known, and for tests"},
     {"advertise_interval", KITE_CONFIG_DURATION, "5s",
      "how often slot ads are sent to the schedd (also at once on every state change); the schedd "
      "drops them after 3 intervals without news"},
@@ -166,6 +169,16 @@ const KiteConfigKey kite_ckpt_server_config_keys[] = {
      "a pack file with less than this percentage of referenced bytes is compacted"},
     {"pack_size", KITE_CONFIG_SIZE, "256M", "size at which a new pack file is started"},
     {"max_message_size", KITE_CONFIG_SIZE, "32M", "largest message the server accepts"},
+    {"schedd", KITE_CONFIG_STRING, "",
+     "the schedd to advertise this server to (HOST:PORT or a Unix socket path); empty: do not advertise"},
+    {"site", KITE_CONFIG_STRING, NULL,
+     "the Site attribute of the server's ad: the agent prefers servers on a job's machine's site"},
+    {"subnet", KITE_CONFIG_STRING, NULL,
+     "the Subnet attribute of the server's ad, e.g. 192.168.1: preferred over the site"},
+    {"advertise_interval", KITE_CONFIG_DURATION, "5s",
+     "how often the server's ad (space, load, address) is sent to the schedd; the schedd drops it "
+     "after three intervals without one"},
+    {"schedd_timeout", KITE_CONFIG_DURATION, "5s", "longest wait for the schedd when advertising"},
     {NULL},
 };
 

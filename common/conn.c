@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -43,6 +44,11 @@ gboolean kite_conn_is_unix(const KiteConn *conn)
 void kite_conn_set_timeout(KiteConn *conn, double timeout)
 {
 	conn->timeout = timeout > 0 ? timeout : 30;
+}
+
+int kite_conn_fd(const KiteConn *conn)
+{
+	return conn->fd;
 }
 
 const char *kite_conn_identity(const KiteConn *conn)
@@ -130,26 +136,6 @@ static gboolean connect_tcp(KiteConn *conn, const char *address, GError **error)
 	return TRUE;
 }
 
-static gboolean write_all(KiteConn *conn, const guint8 *p, gsize len, GError **error)
-{
-	double deadline = kite_now_monotonic() + conn->timeout;
-	while (len > 0) {
-		ssize_t n = send(conn->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!wait_fd(conn, POLLOUT, deadline, "send to", error))
-				return FALSE;
-			continue;
-		}
-		if (n < 0)
-			return kite_throw_errno(error, "send to %s", conn->address);
-		p += n;
-		len -= n;
-	}
-	return TRUE;
-}
-
 static gboolean read_all(KiteConn *conn, guint8 *p, gsize len, double deadline, GError **error)
 {
 	while (len > 0) {
@@ -175,37 +161,89 @@ gboolean kite_conn_send(KiteConn *conn, KiteMsgType type, GVariant *body, GError
 {
 	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
 	kite_wire_debug("send", conn->address, type, owned);
-	g_autoptr(GBytes) frame = kite_wire_encode(type, owned);
-	gsize len;
-	const guint8 *data = g_bytes_get_data(frame, &len);
-	return write_all(conn, data, len, error);
+	/* header and body as they are: a large body is not copied into a frame */
+	guint8 hdr[KITE_WIRE_HEADER_SIZE];
+	kite_wire_header(hdr, type, g_variant_get_size(owned));
+	struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)g_variant_get_data(owned), g_variant_get_size(owned)}};
+	return kite_conn_send_iov(conn, iov, 2, error);
 }
 
-GVariant *kite_conn_recv(KiteConn *conn, guint *out_type, GError **error)
+gboolean kite_conn_send_iov(KiteConn *conn, struct iovec *iov, gsize n, GError **error)
 {
 	double deadline = kite_now_monotonic() + conn->timeout;
+	while (n > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = MIN(n, (gsize)IOV_MAX)};
+		ssize_t r = sendmsg(conn->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN) {
+			if (!wait_fd(conn, POLLOUT, deadline, "send to", error))
+				return FALSE;
+			continue;
+		}
+		if (r < 0)
+			return kite_throw_errno(error, "send to %s", conn->address);
+		while (n > 0 && (gsize)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (guint8 *)iov->iov_base + r;
+			iov->iov_len -= (gsize)r;
+		}
+	}
+	return TRUE;
+}
+
+gboolean kite_conn_recv_header(KiteConn *conn, KiteWireHeader *out_header, GError **error)
+{
 	guint8 hdr[KITE_WIRE_HEADER_SIZE];
-	KiteWireHeader h;
-	if (!read_all(conn, hdr, sizeof hdr, deadline, error))
-		return NULL;
+	if (!read_all(conn, hdr, sizeof hdr, kite_now_monotonic() + conn->timeout, error))
+		return FALSE;
 	/* Replies can be large (a q over many jobs); the client accepts up
 	 * to 1 GiB, the server decides what it sends. */
-	if (!kite_wire_parse_header(hdr, 1024u * 1024 * 1024, &h, error))
+	return kite_wire_parse_header(hdr, 1024u * 1024 * 1024, out_header, error);
+}
+
+gboolean kite_conn_recv_raw(KiteConn *conn, guint8 *buf, gsize len, GError **error)
+{
+	return read_all(conn, buf, len, kite_now_monotonic() + conn->timeout, error);
+}
+
+GVariant *kite_conn_recv_body(KiteConn *conn, const KiteWireHeader *h, guint *out_type, GError **error)
+{
+	/* read straight into the buffer the body will live in (one byte of
+	 * slack for the decoder) */
+	guint8 *body = g_malloc(h->length + 1);
+	if (!read_all(conn, body, h->length, kite_now_monotonic() + conn->timeout, error)) {
+		g_free(body);
 		return NULL;
-	g_autofree guint8 *body = g_malloc(h.length ? h.length : 1);
-	if (!read_all(conn, body, h.length, deadline, error))
-		return NULL;
-	g_autoptr(GVariant) v = kite_wire_decode_body(h.type, body, h.length, error);
+	}
+	g_autoptr(GVariant) v = kite_wire_decode_body_take(h->type, body, h->length, 0, error);
 	if (!v)
 		return NULL;
-	kite_wire_debug("recv", conn->address, h.type, v);
-	if (h.type == KITE_MSG_ERROR) {
+	kite_wire_debug("recv", conn->address, h->type, v);
+	if (h->type == KITE_MSG_ERROR) {
 		kite_wire_error_from_body(v, error);
 		return NULL;
 	}
 	if (out_type)
-		*out_type = h.type;
+		*out_type = h->type;
 	return g_steal_pointer(&v);
+}
+
+GVariant *kite_conn_recv(KiteConn *conn, guint *out_type, GError **error)
+{
+	KiteWireHeader h;
+	if (!kite_conn_recv_header(conn, &h, error))
+		return NULL;
+	return kite_conn_recv_body(conn, &h, out_type, error);
 }
 
 GVariant *kite_conn_call(KiteConn *conn, KiteMsgType type, GVariant *body, KiteMsgType reply_type,

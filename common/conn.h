@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/uio.h>
 
 #include "wire.h"
 
@@ -25,6 +26,10 @@ gboolean kite_conn_is_unix(const KiteConn *conn);
 /* Bound every later operation by @timeout seconds instead. */
 void kite_conn_set_timeout(KiteConn *conn, double timeout);
 
+/* The connection's socket, to wait for a reply from a main loop
+ * (g_unix_fd_add) instead of in kite_conn_recv. */
+int kite_conn_fd(const KiteConn *conn);
+
 /* Present a user token (TCP).  On success the server's idea of who we
  * are is available from kite_conn_identity(). */
 gboolean kite_conn_auth_token(KiteConn *conn, const char *token, GError **error);
@@ -34,6 +39,15 @@ const char *kite_conn_identity(const KiteConn *conn);
 
 /* Send one message; @body is consumed (floating references sunk). */
 gboolean kite_conn_send(KiteConn *conn, KiteMsgType type, GVariant *body, GError **error);
+/* Send the bytes of @n pieces as they are (a frame built in pieces with
+ * kite_wire_header(), for bulk data); @iov is consumed. */
+gboolean kite_conn_send_iov(KiteConn *conn, struct iovec *iov, gsize n, GError **error);
+/* kite_conn_recv() in two steps, for a receiver that wants a bulk body
+ * in a place of its own: the header; then either the body as a value
+ * (an ERROR body becomes @error) or its raw bytes into @buf. */
+gboolean kite_conn_recv_header(KiteConn *conn, KiteWireHeader *out_header, GError **error);
+GVariant *kite_conn_recv_body(KiteConn *conn, const KiteWireHeader *h, guint *out_type, GError **error);
+gboolean kite_conn_recv_raw(KiteConn *conn, guint8 *buf, gsize len, GError **error);
 /* Receive one message.  An ERROR message from the peer becomes @error
  * (with its code and text) and NULL is returned. */
 GVariant *kite_conn_recv(KiteConn *conn, guint *out_type, GError **error);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,8 +44,14 @@ struct _KiteServerConn {
 	KiteRole role;
 	guint8 nonce[KITE_AUTH_NONCE_BYTES];
 	GByteArray *in;
+	/* A large frame is read straight into the buffer its body will live
+	 * in (header, body, one byte of slack), not through @in. */
+	guint8 *frame;
+	gsize frame_len, frame_have;
+	guint frame_type;
 	GByteArray *out;
-	gsize out_pos;
+	GVariant *out_tail; /* a large reply's body, sent after @out as it is */
+	gsize out_pos;      /* in @out, then on into @out_tail */
 	guint read_watch;
 	guint write_watch;
 	gboolean close_after_write;
@@ -76,9 +83,14 @@ const char *kite_server_conn_peer(const KiteServerConn *conn)
 	return conn->peer;
 }
 
+static gsize out_total(const KiteServerConn *c)
+{
+	return c->out->len + (c->out_tail ? g_variant_get_size(c->out_tail) : 0);
+}
+
 static void update_watches(KiteServerConn *c)
 {
-	gboolean want_write = c->out->len > c->out_pos;
+	gboolean want_write = out_total(c) > c->out_pos;
 	/* One request at a time: stop reading while a reply is pending, and
 	 * for good once the connection is to be closed. */
 	gboolean want_read = !want_write && !c->close_after_write;
@@ -111,9 +123,19 @@ static gboolean flush(KiteServerConn *c)
 			handle_frames(c);
 		if (c->out->len == 0)
 			break;
-		while (c->out_pos < c->out->len) {
-			ssize_t n = send(c->fd, c->out->data + c->out_pos, c->out->len - c->out_pos,
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
+		gsize total = out_total(c);
+		while (c->out_pos < total) {
+			struct iovec iov[2];
+			int k = 0;
+			if (c->out_pos < c->out->len)
+				iov[k++] = (struct iovec){c->out->data + c->out_pos, c->out->len - c->out_pos};
+			if (c->out_tail) {
+				gsize skip = c->out_pos > c->out->len ? c->out_pos - c->out->len : 0;
+				iov[k++] = (struct iovec){(guint8 *)g_variant_get_data(c->out_tail) + skip,
+							  g_variant_get_size(c->out_tail) - skip};
+			}
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = k};
+			ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 && errno == EAGAIN)
@@ -124,9 +146,10 @@ static gboolean flush(KiteServerConn *c)
 			}
 			c->out_pos += n;
 		}
-		if (c->out_pos < c->out->len)
+		if (c->out_pos < total)
 			break;
 		g_byte_array_set_size(c->out, 0);
+		g_clear_pointer(&c->out_tail, g_variant_unref);
 		c->out_pos = 0;
 		if (c->close_after_write) {
 			conn_close(c);
@@ -141,10 +164,19 @@ static void queue_message(KiteServerConn *c, KiteMsgType type, GVariant *body)
 {
 	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
 	kite_wire_debug("send", c->peer, type, owned);
-	g_autoptr(GBytes) frame = kite_wire_encode(type, owned);
-	gsize len;
-	const guint8 *data = g_bytes_get_data(frame, &len);
-	g_byte_array_append(c->out, data, len);
+	/* straight into the output buffer: a large reply is copied once */
+	guint8 hdr[KITE_WIRE_HEADER_SIZE];
+	gsize len = g_variant_get_size(owned);
+	kite_wire_header(hdr, type, len);
+	if (c->out_tail) { /* (a second reply queued behind a large one) */
+		g_byte_array_append(c->out, g_variant_get_data(c->out_tail), g_variant_get_size(c->out_tail));
+		g_clear_pointer(&c->out_tail, g_variant_unref);
+	}
+	g_byte_array_append(c->out, hdr, sizeof hdr);
+	if (len >= 1 << 20)
+		c->out_tail = g_variant_ref(owned);
+	else if (len)
+		g_byte_array_append(c->out, g_variant_get_data(owned), len);
 }
 
 void kite_server_reply(KiteServerConn *conn, KiteMsgType type, GVariant *body)
@@ -278,15 +310,44 @@ static void dispatch(KiteServerConn *c, guint type, GVariant *body)
  * time; flush() comes back here once the reply is written). */
 static void handle_frames(KiteServerConn *c)
 {
-	while (c->in->len >= KITE_WIRE_HEADER_SIZE && c->out->len == 0 && !c->close_after_write) {
+	enum { LARGE_FRAME = 1 << 20 };
+	while (c->out->len == 0 && !c->close_after_write) {
+		if (c->frame) {
+			if (c->frame_have < c->frame_len)
+				break;
+			g_autoptr(GError) error = NULL;
+			guint type = c->frame_type;
+			g_autoptr(GVariant) body = kite_wire_decode_body_take(
+			    type, g_steal_pointer(&c->frame), c->frame_len - KITE_WIRE_HEADER_SIZE, KITE_WIRE_HEADER_SIZE,
+			    &error);
+			if (!body) {
+				fail_conn(c, error->code, "%s", error->message);
+				break;
+			}
+			kite_wire_debug("recv", c->peer, type, body);
+			dispatch(c, type, body);
+			continue;
+		}
+		if (c->in->len < KITE_WIRE_HEADER_SIZE)
+			break;
 		KiteWireHeader h;
 		g_autoptr(GError) error = NULL;
 		if (!kite_wire_parse_header(c->in->data, c->srv->opt.max_body, &h, &error)) {
 			fail_conn(c, error->code, "%s", error->message);
 			break;
 		}
-		if (c->in->len < KITE_WIRE_HEADER_SIZE + (gsize)h.length)
+		if (c->in->len < KITE_WIRE_HEADER_SIZE + (gsize)h.length) {
+			if (h.length >= LARGE_FRAME) {
+				/* all that is buffered belongs to this frame */
+				c->frame_len = KITE_WIRE_HEADER_SIZE + (gsize)h.length;
+				c->frame = g_malloc(c->frame_len + 1);
+				c->frame_type = h.type;
+				c->frame_have = c->in->len;
+				memcpy(c->frame, c->in->data, c->in->len);
+				g_byte_array_set_size(c->in, 0);
+			}
 			break;
+		}
 		g_autoptr(GVariant) body =
 		    kite_wire_decode_body(h.type, c->in->data + KITE_WIRE_HEADER_SIZE, h.length, &error);
 		g_byte_array_remove_range(c->in, 0, KITE_WIRE_HEADER_SIZE + h.length);
@@ -305,10 +366,16 @@ static gboolean read_ready(gint fd, GIOCondition cond, gpointer data)
 	/* Read straight into the input buffer, in large pieces: bulk
 	 * transfers (checkpoint images) come through here. */
 	enum { READ_SIZE = 256 * 1024 };
-	guint old = c->in->len;
-	g_byte_array_set_size(c->in, old + READ_SIZE);
-	ssize_t n = recv(fd, c->in->data + old, READ_SIZE, MSG_DONTWAIT);
-	g_byte_array_set_size(c->in, old + (n > 0 ? (guint)n : 0));
+	ssize_t n;
+	if (c->frame) {
+		n = recv(fd, c->frame + c->frame_have, c->frame_len - c->frame_have, MSG_DONTWAIT);
+		c->frame_have += n > 0 ? (gsize)n : 0;
+	} else {
+		guint old = c->in->len;
+		g_byte_array_set_size(c->in, old + READ_SIZE);
+		n = recv(fd, c->in->data + old, READ_SIZE, MSG_DONTWAIT);
+		g_byte_array_set_size(c->in, old + (n > 0 ? (guint)n : 0));
+	}
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return G_SOURCE_CONTINUE;
 	if (n <= 0) {
@@ -348,7 +415,9 @@ static void conn_close(KiteServerConn *c)
 	srv->conns = g_list_remove(srv->conns, c);
 	srv->n_conns--;
 	g_byte_array_unref(c->in);
+	g_free(c->frame);
 	g_byte_array_unref(c->out);
+	g_clear_pointer(&c->out_tail, g_variant_unref);
 	g_free(c->peer);
 	g_free(c->identity);
 	g_free(c);

@@ -64,6 +64,26 @@ static guint16 get_be16(const guint8 *p)
 	return (guint16)(p[0] << 8 | p[1]);
 }
 
+void kite_wire_header(guint8 *buf, guint type, gsize body_len)
+{
+	g_assert(body_len <= G_MAXUINT32);
+	put_be32(buf, KITE_WIRE_MAGIC);
+	put_be16(buf + 4, KITE_WIRE_VERSION);
+	put_be16(buf + 6, type);
+	put_be32(buf + 8, (guint32)body_len);
+}
+
+gsize kite_wire_s_ay_layout(const char *s, gsize ay_len, guint8 trailer[8])
+{
+	gsize pos = strlen(s) + 1 + ay_len, osz = 1;
+	while (osz < 8 && pos + osz > (osz == 1 ? G_MAXUINT8 : osz == 2 ? G_MAXUINT16 : G_MAXUINT32))
+		osz *= 2;
+	guint64 end = strlen(s) + 1;
+	for (gsize b = 0; b < osz; b++)
+		trailer[b] = (guint8)(end >> (8 * b));
+	return osz;
+}
+
 GBytes *kite_wire_encode(KiteMsgType type, GVariant *body)
 {
 	g_autoptr(GVariant) owned = g_variant_ref_sink(body);
@@ -74,10 +94,7 @@ GBytes *kite_wire_encode(KiteMsgType type, GVariant *body)
 	gsize len = g_variant_get_size(owned);
 	g_assert(len <= G_MAXUINT32);
 	guint8 *buf = g_malloc(KITE_WIRE_HEADER_SIZE + len);
-	put_be32(buf, KITE_WIRE_MAGIC);
-	put_be16(buf + 4, KITE_WIRE_VERSION);
-	put_be16(buf + 6, type);
-	put_be32(buf + 8, (guint32)len);
+	kite_wire_header(buf, type, len);
 	/* g_variant_store needs a destination aligned for the type (the body
 	 * sits at offset 12), so copy the variant's own serialised data. */
 	if (len)
@@ -111,13 +128,139 @@ gboolean kite_wire_parse_header(const guint8 *buf, gsize max_body, KiteWireHeade
 	return TRUE;
 }
 
+/* GVariant's alignment (1, 2, 4 or 8) and fixed size (0: variable) of
+ * a type, as GLib's gvarianttypeinfo.c computes them (that code is not
+ * public). */
+static void type_layout(const char *t, gsize *align, gsize *fixed, const char **end)
+{
+	switch (*t) {
+	case 'y':
+	case 'b':
+		*align = *fixed = 1;
+		*end = t + 1;
+		return;
+	case 'n':
+	case 'q':
+		*align = *fixed = 2;
+		*end = t + 1;
+		return;
+	case 'i':
+	case 'u':
+	case 'h':
+		*align = *fixed = 4;
+		*end = t + 1;
+		return;
+	case 'x':
+	case 't':
+	case 'd':
+		*align = *fixed = 8;
+		*end = t + 1;
+		return;
+	case 'v':
+		*align = 8;
+		*fixed = 0;
+		*end = t + 1;
+		return;
+	case 'a':
+	case 'm': {
+		gsize fa, ff;
+		type_layout(t + 1, &fa, &ff, end);
+		*align = fa;
+		*fixed = 0;
+		return;
+	}
+	case '(':
+	case '{': {
+		gsize a = 1, off = 0;
+		gboolean all_fixed = TRUE;
+		const char *p = t + 1;
+		while (*p != ')' && *p != '}') {
+			gsize ca, cf;
+			type_layout(p, &ca, &cf, &p);
+			a = MAX(a, ca);
+			if (!cf)
+				all_fixed = FALSE;
+			off = ((off + ca - 1) & ~(ca - 1)) + cf;
+		}
+		*end = p + 1;
+		*align = a;
+		if (!all_fixed)
+			*fixed = 0;
+		else
+			*fixed = off ? (off + a - 1) & ~(a - 1) : 1; /* the unit tuple takes one byte */
+		return;
+	}
+	default: /* s, o, g */
+		*align = 1;
+		*fixed = 0;
+		*end = t + 1;
+		return;
+	}
+}
+
+static gboolean is_normal_form(GVariant *v);
+
+/* The framing of a tuple whose children are in normal form: zero
+ * padding where it aligns them, children where the canonical layout puts
+ * them, and the end offsets of its variable-size children (except the
+ * last) in the narrowest width, stored last to first (GLib's
+ * gvs_tuple_serialise).  Checked in place: re-serialising to compare
+ * would copy every checkpoint chunk once more. */
+static gboolean tuple_layout_is_normal(GVariant *v, GVariant **kids, gsize n)
+{
+	const guint8 *base = g_variant_get_data(v);
+	gsize size = g_variant_get_size(v), tuple_align, tuple_fixed;
+	const char *t = g_variant_get_type_string(v), *end;
+	type_layout(t, &tuple_align, &tuple_fixed, &end);
+	gsize pos = 0, nends = 0;
+	g_autofree gsize *ends = g_new(gsize, n);
+	const char *kt = t + 1;
+	for (gsize i = 0; i < n; i++) {
+		gsize ca, cf;
+		type_layout(kt, &ca, &cf, &kt);
+		gsize start = (pos + ca - 1) & ~(ca - 1);
+		gsize cs = g_variant_get_size(kids[i]);
+		if (start > size || (cf && cs != cf))
+			return FALSE;
+		for (gsize k = pos; k < start; k++)
+			if (base[k])
+				return FALSE;
+		if (cs && (const guint8 *)g_variant_get_data(kids[i]) != base + start)
+			return FALSE;
+		pos = start + cs;
+		if (!cf && i + 1 < n)
+			ends[nends++] = pos;
+	}
+	if (tuple_fixed) {
+		if (size != tuple_fixed || pos > size)
+			return FALSE;
+		for (gsize k = pos; k < size; k++)
+			if (base[k])
+				return FALSE;
+		return TRUE;
+	}
+	gsize osz = 1;
+	while (osz < 8 && pos + nends * osz > (osz == 1 ? G_MAXUINT8 : osz == 2 ? G_MAXUINT16 : G_MAXUINT32))
+		osz *= 2;
+	if (size != pos + nends * osz)
+		return FALSE;
+	for (gsize i = 0; i < nends; i++) {
+		const guint8 *o = base + size - (i + 1) * osz;
+		guint64 val = 0;
+		for (gsize b = 0; b < osz; b++)
+			val |= (guint64)o[b] << (8 * b);
+		if (val != ends[i])
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* g_variant_is_normal_form(), without visiting every element of an
  * array of fixed-size numbers: GLib checks an `ay` byte by byte (about
  * 80 MB/s here), and checkpoint images travel as `ay`.  Such an array is
  * in normal form when its size is a multiple of the element's; a tuple
- * is when its children are and re-serialising them gives the very same
- * bytes (normal form is the one serialisation of a value).  Anything
- * else is left to GLib. */
+ * is when its children are and its framing is canonical
+ * (tuple_layout_is_normal).  Anything else is left to GLib. */
 static gboolean is_normal_form(GVariant *v)
 {
 	const GVariantType *t = g_variant_get_type(v);
@@ -154,12 +297,7 @@ static gboolean is_normal_form(GVariant *v)
 		kids[i] = g_variant_get_child_value(v, i);
 		ok = ok && is_normal_form(kids[i]);
 	}
-	if (ok) {
-		g_autoptr(GVariant) again = g_variant_ref_sink(g_variant_new_tuple(kids, n));
-		gsize size = g_variant_get_size(v);
-		ok = g_variant_get_size(again) == size &&
-		     (size == 0 || memcmp(g_variant_get_data(again), g_variant_get_data(v), size) == 0);
-	}
+	ok = ok && tuple_layout_is_normal(v, kids, n);
 	for (gsize i = 0; i < n; i++)
 		g_variant_unref(kids[i]);
 	g_free(kids);
@@ -168,20 +306,25 @@ static gboolean is_normal_form(GVariant *v)
 
 GVariant *kite_wire_decode_body(guint type, const guint8 *data, gsize len, GError **error)
 {
-	const GVariantType *want = kite_wire_body_type(type);
-	if (!want) {
-		kite_throw(error, KITE_ERROR_PROTOCOL, "unknown message type %u", type);
-		return NULL;
-	}
 	/* GLib's normal-form check of tuple padding can read one byte past
 	 * the end of the data (it tests offset > size before reading, not
 	 * >=), so the copy keeps a zero byte of slack after the body. */
 	guint8 *copy = g_malloc(len + 1);
 	if (len)
 		memcpy(copy, data, len);
-	copy[len] = 0;
-	g_autoptr(GBytes) whole = g_bytes_new_take(copy, len + 1);
-	g_autoptr(GBytes) bytes = g_bytes_new_from_bytes(whole, 0, len);
+	return kite_wire_decode_body_take(type, copy, len, 0, error);
+}
+
+GVariant *kite_wire_decode_body_take(guint type, guint8 *buf, gsize len, gsize skip, GError **error)
+{
+	buf[skip + len] = 0;
+	g_autoptr(GBytes) whole = g_bytes_new_take(buf, skip + len + 1);
+	const GVariantType *want = kite_wire_body_type(type);
+	if (!want) {
+		kite_throw(error, KITE_ERROR_PROTOCOL, "unknown message type %u", type);
+		return NULL;
+	}
+	g_autoptr(GBytes) bytes = g_bytes_new_from_bytes(whole, skip, len);
 	g_autoptr(GVariant) v = g_variant_ref_sink(g_variant_new_from_bytes(want, bytes, FALSE));
 	/* GVariant accepts any bytes for any type (it reads garbage as
 	 * defaults); normal form is what tells a well-formed body. */

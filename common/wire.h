@@ -49,6 +49,13 @@ const GVariantType *kite_wire_body_type(guint type);
  * @type.  The body must have the message's type (a programming error
  * otherwise).  Returns the whole frame. */
 GBytes *kite_wire_encode(KiteMsgType type, GVariant *body);
+/* The 12-byte header of a frame of @type with a body of @body_len bytes. */
+void kite_wire_header(guint8 *buf, guint type, gsize body_len);
+/* The serialised form of an "(say)" value is S, its NUL, the @ay_len
+ * bytes of the array, then a trailer (the end offset of S, 1 to 8 bytes
+ * long): for sending bulk data without building the value.  Writes the
+ * trailer and returns its length. */
+gsize kite_wire_s_ay_layout(const char *s, gsize ay_len, guint8 trailer[8]);
 
 /* Check a received header (@buf holds KITE_WIRE_HEADER_SIZE bytes) and
  * write it to @out_header.  Refuses a bad magic, another version, an
@@ -59,6 +66,10 @@ gboolean kite_wire_parse_header(const guint8 *buf, gsize max_body, KiteWireHeade
 /* Make a body of message @type from @len bytes (copied).  Refuses a body
  * that is not a valid GVariant of the message's type in normal form. */
 GVariant *kite_wire_decode_body(guint type, const guint8 *data, gsize len, GError **error);
+/* The same without copying: the body is the @len bytes at @buf + @skip,
+ * and @buf (from g_malloc, with at least @skip + @len + 1 bytes: one of
+ * slack) is taken over, whatever the result. */
+GVariant *kite_wire_decode_body_take(guint type, guint8 *buf, gsize len, gsize skip, GError **error);
 
 /* Print a message for KITE_DEBUG=wire if enabled; @direction is "send"
  * or "recv", @peer a short description of the other end. */

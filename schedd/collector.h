@@ -49,10 +49,23 @@ gboolean kite_collector_forget(KiteCollector *c, const char *name);
 /* Drop every ad whose lifetime has passed at @now; returns how many. */
 guint kite_collector_expire(KiteCollector *c, double now);
 
-/* The ads (aa(ss), sorted by Name) for which @constraint (NULL: all)
- * is true.  Floating. */
+/* The slot ads (aa(ss), sorted by Name) for which @constraint (NULL:
+ * all) is true.  Floating. */
 GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint);
+/* Ads advertised with MyType KITE_CKPT_SERVER_AD_TYPE are not slots:
+ * they answer CKPT_SERVERS_QUERY (@slots FALSE), never MACHINES_QUERY or
+ * the negotiator. */
+GVariant *kite_collector_query_kind(KiteCollector *c, const KiteExpr *constraint, gboolean slots);
+
+/* The same as KiteAd copies (KiteAd*, sorted by Name; the array frees
+ * them): a copy shares the stored expressions, so nothing is printed
+ * or parsed — what a negotiation cycle reads every time. */
+GPtrArray *kite_collector_ads(KiteCollector *c, const KiteExpr *constraint);
 
 guint kite_collector_size(const KiteCollector *c);
+
+/* How many slots the last kite_collector_update() stored as Unclaimed
+ * that were not Unclaimed (or not known) before: slots that became free. */
+guint kite_collector_last_freed(const KiteCollector *c);
 
 G_END_DECLS

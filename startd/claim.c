@@ -237,7 +237,7 @@ static void delete_server_space(Claim *c)
 	g_autoptr(KiteCkptClient) cc = NULL;
 	g_autoptr(GError) error = NULL;
 	if (!kite_ckpt_caps_load(caps_path, &caps, &error) || !caps.manage ||
-	    !(cc = kite_ckpt_client_connect(c->server, 5, &error)) ||
+	    !(cc = kite_ckpt_client_connect(c->server, 2, &error)) ||
 	    !kite_ckpt_client_manage(cc, caps.manage, "delete", 0, &info, &error))
 		g_message("deleting checkpoint space %s: %s", caps.id ? caps.id : "?",
 			  error ? error->message : "no manage capability");
@@ -539,7 +539,7 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 		owner = g_strdup(c->user.name);
 	}
 	gint64 lease = (gint64)kite_config_get_duration(d->config, "ckpt_lease");
-	g_autoptr(KiteCkptClient) cc = kite_ckpt_client_connect(server, 10, error);
+	g_autoptr(KiteCkptClient) cc = kite_ckpt_client_connect(server, 5, error);
 	if (!cc) {
 		g_prefix_error(error, "checkpoint server: ");
 		return FALSE;
@@ -550,6 +550,16 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user, error) ||
 		    !kite_ckpt_caps_load(caps_path, &caps, error))
 			return FALSE;
+		if (caps.server && g_strcmp0(caps.server, c->server) != 0) {
+			/* the job's image is where its capabilities say */
+			g_free(c->server);
+			c->server = g_strdup(caps.server);
+			g_clear_pointer(&cc, kite_ckpt_client_free);
+			if (!(cc = kite_ckpt_client_connect(c->server, 5, error))) {
+				g_prefix_error(error, "checkpoint server: ");
+				return FALSE;
+			}
+		}
 		g_auto(KiteCkptInfo) info = {0};
 		g_autoptr(GError) renew_error = NULL;
 		if (caps.manage && !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
@@ -586,7 +596,11 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	if (!(c->ckpt_dir = job_ckpt_dir(d, c->job, &c->user, error)))
 		return FALSE;
 	g_autofree char *ckpt = ckpt_program(d);
-	const char *server = kite_config_get_string(d->config, "ckpt_server");
+	/* the server the agent chose for the job, else this machine's */
+	g_autofree char *chosen = NULL;
+	const char *server = kite_ad_get_string(c->job, "CheckpointServer", &chosen) && *chosen
+				 ? chosen
+				 : kite_config_get_string(d->config, "ckpt_server");
 	c->server = server && *server ? g_strdup(server) : NULL;
 	if (c->server && !prepare_server_dir(d, c, c->server, ckpt, error))
 		return FALSE;
@@ -665,7 +679,7 @@ static void image_size(Claim *c, const char *image, gint64 *size, double *secs)
 		g_auto(KiteCkptInfo) info = {0};
 		g_autoptr(KiteCkptClient) cc = NULL;
 		if (kite_ckpt_caps_load(caps_path, &caps, NULL) && caps.manage &&
-		    (cc = kite_ckpt_client_connect(c->server, 5, NULL)) &&
+		    (cc = kite_ckpt_client_connect(c->server, 2, NULL)) &&
 		    kite_ckpt_client_manage(cc, caps.manage, "stat", 0, &info, NULL))
 			*size = info.size;
 		return;
@@ -864,7 +878,11 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	const char *why = "";
 	GVariant *files = NULL;
 	if (c->running) {
-		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+		/* A job being vacated (checkpoint, then exit) is not running
+		 * again, even though it was continued to take its checkpoint. */
+		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
+								: "running";
 	} else if (c->exited && c->restart_failed) {
 		state = "restart-failed";
 		why = c->restart_failed;
@@ -1060,4 +1078,15 @@ void kite_claims_stop(KiteStartd *d)
 		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
 		unlink(path);
 	}
+}
+
+GArray *kite_claims_job_sessions(KiteStartd *d)
+{
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(GPid));
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && c->running && c->pid > 0)
+			g_array_append_val(out, c->pid);
+	}
+	return out;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ad.h"
 #include "ckpt-store.h"
 #include "pool-ckpt.h"
 #include "util.h"
@@ -91,4 +92,39 @@ int kite_pool_ckpt(const char *program, int argc, char **argv)
 	}
 	fprintf(stderr, "%s ckpt: unknown command `%s`\n%s", program, cmd, usage);
 	return 2;
+}
+
+/* ---- pool status --ckpt-servers ---- */
+
+static char *ad_size(const KiteAd *ad, const char *name)
+{
+	gint64 v;
+	return kite_ad_get_int(ad, name, &v) ? g_format_size_full((guint64)MAX(v, 0), G_FORMAT_SIZE_IEC_UNITS)
+					      : g_strdup("?");
+}
+
+void kite_pool_ckpt_servers_table(GPtrArray *ads)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_string_append_printf(out, "%-32s %-24s %10s %10s %10s %5s %7s %6s\n", "Name", "Address", "Total", "Used",
+			       "Free", "Conns", "Uploads", "LoadAv");
+	for (guint i = 0; i < ads->len; i++) {
+		const KiteAd *ad = ads->pdata[i];
+		g_autofree char *name = NULL, *addr = NULL;
+		if (!kite_ad_get_string(ad, "Name", &name))
+			name = g_strdup("?");
+		if (!kite_ad_get_string(ad, "CkptServerAddr", &addr))
+			addr = g_strdup("?");
+		g_autofree char *total = ad_size(ad, "TotalSpace"), *used = ad_size(ad, "UsedSpace"),
+				*free_ = ad_size(ad, "FreeSpace");
+		gint64 conns = 0, uploads = 0;
+		double load = 0;
+		kite_ad_get_int(ad, "Connections", &conns);
+		kite_ad_get_int(ad, "Uploads", &uploads);
+		kite_ad_get_real(ad, "LoadAvg", &load);
+		g_string_append_printf(out, "%-32s %-24s %10s %10s %10s %5" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %6.2f\n",
+				       name, addr, total, used, free_, conns, uploads, load);
+	}
+	g_string_append_printf(out, "\n%u checkpoint server(s)\n", ads->len);
+	fwrite(out->str, 1, out->len, stdout);
 }

@@ -3,3 +3,8 @@
 
 /* @argv[0] is "ckpt"; returns the exit status. */
 int kite_pool_ckpt(const char *program, int argc, char **argv);
+
+#include <glib.h>
+/* `pool status --ckpt-servers`: print the servers' ads (KiteAd*) as a
+ * table. */
+void kite_pool_ckpt_servers_table(GPtrArray *ads);

@@ -1,14 +1,15 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
- * (the machines, as condor_status shows them); glidein lives in
- * pool-glidein.c, `pool ckpt ls/rm` in pool-ckpt.c; vacate and ckpt of
- * jobs go to the schedd as actions. */
+ * (the machines, as condor_status shows them); query lives in
+ * pool-query.c, glidein in pool-glidein.c, `pool ckpt ls/rm` in
+ * pool-ckpt.c; vacate and ckpt of jobs go to the schedd as actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ad.h"
 #include "cli-common.h"
+#include "pool-query.h"
 #include "pool-glidein.h"
 #include "pool-ckpt.h"
 #include "util.h"
@@ -27,9 +28,12 @@ static const char usage[] =
     "  token create --user NAME [--lifetime DURATION]\n"
     "                               print a token for NAME to reach the schedd over TCP\n"
     "                               (admins: any user; others: themselves; default 30d)\n"
-    "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
+    "  status [-l] [--constraint EXPR] [--json] [--ckpt-servers] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
+    "  query [--requirements EXPR] [--rank EXPR] [--work N] [--json]\n"
+    "                               the slots that could run such a job, best first, with\n"
+    "                               run times predicted for N Mips-seconds of work\n"
     "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
     "                               start startds on workstations over SSH (docs/glidein.md)\n"
     "  ckpt [--ckpt-server HOST:PORT] ls | rm ALLOC-ID…\n"
@@ -277,13 +281,15 @@ static gboolean named(const KiteAd *ad, char **names)
 static int status(const char *schedd, int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	gboolean lng = FALSE, json = FALSE;
+	gboolean lng = FALSE, json = FALSE, servers = FALSE;
 	g_autofree char *constraint = NULL;
 	GOptionEntry entries[] = {
 	    {"long", 'l', 0, G_OPTION_ARG_NONE, &lng, "Every attribute of each slot", NULL},
 	    {"constraint", 0, 0, G_OPTION_ARG_STRING, &constraint, "Only slots for which EXPR is true",
 	     "EXPR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON for scripts", NULL},
+	    {"ckpt-servers", 0, 0, G_OPTION_ARG_NONE, &servers,
+	     "The checkpoint servers (space, load, address) instead of the slots", NULL},
 	    {NULL},
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("[NAME…] — the pool's machines");
@@ -298,7 +304,8 @@ static int status(const char *schedd, int argc, char **argv)
 	g_autoptr(KiteConn) conn = kite_cli_connect(schedd, &error);
 	g_autoptr(GVariant) reply = NULL;
 	if (conn)
-		reply = kite_conn_call(conn, KITE_MSG_MACHINES_QUERY, g_variant_new("(s)", constraint ? constraint : ""),
+		reply = kite_conn_call(conn, servers ? KITE_MSG_CKPT_SERVERS_QUERY : KITE_MSG_MACHINES_QUERY,
+				       g_variant_new("(s)", constraint ? constraint : ""),
 				       KITE_MSG_MACHINES_REPLY, &error);
 	if (!reply) {
 		kite_cli_error("pool", error);
@@ -329,7 +336,9 @@ static int status(const char *schedd, int argc, char **argv)
 			g_autofree char *text = kite_ad_to_text(ads->pdata[i]);
 			printf("%s%s", i ? "\n" : "", text);
 		}
-	} else
+	} else if (servers)
+		kite_pool_ckpt_servers_table(ads);
+	else
 		print_status_table(ads);
 	return 0;
 }
@@ -390,6 +399,8 @@ int main(int argc, char **argv)
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "query"))
+		return kite_pool_query(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "glidein"))
 		return kite_pool_glidein(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);

@@ -1320,6 +1320,74 @@ static void test_purge_history(void **state)
 	assert_int_equal(submit_ok(f->q, ad, 1, "alice"), 3);
 }
 
+/* ---- job events and checkpoint capabilities ------------------------------------ */
+
+static void add_event_text(gint64 time, const char *event, const char *host, const char *detail, gpointer data)
+{
+	g_string_append_printf(data, "%s %s %s;", event, host, detail);
+}
+
+static char *events_of(KiteQueue *q, gint64 cluster, gint64 proc)
+{
+	GString *s = g_string_new(NULL);
+	KiteJobId id = {cluster, proc};
+	assert_true(kite_queue_job_events(q, &id, add_event_text, s, NULL));
+	return g_string_free(s, FALSE);
+}
+
+/* Events of a running job go to the events table; a checkpoint's
+ * attributes go into its ad and columns, its capabilities into
+ * job_secrets and never into the ad; completing the job forgets the
+ * capabilities, purging its history forgets its events. */
+static void test_job_events(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(KiteAd) ad = job_ad();
+	submit_ok(f->q, ad, 2, "alice");
+	KiteJobId id = {1, 0}, other = {1, 1};
+	g_autoptr(GError) error = NULL;
+	/* only a running job has events */
+	assert_false(kite_queue_job_event(f->q, &id, "checkpoint", "slot1@ws1", "x", ad, &error));
+	g_clear_error(&error);
+	assert_true(kite_queue_set_running(f->q, &id, "slot1@ws1"));
+	assert_true(kite_queue_job_event(f->q, &id, "started", "slot1@ws1", "", NULL, &error));
+	g_autoptr(KiteAd) ck = kite_ad_new();
+	kite_ad_set_string(ck, "LastCheckpointImage", "server:h:1/abc");
+	kite_ad_set_int(ck, "LastCheckpointTime", 1700000000);
+	kite_ad_set_int(ck, "CheckpointSize", 4096);
+	kite_ad_set_string(ck, "CheckpointCaps", "server h:1\nid abc\nread r\n");
+	assert_true(kite_queue_job_event(f->q, &id, "checkpoint", "slot1@ws1", "4096 bytes", ck, &error));
+	g_autofree char *ev = events_of(f->q, 1, 0);
+	assert_string_equal(ev, "started slot1@ws1 ;checkpoint slot1@ws1 4096 bytes;");
+	g_autofree char *none = events_of(f->q, 1, 1);
+	assert_string_equal(none, "");
+	Row *r = get_job(f->q, 1, 0, FALSE);
+	assert_ad_string(r->ad, "LastCheckpointImage", "server:h:1/abc");
+	assert_ad_int(r->ad, "NumCheckpoints", 1);
+	assert_null(kite_ad_lookup(r->ad, "CheckpointCaps"));
+	assert_int_equal(r->num_ckpts, 1);
+	assert_int_equal(r->image_size, 4096);
+	row_free(r);
+	g_autofree char *caps = kite_queue_job_ckpt_caps(f->q, &id);
+	assert_string_equal(caps, "server h:1\nid abc\nread r\n");
+	assert_null(kite_queue_job_ckpt_caps(f->q, &other));
+	/* a constraint cannot read them either */
+	g_autoptr(KiteExpr) probe = kite_expr_parse("CheckpointCaps =!= undefined", NULL, NULL);
+	assert_query_ids(f->q, &(KiteQueueFilter){.constraint = probe}, "");
+	g_autoptr(KiteExpr) image = kite_expr_parse("LastCheckpointImage =!= undefined", NULL, NULL);
+	assert_query_ids(f->q, &(KiteQueueFilter){.constraint = image}, "1.0");
+	/* completion forgets the capabilities, keeps the events */
+	KiteJobExit exit = {.code = 0, .wall_seconds = 5};
+	assert_true(kite_queue_complete(f->q, &id, &exit, &error));
+	assert_null(kite_queue_job_ckpt_caps(f->q, &id));
+	g_autofree char *after = events_of(f->q, 1, 0);
+	assert_string_equal(after, ev);
+	/* purging the history forgets them */
+	assert_int_equal(kite_queue_purge_history(f->q, -1), 1);
+	g_autofree char *purged = events_of(f->q, 1, 0);
+	assert_string_equal(purged, "");
+}
+
 /* ---- running jobs ------------------------------------------------------------ */
 
 /* Idle -> Running -> Idle -> Running -> Completed (history, ExitCode,
@@ -1417,6 +1485,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_history, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_job_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_run_lifecycle, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("queue", tests, NULL, NULL);

@@ -54,6 +54,8 @@ static GVariant *sample_value(const GVariantType *t, guint seed, gboolean empty)
 		return g_variant_new_int64(empty ? 0 : G_GINT64_CONSTANT(-0x0102030405060708) + seed);
 	case 't':
 		return g_variant_new_uint64(empty ? 0 : G_GUINT64_CONSTANT(0x0102030405060708) + seed);
+	case 'd':
+		return g_variant_new_double(empty ? 0 : -1234.5 - seed);
 	case 's':
 		return empty ? g_variant_new_string("")
 			     : g_variant_new_take_string(g_strdup_printf("str-%u \xc3\xbc"
@@ -188,12 +190,14 @@ static void test_table(void **state)
 	assert_int_equal(KITE_MSG_MACHINE_ADS, 20);
 	assert_int_equal(KITE_MSG_MACHINES_REPLY, 23);
 	assert_int_equal(KITE_MSG_MACHINE_INVALIDATE, 24);
+	assert_int_equal(KITE_MSG_AGENT_QUERY, 25);
+	assert_int_equal(KITE_MSG_AGENT_REPLY, 26);
 	assert_int_equal(KITE_MSG_CLAIM, 30);
 	assert_int_equal(KITE_MSG_RELEASE, 36);
 	assert_string_equal(g_variant_type_peek_string(kite_wire_body_type(KITE_MSG_QUERY_REPLY)),
 			    KITE_WIRE_QUERY_REPLY_TYPE);
 
-	const guint unknown[] = {0, 6, 7, 8, 9, 19, 25, 255, 256, 2560, 65535, 65536, G_MAXUINT};
+	const guint unknown[] = {0, 6, 7, 8, 9, 19, 27, 255, 256, 2560, 65535, 65536, G_MAXUINT};
 	for (gsize i = 0; i < G_N_ELEMENTS(unknown); i++) {
 		assert_null(kite_wire_type_name(unknown[i]));
 		assert_null(kite_wire_body_type(unknown[i]));
@@ -450,6 +454,51 @@ static void test_body_unknown_type(void **state)
 	assert_null(kite_wire_decode_body(99, body, sizeof body, NULL));
 }
 
+/* The in-place normal-form check (wire.c) agrees with GLib's own on every
+ * message's body with every single bit flipped, and on every truncation:
+ * it accepts exactly what g_variant_is_normal_form() accepts. */
+static void test_normal_form_agrees_with_glib(void **state)
+{
+	int accepted = 0, refused = 0;
+	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++) {
+		for (guint seed = 1; seed <= 2; seed++) {
+			g_autoptr(GVariant) body = sample_body(&messages[i], seed, seed == 2);
+			gsize len;
+			g_autofree guint8 *data = body_bytes(body, &len);
+			for (gsize pos = 0; pos <= len; pos++) {
+				for (int bit = 0; bit < 9; bit++) {
+					/* bit 8: the body cut short at pos instead */
+					if ((pos == len) != (bit == 8))
+						continue;
+					gsize blen = bit == 8 ? len - 1 : len;
+					if (bit == 8 && len == 0)
+						continue;
+					g_autofree guint8 *bad = g_malloc(len + 1);
+					memcpy(bad, data, len);
+					if (bit < 8)
+						bad[pos] ^= 1u << bit;
+					g_autoptr(GBytes) bytes = g_bytes_new(bad, blen);
+					g_autoptr(GVariant) ref = g_variant_ref_sink(g_variant_new_from_bytes(
+					    G_VARIANT_TYPE(messages[i].type), bytes, FALSE));
+					gboolean glib_ok = g_variant_is_normal_form(ref);
+					g_autoptr(GError) error = NULL;
+					g_autoptr(GVariant) v = kite_wire_decode_body(messages[i].num, bad, blen, &error);
+					if (glib_ok != (v != NULL))
+						fail_msg("%s body (%s), byte %zu bit %d of %zu: GLib says %s, wire.c %s",
+							 messages[i].name, messages[i].type, pos, bit, len,
+							 glib_ok ? "normal" : "not normal", v ? "accepted" : "refused");
+					if (v)
+						accepted++;
+					else
+						refused++;
+				}
+			}
+		}
+	}
+	assert_true(accepted > 100);
+	assert_true(refused > 100);
+}
+
 /* A body made for one message, sent as another of a different type. */
 static void test_body_wrong_type(void **state)
 {
@@ -677,11 +726,11 @@ static void test_body_empty(void **state)
 			assert_body_refused(m->num, NULL, 0);
 		}
 	}
-	/* QUERY_REPLY and ACT_REPLY: "no jobs"; MACHINE_ADS, MACHINES_REPLY
-	 * and MACHINE_INVALIDATE: "no slots"; CKPT_HAVE_REPLY, CKPT_MANIFEST,
-	 * CKPT_CHUNKS, CKPT_LIST_REPLY: nothing missing, no bytes, no
-	 * allocations. */
-	assert_int_equal(accepted, 9);
+	/* QUERY_REPLY and ACT_REPLY: "no jobs"; MACHINE_ADS, MACHINES_REPLY,
+	 * MACHINE_INVALIDATE and AGENT_REPLY: "no slots"; CKPT_HAVE_REPLY,
+	 * CKPT_MANIFEST, CKPT_CHUNKS, CKPT_LIST_REPLY: nothing missing, no
+	 * bytes, no allocations; JOB_EVENTS_REPLY: nothing happened yet. */
+	assert_int_equal(accepted, 11);
 }
 
 /* A frame cut short: every shorter body is refused — except for a body
@@ -987,6 +1036,7 @@ int main(void)
 	    cmocka_unit_test(test_header_refusals),
 	    cmocka_unit_test(test_body_unknown_type),
 	    cmocka_unit_test(test_body_wrong_type),
+	    cmocka_unit_test(test_normal_form_agrees_with_glib),
 	    cmocka_unit_test(test_body_strings),
 	    cmocka_unit_test(test_body_framing_offsets),
 	    cmocka_unit_test(test_body_padding_and_booleans),
