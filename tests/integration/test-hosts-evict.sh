@@ -214,8 +214,8 @@ else
 fi
 
 # ---- the checkpoint server restarts during a vacate ----
-# A 128 MiB compute job (tests/programs/compute), checkpointed every 2 s:
-# its vacate uploads 128 MiB, long enough for the server to be killed and
+# A 64 MiB compute job (tests/programs/compute), checkpointed every 2 s:
+# its vacate uploads 64 MiB, long enough for the server to be killed and
 # started again in the middle.  The vacate then completes (the uploader
 # gets through) or fails, the job carrying on from its previous image
 # until max_vacate_time (3 s) kills it; either way it goes back to Idle
@@ -227,12 +227,12 @@ fi
 if [ "$CKPT_SERVER" = 1 ]; then
 	COMPUTE=$ROOT/bin/tests/programs/compute
 	cp "$COMPUTE" compute
-	passes=600 # about 9 s of CPU; the reference runs meanwhile
-	"$COMPUTE" 128 $passes | awk '{print $4}' >srv.ref &
+	passes=1600 # about 12 s of CPU; the reference runs meanwhile
+	"$COMPUTE" 64 $passes | awk '{print $4}' >srv.ref &
 	REF_PID=$!
 	cat >srv.yaml <<YAML
 executable: compute
-arguments: ["128", "$passes"]
+arguments: ["64", "$passes"]
 request_memory: 900
 output: srv.out
 error: srv.err
@@ -241,7 +241,7 @@ checkpoint: {interval: 2s}
 YAML
 	ID=$(submit_id srv.yaml)
 	if wait_for 15 running_on "$ID" ws1; then pass "srv: the job runs on ws1"; else fail "srv: the job runs on ws1" "$(q -a -l "$ID" | grep Remote)"; fi
-	if wait_for 15 has_checkpoint "$ID"; then pass "srv: a periodic checkpoint reaches the queue"; else fail "srv: a periodic checkpoint reaches the queue" "$(tail -5 ws1/startd.log)"; fi
+	if wait_for 20 has_checkpoint "$ID"; then pass "srv: a periodic checkpoint reaches the queue"; else fail "srv: a periodic checkpoint reaches the queue" "$(tail -5 ws1/startd.log)"; fi
 	ws1_lines=$(wc -l <ws1/startd.log)
 	srv_lines=$(wc -l <"$SRV_DIR/log")
 	( while :; do touch ws1/activity; sleep 0.1; done ) &
