@@ -253,6 +253,9 @@ typedef struct {
  * tracking knowing it: the next image compares the hash, never trusts the
  * write-protect bit alone (libckpt/runtime/rt-track.c). */
 #define KITE_HASH_UNTRUSTED 1ull
+/* No hash was computed (a full image of tracked memory): the page can be
+ * referenced only while tracking says it is unwritten. */
+#define KITE_HASH_NONE 2ull
 
 typedef struct {
 	uint64_t nrecords; /* before END */

@@ -390,7 +390,7 @@ static const uint64_t *parent_entry(W *w, uint64_t addr)
 static int in_parent(W *w, uint64_t addr, uint64_t h)
 {
 	const uint64_t *e = parent_entry(w, addr);
-	return e && e[1] == h;
+	return e && !(e[0] & KITE_HASH_NONE) && e[1] == h;
 }
 
 static int bit_set(const uint64_t *bits, uint64_t i)
@@ -471,9 +471,21 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 			if (keep && tm && w->track_valid && !vol && !bit_set(w->track.written, tbit) &&
 			    (pe = parent_entry(w, a)) && !(pe[0] & KITE_HASH_UNTRUSTED)) {
 				/* not written since the parent image: neither read nor hashed */
-				add_hash(w, a, pe[1]);
+				add_hash(w, a | (pe[0] & KITE_HASH_NONE), pe[1]);
 				w->trusted++;
 				kind = KEEP_REF;
+			} else if (keep && tm && !w->nparent && !vol) {
+				/* A full image of a tracked mapping: nothing to compare
+				 * with, and the next image trusts the write-protect bits,
+				 * so the hash is not worth its time.  Without it a page
+				 * can only be referenced while it stays unwritten. */
+				if (page_is_zero((const uint64_t *)(uintptr_t)a))
+					keep = 0;
+				else {
+					add_hash(w, a | KITE_HASH_NONE | (bit_set(w->track.carry, tbit) ? KITE_HASH_UNTRUSTED : 0),
+						 0);
+					kind = KEEP_STORE;
+				}
 			} else if (keep) {
 				uint64_t h = kite_xxh64((const void *)(uintptr_t)a, PAGE, 0);
 				w->hashed++;
@@ -761,14 +773,14 @@ static void dir_file(char *buf, size_t cap, const char *prefix, uint32_t seq, co
 	rs_str_add(&s, suffix);
 }
 
-/* Add image @seq and its ancestors to @keep (a bitmap over seq % 4096). */
-static void keep_chain(uint32_t seq, uint64_t *keep, uint32_t *lo)
+#define MAX_KEEP (2 * (KITE_IMG_MAX_CHAIN + 1))
+
+/* Add image @seq and its ancestors to @keep. */
+static void keep_chain(uint32_t seq, uint32_t *keep, int *nkeep)
 {
 	char path[KITE_IMG_MAX_PATH + 64];
-	for (int depth = 0; seq && depth <= KITE_IMG_MAX_CHAIN; depth++) {
-		keep[(seq % 4096) / 64] |= 1ull << (seq % 64);
-		if (seq < *lo)
-			*lo = seq;
+	for (int depth = 0; seq && depth <= KITE_IMG_MAX_CHAIN && *nkeep < MAX_KEEP; depth++) {
+		keep[(*nkeep)++] = seq;
 		dir_file(path, sizeof path, "ckpt-", seq, ".img");
 		int fd = (int)rs_open(path, O_RDONLY | O_CLOEXEC, 0);
 		if (fd < 0)
@@ -780,6 +792,18 @@ static void keep_chain(uint32_t seq, uint64_t *keep, uint32_t *lo)
 			return;
 		seq = h.parent_seq;
 	}
+}
+
+/* N of a name "<prefix>N<suffix>", or 0. */
+static uint32_t name_seq(const char *name, const char *prefix, const char *suffix)
+{
+	if (!rs_startswith(name, prefix))
+		return 0;
+	const char *p = name + rs_strlen(prefix);
+	if (*p < '0' || *p > '9')
+		return 0;
+	uint64_t n = rs_parse_dec(&p);
+	return rs_streq(p, suffix) && n < 0xffffffffu ? (uint32_t)n : 0;
 }
 
 static int mapped_by_us(W *w, const char *path)
@@ -798,30 +822,46 @@ static int mapped_by_us(W *w, const char *path)
  * (another history, after a restart from an older image) are left alone. */
 static void prune(W *w)
 {
-	uint64_t keep[4096 / 64] = { 0 };
-	uint32_t lo = kite_rt.seq;
-	keep_chain(kite_rt.seq, keep, &lo);
-	keep_chain(kite_rt.last_ok_seq, keep, &lo);
+	uint32_t keep[MAX_KEEP];
+	int nkeep = 0;
+	keep_chain(kite_rt.seq, keep, &nkeep);
+	keep_chain(kite_rt.last_ok_seq, keep, &nkeep);
 	char path[KITE_IMG_MAX_PATH + 64], recycle[KITE_IMG_MAX_PATH + 64];
 	RsStr r = { recycle, 0, sizeof recycle };
 	rs_str_add(&r, kite_rt.dir);
 	rs_str_add(&r, "/.recycle.img");
 	int recycled = 0;
-	/* images are numbered densely; look back a bounded distance */
-	uint32_t from = kite_rt.seq > 4000 ? kite_rt.seq - 4000 : 1;
-	for (uint32_t k = from; k < kite_rt.seq; k++) {
-		if (keep[(k % 4096) / 64] & (1ull << (k % 64)))
-			continue;
-		dir_file(path, sizeof path, "ckpt-", k, ".img");
-		/* An image this process maps (zero-copy restart) must not be
-		 * overwritten: unlinking keeps its pages; recycling would not. */
-		if (!recycled && !mapped_by_us(w, path) && rs_rename(path, recycle) == 0)
-			recycled = 1;
-		else
-			rs_unlink(path);
-		dir_file(path, sizeof path, ".ckpt-", k, ".hashes");
-		rs_unlink(path);
-	}
+	int dfd = (int)rs_open(kite_rt.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return;
+	char *buf = w->io; /* free by now */
+	long n;
+	while ((n = rs_getdents64(dfd, buf, KITE_IMG_CHUNK)) > 0)
+		for (long off = 0; off < n;) {
+			const char *name = buf + off + 19;
+			off += *(unsigned short *)(buf + off + 16);
+			int image = 1;
+			uint32_t k = name_seq(name, "ckpt-", ".img");
+			if (!k) {
+				k = name_seq(name, ".ckpt-", ".hashes");
+				image = 0;
+			}
+			if (!k || k >= kite_rt.seq)
+				continue; /* not ours, or newer (another history after a restart) */
+			int kept = 0;
+			for (int i = 0; i < nkeep; i++)
+				kept |= keep[i] == k;
+			if (kept)
+				continue;
+			dir_file(path, sizeof path, image ? "ckpt-" : ".ckpt-", k, image ? ".img" : ".hashes");
+			/* An image this process maps (zero-copy restart) must not be
+			 * overwritten: unlinking keeps its pages; recycling would not. */
+			if (image && !recycled && !mapped_by_us(w, path) && rs_rename(path, recycle) == 0)
+				recycled = 1;
+			else
+				rs_unlink(path);
+		}
+	rs_close(dfd);
 }
 
 static int commit(W *w)
@@ -886,11 +926,42 @@ static int commit(W *w)
  * tables: a huge sparse reservation is better hashed). */
 static int trackable(W *w, const MapLine *m)
 {
-	KiteImgRegion r = { 0 };
-	uint32_t flags;
-	int sel = classify(w, m, &flags, &r);
-	return (sel == SEL_ANON || sel == SEL_COW || sel == SEL_ALL) && !m->shared && m->prot &&
-	       m->end - m->start <= (64ull << 30);
+	if (m->shared || !m->prot || m->end - m->start > (64ull << 30))
+		return 0;
+	if (m->start == (uint64_t)(uintptr_t)w->scratch || (w->parent_map && m->start == w->parent_map))
+		return 0;
+	/* [heap], [stack], [anon:…]; not [vdso], [vvar], [vsyscall], [uprobes] */
+	return !(m->path_len && m->path[0] == '[') || path_is(m, "[heap]") || path_is(m, "[stack]") ||
+	       (m->path_len >= 6 && rs_memeq(m->path, "[anon:", 6));
+}
+
+/* After a restart, before the program resumes: register and
+ * write-protect all of its memory, which is exactly the image it was
+ * restarted from, so that the next checkpoint knows what changed since
+ * without reading it.  0 if every trackable mapping is tracked. */
+int kite_rt_track_protect_all(void)
+{
+	W w = { .fd = -1, .pmfd = -1, .hfd = -1 };
+	uint64_t size = SCRATCH_MAPS + 4096 * sizeof(KitePageRegion);
+	long mem = rs_mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem < 0 && mem > -4096)
+		return -1;
+	w.scratch = w.maps = (char *)(uintptr_t)mem;
+	w.track.vec = (KitePageRegion *)(w.maps + SCRATCH_MAPS);
+	w.track.veccap = 4096;
+	int rc = -1;
+	long n = read_file("/proc/self/maps", w.maps, SCRATCH_MAPS);
+	if (n > 0 && n < (long)SCRATCH_MAPS) {
+		const char *q = w.maps, *end = w.maps + n;
+		MapLine m;
+		rc = 0;
+		while (next_map(&q, end, &m))
+			if (trackable(&w, &m) && (kite_rt_track_register(m.start, m.end) < 0 ||
+						  kite_rt_track_scan(&w.track, m.start, m.end, 0) < 0))
+				rc = -1;
+	}
+	rs_munmap(mem, size);
+	return rc;
 }
 
 /* Register the parent's private mappings (those of the snapshot) with

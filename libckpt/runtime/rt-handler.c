@@ -694,6 +694,16 @@ static void post_restart(void)
 	int back = wait_count(&kite_rt.threads_back, live_threads(), 5000);
 	if (back && ri->magic == KITE_RESTART_MAGIC && ri->restorer_end > ri->restorer_start)
 		rs_munmap(ri->restorer_start, ri->restorer_end - ri->restorer_start);
+	/* Dirty tracking starts afresh: the uffd and the fork counter's page
+	 * were not in the image (their old descriptor numbers may be the
+	 * program's now: not closed).  Memory is exactly the image we came
+	 * from: protected now, before any thread runs on, the next checkpoint
+	 * (whose parent that image is) can trust what stays unwritten. */
+	kite_rt.track_on = 0;
+	kite_rt.forks = NULL;
+	kite_rt_track_start();
+	if (kite_rt.track_on && back && kite_rt_track_protect_all() == 0)
+		kite_rt.track_seq = kite_rt.seq;
 	release_others();
 	kite_rt.proc.pid = ri->new_pid;
 	kite_rt.owner_pid = (int)ri->new_pid;
@@ -708,12 +718,6 @@ static void post_restart(void)
 	}
 	kite_rt.timer_id = -1;
 	restore_posix_timers(); /* first: they take back their own ids */
-	/* dirty tracking starts afresh: the uffd and the fork counter's page
-	 * were not in the image (their old descriptor numbers may be the
-	 * program's now: not closed) */
-	kite_rt.track_on = 0;
-	kite_rt.forks = NULL;
-	kite_rt_track_start();
 	kite_rt_start_timer();
 	/* we are the image just written: the parent of the next one */
 	kite_rt.last_ok_seq = kite_rt.seq;
@@ -793,10 +797,12 @@ static void do_checkpoint(int mode)
 	if (pid == 0) {
 		kite_rt.t_child_us = rs_mono_us(); /* the child's own copy */
 		char image[KITE_IMG_MAX_PATH + 64];
-		/* A background checkpoint yields the CPU to the job; one the job
-		 * waits for (checkpoint and exit) does not. */
-		if (mode == KITE_MODE_CONTINUE)
-			rs_call3(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, 10);
+		/* A background checkpoint may yield the CPU to the job
+		 * (KITE_CKPT_CHILD_NICE); by default it does not: while the child
+		 * lives, every page the job writes is copied (~10 us each here),
+		 * so a starved child costs the job more than it spares it. */
+		if (mode == KITE_MODE_CONTINUE && kite_rt.child_nice)
+			rs_call3(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, kite_rt.child_nice);
 		int rc = kite_rt_dump(mode);
 		kite_rt_image_path(image, sizeof image, seq, 0);
 		kite_rt_write_status(seq, rc == 0, rc == 0 ? image : NULL, kite_rt.errmsg);

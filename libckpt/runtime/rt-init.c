@@ -11,6 +11,7 @@
  *                        so that the job's own children stay untouched
  *   KITE_CKPT_SIGNAL, KITE_CKPT_EXIT_SIGNAL   signal numbers (12, 20)
  *   KITE_CKPT_NO_UFFD    1: no userfaultfd dirty tracking (hash every page)
+ *   KITE_CKPT_CHILD_NICE nice value of background checkpoint children (0)
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -136,6 +137,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt.sig_rt = (int)env_long("KITE_CKPT_RT_SIGNAL", SIGRTMAX - 1);
 	kite_rt.interval_s = env_long("KITE_CKPT_INTERVAL", 0);
 	kite_rt.full_every = (int)env_long("KITE_CKPT_FULL_EVERY", 8);
+	kite_rt.child_nice = (int)env_long("KITE_CKPT_CHILD_NICE", 0);
 	const char *fault = getenv("KITE_FAULT"); /* tests walk failure points */
 	if (fault && strncmp(fault, "write:", 6) == 0) {
 		char *end;

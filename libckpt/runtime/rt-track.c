@@ -218,7 +218,7 @@ int kite_rt_track_scan(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit)
 		for (long i = 0; i < n; i++) {
 			if (t->vec[i].start != cur)
 				return -1; /* a hole: unmapped or not write-protectable */
-			if (t->vec[i].categories & KITE_PAGE_IS_WRITTEN)
+			if (t->written && (t->vec[i].categories & KITE_PAGE_IS_WRITTEN))
 				set_bits(t->written, bit + (cur - start) / PAGE, (t->vec[i].end - cur) / PAGE);
 			cur = t->vec[i].end;
 		}

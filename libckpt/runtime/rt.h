@@ -44,6 +44,7 @@ typedef struct {
 	char libc_version[33];
 	uint32_t seq;
 	int full_every; /* a full image after this many in a chain (1: always full) */
+	int child_nice; /* nice value of a background checkpoint child (KITE_CKPT_CHILD_NICE, 0) */
 	uint32_t last_ok_seq;   /* newest image known committed (0: none) */
 	uint32_t last_chain_len;
 	uint32_t busy_seq, busy_chain_len;
@@ -154,6 +155,7 @@ int kite_rt_track_owns_fd(int fd);
 int kite_rt_track_register(uint64_t start, uint64_t end);
 int kite_rt_track_scan(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
 int kite_rt_track_after_fork_writes(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
+int kite_rt_track_protect_all(void); /* rt-dump.c: after a restart */
 
 /* context switch (rt-handler.c, asm) */
 int kite_ctx_save(KiteJmp *j) __attribute__((returns_twice));

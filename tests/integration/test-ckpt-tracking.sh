@@ -65,7 +65,29 @@ steps() {
 		[ -n "$want" ] && [ "$want" = "$got" ] ||
 			fail "$mode: restart of image $((i + 1)) (after step $i): memory '$got', expected '$want'"
 	done
-	pass "$mode: 7 images (read() into tracked pages, mmap, brk, munmap + MAP_FIXED, MADV_DONTNEED), each restarted with every region as it was"
+	# a restarted job is tracked from its first instruction: change it,
+	# checkpoint, restart that
+	"$BIN/ckpt" restart "$dir/ckpt-4.img" 2>"$T/rerr.txt" &
+	R=$!
+	wait_ready $R
+	kill -USR1 $R
+	wait_last "$out" "^step 4 sums"
+	img=$("$BIN/ckpt" now --dir "$dir" $R) || fail "$mode: checkpoint of the restarted job: $(cat "$dir/status")"
+	[ "$mode" = hashes ] || status_field "dirty tracking" "$dir" | grep -qx "$mode" ||
+		fail "$mode: checkpoint after a restart found its dirty pages by '$(status_field "dirty tracking" "$dir")'"
+	want=$(tail -1 "$out" | sed 's/^step 4 sums//')
+	kill -9 $R
+	wait $R 2>/dev/null
+	"$BIN/ckpt" restart "$img" 2>"$T/rerr.txt" &
+	R=$!
+	wait_ready $R
+	kill -HUP $R
+	wait_last "$out" "^check sums"
+	kill -9 $R
+	wait $R 2>/dev/null
+	got=$(tail -1 "$out" | sed 's/^check sums//')
+	[ "$want" = "$got" ] || fail "$mode: restarted, changed, checkpointed and restarted: '$got', expected '$want'"
+	pass "$mode: 7 images (read() into tracked pages, mmap, brk, munmap + MAP_FIXED, MADV_DONTNEED), each restarted with every region as it was; a restarted job changed, checkpointed and restarted"
 }
 
 steps uffd-wp
@@ -91,7 +113,7 @@ pass "tracking off (KITE_CKPT_NO_UFFD=1): same checksums, images of the same siz
 
 # A writer that never stops: pages written between a checkpoint's fork and
 # its child's scan must not be trusted by the next image.
-KITE_CKPT_FULL_EVERY=8 "$BIN/ckpt" run --dir "$T/churn" -- "$PROGS/tracked" churn 16 40 >churn.txt 2>churn.err &
+KITE_CKPT_FULL_EVERY=16 "$BIN/ckpt" run --dir "$T/churn" -- "$PROGS/tracked" churn 16 40 >churn.txt 2>churn.err &
 P=$!
 wait_lines churn.txt 1
 for i in 1 2 3 4 5 6 7 8; do
@@ -117,5 +139,25 @@ for i in 1 2 3 4 5 6 7 8; do
 	wait $R 2>/dev/null
 	tail -1 churn.txt | grep -q "churn ok" || fail "churn: restart of image $i: $(tail -1 churn.txt)"
 done
-pass "churn: 8 images taken while the job rewrote its memory, each restarted consistent"
+# the restarted job keeps writing; images taken then are tracked too
+"$BIN/ckpt" restart "$T/churn/ckpt-8.img" 2>r.err &
+R=$!
+wait_ready $R
+for i in 9 10 11; do
+	sleep 0.1
+	"$BIN/ckpt" now --dir "$T/churn" $R >/dev/null || fail "churn: checkpoint $i of the restarted job"
+	"$BIN/ckpt" inspect --summary "$T/churn/ckpt-$i.img" | grep -q "write-protect tracking (userfaultfd)" ||
+		fail "churn: image $i (after a restart) did not use write-protect tracking"
+done
+kill -9 $R
+wait $R 2>/dev/null
+"$BIN/ckpt" restart "$T/churn/ckpt-11.img" 2>r.err &
+R=$!
+wait_ready $R
+kill -HUP $R
+wait_last churn.txt "^churn "
+kill -9 $R
+wait $R 2>/dev/null
+tail -1 churn.txt | grep -q "churn ok" || fail "churn: restart of image 11 (taken after a restart): $(tail -1 churn.txt)"
+pass "churn: 8 images taken while the job rewrote its memory, each restarted consistent; and 3 more taken by a restarted job"
 exit 0
