@@ -1,2 +1,8 @@
 # bench/: benchmarks printing comparable figures (run by `make bench`).
-BENCHES +=
+BENCHES += bin/bench/ckpt-floor
+
+# bench/ckpt.sh measures this machine's own floors beside libckpt's figures
+bin/bench/ckpt-floor: bench/ckpt-floor.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<

@@ -474,11 +474,13 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 				add_hash(w, a | (pe[0] & KITE_HASH_NONE), pe[1]);
 				w->trusted++;
 				kind = KEEP_REF;
-			} else if (keep && tm && !w->nparent && !vol) {
-				/* A full image of a tracked mapping: nothing to compare
-				 * with, and the next image trusts the write-protect bits,
-				 * so the hash is not worth its time.  Without it a page
-				 * can only be referenced while it stays unwritten. */
+			} else if (keep && tm && !vol && (!(pe = parent_entry(w, a)) || (pe[0] & KITE_HASH_NONE))) {
+				/* A written page of a tracked mapping that the parent
+				 * holds no hash of (a full image, a new page): nothing to
+				 * compare with, and the next image trusts the
+				 * write-protect bits, so the hash is not worth its time.
+				 * Without it a page can only be referenced while it stays
+				 * unwritten. */
 				if (page_is_zero((const uint64_t *)(uintptr_t)a))
 					keep = 0;
 				else {
