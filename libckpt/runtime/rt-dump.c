@@ -68,11 +68,12 @@ typedef struct {
 	uint64_t nh, nh_total;
 	uint64_t stored, referenced;
 	long writes; /* records written, for KITE_FAULT */
+	uint64_t tracked_pages; /* bits in the tracking bitmaps */
 	uint64_t bid_dev, bid_ino; /* build-id cache */
 	uint8_t bid[20];
 	uint32_t bid_len;
 	uint64_t zero_hash; /* XXH64 of a page of zeros */
-	uint64_t hashed, trusted; /* pages read and hashed; pages known unchanged */
+	uint64_t read, hashed, trusted; /* pages read (of them hashed); pages known unchanged */
 	/* dirty tracking (rt-track.c): the parent's private mappings, which
 	 * pages it wrote since the last scan, and whether the parent image's
 	 * page table can be trusted for the pages not written */
@@ -481,6 +482,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 				 * write-protect bits, so the hash is not worth its time.
 				 * Without it a page can only be referenced while it stays
 				 * unwritten. */
+				w->read++;
 				if (page_is_zero((const uint64_t *)(uintptr_t)a))
 					keep = 0;
 				else {
@@ -490,6 +492,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 				}
 			} else if (keep) {
 				uint64_t h = kite_xxh64((const void *)(uintptr_t)a, PAGE, 0);
+				w->read++;
 				w->hashed++;
 				if (h == w->zero_hash && page_is_zero((const uint64_t *)(uintptr_t)a)) {
 					keep = 0;
@@ -923,12 +926,12 @@ static int commit(W *w)
 	return 0;
 }
 
-/* Mappings whose pages are tracked: private, accessible, at most 64 GiB
+/* Mappings whose pages are tracked: private, accessible, at most 16 GiB
  * (write-protecting the unpopulated part of a mapping allocates page
- * tables: a huge sparse reservation is better hashed). */
+ * tables, 2 MiB per GiB: a huge sparse reservation is better hashed). */
 static int trackable(W *w, const MapLine *m)
 {
-	if (m->shared || !m->prot || m->end - m->start > (64ull << 30))
+	if (m->shared || !m->prot || m->end - m->start > (16ull << 30))
 		return 0;
 	if (m->start == (uint64_t)(uintptr_t)w->scratch || (w->parent_map && m->start == w->parent_map))
 		return 0;
@@ -1023,6 +1026,28 @@ static void track_collect(W *w)
 	 * its child scanned too, and nothing scanned since (a failed
 	 * checkpoint's child would have). */
 	w->track_valid = w->parent_seq && kite_rt.track_seq == w->parent_seq;
+	w->tracked_pages = bit;
+}
+
+/* Most of memory was rewritten since the parent image (a compute job):
+ * a full image costs as much to write, needs no parent, and lets the
+ * older images go — whose files the next images then recycle, instead of
+ * a chain of full-size images piling up. */
+static void full_if_mostly_written(W *w)
+{
+	if (!w->track_valid || !w->nparent)
+		return;
+	uint64_t written = 0;
+	for (uint64_t i = 0; i < (w->tracked_pages + 63) / 64; i++)
+		written += (uint64_t)__builtin_popcountll(w->track.written[i]);
+	if (written * 2 < w->nparent)
+		return;
+	w->parent = NULL;
+	w->nparent = 0;
+	w->parent_seq = 0;
+	w->chain_len = 1;
+	w->parent_created_ns = 0;
+	w->track_valid = 0;
 }
 
 /* Map the parent image's page hashes; on any trouble the image is a full one. */
@@ -1098,8 +1123,10 @@ int kite_rt_dump(int mode)
 	/* first: the sooner the parent's memory is protected again, the fewer
 	 * pages it writes between the fork and the scan */
 	uint64_t t0 = rs_mono_us();
-	if (kite_rt.track_on && kite_rt.forks && kite_rt_track_usable())
+	if (kite_rt.track_on && kite_rt.forks && kite_rt_track_usable()) {
 		track_collect(&w);
+		full_if_mostly_written(&w);
+	}
 	uint64_t t1 = rs_mono_us();
 	kite_rt_image_path(tmp, sizeof tmp, kite_rt.seq, 1);
 	RsStr r = { recycle, 0, sizeof recycle };
@@ -1129,9 +1156,10 @@ int kite_rt_dump(int mode)
 	if ((rc = commit(&w)) < 0)
 		goto fail;
 	/* the image is written: the child's copy of the globals is its own now */
+	kite_rt.stat_read = w.read;
 	kite_rt.stat_hashed = w.hashed;
 	kite_rt.stat_trusted = w.trusted;
-	kite_rt.stat_tracked = w.track_valid;
+	kite_rt.stat_tracked = !w.parent_seq ? 2 : w.track_valid;
 	kite_rt.stat_us[0] = t1 - t0;
 	kite_rt.stat_us[1] = t2 - t1;
 	kite_rt.stat_us[2] = rs_mono_us() - t2;

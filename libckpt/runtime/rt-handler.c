@@ -121,8 +121,12 @@ void kite_rt_write_status(uint32_t seq, int ok, const char *image, const char *m
 	rs_str_add(&s, "\n");
 	if (ok && image) {
 		/* how the changed pages were found (tests and the bench read it) */
-		rs_str_add(&s, kite_rt.stat_tracked ? "dirty tracking uffd-wp" : "dirty tracking hashes");
-		rs_str_add(&s, "\npages hashed ");
+		rs_str_add(&s, kite_rt.stat_tracked == 2 ? "dirty tracking none (a full image)"
+			       : kite_rt.stat_tracked ? "dirty tracking uffd-wp"
+						      : "dirty tracking hashes");
+		rs_str_add(&s, "\npages read ");
+		rs_str_num(&s, (long)kite_rt.stat_read);
+		rs_str_add(&s, " hashed ");
 		rs_str_num(&s, (long)kite_rt.stat_hashed);
 		rs_str_add(&s, " unread ");
 		rs_str_num(&s, (long)kite_rt.stat_trusted);

@@ -185,9 +185,13 @@ int kite_rt_track_usable(void)
 	       fd_is(kite_rt.track_pmfd, kite_rt.track_pm_dev, kite_rt.track_pm_ino);
 }
 
+/* One of libckpt's tracking descriptors (still: the program may have
+ * closed it and opened one of its own under the same number). */
 int kite_rt_track_owns_fd(int fd)
 {
-	return kite_rt.track_on && (fd == kite_rt.track_uffd || fd == kite_rt.track_pmfd);
+	return kite_rt.track_on &&
+	       ((fd == kite_rt.track_uffd && fd_is(fd, kite_rt.track_uffd_dev, kite_rt.track_uffd_ino)) ||
+		(fd == kite_rt.track_pmfd && fd_is(fd, kite_rt.track_pm_dev, kite_rt.track_pm_ino)));
 }
 
 int kite_rt_track_register(uint64_t start, uint64_t end)
@@ -259,8 +263,10 @@ int kite_rt_track_after_fork_writes(KiteTrack *t, uint64_t start, uint64_t end, 
  * the uffd.  Nothing of it is in an image (a restart starts afresh). */
 void kite_rt_track_start(void)
 {
-	long p = rs_mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	kite_rt.forks = p < 0 && p > -4096 ? NULL : (volatile uint64_t *)(uintptr_t)p;
+	if (!kite_rt.forks) {
+		long p = rs_mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kite_rt.forks = p < 0 && p > -4096 ? NULL : (volatile uint64_t *)(uintptr_t)p;
+	}
 	if (kite_rt_track_init(kite_rt.track_disabled || !kite_rt.forks) < 0 && kite_rt.forks) {
 		rs_munmap((uint64_t)(uintptr_t)kite_rt.forks, PAGE);
 		kite_rt.forks = NULL;

@@ -115,8 +115,8 @@ typedef struct {
 	int track_disabled;        /* KITE_CKPT_NO_UFFD=1 */
 	volatile uint64_t *forks;  /* shared page: the program's fork() count (pthread_atfork) */
 	uint64_t self_lo, self_hi; /* libckpt's own writable data: never dropped by the child */
-	uint64_t stat_hashed, stat_trusted; /* set by the child once its image is committed */
-	int stat_tracked;
+	uint64_t stat_read, stat_hashed, stat_trusted; /* set by the child once its image is committed */
+	int stat_tracked; /* 0 hashes, 1 uffd-wp, 2 a full image */
 	uint64_t stat_us[4]; /* child: tracking scan, writing, commit (wall), CPU time */
 	uint64_t t_request_us, t_clone_us, t_child_us; /* the pause: request seen, clone called, child running */
 } KiteRt;

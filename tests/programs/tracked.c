@@ -12,6 +12,8 @@
  *     4  munmap the middle of A, map a new region C there with MAP_FIXED
  *     5  MADV_DONTNEED half of B (zeros again); change one page of the heap
  *     6  read() DATAFILE into B's dropped half and into brk memory
+ *     7  close every descriptor above 2 (libckpt's tracking ones too, as
+ *        daemons do) and change a heap page
  *
  * tracked churn MIB US
  *   Rewrites MIB MiB page by page for ever (a generation number in every
@@ -147,6 +149,9 @@ static int run_steps(const char *data)
 		} else if (step == 6) {
 			read_into(data, b + 3 * PG + 17, 50000);
 			read_into(data, brkmem + 10, 70000);
+		} else if (step == 7) {
+			closefrom(3);
+			heap[HEAP_SIZE / 3] ^= 0x33;
 		}
 		char what[32];
 		snprintf(what, sizeof what, "step %d sums", step);
