@@ -37,6 +37,9 @@ const KiteConfigKey kite_schedd_config_keys[] = {
      "how often a shadow asks its startd how the job is doing (also the claim's heartbeat)"},
     {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
      "most bytes a shadow sends to a startd for one job (executable and input files together)"},
+    {"ckpt_lost_work_limit", KITE_CONFIG_DURATION, "1h",
+     "a job whose checkpoint cannot be restarted starts over from scratch if it has run less than "
+     "this in all, else it is held for a person (Condor's rule)"},
     {NULL},
 };
 
@@ -105,12 +108,62 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
      "most bytes of output (stdout, stderr and files) sent back for one job; more holds the job"},
     {"claim_lease", KITE_CONFIG_DURATION, "60s",
-     "a claim whose shadow is not heard from for this long is released and its job killed"},
+     "a claim whose shadow is not heard from for this long is released and its job killed; slot ads carry "
+     "ClaimLease (this + poll_interval + 4 × schedd_timeout), after which a silent startd's shadow gives the "
+     "job up"},
+    {"ckpt_program", KITE_CONFIG_STRING, NULL,
+     "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
+     "startd's own executable)"},
+    {"checkpoint_dir", KITE_CONFIG_STRING, NULL,
+     "one directory per checkpointed job (default STATE_DIR/checkpoints): its images, or with "
+     "ckpt_server only its caps, token and status; it must be the same path on every machine (and "
+     "without ckpt_server a shared one) for a job to resume on another"},
+    {"ckpt_server", KITE_CONFIG_STRING, NULL,
+     "HOST:PORT of the checkpoint server jobs' images go to (default: none, images stay in "
+     "checkpoint_dir)"},
+    {"ckpt_lease", KITE_CONFIG_DURATION, "7d",
+     "lease of a job's checkpoint space on the server, renewed at each of its runs"},
+    {"cgroups", KITE_CONFIG_BOOL, "true",
+     "run each job in a cgroup v2 of its own (memory.max, cpu.max, kill of all its processes) where the "
+     "hierarchy is writable; false, or no writable hierarchy: rlimits only"},
+    {"cgroup_parent", KITE_CONFIG_STRING, "kite",
+     "the cgroup under which the startd makes its jobs' cgroups: absolute, or relative to the cgroup v2 "
+     "mount (kite: /sys/fs/cgroup/kite)"},
+    {NULL},
+};
+
+/* The checkpoint server (docs/ckpt-server.md). */
+const KiteConfigKey kite_ckpt_server_config_keys[] = {
+    {"listen", KITE_CONFIG_STRING, "127.0.0.1:9620",
+     "TCP address to listen on (HOST:PORT); port 0 picks a free port and writes it to "
+     "STATE_DIR/ckpt_server.addr"},
+    {"pool_key_file", KITE_CONFIG_STRING, NULL,
+     "the pool key, a copy of the schedd's, mode 0600 (default STATE_DIR/pool.key, created if missing)"},
+    {"admins", KITE_CONFIG_STRV, "root", "users who may list every allocation and delete any (pool ckpt)"},
+    {"total_space", KITE_CONFIG_SIZE, "0",
+     "most bytes of chunks stored in all (0: as much as the disk holds); uploads beyond are refused"},
+    {"owner_quota", KITE_CONFIG_SIZE, "0", "most bytes of chunks stored for one owner (0: no limit)"},
+    {"max_image_size", KITE_CONFIG_SIZE, "64G", "largest image one allocation may hold"},
+    {"max_connections", KITE_CONFIG_INT, "256", "most client connections at once; more are refused"},
+    {"idle_timeout", KITE_CONFIG_DURATION, "60s", "a connection that sends nothing for this long is closed"},
+    {"upload_timeout", KITE_CONFIG_DURATION, "10m",
+     "an upload not heard from for this long is abandoned; its chunks are reclaimed"},
+    {"default_lease", KITE_CONFIG_DURATION, "7d", "lease of an allocation that asks for none"},
+    {"max_lease", KITE_CONFIG_DURATION, "30d", "longest lease granted by an allocation or a renewal"},
+    {"retention", KITE_CONFIG_DURATION, "7d",
+     "an expired or deleted allocation is remembered this long, so that its capabilities get "
+     "\"expired\" or \"deleted\" rather than \"unknown\""},
+    {"gc_interval", KITE_CONFIG_DURATION, "60s", "how often the collector runs (also once at start)"},
+    {"compact_below", KITE_CONFIG_INT, "50",
+     "a pack file with less than this percentage of referenced bytes is compacted"},
+    {"pack_size", KITE_CONFIG_SIZE, "256M", "size at which a new pack file is started"},
+    {"max_message_size", KITE_CONFIG_SIZE, "32M", "largest message the server accepts"},
     {NULL},
 };
 
 const KiteConfigTable kite_config_tables[] = {
     {"schedd", kite_schedd_config_keys},
     {"startd", kite_startd_config_keys},
+    {"ckpt_server", kite_ckpt_server_config_keys},
     {NULL, NULL},
 };

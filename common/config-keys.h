@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 
 extern const KiteConfigKey kite_schedd_config_keys[];
 extern const KiteConfigKey kite_startd_config_keys[];
+extern const KiteConfigKey kite_ckpt_server_config_keys[];
 
 /* Every program's table, for the documentation check. */
 typedef struct {

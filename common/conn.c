@@ -40,6 +40,11 @@ gboolean kite_conn_is_unix(const KiteConn *conn)
 	return conn->is_unix;
 }
 
+void kite_conn_set_timeout(KiteConn *conn, double timeout)
+{
+	conn->timeout = timeout > 0 ? timeout : 30;
+}
+
 const char *kite_conn_identity(const KiteConn *conn)
 {
 	return conn->identity;

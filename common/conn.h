@@ -22,6 +22,8 @@ void kite_conn_free(KiteConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteConn, kite_conn_free)
 
 gboolean kite_conn_is_unix(const KiteConn *conn);
+/* Bound every later operation by @timeout seconds instead. */
+void kite_conn_set_timeout(KiteConn *conn, double timeout);
 
 /* Present a user token (TCP).  On success the server's idea of who we
  * are is available from kite_conn_identity(). */

@@ -25,6 +25,8 @@ typedef enum {
 	KITE_ACTION_REMOVE = 1,
 	KITE_ACTION_HOLD = 2,
 	KITE_ACTION_RELEASE = 3,
+	KITE_ACTION_VACATE = 4,	    /* a running job: checkpoint now and leave the machine */
+	KITE_ACTION_CHECKPOINT = 5, /* a running job: checkpoint now and go on */
 } KiteJobAction;
 
 /* A job id CLUSTER.PROC; proc -1 stands for every proc of the cluster. */

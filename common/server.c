@@ -56,6 +56,11 @@ static void conn_close(KiteServerConn *c);
 static gboolean read_ready(gint fd, GIOCondition cond, gpointer data);
 static gboolean write_ready(gint fd, GIOCondition cond, gpointer data);
 
+guint kite_server_n_connections(const KiteServer *srv)
+{
+	return srv->n_conns;
+}
+
 const char *kite_server_conn_identity(const KiteServerConn *conn)
 {
 	return conn->identity;
@@ -91,24 +96,36 @@ static void update_watches(KiteServerConn *c)
 	}
 }
 
-/* Try to write what is queued; returns FALSE if the connection was
- * closed (error, or done and close_after_write). */
+static void handle_frames(KiteServerConn *c);
+
+/* Handle the requests already received and write what is queued, until
+ * the socket would block or input runs out; returns FALSE if the
+ * connection was closed (error, or done and close_after_write).  A
+ * client may send several requests without waiting (pipelining): those
+ * still buffered are handled as soon as the previous reply is out, not
+ * when more bytes happen to arrive. */
 static gboolean flush(KiteServerConn *c)
 {
-	while (c->out_pos < c->out->len) {
-		ssize_t n = send(c->fd, c->out->data + c->out_pos, c->out->len - c->out_pos,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+	for (;;) {
+		if (c->out->len == 0 && !c->close_after_write)
+			handle_frames(c);
+		if (c->out->len == 0)
 			break;
-		if (n < 0) {
-			conn_close(c);
-			return FALSE;
+		while (c->out_pos < c->out->len) {
+			ssize_t n = send(c->fd, c->out->data + c->out_pos, c->out->len - c->out_pos,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n < 0) {
+				conn_close(c);
+				return FALSE;
+			}
+			c->out_pos += n;
 		}
-		c->out_pos += n;
-	}
-	if (c->out_pos == c->out->len) {
+		if (c->out_pos < c->out->len)
+			break;
 		g_byte_array_set_size(c->out, 0);
 		c->out_pos = 0;
 		if (c->close_after_write) {
@@ -257,23 +274,10 @@ static void dispatch(KiteServerConn *c, guint type, GVariant *body)
 	}
 }
 
-static gboolean read_ready(gint fd, GIOCondition cond, gpointer data)
+/* Handle complete frames until one produces a reply (one request at a
+ * time; flush() comes back here once the reply is written). */
+static void handle_frames(KiteServerConn *c)
 {
-	KiteServerConn *c = data;
-	guint8 buf[65536];
-	ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return G_SOURCE_CONTINUE;
-	if (n <= 0) {
-		c->read_watch = 0;
-		conn_close(c);
-		return G_SOURCE_REMOVE;
-	}
-	c->last_activity = kite_now_monotonic();
-	g_byte_array_append(c->in, buf, n);
-
-	/* Handle every complete frame; stop at the first reply that cannot be
-	 * written at once (one request at a time). */
 	while (c->in->len >= KITE_WIRE_HEADER_SIZE && c->out->len == 0 && !c->close_after_write) {
 		KiteWireHeader h;
 		g_autoptr(GError) error = NULL;
@@ -293,8 +297,29 @@ static gboolean read_ready(gint fd, GIOCondition cond, gpointer data)
 		kite_wire_debug("recv", c->peer, h.type, body);
 		dispatch(c, h.type, body);
 	}
+}
+
+static gboolean read_ready(gint fd, GIOCondition cond, gpointer data)
+{
+	KiteServerConn *c = data;
+	/* Read straight into the input buffer, in large pieces: bulk
+	 * transfers (checkpoint images) come through here. */
+	enum { READ_SIZE = 256 * 1024 };
+	guint old = c->in->len;
+	g_byte_array_set_size(c->in, old + READ_SIZE);
+	ssize_t n = recv(fd, c->in->data + old, READ_SIZE, MSG_DONTWAIT);
+	g_byte_array_set_size(c->in, old + (n > 0 ? (guint)n : 0));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return G_SOURCE_CONTINUE;
+	if (n <= 0) {
+		c->read_watch = 0;
+		conn_close(c);
+		return G_SOURCE_REMOVE;
+	}
+	c->last_activity = kite_now_monotonic();
+
 	/* The read watch is this source: let update_watches decide whether it
-	 * stays, via flush(). */
+	 * stays, via flush(), which handles the frames received. */
 	guint self = c->read_watch;
 	c->read_watch = 0;
 	g_source_remove(self);

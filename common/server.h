@@ -64,6 +64,9 @@ void kite_server_reply_error(KiteServerConn *conn, const GError *error, gboolean
  * reply ERROR (@code, MESSAGE), keeping the connection open. */
 void kite_server_refuse(KiteServerConn *conn, KiteErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* Connections open now (for status reports). */
+guint kite_server_n_connections(const KiteServer *srv);
+
 const char *kite_server_conn_identity(const KiteServerConn *conn);
 KiteRole kite_server_conn_role(const KiteServerConn *conn);
 /* "unix:USER" or "tcp:HOST:PORT" for logs. */

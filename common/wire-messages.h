@@ -59,6 +59,33 @@
 	  "shadow -> startd: (claim id, executable name, files (name, mode, contents)); starts the job")     \
 	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
 	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
-	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay))",                                                           \
-	  "startd -> shadow: (running | suspended | exited | vacated, exit code, signal, why, files back)")  \
-	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY")
+	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay)a(ss))",                                                      \
+	  "startd -> shadow: (running | suspended | exited | vacated | held | restart-failed, exit code, signal, "  \
+	  "why, files back, the newest checkpoint's attributes)")                                            \
+	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY") \
+	X(CLAIM_CHECKPOINT, 37, "(sb)",                                                                      \
+	  "shadow -> startd: (claim id, exit after?): checkpoint the job now; reply CLAIM_REPLY") \
+	/* checkpoint storage (ckpt_server; docs/ckpt-server.md) */                                           \
+	X(CKPT_ALLOCATE, 40, "(stx)", "client -> ckpt_server: (owner or \"\", expected bytes, lease s or 0)")   \
+	X(CKPT_ALLOCATED, 41, "(ssss)", "ckpt_server -> client: (allocation id, read, write, manage capability)") \
+	X(CKPT_WRITE, 42, "(s)", "client -> ckpt_server: (write capability); starts an upload; reply CKPT_INFO") \
+	X(CKPT_HAVE, 43, "(say)",                                                                            \
+	  "client -> ckpt_server: (upload id, next manifest entries: hash 16 + length u32 LE each)")         \
+	X(CKPT_HAVE_REPLY, 44, "(au)", "ckpt_server -> client: indices of the entries whose chunks it lacks") \
+	X(CKPT_PUT, 45, "(say)", "client -> ckpt_server: (upload id, chunks: hash 16 + length u32 LE + data)") \
+	X(CKPT_PUT_REPLY, 46, "(t)", "ckpt_server -> client: (bytes stored)")                              \
+	X(CKPT_INFO, 47, "(ssxtttxs)",                                                                        \
+	  "ckpt_server -> client: (id or upload id, owner, created, size, chunks, expected, expires, state)") \
+	X(CKPT_COMMIT, 48, "(sttay)",                                                                        \
+	  "client -> ckpt_server: (upload id, chunks, bytes, XXH3-128 of the HAVE entries); reply CKPT_INFO") \
+	X(CKPT_READ, 49, "(s)", "client -> ckpt_server: (read capability); reply CKPT_MANIFEST")             \
+	X(CKPT_MANIFEST, 50, "(ay)", "ckpt_server -> client: the committed manifest (common/ckpt-format.h)")  \
+	X(CKPT_GET, 51, "(sttu)", "client -> ckpt_server: (read capability, generation, first chunk, count)") \
+	X(CKPT_CHUNKS, 52, "(ay)", "ckpt_server -> client: the data of those chunks, back to back, verified") \
+	X(CKPT_MANAGE, 53, "(ssx)",                                                                          \
+	  "client -> ckpt_server: (manage capability, or allocation id for admins; stat|renew|delete; lease s)") \
+	X(CKPT_LIST, 54, "(s)", "client -> ckpt_server: (owner or \"\"); users see their own allocations")     \
+	X(CKPT_LIST_REPLY, 55, "(a(ssxtttxs))", "ckpt_server -> client: one CKPT_INFO tuple per allocation") \
+	X(CKPT_STATUS, 56, "(u)", "client -> ckpt_server: (0, reserved); reply CKPT_STATUS_REPLY")            \
+	X(CKPT_STATUS_REPLY, 57, "(sttttuu)",                                                                \
+	  "ckpt_server -> client: (address, capacity, used, referenced at the last collection, free bytes, connections, uploads)")

@@ -56,7 +56,7 @@ bin/ckpt-restore: $(CKPT_RESTORE_OBJS)
 CKPT_CMD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard libckpt/cmd/*.c)) $(BUILD)/libckpt/crc32c.o \
 	$(BUILD)/libckpt/elf-build-id.o
 
-bin/ckpt: $(CKPT_CMD_OBJS)
+bin/ckpt: $(CKPT_CMD_OBJS) $(COMMON_LIB)
 	$(call link_program)
 
 bin/ckpt-cc: libckpt/ckpt-cc.sh

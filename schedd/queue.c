@@ -37,7 +37,13 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
     "CREATE TABLE IF NOT EXISTS history AS SELECT * FROM jobs WHERE 0;"
     "CREATE UNIQUE INDEX IF NOT EXISTS history_id ON history(cluster, proc);"
-    "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);";
+    "CREATE INDEX IF NOT EXISTS history_owner ON history(owner);"
+    "CREATE TABLE IF NOT EXISTS events(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL, event TEXT NOT NULL, host TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);"
+    /* what no query shows: the capabilities of a job's checkpoint space */
+    "CREATE TABLE IF NOT EXISTS job_secrets(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
 
 /* Columns in the order every SELECT uses. */
 #define JOB_COLUMNS                                                                                          \
@@ -571,6 +577,8 @@ static GArray *new_results(void)
 	return a;
 }
 
+static gboolean forget_secrets(KiteQueue *q, const KiteJobId *id, GError **error);
+
 static gboolean step_done(KiteQueue *q, sqlite3_stmt *st, GError **error)
 {
 	gboolean ok = sqlite3_step(st) == SQLITE_DONE;
@@ -589,7 +597,7 @@ gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids
 	g_autoptr(GArray) results = new_results();
 	g_autoptr(GArray) targets = g_array_new(FALSE, TRUE, sizeof(Target));
 	g_array_set_clear_func(targets, target_clear);
-	if (action < KITE_ACTION_REMOVE || action > KITE_ACTION_RELEASE)
+	if (action < KITE_ACTION_REMOVE || action > KITE_ACTION_CHECKPOINT)
 		return kite_throw(error, KITE_ERROR_INVALID, "unknown action %d", action);
 	if (!exec(q, "BEGIN IMMEDIATE", error))
 		return FALSE;
@@ -635,6 +643,18 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 		r.message = refuse_other_owner(t, name, requester, is_admin);
 		if (r.message) {
 			/* refused; the message says why */
+		} else if (action == KITE_ACTION_VACATE || action == KITE_ACTION_CHECKPOINT) {
+			/* nothing changes here: the schedd asks the job's shadow */
+			if (t->status != KITE_JOB_RUNNING)
+				r.message = g_strdup_printf("job %s is not running (it is %s)", name,
+							    kite_job_status_name(t->status));
+			else {
+				r.ok = TRUE;
+				r.message = g_strdup_printf(action == KITE_ACTION_VACATE
+								? "job %s: asked to checkpoint and leave its machine"
+								: "job %s: asked to checkpoint",
+							    name);
+			}
 		} else if (action == KITE_ACTION_HOLD) {
 			if (t->status == KITE_JOB_HELD)
 				r.message = g_strdup_printf("job %s is already held", name);
@@ -680,7 +700,7 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				return FALSE;
 			sqlite3_bind_int64(del, 1, t->id.cluster);
 			sqlite3_bind_int64(del, 2, t->id.proc);
-			if (!step_done(q, del, error))
+			if (!step_done(q, del, error) || !forget_secrets(q, &t->id, error))
 				return FALSE;
 			r.ok = TRUE;
 			r.message = g_strdup_printf("job %s removed", name);
@@ -887,6 +907,88 @@ static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, K
 			  out);
 }
 
+gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
+			      const char *detail, const KiteAd *attrs, GError **error)
+{
+	if (!exec(q, "BEGIN IMMEDIATE", error))
+		return FALSE;
+	g_autoptr(sqlite3_stmt) ins = prepare(q, "INSERT INTO events VALUES(?, ?, ?, ?, ?, ?)", error);
+	gboolean ok = ins != NULL;
+	if (ok) {
+		sqlite3_bind_int64(ins, 1, id->cluster);
+		sqlite3_bind_int64(ins, 2, id->proc);
+		sqlite3_bind_int64(ins, 3, kite_now_wall());
+		sqlite3_bind_text(ins, 4, event, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 5, host ? host : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 6, detail ? detail : "", -1, SQLITE_STATIC);
+		ok = sqlite3_step(ins) == SQLITE_DONE || db_error(q, error, "record a job event");
+	}
+	g_autofree char *caps = NULL;
+	if (ok && attrs && kite_ad_get_string(attrs, "CheckpointCaps", &caps)) {
+		g_autoptr(sqlite3_stmt) put =
+		    prepare(q, *caps ? "INSERT OR REPLACE INTO job_secrets VALUES(?, ?, ?)"
+				     : "DELETE FROM job_secrets WHERE cluster = ? AND proc = ?",
+			    error);
+		ok = put != NULL;
+		if (ok) {
+			sqlite3_bind_int64(put, 1, id->cluster);
+			sqlite3_bind_int64(put, 2, id->proc);
+			if (*caps)
+				sqlite3_bind_text(put, 3, caps, -1, SQLITE_STATIC);
+			ok = sqlite3_step(put) == SQLITE_DONE || db_error(q, error, "keep a job's checkpoint capabilities");
+		}
+	}
+	if (ok && attrs && kite_ad_size(attrs) > 0) {
+		g_autoptr(KiteAd) copy = kite_ad_copy(attrs);
+		kite_ad_remove(copy, "CheckpointCaps");
+		gboolean ckpt = g_str_equal(event, "checkpoint");
+		ok = note_in_proc_ad(q, id, KITE_JOB_RUNNING, copy, ckpt ? "NumCheckpoints" : NULL);
+		gint64 when = 0, size = 0;
+		if (ok && ckpt && kite_ad_get_int(attrs, "LastCheckpointTime", &when) &&
+		    kite_ad_get_int(attrs, "CheckpointSize", &size))
+			ok = update_one(q, id, "record a checkpoint",
+					"UPDATE jobs SET num_ckpts = num_ckpts + 1, last_ckpt = ?, image_size = ? "
+					"WHERE cluster = ? AND proc = ?",
+					"xx", when, size);
+		if (!ok)
+			kite_throw(error, KITE_ERROR_STATE, "job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running",
+				   id->cluster, id->proc);
+	}
+	if (ok)
+		return kite_queue_commit(q, error);
+	exec(q, "ROLLBACK", NULL);
+	return FALSE;
+}
+
+char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id)
+{
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q, "SELECT ckpt_caps FROM job_secrets WHERE cluster = ? AND proc = ?", NULL);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return NULL;
+	return g_strdup((const char *)sqlite3_column_text(st, 0));
+}
+
+gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
+			       GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(
+	    q, "SELECT time, event, host, detail FROM events WHERE cluster = ? AND proc = ? ORDER BY rowid", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		func(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+		     (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3), data);
+	return rc == SQLITE_DONE || db_error(q, error, "read job events");
+}
+
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)
 {
 	gint64 now = kite_now_wall();
@@ -927,6 +1029,18 @@ gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seco
 			  "xx", now, wall_seconds);
 }
 
+/* A job that left the queue needs no checkpoint space any more (its
+ * lease lets the server reclaim it). */
+static gboolean forget_secrets(KiteQueue *q, const KiteJobId *id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "DELETE FROM job_secrets WHERE cluster = ? AND proc = ?", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	return step_done(q, st, error);
+}
+
 gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExit *exit, GError **error)
 {
 	gint64 now = kite_now_wall();
@@ -964,6 +1078,8 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 		sqlite3_bind_int64(del, 2, id->proc);
 		ok = step_done(q, del, error);
 	}
+	if (ok)
+		ok = forget_secrets(q, id, error);
 	if (!ok || !exec(q, "COMMIT", error)) {
 		exec(q, "ROLLBACK", NULL);
 		return FALSE;

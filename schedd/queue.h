@@ -139,4 +139,25 @@ gboolean kite_queue_hold_running(KiteQueue *q, const KiteJobId *id, const char *
  * returns how many. */
 gint64 kite_queue_requeue_running(KiteQueue *q);
 
+/* Record @event ("started", "suspended", "running", "checkpoint",
+ * "vacated", "exited", …) of running job @id on @host, in its own
+ * transaction, and overlay @attrs (may be NULL) on its ad; a
+ * "checkpoint" event also counts the checkpoint and sets the queue's
+ * last checkpoint time and image size (LastCheckpointTime,
+ * CheckpointSize in @attrs). */
+gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
+			      const char *detail, const KiteAd *attrs, GError **error);
+
+/* The capabilities of job @id's checkpoint space (a caps file's text,
+ * recorded from a "checkpoint" event's CheckpointCaps, which never goes
+ * into the job's ad), or NULL. */
+char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id);
+
+typedef void (*KiteQueueEventFunc)(gint64 time, const char *event, const char *host, const char *detail,
+				   gpointer data);
+
+/* Every recorded event of job @id, oldest first. */
+gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
+			       GError **error);
+
 G_END_DECLS

@@ -236,6 +236,8 @@ static void handle_act(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		kite_schedd_shadows_jobs_left(s, results);
 	else if (action == KITE_ACTION_RELEASE)
 		kite_schedd_negotiate_soon(s);
+	else
+		kite_schedd_shadows_checkpoint(s, results, action == KITE_ACTION_VACATE);
 }
 
 static void handle_edit(KiteSchedd *s, KiteServerConn *conn, GVariant *body)

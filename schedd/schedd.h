@@ -45,6 +45,9 @@ gboolean kite_schedd_negotiate(gpointer schedd);
 /* Tell the shadows of jobs that left the queue (removed, held) to
  * release their claims. */
 void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results);
+/* `pool vacate` / `pool ckpt`: ask the shadows of the jobs acted on in
+ * @results to have their jobs checkpoint (and leave, with @vacate). */
+void kite_schedd_shadows_checkpoint(KiteSchedd *s, GArray *results, gboolean vacate);
 
 /* Parse a query's constraint; the error names the column ("constraint,
  * column 8: …"). */

@@ -2,9 +2,11 @@
  * shadows it starts: a cycle gathers the idle jobs and the Unclaimed
  * slots nobody is claiming, asks negotiator.c for matches, marks each
  * matched job Running and spawns one `shadow` process for it.  The
- * shadow gets its claim id and the job ad on stdin and prints its
- * outcome as an ad on stdout when it exits; the queue is updated from
- * that here.  The schedd never talks to a startd itself. */
+ * shadow gets its claim id and the job ad on stdin, prints events
+ * (started, suspended, checkpoint…) as ads on stdout while the job runs
+ * and its outcome as the last ad; each is recorded in the queue as it
+ * arrives (shadow/main.c describes the stream).  The schedd never talks
+ * to a startd itself. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -26,6 +28,9 @@ typedef struct {
 	char *slot;
 	char *owner;
 	GSubprocess *proc;
+	char *input;		     /* claim id and job ad, being written to its stdin */
+	GDataInputStream *lines;     /* its stdout */
+	GString *block;		     /* the ad being read */
 	gint64 started;		     /* wall seconds */
 	gint64 retries, max_retries; /* NumRetries and MaxRetries of the job */
 } Shadow;
@@ -34,6 +39,10 @@ static void shadow_free(Shadow *sh)
 {
 	g_free(sh->slot);
 	g_free(sh->owner);
+	g_free(sh->input);
+	g_clear_object(&sh->lines);
+	if (sh->block)
+		g_string_free(sh->block, TRUE);
 	g_clear_object(&sh->proc);
 	g_free(sh);
 }
@@ -103,6 +112,46 @@ static void retry_or_hold(Shadow *sh, const char *what, gint64 wall)
 		g_message("job %s held: %s", name, why);
 }
 
+static void sum_run_time(const KiteJobRow *row, gpointer data)
+{
+	*(gint64 *)data += row->run_time;
+}
+
+/* The job's checkpoint could not be restarted: Condor's rule — start
+ * over from scratch when the work that loses is under
+ * ckpt_lost_work_limit, else hold the job for a person (releasing it
+ * then starts it from scratch). */
+static void checkpoint_unusable(Shadow *sh, const char *why, gint64 wall)
+{
+	KiteSchedd *s = sh->s;
+	g_autofree char *name = job_name(&sh->id);
+	gint64 limit = (gint64)kite_config_get_duration(s->config, "ckpt_lost_work_limit");
+	gint64 done = 0;
+	KiteJobId ids[1] = {sh->id};
+	KiteQueueFilter f = {.ids = ids, .n_ids = 1};
+	kite_queue_query(s->queue, &f, sum_run_time, &done, NULL);
+	g_autoptr(KiteAd) forget = kite_ad_new();
+	kite_ad_set_string(forget, "LastCheckpointImage", "");
+	kite_ad_set_string(forget, "CheckpointCaps", "");
+	kite_ad_set_string(forget, "CheckpointUnusableReason", why);
+	kite_queue_job_event(s->queue, &sh->id, "checkpoint-dropped", sh->slot, why, forget, NULL);
+	if (done < limit) {
+		g_autofree char *reason = g_strdup_printf(
+		    "its checkpoint could not be restarted (%s); starting over from scratch (%" G_GINT64_FORMAT
+		    " s of run time lost, under ckpt_lost_work_limit)",
+		    why, done);
+		if (kite_queue_set_idle(s->queue, &sh->id, wall, reason, FALSE))
+			g_message("job %s is Idle again: %s", name, reason);
+		return;
+	}
+	g_autofree char *reason = g_strdup_printf(
+	    "its checkpoint could not be restarted (%s); starting over would lose %" G_GINT64_FORMAT
+	    " s of run time (ckpt_lost_work_limit is %" G_GINT64_FORMAT " s): release the job to start it from scratch",
+	    why, done, limit);
+	if (kite_queue_hold_running(s->queue, &sh->id, reason, 13, wall))
+		g_message("job %s held: %s", name, reason);
+}
+
 /* Apply a shadow's outcome (@out, an ad; NULL or garbled if it died)
  * to the queue. */
 static void apply_outcome(Shadow *sh, const char *out, int exit_status)
@@ -122,11 +171,31 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_int(ad, "HoldReasonCode", &hold_code);
 	}
 	gboolean lost = !ad, job_started = FALSE;
+	g_autofree char *unusable = NULL;
 	if (ad) {
 		kite_ad_get_bool(ad, "SlotLost", &lost);
 		kite_ad_get_bool(ad, "JobStarted", &job_started);
+		kite_ad_get_string(ad, "CheckpointUnusable", &unusable);
 	}
 	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
+	{
+		const char *event = g_strcmp0(outcome, "completed") == 0 ? "exited"
+				    : g_strcmp0(outcome, "hold") == 0   ? "held"
+				    : unusable				 ? "restart-failed"
+									 : "requeued";
+		g_autofree char *detail =
+		    g_strcmp0(outcome, "completed") == 0
+			? g_strdup_printf("%s %" G_GINT64_FORMAT, sig ? "signal" : "exit code", sig ? sig : code)
+			: g_strdup(reason ? reason : "");
+		if (!kite_queue_job_event(s->queue, &sh->id, event, sh->slot, detail, NULL, &error)) {
+			g_message("job %s: cannot record its %s event: %s", name, event, error->message);
+			g_clear_error(&error);
+		}
+	}
+	if (unusable) {
+		checkpoint_unusable(sh, unusable, wall);
+		return;
+	}
 	if (g_strcmp0(outcome, "completed") == 0 && sig > 0) {
 		g_autofree char *what =
 		    g_strdup_printf("killed by signal %" G_GINT64_FORMAT " on %s", sig, sh->slot);
@@ -160,25 +229,84 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 	}
 }
 
-static void on_shadow_done(GObject *source, GAsyncResult *res, gpointer data)
+static void on_shadow_exit(GObject *source, GAsyncResult *res, gpointer data)
 {
 	Shadow *sh = data;
 	KiteSchedd *s = sh->s;
-	g_autofree char *out = NULL;
 	g_autoptr(GError) error = NULL;
-	if (!g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &out, NULL, &error))
+	if (!g_subprocess_wait_finish(G_SUBPROCESS(source), res, &error))
 		g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s", sh->id.cluster,
 			  sh->id.proc, error->message);
-	if (out && strlen(out) > MAX_SHADOW_OUTPUT)
-		g_clear_pointer(&out, g_free);
 	int status = g_subprocess_get_if_exited(sh->proc) ? g_subprocess_get_exit_status(sh->proc) : -1;
 	if (!s->shadows) /* shutting down */
 		return;
-	apply_outcome(sh, out, status);
+	apply_outcome(sh, sh->block->str, status);
 	g_autofree char *key = g_utf8_casefold(sh->slot, -1);
 	g_hash_table_remove(s->shadows, key);
 	shadow_free(sh);
 	kite_schedd_negotiate_soon(s);
+}
+
+/* An event ad from the shadow (see shadow/main.c): into the queue. */
+static void record_event(Shadow *sh, const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) ad = kite_ad_parse(text, &error);
+	g_autofree char *event = NULL, *slot = NULL;
+	g_autofree char *name = job_name(&sh->id);
+	if (!ad || !kite_ad_get_string(ad, "Event", &event)) {
+		g_message("job %s: its shadow sent a bad event: %s", name, error ? error->message : "no Event");
+		return;
+	}
+	if (!kite_ad_get_string(ad, "EventSlot", &slot))
+		slot = g_strdup(sh->slot);
+	kite_ad_remove(ad, "Event");
+	kite_ad_remove(ad, "EventSlot");
+	kite_ad_remove(ad, "EventTime");
+	g_autofree char *detail = NULL;
+	gint64 size = 0;
+	double secs = 0;
+	if (g_str_equal(event, "checkpoint") && kite_ad_get_int(ad, "CheckpointSize", &size)) {
+		detail = kite_ad_get_real(ad, "CheckpointSeconds", &secs)
+			     ? g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs)
+			     : g_strdup_printf("%" G_GINT64_FORMAT " bytes", size);
+		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size, slot);
+	}
+	if (!kite_queue_job_event(sh->s->queue, &sh->id, event, slot, detail, ad, &error))
+		g_message("job %s: cannot record its %s event: %s", name, event, error->message);
+}
+
+static void on_shadow_line(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Shadow *sh = data;
+	gsize len = 0;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res, &len, &error);
+	if (!sh->s->shadows) /* shutting down */
+		return;
+	if (!line) {
+		if (error)
+			g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s", sh->id.cluster,
+				  sh->id.proc, error->message);
+		g_subprocess_wait_async(sh->proc, NULL, on_shadow_exit, sh);
+		return;
+	}
+	if (len == 0 && sh->block->len > 0) {
+		record_event(sh, sh->block->str);
+		g_string_truncate(sh->block, 0);
+	} else if (sh->block->len + len < MAX_SHADOW_OUTPUT) {
+		g_string_append_len(sh->block, line, len);
+		g_string_append_c(sh->block, '\n');
+	}
+	g_data_input_stream_read_line_async(sh->lines, G_PRIORITY_DEFAULT, NULL, on_shadow_line, sh);
+}
+
+static void on_input_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error))
+		g_message("writing to a shadow: %s", error->message);
+	g_output_stream_close(G_OUTPUT_STREAM(source), NULL, NULL);
 }
 
 /* Start the shadow of @job, already marked Running on @slot.  FALSE if
@@ -204,9 +332,15 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	    g_strdup_printf("%g", kite_config_get_duration(s->config, "claim_poll_interval"));
 	g_autofree char *max =
 	    g_strdup_printf("%" G_GUINT64_FORMAT, kite_config_get_size(s->config, "max_transfer_size"));
+	/* How long the shadow may go without an answer before it knows the
+	 * startd has killed the job (docs/running-jobs.md, "Several hosts"). */
+	gint64 claim_lease = 0;
+	kite_ad_get_int(slot, "ClaimLease", &claim_lease);
+	g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, claim_lease);
 	const char *argv[] = {program,	"--job",	  jobid,	"--startd",  addr,
 			      "--slot", slot_name,	  "--key-file", s->key_path, "--poll-interval",
-			      poll,	"--max-transfer", max,		NULL};
+			      poll,	"--max-transfer", max,		"--lease",   lease,
+			      NULL};
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
@@ -225,9 +359,17 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->max_retries = 3;
 	kite_ad_get_int(job, "MaxRetries", &sh->max_retries);
 	kite_ad_get_int(job, "NumRetries", &sh->retries);
-	g_autofree char *ad_text = kite_ad_to_text(job);
-	g_autofree char *input = g_strdup_printf("%s\n%s", claim, ad_text);
-	g_subprocess_communicate_utf8_async(sh->proc, input, NULL, on_shadow_done, sh);
+	g_autofree char *caps = kite_queue_job_ckpt_caps(s->queue, id);
+	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
+	if (caps)
+		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
+	g_autofree char *ad_text = kite_ad_to_text(with_caps);
+	sh->input = g_strdup_printf("%s\n%s", claim, ad_text);
+	sh->block = g_string_new(NULL);
+	sh->lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sh->proc));
+	g_output_stream_write_all_async(g_subprocess_get_stdin_pipe(sh->proc), sh->input, strlen(sh->input),
+					G_PRIORITY_DEFAULT, NULL, on_input_written, sh);
+	g_data_input_stream_read_line_async(sh->lines, G_PRIORITY_DEFAULT, NULL, on_shadow_line, sh);
 	g_hash_table_insert(s->shadows, g_utf8_casefold(slot_name, -1), sh);
 	g_message("job %s matched to %s; shadow pid %s", jobid, slot_name,
 		  g_subprocess_get_identifier(sh->proc));
@@ -346,6 +488,21 @@ void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results)
 					  sh->id.cluster, sh->id.proc);
 				g_subprocess_send_signal(sh->proc, SIGTERM);
 			}
+		}
+	}
+}
+
+void kite_schedd_shadows_checkpoint(KiteSchedd *s, GArray *results, gboolean vacate)
+{
+	for (guint i = 0; i < results->len; i++) {
+		const KiteActResult *r = &g_array_index(results, KiteActResult, i);
+		GHashTableIter it;
+		gpointer value;
+		g_hash_table_iter_init(&it, s->shadows);
+		while (r->ok && g_hash_table_iter_next(&it, NULL, &value)) {
+			Shadow *sh = value;
+			if (sh->id.cluster == r->id.cluster && sh->id.proc == r->id.proc)
+				g_subprocess_send_signal(sh->proc, vacate ? SIGUSR1 : SIGUSR2);
 		}
 	}
 }

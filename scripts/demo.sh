@@ -2,9 +2,10 @@
 # The demo pool: start a schedd in a temporary directory, submit the
 # example job file, list the queue, start a startd with two slots whose
 # owner is at the keyboard, let the owner leave: the jobs are matched, run
-# without privileges and complete; the owner comes back; stop.  Later
-# issues grow this into the whole pool (checkpoint server, an eviction and
-# a migration).
+# without privileges and complete; the owner comes back.  Then an
+# eviction and a migration: a counting job runs on ws1, its owner comes
+# back, the job is suspended, vacated with a checkpoint and resumes on
+# ws2 from it; its output equals an uninterrupted run's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin
@@ -14,7 +15,8 @@ dir=$(mktemp -d /tmp/kite-demo.XXXXXX)
 # the sandboxes below.
 chmod 755 "$dir"
 cleanup() {
-	[ -n "${startd_pid:-}" ] && kill "$startd_pid" 2>/dev/null && wait "$startd_pid" 2>/dev/null
+	set +e
+	for p in ${startd_pid:-} ${ws2_pid:-} ${toucher:-} ${toucher2:-} ${srv_pid:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "${schedd_pid:-}" ] && kill "$schedd_pid" 2>/dev/null && wait "$schedd_pid" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -79,9 +81,92 @@ echo "== the owner is back (touch the activity file): Owner again at once"
 touch "$dir/ws1/activity"
 sleep 1
 "$BIN/pool" status
+
 echo
-echo "== startd log"
-sed 's/^/   /' "$dir/ws1/startd.log"
+echo "== act 2: eviction and migration with a checkpoint, through a checkpoint server"
+kill "$startd_pid"; wait "$startd_pid" 2>/dev/null || true
+mkdir -m 1777 "$dir/jobs"
+mkdir -p "$dir/srv"
+cp "$dir/pool.key" "$dir/srv/pool.key"
+echo "listen: 127.0.0.1:0" >"$dir/srv/ckpt_server.yaml"
+"$BIN/ckpt_server" --config "$dir/srv/ckpt_server.yaml" --state-dir "$dir/srv" 2>"$dir/srv/log" &
+srv_pid=$!
+for _ in $(seq 100); do [ -s "$dir/srv/ckpt_server.addr" ] && break; sleep 0.05; done
+srv=$(cat "$dir/srv/ckpt_server.addr")
+echo "   ckpt_server listening on $srv"
+start_ws() { # NAME ACTIVITY_AGE
+	mkdir -p "$dir/$1"
+	cp "$dir/pool.key" "$dir/$1/pool.key"
+	touch -d "$2" "$dir/$1/activity"
+	cat >"$dir/$1/startd.yaml" <<YAML
+name: $1
+advertise_interval: 1s
+poll_interval: 0.1s
+start_idle_time: 1s
+max_suspend_time: 1s
+continue_idle_time: 1h
+background_load: 1000
+activity_sources: [load]
+activity_file: $dir/$1/activity
+checkpoint_dir: $dir/jobs
+ckpt_server: $srv
+YAML
+	"$BIN/startd" --config "$dir/$1/startd.yaml" --state-dir "$dir/$1" --schedd "$(cat "$dir/schedd.addr")" \
+		2>>"$dir/$1/startd.log" &
+}
+start_ws ws1 '-1 hour'
+startd_pid=$!
+start_ws ws2 'now'
+ws2_pid=$!
+( while :; do touch "$dir/ws2/activity"; sleep 0.2; done ) &
+toucher2=$!
+cp bin/tests/programs/counter "$dir/counter"
+cat >"$dir/count.yaml" <<YAML
+# a program that counts, keeping state in heap, stack, mmap, TLS and FPU
+# registers, and checks it all at the end; libckpt is preloaded (the default)
+executable: counter
+arguments: ["60", "100"]
+output: count.out
+error: count.err
+YAML
+echo "   ws1's owner is away; ws2's owner is at the keyboard (its activity file is touched)"
+"$BIN/tests/programs/counter" 60 100 >"$dir/reference.out" &
+ref_pid=$!
+id=$(cd "$dir" && "$BIN/submit" count.yaml | sed -n 's/.*cluster \([0-9]*\)\..*/\1.0/p')
+for _ in $(seq 200); do "$BIN/q" "$id" | grep -q ' R ' && break; sleep 0.1; done
+"$BIN/q" "$id"
+sleep 2
 echo
-echo "== schedd log"
-sed 's/^/   /' "$dir/schedd.log"
+echo "== ws1's owner comes back and stays: the job is suspended, then vacated with a checkpoint"
+t0=$(date +%s%N)
+( while :; do touch "$dir/ws1/activity"; sleep 0.2; done ) &
+toucher=$!
+for _ in $(seq 200); do "$BIN/q" "$id" | grep -q " I " && break; sleep 0.1; done
+t1=$(date +%s%N)
+size=$("$BIN/q" -l "$id" | sed -n 's/^CheckpointSize = //p')
+echo "   vacated with a checkpoint of $((size / 1024)) KiB on $srv, $(((t1 - t0) / 1000000)) ms after the owner came back"
+echo "   (suspended at once, vacated after max_suspend_time: 1s)"
+grep -h "suspending\|vacating\|exited with status 85" "$dir/ws1/startd.log" | sed 's/^/   /'
+"$BIN/q" "$id"
+"$BIN/q" -l "$id" | grep -E "^(NumCheckpoints|CheckpointSize|LastCheckpointImage|LastRequeueReason) " | sed 's/^/   /'
+echo
+echo "== ws2's owner leaves: the job resumes there from its checkpoint"
+kill "$toucher2"; wait "$toucher2" 2>/dev/null || true
+touch -d '-1 hour' "$dir/ws2/activity"
+for _ in $(seq 300); do "$BIN/q" --history "$id" 2>/dev/null | grep -q " C " && break; sleep 0.1; done
+grep -h "restarting the job" "$dir/ws2/startd.log" | sed 's/^/   /'
+"$BIN/q" --history "$id"
+wait "$ref_pid" || true
+if cmp -s "$dir/reference.out" "$dir/count.out"; then
+	echo "   output: $(wc -l <"$dir/count.out") lines, byte for byte those of an uninterrupted run; last: $(tail -1 "$dir/count.out")"
+else
+	echo "   output DIFFERS from the uninterrupted run:"; diff "$dir/reference.out" "$dir/count.out" | head
+	exit 1
+fi
+echo
+echo "== the job's events, as the queue recorded them"
+sqlite3 "$dir/queue.db" "SELECT datetime(time, 'unixepoch') || '  ' || event || '  ' || host || '  ' || detail FROM events WHERE cluster = ${id%.*} ORDER BY rowid" | sed 's/^/   /'
+"$BIN/pool" status
+echo
+echo "== the checkpoint server's allocations (the job's space is reclaimed when its lease ends)"
+KITE_POOL_KEY_FILE=$dir/pool.key "$BIN/pool" ckpt --ckpt-server "$srv" ls | sed 's/^/   /'

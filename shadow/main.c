@@ -10,9 +10,21 @@
  *   SlotLost (the startd was unreachable or refused the claim, or was
  *   lost), JobStarted (the job's process was started)
  *
- * A lost startd means "requeue": the job goes back to Idle.  Blocking
+ * Before the outcome it prints events as they happen, each an ad with
+ * an Event attribute ("started", "suspended", "running", "checkpoint")
+ * followed by an empty line; the outcome ad is the last (schedd/shadows.c
+ * records each in the queue as it comes).  A "checkpoint" event carries
+ * LastCheckpointImage, LastCheckpointSandbox, LastCheckpointTime,
+ * CheckpointSize and CheckpointSeconds.
+ *
+ * A lost startd means "requeue": the job goes back to Idle — but only
+ * once the startd has certainly killed it: after --lease seconds
+ * without an answer (a network cut or a dead host look alike from
+ * here), or at once when the startd says the claim is gone.  Blocking
  * I/O is fine here: the shadow follows one job and nothing else.
- * SIGTERM (the job was removed, or the schedd stops) releases the claim. */
+ * SIGTERM (the job was removed, or the schedd stops) releases the claim;
+ * SIGUSR1 asks the job to checkpoint and leave (`pool vacate`), SIGUSR2
+ * to checkpoint and go on (`pool ckpt`). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -38,6 +50,10 @@ static char *arg_slot;
 static char *arg_key_file;
 static double arg_poll = 1.0;
 static gint64 arg_max_transfer = 32 * 1024 * 1024;
+static double arg_lease;
+
+/* The lease assumed for a startd whose slot ad has no ClaimLease. */
+#define DEFAULT_LEASE 120.0
 
 static const GOptionEntry options[] = {
     {"job", 0, 0, G_OPTION_ARG_STRING, &arg_job, "The job's id, for the log", "CLUSTER.PROC"},
@@ -46,14 +62,25 @@ static const GOptionEntry options[] = {
     {"key-file", 0, 0, G_OPTION_ARG_FILENAME, &arg_key_file, "The pool key", "PATH"},
     {"poll-interval", 0, 0, G_OPTION_ARG_DOUBLE, &arg_poll, "Seconds between polls of the startd", "S"},
     {"max-transfer", 0, 0, G_OPTION_ARG_INT64, &arg_max_transfer, "Most bytes of input to send", "BYTES"},
+    {"lease", 0, 0, G_OPTION_ARG_DOUBLE, &arg_lease,
+     "The startd's ClaimLease: seconds without an answer after which it has killed the job "
+     "(0: 120)", "S"},
     {NULL},
 };
 
-static volatile sig_atomic_t terminate;
+static volatile sig_atomic_t terminate, want_vacate, want_ckpt;
 
 static void on_term(int sig)
 {
 	terminate = 1;
+}
+
+static void on_request(int sig)
+{
+	if (sig == SIGUSR1)
+		want_vacate = 1;
+	else
+		want_ckpt = 1;
 }
 
 /* What the shadow reports. */
@@ -63,6 +90,8 @@ typedef struct {
 	char *reason;
 	gint64 started;
 	gboolean slot_lost; /* the startd was unreachable or refused the claim */
+	char *ckpt_unusable; /* why the job's checkpoint could not be restarted */
+	KiteAd *ckpt;        /* the newest checkpoint's attributes, if one was taken */
 } Outcome;
 
 static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
@@ -96,9 +125,55 @@ static void print_outcome(const Outcome *o)
 		kite_ad_set_bool(ad, "SlotLost", TRUE);
 	if (o->started)
 		kite_ad_set_bool(ad, "JobStarted", TRUE);
+	if (o->ckpt_unusable)
+		kite_ad_set_string(ad, "CheckpointUnusable", o->ckpt_unusable);
 	g_autofree char *text = kite_ad_to_text(ad);
 	fputs(text, stdout);
 	fflush(stdout);
+}
+
+/* An event for the queue (see the top of this file). */
+static void print_event(const char *event, const KiteAd *attrs)
+{
+	g_autoptr(KiteAd) ad = attrs ? kite_ad_copy(attrs) : kite_ad_new();
+	kite_ad_set_string(ad, "Event", event);
+	kite_ad_set_string(ad, "EventSlot", arg_slot);
+	kite_ad_set_int(ad, "EventTime", kite_now_wall());
+	g_autofree char *text = kite_ad_to_text(ad);
+	fputs(text, stdout);
+	fputs("\n", stdout);
+	fflush(stdout);
+}
+
+/* A checkpoint newer than any the shadow knows of: print its event. */
+static void note_checkpoint(GVariant *attrs, Outcome *o, const KiteAd *job)
+{
+	g_autoptr(KiteAd) ad = kite_ad_from_variant(attrs, NULL);
+	g_autofree char *image = NULL, *known = NULL;
+	gint64 seq = 0, known_seq = 0;
+	if (!ad || !kite_ad_get_string(ad, "LastCheckpointImage", &image))
+		return;
+	kite_ad_get_int(ad, "CheckpointSeq", &seq);
+	const KiteAd *last = o->ckpt ? o->ckpt : job;
+	kite_ad_get_string(last, "LastCheckpointImage", &known);
+	kite_ad_get_int(last, "CheckpointSeq", &known_seq);
+	/* with a server the image keeps its name: libckpt's number tells */
+	if (g_strcmp0(image, known) == 0 && seq == known_seq)
+		return;
+	print_event("checkpoint", ad);
+	if (o->ckpt)
+		kite_ad_free(o->ckpt);
+	o->ckpt = g_steal_pointer(&ad);
+}
+
+/* Ask the startd to checkpoint the job (and make it leave, with @exit). */
+static void request_checkpoint(KiteConn *conn, const char *claim, gboolean exit)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_CLAIM_CHECKPOINT, g_variant_new("(sb)", claim, exit),
+					       KITE_MSG_CLAIM_REPLY, &error);
+	if (!r)
+		g_message("asking %s to checkpoint the job: %s", arg_slot, error->message);
 }
 
 static char *read_stdin(GError **error)
@@ -147,9 +222,10 @@ static gboolean follow_parent(GError **error)
 	return TRUE;
 }
 
-static KiteConn *connect_startd(GBytes *key, GError **error)
+/* @timeout bounds each step (connect, HELLO, authentication) and every
+ * later exchange on the connection. */
+static KiteConn *connect_startd(GBytes *key, double timeout, GError **error)
 {
-	double timeout = MAX(30, 4 * arg_poll);
 	g_autoptr(KiteConn) conn = kite_conn_connect(arg_startd, timeout, error);
 	if (!conn)
 		return NULL;
@@ -184,7 +260,7 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		set_outcome(o, "requeue", 0, "the shadow was stopped before it claimed %s", arg_slot);
 		return;
 	}
-	g_autoptr(KiteConn) conn = connect_startd(key, &error);
+	g_autoptr(KiteConn) conn = connect_startd(key, MAX(30, 4 * arg_poll), &error);
 	if (!conn) {
 		set_outcome(o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
 			    error->message);
@@ -226,28 +302,58 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 	g_variant_get(r, "(x)", &pid);
 	g_message("job %s runs on %s (pid %" G_GINT64_FORMAT ")", arg_job, arg_slot, pid);
 	o->started = kite_now_wall();
-	gboolean reconnected = FALSE;
+	print_event("started", NULL);
+	const char *last_state = "running";
+	/* Following the job: each exchange may take a quarter of the lease
+	 * before it counts as one missed heartbeat. */
+	double lease = arg_lease > 0 ? arg_lease : DEFAULT_LEASE;
+	double exchange_timeout = CLAMP(lease / 4, 1, 30);
+	kite_conn_set_timeout(conn, exchange_timeout);
+	double last_answer = kite_now_monotonic();
+	g_autofree char *silence = NULL; /* why the startd is silent, while it is */
 	for (;;) {
 		nap(arg_poll);
+		if ((want_vacate || want_ckpt) && conn) {
+			request_checkpoint(conn, claim, want_vacate);
+			want_vacate = want_ckpt = 0;
+		}
 		if (terminate) {
-			release(conn, claim);
+			if (conn)
+				release(conn, claim);
 			set_outcome(o, "requeue", 0,
 				    "the shadow was stopped (the job was removed or held, or "
 				    "the schedd stopped)");
 			return;
 		}
 		g_clear_error(&error);
+		if (!conn)
+			conn = connect_startd(key, exchange_timeout, &error);
 		g_autoptr(GVariant) st =
-		    kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
-				   KITE_MSG_CLAIM_STATUS_REPLY, &error);
-		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_IO) && !reconnected) {
-			/* One new connection, in case only the old one broke. */
-			reconnected = TRUE;
-			g_clear_error(&error);
+		    conn ? kite_conn_call(conn, KITE_MSG_CLAIM_STATUS, g_variant_new("(s)", claim),
+					  KITE_MSG_CLAIM_STATUS_REPLY, &error)
+			 : NULL;
+		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_IO)) {
+			/* No answer (connection lost, refused or timed out): the
+			 * job may still run there, so it is not lost until the
+			 * startd has killed it — ClaimLease after it last heard
+			 * from us, which was before our last answer. */
 			g_clear_pointer(&conn, kite_conn_free);
-			conn = connect_startd(key, &error);
-			if (conn)
+			double silent = kite_now_monotonic() - last_answer;
+			if (silent <= lease + arg_poll) {
+				if (!silence) {
+					g_message("no answer from the startd of %s (%s); trying again for up "
+						  "to %.0f s (its claim lease)",
+						  arg_slot, error->message, lease);
+					silence = g_strdup(error->message);
+				}
 				continue;
+			}
+			set_outcome(o, "requeue", 0,
+				    "lost the startd of %s: no answer for %.0f s, longer than its claim lease "
+				    "(%s)",
+				    arg_slot, silent, error->message);
+			o->slot_lost = TRUE;
+			return;
 		}
 		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_LIMIT)) {
 			release(conn, claim);
@@ -260,11 +366,34 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			o->slot_lost = TRUE;
 			return;
 		}
-		reconnected = FALSE;
+		if (silence) {
+			g_message("the startd of %s answers again after %.1f s", arg_slot,
+				  kite_now_monotonic() - last_answer);
+			g_clear_pointer(&silence, g_free);
+		}
+		last_answer = kite_now_monotonic();
 		const char *state, *why;
 		gint64 code, sig;
-		g_autoptr(GVariant) out = NULL;
-		g_variant_get(st, "(&sxx&s@a(suay))", &state, &code, &sig, &why, &out);
+		g_autoptr(GVariant) out = NULL, ckpt = NULL;
+		g_variant_get(st, "(&sxx&s@a(suay)@a(ss))", &state, &code, &sig, &why, &out, &ckpt);
+		note_checkpoint(ckpt, o, job);
+		if ((!strcmp(state, "suspended") || !strcmp(state, "running")) && strcmp(state, last_state)) {
+			print_event(state, NULL);
+			last_state = !strcmp(state, "running") ? "running" : "suspended";
+		}
+		if (strcmp(state, "restart-failed") == 0) {
+			release(conn, claim);
+			o->ckpt_unusable = g_strdup(why);
+			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s", arg_slot, why);
+			return;
+		}
+		if (strcmp(state, "held") == 0) {
+			/* The startd killed the job for breaking a limit of its
+			 * request (34: Condor's "memory usage exceeds a limit"). */
+			release(conn, claim);
+			set_outcome(o, "hold", 34, "%s", why);
+			return;
+		}
 		if (strcmp(state, "vacated") == 0) {
 			release(conn, claim);
 			set_outcome(o, "requeue", 0, "%s", *why ? why : "vacated");
@@ -307,6 +436,9 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_term};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	struct sigaction sr = {.sa_handler = on_request};
+	sigaction(SIGUSR1, &sr, NULL);
+	sigaction(SIGUSR2, &sr, NULL);
 
 	Outcome o = {.outcome = "requeue"};
 	g_autofree char *input = read_stdin(&error);
@@ -332,5 +464,8 @@ int main(int argc, char **argv)
 		g_message("job %s: %s: %s", arg_job ? arg_job : "?", o.outcome, o.reason);
 	print_outcome(&o);
 	g_free(o.reason);
+	g_free(o.ckpt_unusable);
+	if (o.ckpt)
+		kite_ad_free(o.ckpt);
 	return 0;
 }

@@ -16,7 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "auth.h"
+#include "ckpt-store.h"
+#include "libckpt/image-format.h"
 #include "sandbox.h"
 #include "startd.h"
 #include "util.h"
@@ -35,12 +38,25 @@ typedef struct {
 	GHashTable *inputs; /* names the shadow sent */
 	GPid pid;
 	guint watch;
+	KiteJobCgroup *cgroup; /* NULL: rlimits only */
 	gboolean started, running, exited, vacated, released;
+	gboolean over_memory; /* killed for using more than RequestMemory */
 	int wait_status;
 	char *why; /* why it was vacated */
 	double last_heard;
 	gint64 start_time;
+	/* checkpointing (docs/running-jobs.md, "Checkpoints") */
+	char *ckpt_dir;        /* this job's images; NULL: not checkpointed */
+	gboolean restarted;    /* started from the job's LastCheckpointImage */
+	gboolean checkpointed; /* exited after a committed checkpoint */
+	char *restart_failed;  /* why `ckpt restart` refused the image */
+	char *server;          /* the checkpoint server the job's images go to, or NULL */
+	gint64 ckpt_seq;       /* libckpt's number of the newest image reported */
+	KiteAd *ckpt_attrs;    /* its attributes */
 } Claim;
+
+/* stderr of `ckpt restart` in the sandbox: empty unless the restart failed */
+#define RESTART_LOG ".kite_restart.log"
 
 static void claim_free(Claim *c)
 {
@@ -48,11 +64,17 @@ static void claim_free(Claim *c)
 		return;
 	if (c->watch)
 		g_source_remove(c->watch);
+	kite_job_cgroup_free(c->cgroup);
 	if (c->sandbox)
 		kite_sandbox_remove(c->sandbox);
 	g_free(c->sandbox);
 	g_free(c->id);
 	g_free(c->why);
+	g_free(c->ckpt_dir);
+	g_free(c->restart_failed);
+	g_free(c->server);
+	if (c->ckpt_attrs)
+		kite_ad_free(c->ckpt_attrs);
 	kite_ad_free(c->job);
 	kite_job_user_clear(&c->user);
 	if (c->inputs)
@@ -64,6 +86,16 @@ static void signal_job(Claim *c, int sig)
 {
 	if (c->running && c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
 		g_warning("kill job process group %d: %s", c->pid, g_strerror(errno));
+}
+
+/* Kill the job: its process group, and with a cgroup every process it
+ * started, wherever it moved (a new session, a double fork). */
+static void kill_job(Claim *c)
+{
+	signal_job(c, SIGKILL);
+	signal_job(c, SIGCONT);
+	if (c->cgroup)
+		kite_job_cgroup_kill(c->cgroup);
 }
 
 /* ---- slot updates ---- */
@@ -110,8 +142,29 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 	gboolean changed = kite_slot_update(slot, &ctx, &in, now);
 	if (!changed || !c || !c->running)
 		return changed;
-	if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING) {
-		/* No checkpoint yet: vacating is killing. */
+	if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING && c->ckpt_dir &&
+	    !c->released && slot->activity == KITE_SLOT_VACATING) {
+		/* Checkpoint and leave (libckpt's SIGTSTP): the job exits with
+		 * KITE_CKPT_EXIT_STATUS once its image is committed, or KILL
+		 * ends it after MaxVacateTime.  SIGCONT first: a stopped job
+		 * must run to checkpoint, and SIGCONT would discard a pending
+		 * SIGTSTP. */
+		g_message("%s: vacating job (pid %d) of claim %.8s…: checkpoint and exit", slot->name, c->pid,
+			  c->id);
+		c->vacated = TRUE;
+		g_free(c->why);
+		c->why = g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
+		signal_job(c, SIGCONT);
+		if (kill(c->pid, SIGTSTP) < 0 && errno != ESRCH)
+			g_warning("kill job %d: %s", c->pid, g_strerror(errno));
+	} else if (slot->state == KITE_SLOT_PREEMPTING && slot->activity == KITE_SLOT_KILLING &&
+		   old_activity != KITE_SLOT_KILLING && c->ckpt_dir) {
+		g_message("%s: killing job (pid %d): it did not checkpoint within MaxVacateTime", slot->name,
+			  c->pid);
+		signal_job(c, SIGKILL);
+		signal_job(c, SIGCONT);
+	} else if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING) {
+		/* Not checkpointed: vacating is killing. */
 		g_message("%s: killing job (pid %d) of claim %.8s…: %s", slot->name, c->pid, c->id,
 			  c->released ? "claim released" : "preempted by the owner policy");
 		if (!c->released) {
@@ -120,8 +173,7 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 			c->why =
 			    g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
 		}
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else if (slot->activity == KITE_SLOT_SUSPENDED && old_activity != KITE_SLOT_SUSPENDED) {
 		g_message("%s: suspending job (pid %d)", slot->name, c->pid);
 		signal_job(c, SIGSTOP);
@@ -168,18 +220,63 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	KitePolicyInput ev = {.claim_released = TRUE};
 	update_and_advertise(d, i, &ev);
 	if (c->running) {
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else {
 		drop_claim(d, i);
 		update_and_advertise(d, i, NULL);
 	}
 }
 
+/* The job ended on its own: its checkpoint space on the server is of no
+ * use any more (a lease would reclaim it, later). */
+static void delete_server_space(Claim *c)
+{
+	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	g_auto(KiteCkptCaps) caps = {0};
+	g_auto(KiteCkptInfo) info = {0};
+	g_autoptr(KiteCkptClient) cc = NULL;
+	g_autoptr(GError) error = NULL;
+	if (!kite_ckpt_caps_load(caps_path, &caps, &error) || !caps.manage ||
+	    !(cc = kite_ckpt_client_connect(c->server, 5, &error)) ||
+	    !kite_ckpt_client_manage(cc, caps.manage, "delete", 0, &info, &error))
+		g_message("deleting checkpoint space %s: %s", caps.id ? caps.id : "?",
+			  error ? error->message : "no manage capability");
+	else
+		g_message("checkpoint space %s deleted: the job ended", caps.id);
+}
+
 typedef struct {
 	KiteStartd *d;
 	guint slot;
 } ExitWatch;
+
+static gint64 request_memory(const Claim *c)
+{
+	gint64 mib = 0;
+	kite_ad_get_int(c->job, "RequestMemory", &mib);
+	return mib;
+}
+
+/* After the job's process exited: kill what it left behind, log what
+ * it used, and note whether it went over its memory request. */
+static void finish_cgroup(const KiteSlot *slot, Claim *c)
+{
+	kite_job_cgroup_kill(c->cgroup);
+	KiteJobUsage u;
+	kite_job_cgroup_usage(c->cgroup, &u);
+	g_message("%s: the job used at most %.1f MiB of memory and %.2f s of CPU (%.2f s user, %.2f s "
+		  "system)",
+		  slot->name, u.memory_peak / 1048576.0, (u.user_usec + u.system_usec) / 1e6,
+		  u.user_usec / 1e6, u.system_usec / 1e6);
+	if (!c->over_memory && !kite_job_cgroup_exceeded_memory(c->cgroup))
+		return;
+	c->over_memory = TRUE;
+	g_free(c->why);
+	c->why = g_strdup_printf("job exceeded request_memory of %" G_GINT64_FORMAT
+				 " MiB on %s and was killed; raise request_memory in the job file",
+				 request_memory(c), slot->name);
+	g_message("%s: %s", slot->name, c->why);
+}
 
 static void on_job_exit(GPid pid, gint status, gpointer data)
 {
@@ -198,6 +295,38 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		g_message("%s: job (pid %d) killed by signal %d", slot->name, pid, WTERMSIG(status));
 	else
 		g_message("%s: job (pid %d) exited with status %d", slot->name, pid, WEXITSTATUS(status));
+	if (c->cgroup)
+		finish_cgroup(slot, c);
+	if (c->ckpt_dir && c->vacated && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS) {
+		/* It finished before it could checkpoint: its exit stands. */
+		c->vacated = FALSE;
+	}
+	if (c->ckpt_dir && WIFEXITED(status) && WEXITSTATUS(status) == KITE_CKPT_EXIT_STATUS) {
+		/* Checkpointed and left: asked to (vacate), or by the program
+		 * itself (kite_ckpt_exit()). */
+		c->checkpointed = c->vacated = TRUE;
+		if (!c->why)
+			c->why = g_strdup_printf("the job checkpointed and left %s", slot->name);
+	} else if (c->restarted) {
+		/* `ckpt restart` says why in its log; past the point of no
+		 * return the restorer says it on the program's own stderr and
+		 * exits 126 (docs/ckpt.md). */
+		g_autoptr(GBytes) log = kite_sandbox_read(c->sandbox, RESTART_LOG, 4096, NULL);
+		if (!(log && g_bytes_get_size(log) > 0) && WIFEXITED(status) && WEXITSTATUS(status) == 126) {
+			g_autoptr(GBytes) err = kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
+			gsize n = err ? g_bytes_get_size(err) : 0;
+			g_autofree char *text = n ? g_strndup(g_bytes_get_data(err, NULL), n) : NULL;
+			char *line = text ? strstr(text, "ckpt-restore: ") : NULL;
+			if (line)
+				log = g_bytes_new(line, strcspn(line, "\n"));
+		}
+		if (log && g_bytes_get_size(log) > 0) {
+			c->restart_failed = g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
+			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);
+		}
+	}
+	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS && !c->restart_failed)
+		delete_server_space(c);
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
 		drop_claim(d, w->slot);
@@ -212,6 +341,24 @@ void kite_claims_check_leases(KiteStartd *d, double now)
 		Claim *c = claim_of(d, i);
 		if (c && !c->released && now - c->last_heard > lease)
 			release_claim(d, i, "its shadow was not heard from within claim_lease");
+	}
+}
+
+void kite_claims_check_memory(KiteStartd *d)
+{
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (!c || !c->running || !c->cgroup || c->over_memory ||
+		    !kite_job_cgroup_sample_memory(c->cgroup))
+			continue;
+		KiteJobUsage u;
+		kite_job_cgroup_usage(c->cgroup, &u);
+		g_message("%s: job (pid %d) uses %.1f MiB, over its request_memory of %" G_GINT64_FORMAT
+			  " MiB: killing it",
+			  ((KiteSlot *)d->slots->pdata[i])->name, c->pid, u.memory_peak / 1048576.0,
+			  request_memory(c));
+		c->over_memory = TRUE;
+		kill_job(c);
 	}
 }
 
@@ -328,6 +475,250 @@ static gboolean write_input(const char *sandbox, const char *name, guint32 mode,
 	return ok;
 }
 
+/* ---- checkpointing ---- */
+
+static char *ckpt_program(KiteStartd *d)
+{
+	const char *v = kite_config_get_string(d->config, "ckpt_program");
+	if (v && *v)
+		return g_strdup(v);
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autofree char *dir = self ? g_path_get_dirname(self) : g_strdup(".");
+	return g_build_filename(dir, "ckpt", NULL);
+}
+
+/* The directory of @job's images, created for @user: checkpoint_dir
+ * (default STATE_DIR/checkpoints) / CLUSTER.PROC.  NULL with @error if
+ * it cannot be made. */
+static char *job_ckpt_dir(KiteStartd *d, const KiteAd *job, const KiteJobUser *user, GError **error)
+{
+	const char *root = kite_config_get_string(d->config, "checkpoint_dir");
+	g_autofree char *def = g_build_filename(d->state_dir, "checkpoints", NULL);
+	if (!root || !*root)
+		root = def;
+	gint64 cluster = 0, proc = 0;
+	kite_ad_get_int(job, "ClusterId", &cluster);
+	kite_ad_get_int(job, "ProcId", &proc);
+	g_autofree char *name = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, cluster, proc);
+	char *dir = g_build_filename(root, name, NULL);
+	if (g_mkdir_with_parents(root, 0755) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    (user->change && chown(dir, user->uid, user->gid) < 0)) {
+		kite_throw_errno(error, "checkpoint directory %s", dir);
+		g_free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Write @len bytes of @data to @dir/@name, mode 0600, owned by @user. */
+static gboolean write_private(const char *dir, const char *name, const char *data, gsize len,
+			      const KiteJobUser *user, GError **error)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	if (!kite_write_file_atomic(path, data, len, 0600, error))
+		return FALSE;
+	if (user->change && chown(path, user->uid, user->gid) < 0)
+		return kite_throw_errno(error, "chown %s", path);
+	return TRUE;
+}
+
+/* With a checkpoint server (startd key ckpt_server), the job's directory
+ * holds what its checkpoints need there, each at the same path on every
+ * machine (the restored program remembers these paths):
+ *   server.caps  the job's allocation — made here as a pool daemon for
+ *                the job's owner on its first run, else the caps the
+ *                schedd kept (CheckpointCaps), lease renewed;
+ *   token        a user token for the owner, for `ckpt upload`;
+ *   ckpt         a link to this machine's `ckpt`, the uploader. */
+static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, const char *ckpt,
+				   GError **error)
+{
+	g_autofree char *owner = NULL, *caps_text = NULL;
+	if (!kite_ad_get_string(c->job, "Owner", &owner) || !*owner) {
+		g_free(owner);
+		owner = g_strdup(c->user.name);
+	}
+	gint64 lease = (gint64)kite_config_get_duration(d->config, "ckpt_lease");
+	g_autoptr(KiteCkptClient) cc = kite_ckpt_client_connect(server, 10, error);
+	if (!cc) {
+		g_prefix_error(error, "checkpoint server: ");
+		return FALSE;
+	}
+	g_auto(KiteCkptCaps) caps = {0};
+	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	if (kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text) {
+		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user, error) ||
+		    !kite_ckpt_caps_load(caps_path, &caps, error))
+			return FALSE;
+		g_auto(KiteCkptInfo) info = {0};
+		g_autoptr(GError) renew_error = NULL;
+		if (caps.manage && !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
+			g_message("renewing the lease of checkpoint %s: %s", caps.id, renew_error->message);
+	} else {
+		if (!kite_ckpt_client_allocate(cc, owner, 0, lease, &caps, error) ||
+		    !kite_ckpt_caps_save(caps_path, &caps, error))
+			return FALSE;
+		if (c->user.change && chown(caps_path, c->user.uid, c->user.gid) < 0)
+			return kite_throw_errno(error, "chown %s", caps_path);
+		g_message("checkpoint space %s on %s for %s's job", caps.id, server, owner);
+	}
+	g_autofree char *token = kite_auth_token_create(d->key, owner, kite_now_wall() + lease);
+	if (!write_private(c->ckpt_dir, "token", token, strlen(token), &c->user, error))
+		return FALSE;
+	g_autofree char *link = g_build_filename(c->ckpt_dir, "ckpt", NULL);
+	unlink(link);
+	if (symlink(ckpt, link) < 0)
+		return kite_throw_errno(error, "symlink %s", link);
+	return TRUE;
+}
+
+/* Start the claim's job: plainly, under `ckpt run`, or with `ckpt
+ * restart` from the job's last checkpoint (in the new sandbox: the files
+ * the image names under LastCheckpointSandbox are moved here).  Images go
+ * to the job's directory, or with ckpt_server set to that server. */
+static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *pid, GError **error)
+{
+	g_autofree char *mode = NULL, *image = NULL, *old_sandbox = NULL, *caps_text = NULL;
+	if (!kite_ad_get_string(c->job, "CheckpointMode", &mode))
+		mode = g_strdup("none");
+	if (g_str_equal(mode, "none"))
+		return kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, c->cgroup, pid, error);
+	if (!(c->ckpt_dir = job_ckpt_dir(d, c->job, &c->user, error)))
+		return FALSE;
+	g_autofree char *ckpt = ckpt_program(d);
+	const char *server = kite_config_get_string(d->config, "ckpt_server");
+	c->server = server && *server ? g_strdup(server) : NULL;
+	if (c->server && !prepare_server_dir(d, c, c->server, ckpt, error))
+		return FALSE;
+	g_autofree char *caps = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+	g_autofree char *env_token = g_strdup_printf("KITE_TOKEN_FILE=%s/token", c->ckpt_dir);
+	g_autofree char *env_uploader = g_strdup_printf("KITE_CKPT_UPLOADER=%s/ckpt", c->ckpt_dir);
+	const char *env[] = {env_token, env_uploader, NULL};
+	KiteLaunch launch = {.env = c->server ? env : NULL};
+	gboolean have_image = c->server ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
+					      kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
+					: kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
+	if (have_image && kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
+		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
+		const char *from_dir[] = {ckpt, "restart", "--move", move, image, NULL};
+		const char *from_server[] = {ckpt, "restart", "--move", move, "--caps", caps, NULL};
+		launch.command = c->server ? from_server : from_dir;
+		launch.stderr_name = RESTART_LOG;
+		c->restarted = TRUE;
+		g_message("restarting the job from %s", image);
+		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid,
+						 error);
+	}
+	gint64 interval = 0;
+	kite_ad_get_int(c->job, "CheckpointInterval", &interval);
+	g_autofree char *every = g_strdup_printf("%" G_GINT64_FORMAT, MAX(interval, 0));
+	const char *to_dir[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
+	const char *to_server[] = {ckpt,     "run",	    "--dir", c->ckpt_dir, "--server", c->server,
+				   "--caps", caps, "--interval", every,	"--",	      NULL};
+	launch.prefix = c->server ? to_server : to_dir;
+	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
+}
+
+/* What libckpt's DIR/status says of the newest checkpoint attempt. */
+typedef struct {
+	gint64 seq;
+	gboolean ok;
+	char *image;
+	gint64 mtime;
+} CkptStatus;
+
+static gboolean read_ckpt_status(const char *dir, CkptStatus *st)
+{
+	g_autofree char *path = g_build_filename(dir, "status", NULL);
+	g_autofree char *text = NULL;
+	struct stat sb;
+	if (stat(path, &sb) < 0 || !g_file_get_contents(path, &text, NULL, NULL))
+		return FALSE;
+	*st = (CkptStatus){.mtime = sb.st_mtim.tv_sec};
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		if (g_str_has_prefix(*l, "seq "))
+			st->seq = g_ascii_strtoll(*l + 4, NULL, 10);
+		else if (g_str_equal(*l, "result ok"))
+			st->ok = TRUE;
+		else if (g_str_has_prefix(*l, "image ") && !st->image)
+			st->image = g_strdup(*l + 6);
+	}
+	return st->seq > 0 && st->ok && st->image;
+}
+
+/* The size and cost of a committed image: from its file, or (server) its
+ * allocation's stat. */
+static void image_size(Claim *c, const char *image, gint64 *size, double *secs)
+{
+	*size = -1;
+	*secs = -1;
+	if (c->server) {
+		g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+		g_auto(KiteCkptCaps) caps = {0};
+		g_auto(KiteCkptInfo) info = {0};
+		g_autoptr(KiteCkptClient) cc = NULL;
+		if (kite_ckpt_caps_load(caps_path, &caps, NULL) && caps.manage &&
+		    (cc = kite_ckpt_client_connect(c->server, 5, NULL)) &&
+		    kite_ckpt_client_manage(cc, caps.manage, "stat", 0, &info, NULL))
+			*size = info.size;
+		return;
+	}
+	KiteImgHeader h;
+	struct stat st;
+	int fd = open(image, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == sizeof h &&
+	    memcmp(h.magic, KITE_IMG_MAGIC, 8) == 0) {
+		*size = st.st_size;
+		*secs = MAX(st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 - h.created_ns / 1e9, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The newest committed checkpoint of the claim's job, as attributes for
+ * the shadow (LastCheckpointImage, CheckpointSeq, LastCheckpointSandbox,
+ * LastCheckpointTime, CheckpointSize, CheckpointSeconds and, with a
+ * server, CheckpointCaps), or an empty array.  Read from libckpt's status
+ * file; a new image is looked at once. */
+static GVariant *checkpoint_attrs(Claim *c)
+{
+	CkptStatus st = {0};
+	if (c->ckpt_dir && read_ckpt_status(c->ckpt_dir, &st) && st.seq != c->ckpt_seq) {
+		g_autoptr(KiteAd) ad = kite_ad_new();
+		/* The files an image names are in the sandbox of the run that
+		 * wrote it: this run's, unless nothing was written since the
+		 * restart. */
+		g_autofree char *old = NULL;
+		gboolean ours = st.mtime >= c->start_time || !kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
+		gint64 size;
+		double secs;
+		image_size(c, st.image, &size, &secs);
+		kite_ad_set_string(ad, "LastCheckpointImage", st.image);
+		kite_ad_set_int(ad, "CheckpointSeq", st.seq);
+		kite_ad_set_string(ad, "LastCheckpointSandbox", ours ? c->sandbox : old);
+		kite_ad_set_int(ad, "LastCheckpointTime", st.mtime);
+		if (size >= 0)
+			kite_ad_set_int(ad, "CheckpointSize", size);
+		if (secs >= 0)
+			kite_ad_set_real(ad, "CheckpointSeconds", secs);
+		if (c->server) {
+			g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
+			g_autofree char *caps = NULL;
+			if (g_file_get_contents(caps_path, &caps, NULL, NULL))
+				kite_ad_set_string(ad, "CheckpointCaps", caps);
+		}
+		if (c->ckpt_attrs)
+			kite_ad_free(c->ckpt_attrs);
+		c->ckpt_attrs = g_steal_pointer(&ad);
+		c->ckpt_seq = st.seq;
+	}
+	g_free(st.image);
+	if (!c->ckpt_attrs)
+		return g_variant_new_array(G_VARIANT_TYPE("(ss)"), NULL, 0);
+	return kite_ad_to_variant(c->ckpt_attrs);
+}
+
 static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
 	const char *exec_name;
@@ -382,9 +773,16 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, &data);
 		write_input(c->sandbox, name, mode, data, &c->user, &error);
 	}
+	if (!error && d->cgroups) {
+		/* One claim per slot: the slot names the leaf. */
+		g_autofree char *leaf = g_strdup_printf("slot%u", slot->id);
+		gint64 cpus = 0;
+		kite_ad_get_int(c->job, "RequestCpus", &cpus);
+		c->cgroup = kite_job_cgroup_new(d->cgroups, leaf, request_memory(c), cpus, &error);
+	}
 	GPid pid = 0;
 	if (!error)
-		kite_sandbox_spawn(c->sandbox, exec_name, c->job, &c->user, &pid, &error);
+		start_job(d, c, exec_name, &pid, &error);
 	if (error) {
 		kite_server_refuse(conn, KITE_ERROR_FAILED, "%s: %s", slot->name, error->message);
 		return;
@@ -461,6 +859,12 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	GVariant *files = NULL;
 	if (c->running) {
 		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+	} else if (c->exited && c->restart_failed) {
+		state = "restart-failed";
+		why = c->restart_failed;
+	} else if (c->exited && c->over_memory) {
+		state = "held";
+		why = c->why;
 	} else if (c->exited && c->vacated) {
 		state = "vacated";
 		why = c->why;
@@ -480,7 +884,37 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	if (!files)
 		files = g_variant_new_array(G_VARIANT_TYPE("(suay)"), NULL, 0);
 	kite_server_reply(conn, KITE_MSG_CLAIM_STATUS_REPLY,
-			  g_variant_new("(sxxs@a(suay))", state, code, sig, why, files));
+			  g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
+}
+
+/* `pool ckpt` / `pool vacate`: libckpt's SIGUSR2 (checkpoint and go
+ * on) or SIGTSTP (checkpoint and exit; the exit is then a vacate). */
+static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
+		return;
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	gboolean exit;
+	g_variant_get_child(body, 1, "b", &exit);
+	c->last_heard = kite_now_monotonic();
+	if (!c->running || !c->ckpt_dir) {
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: %s", slot->name,
+				   !c->running ? "the job is not running" : "the job is not checkpointed (mode none)");
+		return;
+	}
+	if (exit) {
+		c->vacated = TRUE;
+		g_free(c->why);
+		c->why = g_strdup_printf("vacated from %s on request", slot->name);
+	}
+	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing", c->pid);
+	signal_job(c, SIGCONT);
+	if (kill(c->pid, exit ? SIGTSTP : SIGUSR2) < 0 && errno != ESRCH)
+		g_warning("kill job %d: %s", c->pid, g_strerror(errno));
+	g_autofree char *msg = g_strdup_printf("%s %s", exit ? "vacating" : "checkpointing", slot->name);
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
 }
 
 static void handle_release(KiteStartd *d, KiteServerConn *conn, GVariant *body)
@@ -516,14 +950,47 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	case KITE_MSG_RELEASE:
 		handle_release(d, conn, body);
 		break;
+	case KITE_MSG_CLAIM_CHECKPOINT:
+		handle_checkpoint(d, conn, body);
+		break;
 	default:
 		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",
 				   kite_wire_type_name(type));
 	}
 }
 
+/* Jobs in cgroups where the hierarchy lets us, else rlimits: said once. */
+static void open_cgroups(KiteStartd *d)
+{
+	if (!kite_config_get_bool(d->config, "cgroups")) {
+		g_message("jobs get rlimits, not cgroups: `cgroups` is false");
+		return;
+	}
+	g_autofree char *notes = NULL;
+	g_autoptr(GError) error = NULL;
+	d->cgroups = kite_cgroups_open(NULL, kite_config_get_string(d->config, "cgroup_parent"), d->name,
+				       d->state_dir, &notes, &error);
+	if (!d->cgroups) {
+		g_message("jobs get rlimits, not cgroups: %s", error->message);
+		return;
+	}
+	g_message("jobs run in cgroups under %s; memory: %s; cpu: %s", kite_cgroups_path(d->cgroups),
+		  kite_cgroups_has(d->cgroups, "memory") ? "memory.max"
+							 : "measured by the startd at every poll",
+		  kite_cgroups_has(d->cgroups, "cpu") ? "cpu.max and cpu.weight" : "not limited");
+	if (notes)
+		g_message("cgroups: %s", notes);
+	/* Where they are, for admins and for tests that clean up after a
+	 * startd they killed. */
+	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
+	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
+		g_warning("%s", error->message);
+}
+
 gboolean kite_claims_start(KiteStartd *d, GError **error)
 {
+	open_cgroups(d);
 	d->claims = g_ptr_array_new();
 	g_ptr_array_set_size(d->claims, d->slots->len);
 	KiteServerOptions so = {
@@ -543,13 +1010,27 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 	}
 	if (!kite_server_listen_tcp(d->server, host, port, &bound, error))
 		return FALSE;
-	g_autofree char *addr = g_strdup_printf("%s:%u", host, bound);
+	g_autofree char *warning = NULL;
+	g_autofree char *addr = kite_startd_contact_address(host, bound, d->schedd_addr, &warning, error);
+	if (!addr)
+		return FALSE;
+	if (warning)
+		g_warning("%s", warning);
 	g_autofree char *line = g_strdup_printf("%s\n", addr);
 	g_autofree char *addr_path = g_build_filename(d->state_dir, "startd.addr", NULL);
 	if (!kite_write_file_atomic(addr_path, line, strlen(line), 0644, error))
 		return FALSE;
 	kite_ad_set_string(d->machine, "StartdAddr", addr);
-	g_message("listening for shadows on %s", addr);
+	/* ClaimLease: the longest a job outlives silence from its shadow —
+	 * the lease, plus one poll until it is checked, plus the longest the
+	 * main loop can wait on a silent schedd (an advertisement from the
+	 * poll and one from the timer, each a connect and a call).  A shadow
+	 * that has not heard from us for that long knows the job is dead. */
+	double lease = kite_config_get_duration(d->config, "claim_lease") +
+		       kite_config_get_duration(d->config, "poll_interval") +
+		       4 * kite_config_get_duration(d->config, "schedd_timeout");
+	kite_ad_set_int(d->machine, "ClaimLease", (gint64)ceil(lease));
+	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }
 
@@ -559,8 +1040,7 @@ void kite_claims_stop(KiteStartd *d)
 		Claim *c = claim_of(d, i);
 		if (!c)
 			continue;
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 		if (c->running)
 			waitpid(c->pid, NULL, 0);
 		c->running = FALSE;
@@ -569,4 +1049,9 @@ void kite_claims_stop(KiteStartd *d)
 	}
 	g_clear_pointer(&d->claims, g_ptr_array_unref);
 	g_clear_pointer(&d->server, kite_server_free);
+	if (d->cgroups) {
+		g_clear_pointer(&d->cgroups, kite_cgroups_free);
+		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+		unlink(path);
+	}
 }

@@ -35,4 +35,8 @@ void kite_startd_advertise(KiteStartd *d);
 /* Drop claims whose shadow has not been heard from for `claim_lease`. */
 void kite_claims_check_leases(KiteStartd *d, double now);
 
+/* Where the kernel does not enforce memory.max (no memory controller),
+ * measure each job's cgroup and kill a job over its RequestMemory. */
+void kite_claims_check_memory(KiteStartd *d);
+
 G_END_DECLS

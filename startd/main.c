@@ -34,6 +34,7 @@ static gboolean poll_slots(gpointer data)
 	if (!kite_machine_disk_kib(d->state_dir, &d->disk_kib, &error))
 		g_debug("%s", error->message);
 	kite_claims_check_leases(d, kite_now_monotonic());
+	kite_claims_check_memory(d);
 	g_autoptr(GPtrArray) changed = g_ptr_array_new();
 	for (guint i = 0; i < d->slots->len; i++)
 		if (kite_startd_update_slot(d, i, NULL, now))
@@ -79,6 +80,9 @@ static gboolean start(KiteStartd *d, GError **error)
 	g_autofree char *key_path =
 	    kp && *kp ? g_strdup(kp) : g_build_filename(d->state_dir, "pool.key", NULL);
 	d->key = kite_auth_load_key(key_path, FALSE, error);
+	/* The checkpoint server's client library authenticates daemons by
+	 * this; jobs get an environment of their own (sandbox.c). */
+	g_setenv("KITE_POOL_KEY_FILE", key_path, TRUE);
 	if (!d->key) {
 		g_prefix_error(
 		    error, "pool key (copy the schedd's pool.key here, mode 0600, or set pool_key_file): ");
@@ -119,6 +123,7 @@ static gboolean start(KiteStartd *d, GError **error)
 		g_ptr_array_add(d->slots, kite_slot_new(i, d->name, d->started));
 
 	const char *schedd = arg_schedd ? arg_schedd : kite_config_get_string(d->config, "schedd");
+	d->schedd_addr = schedd;
 	g_autofree char *daemon_name = g_strdup_printf("startd@%s", d->name);
 	d->advertiser = kite_advertiser_new(schedd, d->key, daemon_name,
 					    kite_config_get_duration(d->config, "schedd_timeout"));

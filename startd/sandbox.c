@@ -125,11 +125,24 @@ GBytes *kite_sandbox_read(const char *sandbox, const char *name, gsize max, GErr
 /* In the child: give up everything (as the user, or as ourselves) and
  * exec.  Returns only on failure, with errno set. */
 static void child_exec(const char *sandbox, const char *exec_path, char **argv, char **envp, int in_fd,
-		       int out_fd, int err_fd, const KiteJobUser *user, gint64 mem_mib, gint64 disk_kib)
+		       int out_fd, int err_fd, const KiteJobUser *user, int cgroup_fd, gint64 mem_mib,
+		       gint64 disk_kib)
 {
+	/* Into the job's cgroup first, while we may still write there:
+	 * whatever the job starts stays in it. */
+	if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0)
+		return;
 	setsid();
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		return;
+	/* Nothing else of the startd's reaches the job (libckpt would also
+	 * refuse to checkpoint a job holding a stray pipe).  The error pipe
+	 * is close-on-exec already and survives until the exec. */
+	for (int fd = 3; fd < 1024; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			close(fd);
+	}
 	if (chdir(sandbox) < 0)
 		return;
 	sigset_t none;
@@ -139,7 +152,10 @@ static void child_exec(const char *sandbox, const char *exec_path, char **argv, 
 		signal(s, SIG_DFL);
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
-	if (mem_mib > 0) {
+	/* Memory is the cgroup's business when there is one (RLIMIT_DATA
+	 * counts address space, not memory, and makes a job fail instead of
+	 * being told it used too much). */
+	if (mem_mib > 0 && cgroup_fd < 0) {
 		struct rlimit data = {(rlim_t)mem_mib << 20, (rlim_t)mem_mib << 20};
 		setrlimit(RLIMIT_DATA, &data);
 	}
@@ -172,7 +188,16 @@ static int open_in(const char *sandbox, const char *name, int flags)
 }
 
 gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const KiteAd *job,
-			    const KiteJobUser *user, GPid *out_pid, GError **error)
+			    const KiteJobUser *user, const KiteJobCgroup *cgroup, GPid *out_pid,
+			    GError **error)
+{
+	KiteLaunch plain = {0};
+	return kite_sandbox_spawn_launch(sandbox, exec_name, &plain, job, user, cgroup, out_pid, error);
+}
+
+gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, const KiteLaunch *launch,
+				   const KiteAd *job, const KiteJobUser *user, const KiteJobCgroup *cgroup,
+				   GPid *out_pid, GError **error)
 {
 	g_autofree char *args = NULL, *env_text = NULL, *in = NULL;
 	g_auto(GStrv) argv_tail = NULL, env_words = NULL;
@@ -187,9 +212,17 @@ gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const Ki
 		return FALSE;
 	}
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-	g_ptr_array_add(argv, g_strdup(exec_name));
-	for (char **a = argv_tail; a && *a; a++)
+	for (const char *const *a = launch->prefix; a && *a; a++)
 		g_ptr_array_add(argv, g_strdup(*a));
+	if (launch->command) {
+		for (const char *const *a = launch->command; *a; a++)
+			g_ptr_array_add(argv, g_strdup(*a));
+	} else {
+		/* ./NAME: found in the sandbox, also through `ckpt run`'s execvp */
+		g_ptr_array_add(argv, launch->prefix ? g_strdup_printf("./%s", exec_name) : g_strdup(exec_name));
+		for (char **a = argv_tail; a && *a; a++)
+			g_ptr_array_add(argv, g_strdup(*a));
+	}
 	g_ptr_array_add(argv, NULL);
 	g_auto(GStrv) envp = g_environ_setenv(NULL, "PATH", "/usr/local/bin:/usr/bin:/bin", TRUE);
 	envp = g_environ_setenv(envp, "HOME", sandbox, TRUE);
@@ -201,26 +234,38 @@ gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const Ki
 		g_autofree char *name = g_strndup(*w, eq - *w);
 		envp = g_environ_setenv(envp, name, eq + 1, TRUE);
 	}
+	for (const char *const *w = launch->env; w && *w; w++) {
+		const char *eq = strchr(*w, '=');
+		g_autofree char *name = g_strndup(*w, eq - *w);
+		envp = g_environ_setenv(envp, name, eq + 1, TRUE);
+	}
 	gint64 mem = 0, disk = 0;
 	kite_ad_get_int(job, "RequestMemory", &mem);
 	kite_ad_get_int(job, "RequestDisk", &disk);
 
-	g_autofree char *exec_path = g_build_filename(sandbox, exec_name, NULL);
+	g_autofree char *exec_path = launch->prefix || launch->command
+					 ? g_strdup(((char **)argv->pdata)[0])
+					 : g_build_filename(sandbox, exec_name, NULL);
 	int in_fd = -1;
-	if (kite_ad_get_string(job, "In", &in) && *in) {
+	if (launch->command) {
+		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	} else if (kite_ad_get_string(job, "In", &in) && *in) {
 		g_autofree char *base = g_path_get_basename(in);
 		in_fd = open_in(sandbox, base, O_RDONLY);
 	} else {
 		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
-	int out_fd = open_in(sandbox, KITE_SANDBOX_STDOUT, O_WRONLY | O_CREAT | O_TRUNC);
-	int err_fd = open_in(sandbox, KITE_SANDBOX_STDERR, O_WRONLY | O_CREAT | O_TRUNC);
+	int out_fd = launch->command ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+				     : open_in(sandbox, KITE_SANDBOX_STDOUT, O_WRONLY | O_CREAT | O_TRUNC);
+	int err_fd = open_in(sandbox, launch->command ? launch->stderr_name : KITE_SANDBOX_STDERR,
+			     O_WRONLY | O_CREAT | O_TRUNC);
 	int pipefd[2] = {-1, -1};
 	gboolean ok = in_fd >= 0 && out_fd >= 0 && err_fd >= 0;
 	if (!ok)
 		kite_throw_errno(error, "open the job's standard files in %s", sandbox);
 	if (ok && user->change &&
-	    (fchown(out_fd, user->uid, user->gid) < 0 || fchown(err_fd, user->uid, user->gid) < 0))
+	    ((!launch->command && fchown(out_fd, user->uid, user->gid) < 0) ||
+	     fchown(err_fd, user->uid, user->gid) < 0))
 		ok = kite_throw_errno(error, "chown the job's output files to %s", user->name);
 	if (ok && pipe2(pipefd, O_CLOEXEC) < 0)
 		ok = kite_throw_errno(error, "pipe");
@@ -229,8 +274,8 @@ gboolean kite_sandbox_spawn(const char *sandbox, const char *exec_name, const Ki
 		ok = kite_throw_errno(error, "fork");
 	if (ok && pid == 0) {
 		close(pipefd[0]);
-		child_exec(sandbox, exec_path, (char **)argv->pdata, envp, in_fd, out_fd, err_fd, user, mem,
-			   disk);
+		child_exec(sandbox, exec_path, (char **)argv->pdata, envp, in_fd, out_fd, err_fd, user,
+			   cgroup ? kite_job_cgroup_procs_fd(cgroup) : -1, mem, disk);
 		int e = errno;
 		if (write(pipefd[1], &e, sizeof e) < 0)
 			_exit(127);

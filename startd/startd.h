@@ -7,6 +7,7 @@
 
 #include "activity.h"
 #include "advertise.h"
+#include "cgroup.h"
 #include "claim.h"
 #include "config.h"
 #include "policy.h"
@@ -17,6 +18,7 @@ struct _KiteStartd {
 	KiteConfig *config;
 	char *state_dir;
 	char *name; /* machine name */
+	const char *schedd_addr; /* where we advertise (--schedd or config) */
 	GBytes *key;
 	KiteAd *machine;
 	KiteActivity *activity;
@@ -29,6 +31,7 @@ struct _KiteStartd {
 	gint64 disk_kib;
 	KiteServer *server;
 	GPtrArray *claims; /* one per slot, NULL when the slot has none */
+	KiteCgroups *cgroups; /* the jobs' cgroup subtree, NULL: rlimits */
 };
 
 /* Most slots one startd offers. */

@@ -11,7 +11,7 @@ $(STARTD_LIB): $(STARTD_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-bin/startd: $(BUILD)/startd/main.o $(STARTD_LIB) $(COMMON_LIB)
+bin/startd: $(BUILD)/startd/main.o $(STARTD_LIB) $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o
 	$(call link_program,-lcap-ng)
 
 PROGRAMS += bin/startd

@@ -1,13 +1,16 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
- * (the machines, as condor_status shows them).  Later issues add query,
- * vacate, ckpt and glidein here. */
+ * (the machines, as condor_status shows them); glidein lives in
+ * pool-glidein.c, `pool ckpt ls/rm` in pool-ckpt.c; vacate and ckpt of
+ * jobs go to the schedd as actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ad.h"
 #include "cli-common.h"
+#include "pool-glidein.h"
+#include "pool-ckpt.h"
 #include "util.h"
 
 static const char usage[] =
@@ -17,6 +20,9 @@ static const char usage[] =
     "  rm ID…                       remove jobs (they move to the history)\n"
     "  hold [--reason TEXT] ID…     hold jobs so that they do not run\n"
     "  release ID…                  let held jobs run again\n"
+    "  vacate ID…                   running jobs: checkpoint now and leave the machine\n"
+    "                               (they go back to Idle with that checkpoint)\n"
+    "  ckpt ID…                     running jobs: checkpoint now and go on\n"
     "  edit ID… ATTRIBUTE EXPR      set a job attribute (e.g. pool edit 12 JobPrio 5)\n"
     "  token create --user NAME [--lifetime DURATION]\n"
     "                               print a token for NAME to reach the schedd over TCP\n"
@@ -24,6 +30,10 @@ static const char usage[] =
     "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
+    "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
+    "                               start startds on workstations over SSH (docs/glidein.md)\n"
+    "  ckpt [--ckpt-server HOST:PORT] ls | rm ALLOC-ID…\n"
+    "                               a checkpoint server's allocations (docs/ckpt-server.md)\n"
     "\n"
     "ID is CLUSTER or CLUSTER.PROC.  The schedd is found through --schedd, then\n"
     "$KITE_SCHEDD, then the local default socket.  See docs/pool.md.\n";
@@ -365,12 +375,23 @@ int main(int argc, char **argv)
 		}
 		return act(schedd, KITE_ACTION_HOLD, reason, rest, n);
 	}
+	if (g_str_equal(cmd, "vacate"))
+		return act(schedd, KITE_ACTION_VACATE, NULL, rest, n);
+	/* `pool ckpt ls|rm …` is the checkpoint server's (pool-ckpt.c);
+	 * `pool ckpt ID…` checkpoints jobs (job ids are numbers) */
+	if (g_str_equal(cmd, "ckpt") && n >= 1 &&
+	    (g_str_equal(rest[0], "ls") || g_str_equal(rest[0], "rm") || rest[0][0] == '-'))
+		return kite_pool_ckpt("pool", n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "ckpt"))
+		return act(schedd, KITE_ACTION_CHECKPOINT, NULL, rest, n);
 	if (g_str_equal(cmd, "edit"))
 		return edit(schedd, rest, n);
 	if (g_str_equal(cmd, "token"))
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "glidein"))
+		return kite_pool_glidein(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);
 	return 2;
 }

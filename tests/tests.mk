@@ -10,3 +10,7 @@ bin/tests/test-%: $(BUILD)/tests/unit/test-%.o $(SCHEDD_LIB) $(STARTD_LIB) $(COM
 	$(call link_program,-lcmocka -lcap-ng)
 
 INTEGRATION_TESTS += $(sort $(wildcard tests/integration/test-*.sh))
+
+# The checkpoint server's formats need the CRC32C of libckpt.
+bin/tests/test-ckpt-format: $(BUILD)/tests/unit/test-ckpt-format.o $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o
+	$(call link_program,-lcmocka)

@@ -35,21 +35,39 @@ static void region_flags(guint32 f, char *buf, size_t cap)
 int kite_ckpt_cmd_inspect(int argc, char **argv)
 {
 	gboolean summary = FALSE, verify = TRUE;
-	const char *path = NULL;
+	const char *path = NULL, *server = NULL, *caps = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--summary") == 0)
 			summary = TRUE;
 		else if (strcmp(argv[i], "--no-verify") == 0)
 			verify = FALSE;
-		else if (!path)
+		else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+			server = argv[++i];
+		else if (strcmp(argv[i], "--caps") == 0 && i + 1 < argc)
+			caps = argv[++i];
+		else if (!path && argv[i][0] != '-')
 			path = argv[i];
 		else {
-			fprintf(stderr, "usage: ckpt inspect [--summary] [--no-verify] IMAGE|DIR\n");
+			fprintf(stderr, "usage: ckpt inspect [--summary] [--no-verify] [--server HOST:PORT] [--caps FILE] "
+					"[IMAGE|DIR]\n");
 			return 2;
 		}
 	}
+	g_autofree char *server_dir = path ? g_build_filename(path, "server.caps", NULL) : NULL;
+	gboolean dir_caps = server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS);
+	g_autofree char *shown = NULL, *memfd_path = NULL;
+	if (server || caps || dir_caps || (!path && (g_getenv("KITE_CKPT_CAPS") || g_getenv("KITE_CKPT_READ_CAP")))) {
+		g_autoptr(GError) ferr = NULL;
+		int fd = kite_ckpt_server_fetch(server, caps, dir_caps ? path : NULL, &shown, &ferr);
+		if (fd < 0) {
+			fprintf(stderr, "ckpt inspect: %s: %s\n", shown ? shown : "the server image", ferr->message);
+			return 1;
+		}
+		memfd_path = g_strdup_printf("/proc/self/fd/%d", fd);
+		path = memfd_path;
+	}
 	if (!path) {
-		fprintf(stderr, "usage: ckpt inspect [--summary] [--no-verify] IMAGE|DIR\n");
+		fprintf(stderr, "usage: ckpt inspect [--summary] [--no-verify] [--server HOST:PORT] [--caps FILE] [IMAGE|DIR]\n");
 		return 2;
 	}
 	g_autoptr(GError) error = NULL;
@@ -66,7 +84,7 @@ int kite_ckpt_cmd_inspect(int argc, char **argv)
 	char vendor[13];
 	memcpy(vendor, h->cpu_vendor, 12);
 	vendor[12] = 0;
-	printf("image:      %s (%" G_GUINT64_FORMAT " bytes)\n", img->path, img->size);
+	printf("image:      %s (%" G_GUINT64_FORMAT " bytes)\n", shown ? shown : img->path, img->size);
 	printf("format:     %.8s version %u, arch x86_64, page size %u\n", h->magic, h->version, h->page_size);
 	printf("created:    %s on %s, checkpoint #%u of pid %u\n", when, h->hostname, h->seq, h->pid);
 	printf("kernel:     %s %s\n", h->kernel_release, h->kernel_version);

@@ -1,5 +1,6 @@
 /* ckpt: run programs with checkpointing, checkpoint them, restart them
  * and inspect their images.  See docs/ckpt.md. */
+#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,8 +10,15 @@ static void usage(FILE *f)
 {
 	fputs("usage: ckpt run [--dir DIR] [--interval SECONDS] -- PROG [ARGS...]\n"
 	      "       ckpt now [--exit] [--dir DIR] [--timeout SECONDS] PID\n"
-	      "       ckpt restart IMAGE|DIR\n"
-	      "       ckpt inspect [--summary] [--no-verify] IMAGE|DIR\n",
+	      "       ckpt restart [--move OLD=NEW] IMAGE|DIR\n"
+	      "       ckpt inspect [--summary] [--no-verify] IMAGE|DIR\n"
+	      "   with a checkpoint server (docs/ckpt-server.md; capabilities in a 0600 caps file):\n"
+	      "       ckpt run --server HOST:PORT [--lease DURATION] [--dir DIR] -- PROG [ARGS...]\n"
+	      "       ckpt restart|inspect [--server HOST:PORT] [--caps FILE] [DIR]\n"
+	      "       ckpt alloc --server HOST:PORT [--owner USER] [--lease DURATION] [--size SIZE] CAPSFILE\n"
+	      "       ckpt upload [--caps FILE] < IMAGE\n"
+	      "       ckpt download [--server HOST:PORT] [--caps FILE] [-o FILE]\n"
+	      "       ckpt lease [--caps FILE] stat|renew|delete [--lease DURATION]\n",
 	      f);
 }
 
@@ -28,6 +36,10 @@ char *kite_ckpt_find_sibling(const char *env, const char *relpath)
 
 int main(int argc, char **argv)
 {
+	/* Bulk buffers (messages of megabytes) come and go all the time: keep
+	 * them in the heap instead of a fresh mmap (and page faults) each. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -41,6 +53,9 @@ int main(int argc, char **argv)
 		return kite_ckpt_cmd_restart(argc - 1, argv + 1);
 	if (strcmp(cmd, "inspect") == 0)
 		return kite_ckpt_cmd_inspect(argc - 1, argv + 1);
+	if (strcmp(cmd, "alloc") == 0 || strcmp(cmd, "upload") == 0 || strcmp(cmd, "download") == 0 ||
+	    strcmp(cmd, "lease") == 0)
+		return kite_ckpt_cmd_server(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

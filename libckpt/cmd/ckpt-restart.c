@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -141,6 +142,48 @@ static gboolean check_vdso(KiteImage *img, GError **error)
 	return TRUE;
 }
 
+/* `--move OLD=NEW`: the program's files under OLD are under NEW here
+ * (the startd restarts a job in a fresh sandbox whose path differs from
+ * the one it was checkpointed in). */
+static const char *move_old, *move_new;
+
+static char *moved(const char *path)
+{
+	gsize n = move_old ? strlen(move_old) : 0;
+	if (!n || strncmp(path, move_old, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+		return NULL;
+	return g_strconcat(move_new, path + n, NULL);
+}
+
+static gboolean move_paths(GPtrArray *chain, GError **error)
+{
+	for (guint k = 0; k < chain->len; k++) {
+		KiteImage *img = chain->pdata[k];
+		for (guint i = 0; i < img->regions->len; i++) {
+			KiteImageRegion *r = img->regions->pdata[i];
+			char *m = moved(r->path);
+			if (m) {
+				g_free(r->path);
+				r->path = m;
+			}
+		}
+		for (guint i = 0; i < img->fds->len; i++) {
+			KiteImageFd *f = img->fds->pdata[i];
+			char *m = moved(f->path);
+			if (m) {
+				g_free(f->path);
+				f->path = m;
+			}
+		}
+		g_autofree char *cwd = moved(img->process.cwd);
+		if (cwd && g_strlcpy(img->process.cwd, cwd, sizeof img->process.cwd) >= sizeof img->process.cwd) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "--move: the working directory %s is too long", cwd);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 /* Files behind file mappings must be the ones the program had. */
 static gboolean check_files(KiteImage *img, GError **error)
 {
@@ -164,6 +207,11 @@ static gboolean check_files(KiteImage *img, GError **error)
 		gboolean same_file = st.st_dev == r->r.dev && st.st_ino == r->r.ino;
 		gboolean same_content = (guint64)st.st_size == r->r.size && st.st_mtim.tv_sec == r->r.mtime_sec &&
 					(guint32)st.st_mtim.tv_nsec == r->r.mtime_nsec;
+		/* A moved file was copied there (by the startd): its time is the
+		 * copy's, so only its size (and build-id, above) can be compared. */
+		if (move_new && g_str_has_prefix(r->path, move_new) && (guint64)st.st_size == r->r.size &&
+		    !r->r.build_id_len)
+			continue;
 		if (r->r.build_id_len && r->r.build_id_len <= sizeof r->r.build_id) {
 			/* an ELF file: its build-id decides (another machine may have
 			 * the same build with other timestamps) */
@@ -352,23 +400,73 @@ static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError *
 
 int kite_ckpt_cmd_restart(int argc, char **argv)
 {
-	const char *path = NULL;
+	/* A checkpoint request that comes before the program is back (the
+	 * startd vacating a job it just restarted) must not be lost: blocked,
+	 * it stays pending across the exec of the restorer and reaches the
+	 * program's own handler once its signal mask is restored. */
+	sigset_t hold;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTSTP);
+	sigaddset(&hold, SIGUSR2);
+	sigaddset(&hold, SIGRTMAX - 1);
+	sigprocmask(SIG_BLOCK, &hold, NULL);
+	const char *path = NULL, *server = NULL, *caps = NULL;
 	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "usage: ckpt restart IMAGE|DIR\n");
-			return 2;
+		const char *mv = NULL;
+		if (strcmp(argv[i], "--move") == 0 && i + 1 < argc)
+			mv = argv[++i];
+		else if (strncmp(argv[i], "--move=", 7) == 0)
+			mv = argv[i] + 7;
+		if (mv) {
+			const char *eq = strchr(mv, '=');
+			if (move_old || !eq || mv[0] != '/' || eq[1] != '/') {
+				fprintf(stderr, "ckpt restart: --move wants one OLD=NEW pair of absolute paths, not '%s'\n",
+					mv);
+				return 2;
+			}
+			move_old = g_strndup(mv, eq - mv);
+			move_new = eq + 1;
+			continue;
 		}
-		path = argv[i];
+		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+			server = argv[++i];
+		else if (strcmp(argv[i], "--caps") == 0 && i + 1 < argc)
+			caps = argv[++i];
+		else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "usage: ckpt restart [--move OLD=NEW] [--server HOST:PORT] [--caps FILE] [IMAGE|DIR]\n");
+			return 2;
+		} else
+			path = argv[i];
+	}
+	/* An image on a checkpoint server: downloaded (every chunk verified)
+	 * into memory, then restarted from there like a file. */
+	g_autofree char *server_dir = path ? g_build_filename(path, "server.caps", NULL) : NULL;
+	gboolean from_server = server || caps || (server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS)) ||
+			       (!path && (g_getenv("KITE_CKPT_CAPS") || g_getenv("KITE_CKPT_READ_CAP")));
+	g_autofree char *shown = NULL, *memfd_path = NULL;
+	if (from_server) {
+		g_autoptr(GError) ferr = NULL;
+		const char *dir = server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS) ? path : NULL;
+		int fd = kite_ckpt_server_fetch(server, caps, dir, &shown, &ferr);
+		if (fd < 0) {
+			fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown ? shown : "the server image",
+				ferr->message);
+			return 1;
+		}
+		memfd_path = g_strdup_printf("/proc/self/fd/%d", fd);
+		path = memfd_path;
 	}
 	if (!path) {
-		fprintf(stderr, "usage: ckpt restart IMAGE|DIR\n");
+		fprintf(stderr, "usage: ckpt restart [--move OLD=NEW] [--server HOST:PORT] [--caps FILE] [IMAGE|DIR]\n");
 		return 2;
 	}
+	if (!shown)
+		shown = g_strdup(path);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, TRUE, &error);
 	KiteImage *img = chain ? chain->pdata[0] : NULL;
-	if (!img || !check_cpu(&img->header, &error) || !check_vdso(img, &error) || !check_files(img, &error)) {
-		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", path, error->message);
+	if (!img || !move_paths(chain, &error) || !check_cpu(&img->header, &error) || !check_vdso(img, &error) || !check_files(img, &error)) {
+		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown, error->message);
 		return 1;
 	}
 	if (img->header.page_size != (guint32)sysconf(_SC_PAGESIZE)) {
@@ -398,10 +496,15 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	umask((mode_t)img->process.umask);
 	g_auto(GStrv) fdv = g_strsplit(fdargs->str, " ", -1);
 	guint nfd = g_strv_length(fdv);
-	char **args = g_new0(char *, nfd + 2);
+	char **args = g_new0(char *, nfd + 5);
 	args[0] = "ckpt-restore";
 	for (guint i = 0; i < nfd; i++)
 		args[i + 1] = fdv[i];
+	if (move_old) {
+		args[nfd + 1] = "--move";
+		args[nfd + 2] = (char *)move_old;
+		args[nfd + 3] = (char *)move_new;
+	}
 	char *env[] = { NULL };
 	execve(restorer, args, env);
 	int e = errno;

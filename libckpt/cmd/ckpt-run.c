@@ -5,12 +5,60 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ckpt-store.h"
 #include "libckpt/cmd/ckpt.h"
+#include "util.h"
+
+/* --server: allocate (or take the allocation of --caps FILE), keep the
+ * capabilities in DIR/server.caps (0600; the directory becomes 0700),
+ * and tell the runtime to stream images to the uploader (rt-upload.c). */
+static int setup_server(const char *server, const char *caps_file, const char *owner, const char *lease_text,
+			const char *absdir)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_build_filename(absdir, "server.caps", NULL);
+	if (caps_file) {
+		g_auto(KiteCkptCaps) caps = {0};
+		if (!kite_ckpt_caps_load(caps_file, &caps, &error)) {
+			fprintf(stderr, "ckpt run: %s\n", error->message);
+			return 1;
+		}
+		if (!caps.server)
+			caps.server = g_strdup(server);
+		if (!kite_ckpt_caps_save(path, &caps, &error)) {
+			fprintf(stderr, "ckpt run: %s\n", error->message);
+			return 1;
+		}
+	} else {
+		double lease = 0;
+		if (lease_text && !kite_parse_duration(lease_text, &lease, &error)) {
+			fprintf(stderr, "ckpt run: --lease: %s\n", error->message);
+			return 2;
+		}
+		g_autofree char *me = kite_user_name(getuid());
+		/* daemons (a pool key) must name the owner; users are who their token says */
+		const char *o = owner ? owner : g_getenv("KITE_POOL_KEY_FILE") ? me : "";
+		g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, 60, &error);
+		g_auto(KiteCkptCaps) caps = {0};
+		if (!c || !kite_ckpt_client_allocate(c, o, 0, (gint64)lease, &caps, &error) ||
+		    !kite_ckpt_caps_save(path, &caps, &error)) {
+			fprintf(stderr, "ckpt run: %s\n", error->message);
+			return 1;
+		}
+	}
+	chmod(absdir, 0700);
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_setenv("KITE_CKPT_CAPS", path, TRUE);
+	g_setenv("KITE_CKPT_UPLOADER", self ? self : "ckpt", TRUE);
+	g_setenv("KITE_CKPT_FULL_EVERY", "1", TRUE);
+	return -1;
+}
 
 int kite_ckpt_cmd_run(int argc, char **argv)
 {
 	const char *dir = NULL;
 	const char *interval = NULL;
+	const char *server = NULL, *caps = NULL, *owner = NULL, *lease = NULL;
 	int i = 1;
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -24,6 +72,14 @@ int kite_ckpt_cmd_run(int argc, char **argv)
 			interval = argv[++i];
 		} else if (strncmp(argv[i], "--interval=", 11) == 0) {
 			interval = argv[i] + 11;
+		} else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+			server = argv[++i];
+		} else if (strcmp(argv[i], "--caps") == 0 && i + 1 < argc) {
+			caps = argv[++i];
+		} else if (strcmp(argv[i], "--owner") == 0 && i + 1 < argc) {
+			owner = argv[++i];
+		} else if (strcmp(argv[i], "--lease") == 0 && i + 1 < argc) {
+			lease = argv[++i];
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "ckpt run: unknown option '%s'\n", argv[i]);
 			return 2;
@@ -32,7 +88,8 @@ int kite_ckpt_cmd_run(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: ckpt run [--dir DIR] [--interval SECONDS] -- PROG [ARGS...]\n");
+		fprintf(stderr, "usage: ckpt run [--dir DIR] [--interval SECONDS] [--server HOST:PORT [--caps FILE] "
+				"[--owner USER] [--lease DURATION]] -- PROG [ARGS...]\n");
 		return 2;
 	}
 	if (interval) {
@@ -51,6 +108,11 @@ int kite_ckpt_cmd_run(int argc, char **argv)
 		return 1;
 	}
 	g_autofree char *absdir = g_canonicalize_filename(dir, NULL);
+	if (server || caps) {
+		int rc = setup_server(server, caps, owner, lease, absdir);
+		if (rc >= 0)
+			return rc;
+	}
 	g_autofree char *lib = kite_ckpt_find_sibling("KITE_LIBCKPT", "../lib/libckpt.so");
 	if (access(lib, R_OK) < 0) {
 		fprintf(stderr, "ckpt run: cannot find libckpt.so (%s): %s; set KITE_LIBCKPT\n", lib, g_strerror(errno));

@@ -9,6 +9,16 @@ int kite_ckpt_cmd_run(int argc, char **argv);
 int kite_ckpt_cmd_now(int argc, char **argv);
 int kite_ckpt_cmd_restart(int argc, char **argv);
 int kite_ckpt_cmd_inspect(int argc, char **argv);
+/* alloc, upload, download, lease (ckpt-server.c) */
+int kite_ckpt_cmd_server(int argc, char **argv);
+
+/* Download the image of a checkpoint server into a memfd (verifying
+ * every chunk) and return it, positioned at 0, or -1 with @error.  The
+ * capabilities come from @caps_file, or DIR/server.caps when @dir is
+ * given, or KITE_CKPT_CAPS / KITE_CKPT_READ_CAP; @server overrides the
+ * caps file's address.  @out_name: "server:HOST:PORT/ID" for messages. */
+int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
+			   GError **error);
 
 /* Path of a file installed next to this program (bin/NAME) or in ../lib. */
 char *kite_ckpt_find_sibling(const char *env, const char *relpath);

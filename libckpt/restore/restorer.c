@@ -205,10 +205,33 @@ static KiteImgFd *fds[KITE_IMG_MAX_FDS];
 static int nfds;
 static char pathbuf[KITE_IMG_MAX_PATH];
 
+/* `ckpt restart --move OLD NEW`: files under OLD are under NEW here. */
+static char move_old[KITE_IMG_MAX_PATH], move_new[KITE_IMG_MAX_PATH];
+static uint32_t move_old_len, move_new_len;
+
+static uint32_t copy_arg(char *dst, const char *src)
+{
+	uint32_t n = 0;
+	while (src[n] && n < KITE_IMG_MAX_PATH - 1) {
+		dst[n] = src[n];
+		n++;
+	}
+	dst[n] = 0;
+	return n;
+}
+
 static const char *region_path(const KiteImgRegion *r)
 {
+	const char *p = (const char *)(r + 1);
 	uint32_t n = r->path_len < KITE_IMG_MAX_PATH - 1 ? r->path_len : KITE_IMG_MAX_PATH - 1;
-	memcpy(pathbuf, r + 1, n);
+	if (move_old_len && n >= move_old_len && rs_memeq(p, move_old, move_old_len) &&
+	    (n == move_old_len || p[move_old_len] == '/') && n - move_old_len + move_new_len < KITE_IMG_MAX_PATH) {
+		memcpy(pathbuf, move_new, move_new_len);
+		memcpy(pathbuf + move_new_len, p + move_old_len, n - move_old_len);
+		pathbuf[move_new_len + n - move_old_len] = 0;
+		return pathbuf;
+	}
+	memcpy(pathbuf, p, n);
 	pathbuf[n] = 0;
 	return pathbuf;
 }
@@ -570,6 +593,11 @@ void restorer_main(long *sp)
 	int imgfd = (int)rs_parse_dec(&a);
 	for (long i = 1; i < argc && nchain < KITE_IMG_MAX_CHAIN; i++) {
 		a = argv[i];
+		if (a[0] == '-' && i + 2 < argc) { /* --move OLD NEW, last */
+			move_old_len = copy_arg(move_old, argv[i + 1]);
+			move_new_len = copy_arg(move_new, argv[i + 2]);
+			break;
+		}
 		chain_fd[nchain++] = (int)rs_parse_dec(&a);
 	}
 	read_metadata(imgfd);
@@ -580,8 +608,10 @@ void restorer_main(long *sp)
 	check_no_overlap(lo, lo + (1ul << 30), "an image region overlaps the restorer (0x600000000000): region");
 	if (hi > INDEX_BASE || tmp_vdso + (64ul << 20) > INDEX_BASE)
 		die("restorer too large", NULL, hi, 0);
+	/* Shared, so that it does not count against RLIMIT_DATA: a job
+	 * restarted under its memory request must not fail for our index. */
 	long ix = rs_mmap(INDEX_BASE, INDEX_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+			  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (ix != (long)INDEX_BASE)
 		die("cannot map the restorer's index at", NULL, INDEX_BASE, ix);
 	Ent *space = (Ent *)INDEX_BASE;

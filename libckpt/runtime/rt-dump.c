@@ -83,6 +83,7 @@ typedef struct {
 	KiteTrack track;
 	int drop; /* give pages back once written (a background checkpoint) */
 	uint64_t prev_file_end; /* end of the last file mapping seen (bss follows it) */
+	int up_pid, up_res; /* the uploader (rt-upload.c), with a checkpoint server */
 } W;
 
 typedef struct {
@@ -109,6 +110,10 @@ static void err(const char *what, const char *obj, long e)
 
 void kite_rt_image_path(char *buf, size_t cap, uint32_t seq, int tmp)
 {
+	if (!tmp && kite_rt_upload_active()) {
+		kite_rt_upload_name(buf, cap);
+		return;
+	}
 	RsStr s = { buf, 0, cap };
 	rs_str_add(&s, kite_rt.dir);
 	rs_str_add(&s, tmp ? "/.ckpt-" : "/ckpt-");
@@ -1105,8 +1110,13 @@ int kite_rt_dump(int mode)
 	w.zero = (char *)(w.hbuf + 2 * HASHBUF);
 
 	/* before reading maps: the parent's hash table is mapped too, and
-	 * must be left out of the image like the scratch area */
-	load_parent(&w);
+	 * must be left out of the image like the scratch area.  Images for a
+	 * checkpoint server are full ones (it deduplicates). */
+	int upload = kite_rt_upload_active();
+	if (upload)
+		w.chain_len = 1;
+	else
+		load_parent(&w);
 	rc = read_file("/proc/self/maps", w.maps, SCRATCH_MAPS);
 	if (rc < 0 || rc >= (long)SCRATCH_MAPS) {
 		err("cannot read /proc/self/maps (or it is larger than 4 MiB)", NULL, rc);
@@ -1121,14 +1131,24 @@ int kite_rt_dump(int mode)
 	w.zero_hash = kite_xxh64(w.zero, PAGE, 0);
 	w.drop = mode == KITE_MODE_CONTINUE;
 	/* first: the sooner the parent's memory is protected again, the fewer
-	 * pages it writes between the fork and the scan */
+	 * pages it writes between the fork and the scan (images for a server
+	 * are always full: nothing to track for) */
 	uint64_t t0 = rs_mono_us();
-	if (kite_rt.track_on && kite_rt.forks && kite_rt_track_usable()) {
+	if (!upload && kite_rt.track_on && kite_rt.forks && kite_rt_track_usable()) {
 		track_collect(&w);
 		full_if_mostly_written(&w);
 	}
 	uint64_t t1 = rs_mono_us();
 	kite_rt_image_path(tmp, sizeof tmp, kite_rt.seq, 1);
+	dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
+	if (upload) {
+		w.fd = kite_rt_upload_start(&w.up_pid, &w.up_res);
+		if (w.fd < 0) {
+			err("cannot start the uploader", NULL, w.fd);
+			return w.fd;
+		}
+		goto write;
+	}
 	RsStr r = { recycle, 0, sizeof recycle };
 	rs_str_add(&r, kite_rt.dir);
 	rs_str_add(&r, "/.recycle.img");
@@ -1140,12 +1160,12 @@ int kite_rt_dump(int mode)
 		err("cannot create", tmp, w.fd);
 		return w.fd;
 	}
-	dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
 	w.hfd = (int)rs_open(htmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w.hfd >= 0 && rs_lseek(w.hfd, sizeof(KiteHashesHeader), SEEK_SET) < 0) {
 		rs_close(w.hfd);
 		w.hfd = -1;
 	}
+write:
 	if ((rc = write_header(&w)) < 0 || (rc = write_process(&w)) < 0 || (rc = write_fds(&w)) < 0 ||
 	    (rc = write_memory(&w)) < 0)
 		goto fail;
@@ -1153,7 +1173,7 @@ int kite_rt_dump(int mode)
 	if ((rc = emit(&w, KITE_REC_END, &e, sizeof e, NULL, 0)) < 0)
 		goto fail;
 	uint64_t t2 = rs_mono_us();
-	if ((rc = commit(&w)) < 0)
+	if ((rc = upload ? kite_rt_upload_finish(&w.fd, w.up_pid, w.up_res, 1) : commit(&w)) < 0)
 		goto fail;
 	/* the image is written: the child's copy of the globals is its own now */
 	kite_rt.stat_read = w.read;
@@ -1168,6 +1188,11 @@ int kite_rt_dump(int mode)
 	kite_rt.stat_us[3] = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
 	return 0;
 fail:
+	if (upload) {
+		if (w.fd >= 0)
+			kite_rt_upload_finish(&w.fd, w.up_pid, w.up_res, 0);
+		return (int)rc;
+	}
 	if (w.fd >= 0)
 		rs_close(w.fd);
 	if (w.hfd >= 0)

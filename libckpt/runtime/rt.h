@@ -11,6 +11,7 @@
 #ifndef KITE_RT_H
 #define KITE_RT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "libckpt/image-format.h"
 
@@ -156,6 +157,14 @@ int kite_rt_track_register(uint64_t start, uint64_t end);
 int kite_rt_track_scan(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
 int kite_rt_track_after_fork_writes(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
 int kite_rt_track_protect_all(void); /* rt-dump.c: after a restart */
+/* rt-upload.c: images to a checkpoint server instead of the directory.
+ * start: the uploader runs; returns the fd to write the image to (or
+ * -errno) and its pid and report fd.  finish: with @ok wait for its
+ * commit (0, or -5 with kite_rt.errmsg set); without, kill it first. */
+int kite_rt_upload_active(void);
+void kite_rt_upload_name(char *buf, size_t cap);
+int kite_rt_upload_start(int *out_pid, int *out_result);
+int kite_rt_upload_finish(int *fd, int pid, int result, int ok);
 
 /* context switch (rt-handler.c, asm) */
 int kite_ctx_save(KiteJmp *j) __attribute__((returns_twice));

@@ -11,10 +11,25 @@ PIDS=()
 PASSED=0
 FAILED=0
 
+# Daemons get SIGTERM first, so that a startd kills its jobs and removes
+# their cgroups; whatever is left a moment later gets SIGKILL.
 cleanup() {
 	{
+		for p in "${PIDS[@]}"; do kill "$p"; done
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			alive=0
+			for p in "${PIDS[@]}"; do kill -0 "$p" && alive=1; done
+			[ $alive -eq 0 ] && break
+			sleep 0.1
+		done
 		for p in "${PIDS[@]}"; do kill -9 "$p"; done
 		wait
+		# The job cgroups of a startd that was killed outright.
+		for f in "$TMP"/*/startd.cgroup; do
+			[ -f "$f" ] || continue
+			for c in "$(cat "$f")"/*/; do echo 1 >"$c/cgroup.kill"; rmdir "$c"; done
+			rmdir "$(cat "$f")"
+		done
 	} 2>/dev/null
 	if [ "$FAILED" -eq 0 ]; then rm -rf "$TMP"; else echo "(kept $TMP for inspection)"; fi
 }
@@ -50,15 +65,21 @@ wait_for() {
 	done
 }
 
+# Daemons start as `${LAUNCH[@]} PROGRAM …` and listen on $LISTEN_HOST:
+# empty and 127.0.0.1 here; hosts.sh sets both to put a daemon on one
+# of its hosts (LAUNCH must exec the program, so that $! is the daemon).
+LAUNCH=()
+LISTEN_HOST=127.0.0.1
+
 # start_schedd DIR [extra config lines…]: a schedd on loopback, port 0.
 start_schedd() {
 	local dir=$1; shift
 	mkdir -p "$dir"
 	if [ ! -f "$dir/schedd.yaml" ]; then
-		{ echo "listen: 127.0.0.1:0"; for l in "$@"; do echo "$l"; done; } >"$dir/schedd.yaml"
+		{ echo "listen: $LISTEN_HOST:0"; for l in "$@"; do echo "$l"; done; } >"$dir/schedd.yaml"
 	fi
 	rm -f "$dir/schedd.addr"
-	"$BIN/schedd" --config "$dir/schedd.yaml" --state-dir "$dir" 2>>"$dir/schedd.log" &
+	"${LAUNCH[@]}" "$BIN/schedd" --config "$dir/schedd.yaml" --state-dir "$dir" 2>>"$dir/schedd.log" &
 	SCHEDD_PID=$!
 	PIDS+=("$SCHEDD_PID")
 	if ! wait_for 10 test -s "$dir/schedd.addr"; then
@@ -93,9 +114,10 @@ start_startd() {
 		# The build machine's own load must not decide the test.
 		echo "background_load: 1000"
 		echo "activity_file: $dir/activity"
+		[ "$LISTEN_HOST" = 127.0.0.1 ] || echo "listen: $LISTEN_HOST:0"
 		for l in "$@"; do echo "$l"; done
 	} >"$dir/startd.yaml"
-	startd --config "$dir/startd.yaml" --state-dir "$dir" --schedd "$SCHEDD_ADDR" 2>>"$dir/startd.log" &
+	"${LAUNCH[@]}" "$BIN/startd" --config "$dir/startd.yaml" --state-dir "$dir" --schedd "$SCHEDD_ADDR" 2>>"$dir/startd.log" &
 	STARTD_PID=$!
 	PIDS+=("$STARTD_PID")
 }
@@ -103,6 +125,28 @@ start_startd() {
 # The State column of `pool status` for every slot of machine $1.
 states() { pool status 2>/dev/null | awk -v m="@$1" 'index($1, m) && $1 ~ m"$" {print $4}' | xargs; }
 states_are() { [ "$(states "$1")" == "$2" ]; }
+
+# job_startds [config…]: settings for tests that run jobs.  $TMP is made
+# reachable by `nobody` (a root startd runs jobs as nobody, below it, as
+# under /var/lib/kite); startds see machines idle from the start, with
+# short thresholds; STARTD_CONFIG is fixed memory, no benchmark, no tty,
+# input or logind sources, and the given lines.
+job_startds() {
+	chmod 755 "$TMP"
+	ACTIVITY_AGE='-1 hour'
+	POLL=0.1s
+	START_IDLE=1s
+	STARTD_CONFIG=("activity_sources: [load]" "benchmark: false" "memory: 1G" "$@")
+}
+
+# submit_id FILE: submit FILE, print the first job's id.
+submit_id() { submit "$1" | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p'; }
+
+# status_of ID: the ST column of `q` for job ID, or "gone"; in_history
+# ID: the job completed (C in `q --history`).
+status_of() { local l; l=$(q -a "$1" 2>/dev/null | awk -v id="$1" '$1 == id {print $6}'); echo "${l:-gone}"; }
+status_is() { [ "$(status_of "$1")" == "$2" ]; }
+in_history() { q -a --history "$1" 2>/dev/null | grep -q "^$1 .* C "; }
 
 finish() {
 	echo "$(basename "$0"): $PASSED passed, $FAILED failed"

@@ -810,8 +810,15 @@ static void test_hold_release(void **state)
 	g_autoptr(GArray) o = act1(f->q, KITE_ACTION_RELEASE, 1, 2, "root", TRUE, NULL);
 	assert_single(o, TRUE, "job 1.2 released");
 
+	/* Vacate and checkpoint need a running job; the queue itself does
+	 * not change (the schedd asks the job's shadow). */
+	g_autoptr(GArray) v = act1(f->q, KITE_ACTION_VACATE, 1, 2, "root", TRUE, NULL);
+	assert_single(v, FALSE, "job 1.2 is not running (it is idle)");
+	g_autoptr(GArray) ck = act1(f->q, KITE_ACTION_CHECKPOINT, 1, 2, "bob", FALSE, NULL);
+	assert_false(g_array_index(ck, KiteActResult, 0).ok);
+
 	/* Unknown actions are refused as a whole. */
-	const int bad_actions[] = {0, 4, -1};
+	const int bad_actions[] = {0, 6, -1};
 	for (gsize x = 0; x < G_N_ELEMENTS(bad_actions); x++) {
 		GArray *results = NULL;
 		g_autoptr(GError) error = NULL;

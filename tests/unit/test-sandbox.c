@@ -70,7 +70,7 @@ static char *run_sh(const char *args, const char *env, int *out_status)
 		kite_ad_set_string(job, "Environment", env);
 	kite_ad_set_int(job, "RequestMemory", 256);
 	GPid pid;
-	assert_true(kite_sandbox_spawn(box, "sh", job, &u, &pid, &error));
+	assert_true(kite_sandbox_spawn(box, "sh", job, &u, NULL, &pid, &error));
 	assert_int_equal(waitpid(pid, out_status, 0), pid);
 	kite_job_user_clear(&u);
 	return box;
@@ -127,12 +127,12 @@ static void test_exec_failure(void **state)
 	assert_non_null(box);
 	g_autoptr(KiteAd) job = kite_ad_new();
 	GPid pid;
-	assert_false(kite_sandbox_spawn(box, "missing", job, &u, &pid, &error));
+	assert_false(kite_sandbox_spawn(box, "missing", job, &u, NULL, &pid, &error));
 	g_autofree char *want = g_strdup_printf("start missing as %s: No such file or directory", u.name);
 	assert_string_equal(error->message, want);
 	g_clear_error(&error);
 	kite_ad_set_string(job, "Arguments", "'unbalanced");
-	assert_false(kite_sandbox_spawn(box, "missing", job, &u, &pid, &error));
+	assert_false(kite_sandbox_spawn(box, "missing", job, &u, NULL, &pid, &error));
 	assert_non_null(strstr(error->message, "the job's Arguments: "));
 	kite_sandbox_remove(box);
 	kite_job_user_clear(&u);

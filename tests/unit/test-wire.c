@@ -52,6 +52,8 @@ static GVariant *sample_value(const GVariantType *t, guint seed, gboolean empty)
 		return g_variant_new_uint32(empty ? 0 : 0xdeadbeefu - seed);
 	case 'x':
 		return g_variant_new_int64(empty ? 0 : G_GINT64_CONSTANT(-0x0102030405060708) + seed);
+	case 't':
+		return g_variant_new_uint64(empty ? 0 : G_GUINT64_CONSTANT(0x0102030405060708) + seed);
 	case 's':
 		return empty ? g_variant_new_string("")
 			     : g_variant_new_take_string(g_strdup_printf("str-%u \xc3\xbc"
@@ -159,7 +161,7 @@ static guint8 *body_bytes(GVariant *v, gsize *out_len)
 
 static void test_table(void **state)
 {
-	assert_int_equal(G_N_ELEMENTS(messages), 26);
+	assert_true(G_N_ELEMENTS(messages) >= 45); /* every message up to CKPT_STATUS_REPLY */
 	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++) {
 		const Message *m = &messages[i];
 		assert_int_equal(m->value, m->num);
@@ -475,10 +477,13 @@ static void test_body_wrong_type(void **state)
 			refused++;
 		}
 	}
-	/* 26 x 25 pairings less those of messages with the same body type:
-	 * the six (s) (30 pairings) and the two (aa(ss)) (2); all but a
-	 * handful are refused. */
-	assert_int_equal(refused + accepted, 26 * 25 - 32);
+	/* every pairing of messages with different body types was tried;
+	 * all but a handful are refused */
+	int pairings = 0;
+	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++)
+		for (gsize j = 0; j < G_N_ELEMENTS(messages); j++)
+			pairings += !g_str_equal(messages[i].type, messages[j].type);
+	assert_int_equal(refused + accepted, pairings);
 	assert_true(refused >= 300);
 
 	/* Specific cases a user might hit. */
@@ -673,15 +678,21 @@ static void test_body_empty(void **state)
 		}
 	}
 	/* QUERY_REPLY and ACT_REPLY: "no jobs"; MACHINE_ADS, MACHINES_REPLY
-	 * and MACHINE_INVALIDATE: "no slots". */
-	assert_int_equal(accepted, 5);
+	 * and MACHINE_INVALIDATE: "no slots"; CKPT_HAVE_REPLY, CKPT_MANIFEST,
+	 * CKPT_CHUNKS, CKPT_LIST_REPLY: nothing missing, no bytes, no
+	 * allocations. */
+	assert_int_equal(accepted, 9);
 }
 
-/* A frame cut short: every shorter body is refused. */
+/* A frame cut short: every shorter body is refused — except for a body
+ * that is one array of fixed-size numbers ((ay), (au)), where any whole
+ * number of elements is a valid, shorter, list. */
 static void test_truncated_bodies(void **state)
 {
 	for (gsize i = 0; i < G_N_ELEMENTS(messages); i++) {
 		const Message *m = &messages[i];
+		if (g_str_equal(m->type, "(ay)") || g_str_equal(m->type, "(au)"))
+			continue;
 		g_autoptr(GVariant) body = sample_body(m, 5, FALSE);
 		g_autoptr(GBytes) frame = kite_wire_encode(m->num, body);
 		gsize flen;

@@ -1,0 +1,115 @@
+#!/bin/bash
+# bench/ckpt_server.sh: checkpoints through a ckpt_server on loopback
+# (issue 4), server state and job directories in tmpfs, medians of RUNS
+# runs.  Prints each figure beside its target.
+#   RUNS=3 bench/ckpt_server.sh
+#   ONLY="big many" ...   just those parts
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$TOP/bin
+PROGS=$BIN/tests/programs
+RUNS=${RUNS:-3}
+D=$(mktemp -d /dev/shm/kite-ckpt-server-bench.XXXXXX)
+trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
+for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
+cd "$D" || exit 1
+
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
+wait_for() { # FILE PATTERN
+	local i=0
+	until grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 30000 ] && { echo "timeout waiting for $2 in $1" >&2; return 1; }
+		sleep 0.002
+	done
+}
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+
+mkdir srv
+echo "listen: 127.0.0.1:0" >srv/server.yaml
+"$BIN/ckpt_server" --config srv/server.yaml --state-dir "$D/srv" 2>srv/log &
+SP=$!
+until [ -s srv/ckpt_server.addr ]; do sleep 0.01; done
+SRV=$(cat srv/ckpt_server.addr)
+export KITE_POOL_KEY_FILE=$D/srv/pool.key
+# the server's anonymous memory (its own buffers; pack files mapped for
+# reading count as file pages, not here), sampled through the run
+( while kill -0 $SP 2>/dev/null; do awk '/RssAnon/ {print $2}' /proc/$SP/status 2>/dev/null; sleep 0.05; done ) >rss.txt &
+
+# last commit's "SIZE bytes … the upload sent SENT bytes" from the server log
+last_commit() { grep "committed image" srv/log | tail -1 | sed -n 's/.*: \([0-9]*\) bytes in [0-9]* chunks; the upload sent \([0-9]*\) bytes/\1 \2/p'; }
+
+# one_big: prints "commit_ms sent_pct restart_ms second_ms"
+one_big() {
+	local dir=$D/big$RANDOM
+	"$BIN/ckpt" run --server "$SRV" --dir "$dir" -- "$PROGS/bigmem" 1024 1 >out.txt 2>err.txt &
+	local P=$!
+	wait_for out.txt ready || return 1
+	local s e
+	s=$(now_ns); "$BIN/ckpt" now $P >/dev/null || return 1; e=$(now_ns)
+	local commit_ms=$(( (e - s) / 1000000 ))
+	kill -INT $P; wait_for out.txt dirtied
+	s=$(now_ns); "$BIN/ckpt" now $P >/dev/null || return 1; e=$(now_ns)
+	local second_ms=$(( (e - s) / 1000000 ))
+	local size sent
+	read -r size sent < <(last_commit)
+	kill -9 $P; wait $P 2>/dev/null
+	: >err.txt
+	s=$(now_ns)
+	"$BIN/ckpt" restart "$dir" >>out.txt 2>>err.txt &
+	local R=$!
+	wait_for err.txt restarted_ns || return 1
+	local r=$(sed -n 's/restarted_ns //p' err.txt | tail -1)
+	local restart_ms=$(( (r - s) / 1000000 ))
+	kill -HUP $R; wait_for out.txt "verify" || return 1
+	grep -q "verify ok" out.txt || { echo "restarted memory differs" >&2; return 1; }
+	kill -TERM $R; wait $R 2>/dev/null
+	"$BIN/ckpt" lease --caps "$dir/server.caps" delete >/dev/null
+	rm -rf "$dir"
+	echo "$commit_ms $(awk -v a="$sent" -v b="$size" 'BEGIN {printf "%.2f", 100*a/b}') $restart_ms $second_ms"
+}
+
+# many N MIB: N jobs checkpoint at once; prints "wall_ms ok_count"
+many() {
+	local n=$1 mib=$2 i pids=() jobs=()
+	for i in $(seq 1 "$n"); do
+		"$BIN/ckpt" run --server "$SRV" --dir "$D/m$i" -- "$PROGS/bigmem" "$mib" >m$i.txt 2>/dev/null &
+		jobs+=($!)
+	done
+	for i in $(seq 1 "$n"); do wait_for m$i.txt ready || return 1; done
+	local s=$(now_ns) ok=0
+	for i in $(seq 1 "$n"); do "$BIN/ckpt" now "${jobs[$((i - 1))]}" >/dev/null & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
+	local e=$(now_ns)
+	for p in "${jobs[@]}"; do kill -9 "$p"; wait "$p" 2>/dev/null; done
+	echo "$(( (e - s) / 1000000 )) $ok"
+}
+
+declare -A R
+if want big; then
+	: >big.txt
+	for i in $(seq 1 "$RUNS"); do one_big >>big.txt; done
+	R[commit]=$(awk '{print $1}' big.txt | median)
+	R[pct]=$(awk '{print $2}' big.txt | median)
+	R[restart]=$(awk '{print $3}' big.txt | median)
+	R[second]=$(awk '{print $4}' big.txt | median)
+fi
+if want many; then
+	read -r R[many_ms] R[many_ok] < <(many 16 64)
+fi
+R[hwm]=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$SP/status)
+R[rss]=$(sort -n rss.txt | tail -1 | awk '{print int($1/1024)}')
+kill $SP; wait $SP 2>/dev/null
+for k in commit pct restart second many_ms many_ok rss hwm; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
+
+echo "# ckpt_server figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, loopback, state in tmpfs, median of $RUNS)"
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| figure | measured | target |"
+echo "|---|---|---|"
+echo "| 1 GiB image stored and committed (\`ckpt now\` to the server, first image) | ${R[commit]} ms | ≤ 800 ms |"
+echo "| next checkpoint after 1% of pages changed: bytes sent / image | ${R[pct]} % (committed in ${R[second]} ms) | ≤ 3 % |"
+echo "| 1 GiB restored from the server to running (\`ckpt restart\` to the restart callback) | ${R[restart]} ms | ≤ 500 ms |"
+echo "| 16 jobs of 64 MiB checkpointing at once | ${R[many_ok]}/16 committed in ${R[many_ms]} ms | all finish |"
+echo "| server peak anonymous memory (RssAnon, sampled every 50 ms) over the whole run | ${R[rss]} MiB | bounded |"
+echo "| server VmHWM (includes pack files mapped for reading, tmpfs pages) | ${R[hwm]} MiB | |"

@@ -1,0 +1,523 @@
+/* ckpt-store.c — the checkpoint server's client library; see
+ * ckpt-store.h.  An upload reads the stream in batches of up to 4096
+ * chunks: each batch's (hash, length) list goes out in one HAVE, which
+ * also appends it to the upload's manifest on the server; the chunks the
+ * server lacks follow in PUTs of up to 4 MiB whose replies are collected
+ * later (the connection answers in order), so sending never waits for a
+ * round trip.  A download asks for several batches ahead for the same
+ * reason. */
+#include "ckpt-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "libckpt/crc32c.h"
+#include "util.h"
+
+#define BATCH_CHUNKS 4096
+#define BATCH_BYTES (16u << 20)
+#define BUF_BYTES (BATCH_BYTES + 2 * KITE_CHUNK_MAX)
+#define PUT_BYTES (4u << 20)
+#define GET_BYTES (4u << 20)
+#define GETS_AHEAD 4
+
+struct _KiteCkptClient {
+	KiteConn *conn;
+	char *address;
+};
+
+void kite_ckpt_client_free(KiteCkptClient *c)
+{
+	if (!c)
+		return;
+	kite_conn_free(c->conn);
+	g_free(c->address);
+	g_free(c);
+}
+
+const char *kite_ckpt_client_address(const KiteCkptClient *c)
+{
+	return c->address;
+}
+
+static char *find_token(GError **error)
+{
+	const char *env = g_getenv("KITE_TOKEN");
+	if (env && *env)
+		return g_strstrip(g_strdup(env));
+	const char *file = g_getenv("KITE_TOKEN_FILE");
+	g_autofree char *def = g_build_filename(g_get_user_config_dir(), "kite", "token", NULL);
+	const char *path = file && *file ? file : def;
+	char *text = NULL;
+	if (!g_file_get_contents(path, &text, NULL, NULL)) {
+		kite_throw(error, KITE_ERROR_AUTH,
+			   "the checkpoint server needs credentials: set KITE_POOL_KEY_FILE (daemons), or KITE_TOKEN "
+			   "or KITE_TOKEN_FILE, or put a token in %s",
+			   path);
+		return NULL;
+	}
+	return g_strstrip(text);
+}
+
+KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(KiteConn) conn = kite_conn_connect(address, timeout, &local);
+	if (!conn) {
+		kite_throw(error, local->code, "cannot reach the checkpoint server at %s: %s", address,
+			   local->message);
+		return NULL;
+	}
+	const char *keyfile = g_getenv("KITE_POOL_KEY_FILE");
+	if (keyfile && *keyfile) {
+		g_autoptr(GBytes) key = kite_auth_load_key(keyfile, FALSE, error);
+		if (!key || !kite_conn_auth_daemon(conn, key, "ckpt-client", error))
+			return NULL;
+	} else {
+		g_autofree char *token = find_token(error);
+		if (!token || !kite_conn_auth_token(conn, token, error))
+			return NULL;
+	}
+	KiteCkptClient *c = g_new0(KiteCkptClient, 1);
+	c->conn = g_steal_pointer(&conn);
+	c->address = g_strdup(address);
+	return c;
+}
+
+/* ---- caps files ---- */
+
+void kite_ckpt_caps_clear(KiteCkptCaps *caps)
+{
+	g_clear_pointer(&caps->server, g_free);
+	g_clear_pointer(&caps->id, g_free);
+	g_clear_pointer(&caps->read, g_free);
+	g_clear_pointer(&caps->write, g_free);
+	g_clear_pointer(&caps->manage, g_free);
+}
+
+gboolean kite_ckpt_caps_save(const char *path, const KiteCkptCaps *caps, GError **error)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	const char *names[] = {"server", "id", "read", "write", "manage"};
+	const char *vals[] = {caps->server, caps->id, caps->read, caps->write, caps->manage};
+	for (int i = 0; i < 5; i++)
+		if (vals[i])
+			g_string_append_printf(s, "%s %s\n", names[i], vals[i]);
+	return kite_write_file_atomic(path, s->str, s->len, 0600, error);
+}
+
+gboolean kite_ckpt_caps_load(const char *path, KiteCkptCaps *out_caps, GError **error)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return kite_throw_errno(error, "capabilities file %s", path);
+	if (st.st_mode & 077)
+		return kite_throw(error, KITE_ERROR_PERMISSION,
+				  "capabilities file %s has mode %04o: others could read it; run `chmod 600 %s`", path,
+				  (unsigned)(st.st_mode & 07777), path);
+	g_autofree char *text = NULL;
+	g_autoptr(GError) local = NULL;
+	if (!g_file_get_contents(path, &text, NULL, &local))
+		return kite_throw(error, KITE_ERROR_IO, "%s", local->message);
+	g_auto(KiteCkptCaps) caps = {0};
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	int lineno = 0;
+	for (char **l = lines; *l; l++) {
+		lineno++;
+		g_strstrip(*l);
+		if (!**l || **l == '#')
+			continue;
+		char *sp = strchr(*l, ' ');
+		if (!sp)
+			return kite_throw(error, KITE_ERROR_INVALID, "%s:%d: expected `NAME VALUE`", path, lineno);
+		*sp = 0;
+		char *v = g_strstrip(sp + 1);
+		char **slot = g_str_equal(*l, "server")	  ? &caps.server
+			      : g_str_equal(*l, "id")	  ? &caps.id
+			      : g_str_equal(*l, "read")	  ? &caps.read
+			      : g_str_equal(*l, "write")  ? &caps.write
+			      : g_str_equal(*l, "manage") ? &caps.manage
+							  : NULL;
+		if (!slot)
+			return kite_throw(error, KITE_ERROR_INVALID,
+					  "%s:%d: unknown entry `%s` (expected server, id, read, write or manage)", path,
+					  lineno, *l);
+		g_free(*slot);
+		*slot = g_strdup(v);
+	}
+	*out_caps = caps;
+	memset(&caps, 0, sizeof caps);
+	return TRUE;
+}
+
+/* ---- infos ---- */
+
+void kite_ckpt_info_clear(KiteCkptInfo *info)
+{
+	g_clear_pointer(&info->id, g_free);
+	g_clear_pointer(&info->owner, g_free);
+	g_clear_pointer(&info->state, g_free);
+}
+
+void kite_ckpt_info_free(KiteCkptInfo *info)
+{
+	if (!info)
+		return;
+	kite_ckpt_info_clear(info);
+	g_free(info);
+}
+
+void kite_ckpt_info_from_variant(GVariant *v, KiteCkptInfo *out)
+{
+	const char *id, *owner, *state;
+	g_variant_get(v, "(&s&sxtttx&s)", &id, &owner, &out->created, &out->size, &out->chunks, &out->expected,
+		      &out->expires, &state);
+	out->id = g_strdup(id);
+	out->owner = g_strdup(owner);
+	out->state = g_strdup(state);
+}
+
+gboolean kite_ckpt_client_allocate(KiteCkptClient *c, const char *owner, guint64 expected, gint64 lease,
+				   KiteCkptCaps *out_caps, GError **error)
+{
+	g_autoptr(GVariant) r =
+	    kite_conn_call(c->conn, KITE_MSG_CKPT_ALLOCATE, g_variant_new("(stx)", owner ? owner : "", expected, lease),
+			   KITE_MSG_CKPT_ALLOCATED, error);
+	if (!r)
+		return FALSE;
+	const char *id, *rc, *wc, *mc;
+	g_variant_get(r, "(&s&s&s&s)", &id, &rc, &wc, &mc);
+	out_caps->server = g_strdup(c->address);
+	out_caps->id = g_strdup(id);
+	out_caps->read = g_strdup(rc);
+	out_caps->write = g_strdup(wc);
+	out_caps->manage = g_strdup(mc);
+	return TRUE;
+}
+
+/* ---- upload ---- */
+
+typedef struct {
+	KiteCkptClient *c;
+	const char *upload_id;
+	guint8 *buf;
+	guint32 offs[BATCH_CHUNKS], lens[BATCH_CHUNKS];
+	guint n;
+	gsize bytes;
+	guint8 *entries; /* BATCH_CHUNKS * KITE_HAVE_ENTRY */
+	KiteManifestDigest *digest;
+	guint outstanding; /* PUT replies not read yet */
+	KiteCkptUploadStats stats;
+} Upload;
+
+/* Receive until a message of @want arrives, consuming the replies of
+ * earlier PUTs on the way. */
+static GVariant *recv_after_puts(Upload *u, KiteMsgType want, GError **error)
+{
+	for (;;) {
+		guint type;
+		g_autoptr(GVariant) v = kite_conn_recv(u->c->conn, &type, error);
+		if (!v)
+			return NULL;
+		if (type == KITE_MSG_CKPT_PUT_REPLY && u->outstanding > 0) {
+			u->outstanding--;
+			continue;
+		}
+		if (type != want) {
+			kite_throw(error, KITE_ERROR_PROTOCOL, "%s answered %s (expected %s)", u->c->address,
+				   kite_wire_type_name(type), kite_wire_type_name(want));
+			return NULL;
+		}
+		return g_steal_pointer(&v);
+	}
+}
+
+static gsize frame_size(GVariant *body)
+{
+	return KITE_WIRE_HEADER_SIZE + g_variant_get_size(body);
+}
+
+static gboolean send_counted(Upload *u, KiteMsgType type, GVariant *body, GError **error)
+{
+	g_variant_ref_sink(body);
+	u->stats.bytes_sent += frame_size(body);
+	gboolean ok = kite_conn_send(u->c->conn, type, g_variant_ref(body), error);
+	g_variant_unref(body);
+	return ok;
+}
+
+static gboolean send_put(Upload *u, GByteArray *put, GError **error)
+{
+	gsize len = put->len;
+	guint8 *data = g_byte_array_free(put, FALSE);
+	GVariant *ay = g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, data, len, TRUE, g_free, data);
+	if (!send_counted(u, KITE_MSG_CKPT_PUT, g_variant_new("(s@ay)", u->upload_id, ay), error))
+		return FALSE;
+	u->outstanding++;
+	return TRUE;
+}
+
+/* Ask which chunks of the batch the server lacks and send those. */
+static gboolean flush_batch(Upload *u, GError **error)
+{
+	if (u->n == 0)
+		return TRUE;
+	for (guint i = 0; i < u->n; i++) {
+		guint8 *e = u->entries + (gsize)i * KITE_HAVE_ENTRY;
+		kite_chunk_hash(u->buf + u->offs[i], u->lens[i], e);
+		guint32 le = GUINT32_TO_LE(u->lens[i]);
+		memcpy(e + 16, &le, 4);
+	}
+	kite_manifest_digest_add(u->digest, u->entries, u->n);
+	GVariant *ay = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, u->entries, (gsize)u->n * KITE_HAVE_ENTRY, 1);
+	if (!send_counted(u, KITE_MSG_CKPT_HAVE, g_variant_new("(s@ay)", u->upload_id, ay), error))
+		return FALSE;
+	g_autoptr(GVariant) reply = recv_after_puts(u, KITE_MSG_CKPT_HAVE_REPLY, error);
+	if (!reply)
+		return FALSE;
+	g_autoptr(GVariant) idx = g_variant_get_child_value(reply, 0);
+	gsize nmiss;
+	const guint32 *miss = g_variant_get_fixed_array(idx, &nmiss, sizeof(guint32));
+	GByteArray *put = NULL;
+	for (gsize k = 0; k < nmiss; k++) {
+		guint32 i = miss[k];
+		if (i >= u->n) {
+			if (put)
+				g_byte_array_unref(put);
+			return kite_throw(error, KITE_ERROR_PROTOCOL, "%s asked for chunk %u of a batch of %u",
+					  u->c->address, i, u->n);
+		}
+		if (put && put->len + KITE_PUT_HEADER + u->lens[i] > PUT_BYTES) {
+			if (!send_put(u, put, error))
+				return FALSE;
+			put = NULL;
+		}
+		if (!put)
+			put = g_byte_array_sized_new(PUT_BYTES + KITE_PUT_HEADER);
+		g_byte_array_append(put, u->entries + (gsize)i * KITE_HAVE_ENTRY, KITE_PUT_HEADER);
+		g_byte_array_append(put, u->buf + u->offs[i], u->lens[i]);
+		u->stats.chunks_sent++;
+	}
+	if (put && !send_put(u, put, error))
+		return FALSE;
+	u->n = 0;
+	u->bytes = 0;
+	return TRUE;
+}
+
+static gboolean upload_stream(Upload *u, int fd, GError **error)
+{
+	KiteChunker ch;
+	kite_chunker_init(&ch);
+	gsize pos = 0, len = 0;
+	gboolean eof = FALSE;
+	for (;;) {
+		/* Keep at least one whole chunk ahead, unless the stream ended. */
+		while (!eof && len - pos < KITE_CHUNK_MAX) {
+			if (len == BUF_BYTES) {
+				/* Out of room: the batch must go before its bytes move. */
+				if (!flush_batch(u, error))
+					return FALSE;
+				memmove(u->buf, u->buf + pos, len - pos);
+				len -= pos;
+				pos = 0;
+			}
+			ssize_t r = read(fd, u->buf + len, BUF_BYTES - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return kite_throw_errno(error, "read the image stream");
+			if (r == 0)
+				eof = TRUE;
+			len += (gsize)r;
+		}
+		gsize n = kite_chunker_next(&ch, u->buf + pos, len - pos, eof);
+		if (n == 0) {
+			if (eof)
+				break;
+			continue;
+		}
+		u->offs[u->n] = (guint32)pos;
+		u->lens[u->n] = (guint32)n;
+		u->n++;
+		u->bytes += n;
+		u->stats.bytes += n;
+		u->stats.chunks++;
+		pos += n;
+		if (u->n == BATCH_CHUNKS || u->bytes >= BATCH_BYTES) {
+			if (!flush_batch(u, error))
+				return FALSE;
+			/* Nothing of the buffer is referenced any more. */
+			memmove(u->buf, u->buf + pos, len - pos);
+			len -= pos;
+			pos = 0;
+		}
+	}
+	if (kite_chunker_is_image(&ch) && !kite_chunker_image_complete(&ch))
+		return kite_throw(error, KITE_ERROR_INVALID,
+				  "the image stream ended before its END record (the checkpoint was cut short); nothing "
+				  "committed");
+	return flush_batch(u, error);
+}
+
+gboolean kite_ckpt_client_upload(KiteCkptClient *c, const char *write_cap, int fd, KiteCkptUploadStats *out_stats,
+				 KiteCkptInfo *out_info, GError **error)
+{
+	g_autoptr(GVariant) w =
+	    kite_conn_call(c->conn, KITE_MSG_CKPT_WRITE, g_variant_new("(s)", write_cap), KITE_MSG_CKPT_INFO, error);
+	if (!w)
+		return FALSE;
+	g_auto(KiteCkptInfo) session = {0};
+	kite_ckpt_info_from_variant(w, &session);
+	Upload u = {.c = c, .upload_id = session.id};
+	u.buf = g_malloc(BUF_BYTES);
+	u.entries = g_malloc((gsize)BATCH_CHUNKS * KITE_HAVE_ENTRY);
+	u.digest = kite_manifest_digest_new();
+	gboolean ok = upload_stream(&u, fd, error);
+	guint8 digest[16];
+	kite_manifest_digest_finish(u.digest, digest);
+	g_free(u.buf);
+	g_free(u.entries);
+	if (!ok)
+		return FALSE;
+	GVariant *dv = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, digest, sizeof digest, 1);
+	if (!send_counted(&u, KITE_MSG_CKPT_COMMIT,
+			  g_variant_new("(stt@ay)", u.upload_id, u.stats.chunks, u.stats.bytes, dv), error))
+		return FALSE;
+	g_autoptr(GVariant) info = recv_after_puts(&u, KITE_MSG_CKPT_INFO, error);
+	if (!info)
+		return FALSE;
+	if (out_info)
+		kite_ckpt_info_from_variant(info, out_info);
+	if (out_stats)
+		*out_stats = u.stats;
+	return TRUE;
+}
+
+/* ---- download ---- */
+
+static gboolean send_get(KiteCkptClient *c, const char *cap, const KiteManifest *m, guint64 *next, GError **error)
+{
+	guint64 first = *next, bytes = 0;
+	guint count = 0;
+	while (*next < m->chunks->len) {
+		guint32 l = g_array_index(m->chunks, KiteChunkRef, *next).len;
+		if (count && bytes + l > GET_BYTES)
+			break;
+		bytes += l;
+		count++;
+		(*next)++;
+	}
+	return kite_conn_send(c->conn, KITE_MSG_CKPT_GET, g_variant_new("(sttu)", cap, m->generation, first, count),
+			      error);
+}
+
+gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
+				   GError **error)
+{
+	g_autoptr(GVariant) r =
+	    kite_conn_call(c->conn, KITE_MSG_CKPT_READ, g_variant_new("(s)", read_cap), KITE_MSG_CKPT_MANIFEST, error);
+	if (!r)
+		return FALSE;
+	g_autoptr(GVariant) mv = g_variant_get_child_value(r, 0);
+	gsize mlen;
+	const guint8 *mdata = g_variant_get_fixed_array(mv, &mlen, 1);
+	g_autoptr(KiteManifest) m = kite_manifest_decode(mdata, mlen, "the image's manifest", error);
+	if (!m)
+		return FALSE;
+	guint64 next = 0, done = 0, written = 0;
+	guint inflight = 0;
+	while (done < m->chunks->len) {
+		while (inflight < GETS_AHEAD && next < m->chunks->len) {
+			if (!send_get(c, read_cap, m, &next, error))
+				return FALSE;
+			inflight++;
+		}
+		guint type;
+		g_autoptr(GVariant) reply = kite_conn_recv(c->conn, &type, error);
+		if (!reply)
+			return FALSE;
+		if (type != KITE_MSG_CKPT_CHUNKS)
+			return kite_throw(error, KITE_ERROR_PROTOCOL, "%s answered %s to CKPT_GET", c->address,
+					  kite_wire_type_name(type));
+		inflight--;
+		g_autoptr(GVariant) dv = g_variant_get_child_value(reply, 0);
+		gsize dlen;
+		const guint8 *data = g_variant_get_fixed_array(dv, &dlen, 1);
+		gsize off = 0;
+		while (off < dlen && done < m->chunks->len) {
+			const KiteChunkRef *ref = &g_array_index(m->chunks, KiteChunkRef, done);
+			char hex[33];
+			if (dlen - off < ref->len)
+				return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: chunk %" G_GUINT64_FORMAT
+					" (%s) arrived truncated", m->id, done, kite_chunk_hash_hex(ref->hash, hex));
+			guint8 h[KITE_CHUNK_HASH_BYTES];
+			kite_chunk_hash(data + off, ref->len, h);
+			if (kite_crc32c(0, data + off, ref->len) != ref->crc || memcmp(h, ref->hash, sizeof h) != 0)
+				return kite_throw(error, KITE_ERROR_INVALID,
+						  "image %s: chunk %" G_GUINT64_FORMAT " (%s) failed its checksum on arrival",
+						  m->id, done, kite_chunk_hash_hex(ref->hash, hex));
+			off += ref->len;
+			done++;
+		}
+		if (off != dlen)
+			return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: %s sent %zu bytes more than asked", m->id,
+					  c->address, dlen - off);
+		if (!kite_write_all(fd, data, dlen, "the downloaded image", error))
+			return FALSE;
+		written += dlen;
+	}
+	if (out_bytes)
+		*out_bytes = written;
+	return TRUE;
+}
+
+/* ---- manage, list, status ---- */
+
+gboolean kite_ckpt_client_manage(KiteCkptClient *c, const char *cap, const char *op, gint64 lease,
+				 KiteCkptInfo *out_info, GError **error)
+{
+	g_autoptr(GVariant) r = kite_conn_call(c->conn, KITE_MSG_CKPT_MANAGE, g_variant_new("(ssx)", cap, op, lease),
+					       KITE_MSG_CKPT_INFO, error);
+	if (!r)
+		return FALSE;
+	if (out_info)
+		kite_ckpt_info_from_variant(r, out_info);
+	return TRUE;
+}
+
+GPtrArray *kite_ckpt_client_list(KiteCkptClient *c, const char *owner, GError **error)
+{
+	g_autoptr(GVariant) r = kite_conn_call(c->conn, KITE_MSG_CKPT_LIST, g_variant_new("(s)", owner ? owner : ""),
+					       KITE_MSG_CKPT_LIST_REPLY, error);
+	if (!r)
+		return NULL;
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ckpt_info_free);
+	g_autoptr(GVariant) arr = g_variant_get_child_value(r, 0);
+	gsize n = g_variant_n_children(arr);
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GVariant) e = g_variant_get_child_value(arr, i);
+		KiteCkptInfo *info = g_new0(KiteCkptInfo, 1);
+		kite_ckpt_info_from_variant(e, info);
+		g_ptr_array_add(out, info);
+	}
+	return out;
+}
+
+gboolean kite_ckpt_client_status(KiteCkptClient *c, KiteCkptServerStatus *out, GError **error)
+{
+	g_autoptr(GVariant) r = kite_conn_call(c->conn, KITE_MSG_CKPT_STATUS, g_variant_new("(u)", 0u),
+					       KITE_MSG_CKPT_STATUS_REPLY, error);
+	if (!r)
+		return FALSE;
+	const char *addr;
+	g_variant_get(r, "(&sttttuu)", &addr, &out->capacity, &out->used, &out->live, &out->free, &out->connections,
+		      &out->uploads);
+	out->address = g_strdup(addr);
+	return TRUE;
+}

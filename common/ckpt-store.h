@@ -1,0 +1,99 @@
+/* ckpt-store.h — the client side of the checkpoint server (ckpt_server/,
+ * docs/ckpt-server.md): connect and authenticate, allocate, upload an
+ * image from a byte stream (chunked record-aware, only the chunks the
+ * server lacks are sent), download one to a descriptor (every chunk
+ * verified), renew, delete, stat and list.  Blocking, with timeouts; for
+ * the `ckpt` command, the uploader the checkpoint child starts, `pool
+ * ckpt` and daemons.
+ *
+ * Library code: nothing here prints. */
+#pragma once
+
+#include <glib.h>
+
+#include "ckpt-format.h"
+
+G_BEGIN_DECLS
+
+typedef struct _KiteCkptClient KiteCkptClient;
+
+/* Connect to the server at HOST:PORT and authenticate: as a daemon when
+ * $KITE_POOL_KEY_FILE names the pool key (name "ckpt-client"), else with
+ * a user token ($KITE_TOKEN, the file $KITE_TOKEN_FILE, or
+ * ~/.config/kite/token). */
+KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GError **error);
+void kite_ckpt_client_free(KiteCkptClient *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteCkptClient, kite_ckpt_client_free)
+const char *kite_ckpt_client_address(const KiteCkptClient *c);
+
+typedef struct {
+	char *server; /* HOST:PORT */
+	char *id;
+	char *read, *write, *manage;
+} KiteCkptCaps;
+void kite_ckpt_caps_clear(KiteCkptCaps *caps);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KiteCkptCaps, kite_ckpt_caps_clear)
+
+/* A caps file: lines "server HOST:PORT", "id ID", "read CAP", "write CAP",
+ * "manage CAP" (any may be missing).  Saved with mode 0600, atomically;
+ * loading refuses a file that others can read. */
+gboolean kite_ckpt_caps_save(const char *path, const KiteCkptCaps *caps, GError **error);
+gboolean kite_ckpt_caps_load(const char *path, KiteCkptCaps *out_caps, GError **error);
+
+typedef struct {
+	char *id;
+	char *owner;
+	gint64 created;
+	guint64 size, chunks, expected;
+	gint64 expires;
+	char *state; /* "empty" (nothing committed yet), "committed", "expired", "deleted" */
+} KiteCkptInfo;
+void kite_ckpt_info_clear(KiteCkptInfo *info);
+void kite_ckpt_info_free(KiteCkptInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KiteCkptInfo, kite_ckpt_info_clear)
+
+/* Allocate space for @owner ("" = the authenticated user; daemons must
+ * name one) of about @expected bytes for @lease seconds (0: the server's
+ * default).  @out_caps->server is set to the client's address. */
+gboolean kite_ckpt_client_allocate(KiteCkptClient *c, const char *owner, guint64 expected, gint64 lease,
+				   KiteCkptCaps *out_caps, GError **error);
+
+typedef struct {
+	guint64 bytes;       /* of the image */
+	guint64 chunks;
+	guint64 bytes_sent;  /* on the wire: chunk data, manifest entries, framing */
+	guint64 chunks_sent; /* chunks the server lacked */
+} KiteCkptUploadStats;
+
+/* Read an image stream from @fd to its end and store it under
+ * @write_cap, replacing the image committed there once the new one is
+ * committed (atomically).  Returns after the commit. */
+gboolean kite_ckpt_client_upload(KiteCkptClient *c, const char *write_cap, int fd, KiteCkptUploadStats *out_stats,
+				 KiteCkptInfo *out_info, GError **error);
+
+/* Write the image committed under @read_cap to @fd from its current
+ * offset, checking every chunk's CRC32C and hash; @what names the image
+ * in messages.  A chunk the server reports corrupt, or one that fails
+ * here, stops the download with an error naming the chunk. */
+gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
+				   GError **error);
+
+/* @op: "stat", "renew" (for @lease seconds, 0: the default) or "delete".
+ * @cap is a manage capability, or an allocation id (admins). */
+gboolean kite_ckpt_client_manage(KiteCkptClient *c, const char *cap, const char *op, gint64 lease,
+				 KiteCkptInfo *out_info, GError **error);
+
+/* Allocations of @owner ("" = all the caller may see).  KiteCkptInfo*. */
+GPtrArray *kite_ckpt_client_list(KiteCkptClient *c, const char *owner, GError **error);
+
+typedef struct {
+	char *address;
+	guint64 capacity, used, live, free; /* live: referenced by committed images at the last collection */
+	guint connections, uploads;
+} KiteCkptServerStatus;
+gboolean kite_ckpt_client_status(KiteCkptClient *c, KiteCkptServerStatus *out, GError **error);
+
+/* Fill @out from a CKPT_INFO body or list entry "(ssxtttxs)". */
+void kite_ckpt_info_from_variant(GVariant *v, KiteCkptInfo *out);
+
+G_END_DECLS

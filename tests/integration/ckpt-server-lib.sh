@@ -1,0 +1,42 @@
+# Helpers for tests/integration/test-ckpt-server-*.sh (sourced after
+# tests/programs/ckpt-test-lib.sh): a real ckpt_server on loopback in
+# $T/srv, clients authenticated with its pool key.
+
+# start_server [config lines…]: start (or restart) the server on $T/srv;
+# sets SRV_PID and SRV (HOST:PORT).  The port is kept across restarts.
+start_server() {
+	mkdir -p "$T/srv"
+	if [ ! -f "$T/srv/server.yaml" ] || [ $# -gt 0 ]; then
+		{ echo "listen: 127.0.0.1:${SRV_PORT:-0}"; for l in "$@"; do echo "$l"; done; } >"$T/srv/server.yaml"
+	fi
+	# a restart keeps the port: capabilities files name HOST:PORT
+	[ -n "${SRV_PORT:-}" ] && sed -i "s/^listen: .*/listen: 127.0.0.1:$SRV_PORT/" "$T/srv/server.yaml"
+	rm -f "$T/srv/ckpt_server.addr"
+	"$BIN/ckpt_server" --config "$T/srv/server.yaml" --state-dir "$T/srv" 2>>"$T/srv/log" &
+	SRV_PID=$!
+	local i=0
+	until [ -s "$T/srv/ckpt_server.addr" ]; do
+		i=$((i + 1))
+		[ $i -gt 1000 ] && fail "ckpt_server did not start: $(tail -5 "$T/srv/log")"
+		kill -0 $SRV_PID 2>/dev/null || fail "ckpt_server exited: $(tail -5 "$T/srv/log")"
+		sleep 0.01
+	done
+	SRV=$(cat "$T/srv/ckpt_server.addr")
+	SRV_PORT=${SRV##*:}
+	export KITE_POOL_KEY_FILE=$T/srv/pool.key
+}
+
+stop_server() {
+	kill "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+}
+
+crash_server() {
+	kill -9 "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+}
+
+# status_field NAME: a number from `ckpt_server --status`.
+status_field() {
+	"$BIN/ckpt_server" --config "$T/srv/server.yaml" --state-dir "$T/srv" --status | awk -v k="$1:" '$1 == k {print $2}'
+}
