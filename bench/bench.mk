@@ -6,3 +6,10 @@ bin/bench/ckpt-floor: bench/ckpt-floor.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
+
+# The negotiation figure links the schedd's and startd's real code
+# (bench/negotiate.c); bench/pool.sh runs it.
+bin/bench/negotiate: $(BUILD)/bench/negotiate.o $(SCHEDD_LIB) $(STARTD_LIB) $(COMMON_LIB)
+	$(call link_program,-lcap-ng)
+
+BENCHES += bin/bench/negotiate

@@ -37,6 +37,14 @@ const KiteConfigKey kite_schedd_config_keys[] = {
      "how often a shadow asks its startd how the job is doing (also the claim's heartbeat)"},
     {"max_transfer_size", KITE_CONFIG_SIZE, "32M",
      "most bytes a shadow sends to a startd for one job (executable and input files together)"},
+    {"ckpt_interval_min", KITE_CONFIG_DURATION, "1m",
+     "shortest checkpoint interval the agent chooses (jobs whose file says `interval: auto`)"},
+    {"ckpt_interval_max", KITE_CONFIG_DURATION, "6h", "longest checkpoint interval the agent chooses"},
+    {"ckpt_cost_default", KITE_CONFIG_DURATION, "5s",
+     "checkpoint cost assumed for a job none of whose checkpoints was measured yet"},
+    {"machine_mtbf_prior", KITE_CONFIG_DURATION, "1h",
+     "time between evictions assumed of a machine before any was seen (it counts as one more "
+     "eviction-free stretch in the machine's mean)"},
     {"ckpt_lost_work_limit", KITE_CONFIG_DURATION, "1h",
      "a job whose checkpoint cannot be restarted starts over from scratch if it has run less than "
      "this in all, else it is held for a person (Condor's rule)"},
@@ -60,6 +68,9 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"subnet", KITE_CONFIG_STRING, NULL, "the Subnet attribute of the ads, e.g. 192.168.1"},
     {"benchmark", KITE_CONFIG_BOOL, "true",
      "measure KFlops and Mips at start (a fraction of a second); false publishes neither"},
+    {"mips", KITE_CONFIG_INT, "0",
+     "Mips to advertise instead of the measured figure (0: measure, as `benchmark` says); for a "
+     "machine whose speed is known, and for tests"},
     {"advertise_interval", KITE_CONFIG_DURATION, "5s",
      "how often slot ads are sent to the schedd (also at once on every state change); the schedd "
      "drops them after 3 intervals without news"},

@@ -45,6 +45,11 @@ void kite_conn_set_timeout(KiteConn *conn, double timeout)
 	conn->timeout = timeout > 0 ? timeout : 30;
 }
 
+int kite_conn_fd(const KiteConn *conn)
+{
+	return conn->fd;
+}
+
 const char *kite_conn_identity(const KiteConn *conn)
 {
 	return conn->identity;

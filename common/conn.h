@@ -25,6 +25,10 @@ gboolean kite_conn_is_unix(const KiteConn *conn);
 /* Bound every later operation by @timeout seconds instead. */
 void kite_conn_set_timeout(KiteConn *conn, double timeout);
 
+/* The connection's socket, to wait for a reply from a main loop
+ * (g_unix_fd_add) instead of in kite_conn_recv. */
+int kite_conn_fd(const KiteConn *conn);
+
 /* Present a user token (TCP).  On success the server's idea of who we
  * are is available from kite_conn_identity(). */
 gboolean kite_conn_auth_token(KiteConn *conn, const char *token, GError **error);

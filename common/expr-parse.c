@@ -273,6 +273,36 @@ gboolean kite_expr_references(const KiteExpr *e, const char *name)
 	g_assert_not_reached();
 }
 
+void kite_expr_collect_references(const KiteExpr *e, GHashTable *names)
+{
+	g_return_if_fail(e != NULL && names != NULL);
+	switch ((KiteNodeKind)e->kind) {
+	case KITE_NODE_LITERAL:
+		return;
+	case KITE_NODE_ATTR:
+		if (!g_hash_table_contains(names, e->attr.folded))
+			g_hash_table_add(names, g_strdup(e->attr.folded));
+		return;
+	case KITE_NODE_UNARY:
+		kite_expr_collect_references(e->operand, names);
+		return;
+	case KITE_NODE_CHAIN:
+		for (guint i = 0; i < e->n; i++)
+			kite_expr_collect_references(e->chain.operands[i], names);
+		return;
+	case KITE_NODE_COND:
+		kite_expr_collect_references(e->cond.cond, names);
+		kite_expr_collect_references(e->cond.then, names);
+		kite_expr_collect_references(e->cond.otherwise, names);
+		return;
+	case KITE_NODE_CALL:
+		for (guint i = 0; i < e->n; i++)
+			kite_expr_collect_references(e->args[i], names);
+		return;
+	}
+	g_assert_not_reached();
+}
+
 /* ---- printer ------------------------------------------------------ */
 
 void kite_expr_format_real(char *buf, gsize size, double r)

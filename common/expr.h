@@ -85,6 +85,9 @@ char *kite_expr_to_string(const KiteExpr *e);
 
 /* TRUE if @e mentions attribute @name (in any scope, case-insensitive). */
 gboolean kite_expr_references(const KiteExpr *e, const char *name);
+/* Add to @names (a set of g_strdup'd strings, g_str_hash) the
+ * lower-cased name of every attribute @e mentions, in any scope. */
+void kite_expr_collect_references(const KiteExpr *e, GHashTable *names);
 
 /* The operands of @e's top-level `&&` chain, or @e alone when its top
  * is something else: the clauses of a Requirements, for explaining

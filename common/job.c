@@ -40,3 +40,15 @@ const char *kite_job_status_name(int status)
 		return "unknown";
 	}
 }
+
+guint kite_job_id_hash(gconstpointer p)
+{
+	const KiteJobId *id = p;
+	return (guint)(id->cluster * 1000003 + id->proc);
+}
+
+gboolean kite_job_id_equal(gconstpointer a, gconstpointer b)
+{
+	const KiteJobId *x = a, *y = b;
+	return x->cluster == y->cluster && x->proc == y->proc;
+}

@@ -34,4 +34,8 @@ typedef struct {
 	gint64 cluster, proc;
 } KiteJobId;
 
+/* GHashTable functions for keys that point to a KiteJobId. */
+guint kite_job_id_hash(gconstpointer id);
+gboolean kite_job_id_equal(gconstpointer a, gconstpointer b);
+
 G_END_DECLS

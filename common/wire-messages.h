@@ -52,6 +52,16 @@
 	X(MACHINES_REPLY, 23, "(aa(ss))", "schedd -> client: the matching slot ads, sorted by Name")         \
 	X(MACHINE_INVALIDATE, 24, "(as)",                                                                    \
 	  "startd -> schedd (daemon role only): drop these slots now (shutdown); reply MACHINE_ADS_REPLY")  \
+	/* the agent (schedd; docs/pool.md, `pool query`) */                                               \
+	X(AGENT_QUERY, 25, "(ssd)",                                                                          \
+	  "client -> schedd: (requirements or \"\", rank or \"\", work in Mips-seconds or 0)")              \
+	X(AGENT_REPLY, 26, "(a(sssxddd))",                                                                   \
+	  "schedd -> client: slots that could run it, best first: (name, state, activity, Mips or -1, "     \
+	  "LoadAvg or -1, rank, predicted run time in seconds or -1)")                                      \
+	/* a job's record of events (schedd; `q -l`) */                                                    \
+	X(JOB_EVENTS, 28, "(xx)", "client -> schedd: (cluster, proc): what happened to the job")           \
+	X(JOB_EVENTS_REPLY, 29, "(a(xsss))",                                                                 \
+	  "schedd -> client: its events, oldest first: (time, event, slot, detail)")                         \
 	/* claims and jobs (shadow -> startd, daemon role only; docs/running-jobs.md) */                     \
 	X(CLAIM, 30, "(ssa(ss))", "shadow -> startd: (slot name, claim id, job ad); reply CLAIM_REPLY")     \
 	X(CLAIM_REPLY, 31, "(s)", "startd -> shadow: (what was done), for CLAIM and RELEASE")                \
@@ -60,7 +70,7 @@
 	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
 	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
 	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay)a(ss))",                                                      \
-	  "startd -> shadow: (running | suspended | exited | vacated | held | restart-failed, exit code, signal, "  \
+	  "startd -> shadow: (running | suspended | vacating | exited | vacated | held | restart-failed, exit code, signal, "  \
 	  "why, files back, the newest checkpoint's attributes)")                                            \
 	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY") \
 	X(CLAIM_CHECKPOINT, 37, "(sb)",                                                                      \

@@ -271,6 +271,7 @@ typedef struct {
 	uint64_t restorer_start, restorer_end;
 	uint32_t new_pid;
 	uint32_t restarts;
+	int64_t interval_s; /* `ckpt restart --interval`: the new periodic interval; < 0: keep */
 } KiteRestartInfo;
 
 #define KITE_RESTART_MAGIC 0x4b49544552535452ull

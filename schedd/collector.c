@@ -22,6 +22,7 @@ struct _KiteCollector {
 	GHashTable *entries; /* folded name -> Entry* */
 	guint max_ads;
 	double default_lifetime;
+	guint last_freed; /* slots the last update made Unclaimed */
 };
 
 static void entry_free(Entry *e)
@@ -47,6 +48,11 @@ void kite_collector_free(KiteCollector *c)
 		return;
 	g_hash_table_unref(c->entries);
 	g_free(c);
+}
+
+guint kite_collector_last_freed(const KiteCollector *c)
+{
+	return c->last_freed;
 }
 
 guint kite_collector_size(const KiteCollector *c)
@@ -101,6 +107,7 @@ gboolean kite_collector_update(KiteCollector *c, GVariant *ads, const char *iden
 	if (!parsed)
 		return FALSE;
 	guint stored = 0;
+	c->last_freed = 0;
 	for (guint i = 0; i < parsed->len; i++) {
 		KiteAd *ad = parsed->pdata[i];
 		g_autofree char *name = NULL;
@@ -111,6 +118,10 @@ gboolean kite_collector_update(KiteCollector *c, GVariant *ads, const char *iden
 			continue;
 		if (!old && g_hash_table_size(c->entries) >= c->max_ads)
 			continue;
+		g_autofree char *state = NULL, *old_state = NULL;
+		if (kite_ad_get_string(ad, "State", &state) && g_str_equal(state, "Unclaimed") &&
+		    (!old || !kite_ad_get_string(old->ad, "State", &old_state) || !g_str_equal(old_state, state)))
+			c->last_freed++;
 		Entry *e = g_new0(Entry, 1);
 		e->name = g_strdup(name);
 		e->identity = g_strdup(identity);
@@ -169,19 +180,16 @@ static gint compare_entries(gconstpointer a, gconstpointer b)
 	return g_ascii_strcasecmp(x->name, y->name);
 }
 
-GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
+/* The entries for which @constraint (NULL: all) holds, sorted by
+ * Name; the array borrows them. */
+static GPtrArray *select_entries(KiteCollector *c, const KiteExpr *constraint)
 {
-	g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new(g_hash_table_size(c->entries));
+	GPtrArray *sorted = g_ptr_array_sized_new(g_hash_table_size(c->entries));
 	GHashTableIter it;
 	gpointer value;
 	g_hash_table_iter_init(&it, c->entries);
-	while (g_hash_table_iter_next(&it, NULL, &value))
-		g_ptr_array_add(sorted, value);
-	g_ptr_array_sort(sorted, compare_entries);
-	GVariantBuilder b;
-	g_variant_builder_init(&b, G_VARIANT_TYPE("aa(ss)"));
-	for (guint i = 0; i < sorted->len; i++) {
-		const Entry *e = sorted->pdata[i];
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const Entry *e = value;
 		if (constraint) {
 			KiteValue v = KITE_VALUE_INIT;
 			kite_expr_eval(constraint, e->ad, NULL, &v);
@@ -190,9 +198,29 @@ GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
 			if (!keep)
 				continue;
 		}
-		g_variant_builder_add_value(&b, kite_ad_to_variant(e->ad));
+		g_ptr_array_add(sorted, value);
 	}
+	g_ptr_array_sort(sorted, compare_entries);
+	return sorted;
+}
+
+GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint)
+{
+	g_autoptr(GPtrArray) sorted = select_entries(c, constraint);
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("aa(ss)"));
+	for (guint i = 0; i < sorted->len; i++)
+		g_variant_builder_add_value(&b, kite_ad_to_variant(((const Entry *)sorted->pdata[i])->ad));
 	return g_variant_builder_end(&b);
+}
+
+GPtrArray *kite_collector_ads(KiteCollector *c, const KiteExpr *constraint)
+{
+	g_autoptr(GPtrArray) sorted = select_entries(c, constraint);
+	GPtrArray *ads = g_ptr_array_new_full(sorted->len, (GDestroyNotify)kite_ad_free);
+	for (guint i = 0; i < sorted->len; i++)
+		g_ptr_array_add(ads, kite_ad_copy(((const Entry *)sorted->pdata[i])->ad));
+	return ads;
 }
 
 /* ---- requests ---- */
@@ -208,26 +236,6 @@ static gboolean require_daemon(KiteServerConn *conn, const char *what)
 	return FALSE;
 }
 
-/* TRUE if one of the slots in @ads is Unclaimed now and was not (or
- * was not known) before: a slot became free, the negotiator should run. */
-static gboolean newly_unclaimed(KiteCollector *c, GVariant *ads)
-{
-	gsize n = MIN(g_variant_n_children(ads), KITE_COLLECTOR_MAX_ADS_PER_UPDATE);
-	for (gsize i = 0; i < n; i++) {
-		g_autoptr(GVariant) child = g_variant_get_child_value(ads, i);
-		g_autoptr(KiteAd) ad = kite_ad_from_variant(child, NULL);
-		g_autofree char *name = NULL, *state = NULL, *old_state = NULL;
-		if (!ad || !kite_ad_get_string(ad, "Name", &name) || !kite_ad_get_string(ad, "State", &state) ||
-		    g_strcmp0(state, "Unclaimed") != 0)
-			continue;
-		g_autofree char *key = g_utf8_casefold(name, -1);
-		Entry *e = g_hash_table_lookup(c->entries, key);
-		if (!e || !kite_ad_get_string(e->ad, "State", &old_state) || g_strcmp0(old_state, state) != 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
 static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 {
 	if (!require_daemon(conn, "advertise machines"))
@@ -236,7 +244,6 @@ static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	g_autoptr(GError) error = NULL;
 	guint before = kite_collector_size(s->collector);
 	guint stored = 0;
-	gboolean freed = newly_unclaimed(s->collector, ads);
 	if (!kite_collector_update(s->collector, ads, kite_server_conn_identity(conn), kite_now_monotonic(),
 				   &stored, &error)) {
 		kite_server_refuse(conn, error->code, "%s", error->message);
@@ -250,7 +257,8 @@ static void handle_ads(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 			  "full)",
 			  kite_server_conn_peer(conn), stored, g_variant_n_children(ads));
 	kite_server_reply(conn, KITE_MSG_MACHINE_ADS_REPLY, g_variant_new("(u)", stored));
-	if (freed)
+	/* A slot became free: the negotiator should run. */
+	if (kite_collector_last_freed(s->collector) > 0)
 		kite_schedd_negotiate_soon(s);
 }
 
@@ -296,6 +304,9 @@ gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint
 		return TRUE;
 	case KITE_MSG_MACHINES_QUERY:
 		handle_query(s, conn, body);
+		return TRUE;
+	case KITE_MSG_AGENT_QUERY:
+		kite_schedd_agent_query(s, conn, body);
 		return TRUE;
 	default:
 		return FALSE;

@@ -53,6 +53,15 @@ guint kite_collector_expire(KiteCollector *c, double now);
  * is true.  Floating. */
 GVariant *kite_collector_query(KiteCollector *c, const KiteExpr *constraint);
 
+/* The same as KiteAd copies (KiteAd*, sorted by Name; the array frees
+ * them): a copy shares the stored expressions, so nothing is printed
+ * or parsed — what a negotiation cycle reads every time. */
+GPtrArray *kite_collector_ads(KiteCollector *c, const KiteExpr *constraint);
+
 guint kite_collector_size(const KiteCollector *c);
+
+/* How many slots the last kite_collector_update() stored as Unclaimed
+ * that were not Unclaimed (or not known) before: slots that became free. */
+guint kite_collector_last_freed(const KiteCollector *c);
 
 G_END_DECLS

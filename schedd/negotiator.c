@@ -3,6 +3,8 @@
  * Finding the jobs and slots and starting shadows is in shadows.c. */
 #include "negotiator.h"
 
+#include "autocluster.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -86,102 +88,17 @@ double kite_negotiator_rank(const KiteAd *job, const KiteAd *slot)
 	return r;
 }
 
-/* ---- autoclusters ---- */
-
-/* Attributes that differ from proc to proc without (usually) changing
- * what a job matches; they enter the signature only when a slot's
- * Start or the job's Requirements or Rank mention them. */
-static const char *const per_proc_attrs[] = {
-    "ClusterId",
-    "ProcId",
-    "QDate",
-    "EnteredCurrentStatus",
-    "JobStatus",
-    "Out",
-    "Err",
-    "In",
-    "Arguments",
-    "Environment",
-    "Cmd",
-    "TransferInput",
-    "Iwd",
-    "JobPrio",
-    "RemoteHost",
-    "RemoteWallClockTime",
-    "ImageSize",
-    "NumCheckpoints",
-    "LastCheckpointTime",
-    "HoldReason",
-    "HoldReasonCode",
-    NULL,
-};
-
-static gboolean mentioned(const char *name, const KiteAd *job, GPtrArray *slots)
-{
-	KiteExpr *e;
-	if ((e = kite_ad_lookup(job, "Requirements")) && kite_expr_references(e, name))
-		return TRUE;
-	if ((e = kite_ad_lookup(job, "Rank")) && kite_expr_references(e, name))
-		return TRUE;
-	for (guint i = 0; i < slots->len; i++)
-		if ((e = kite_ad_lookup(slots->pdata[i], "Start")) && kite_expr_references(e, name))
-			return TRUE;
-	return FALSE;
-}
-
-static gboolean is_per_proc(const char *name)
-{
-	for (const char *const *p = per_proc_attrs; *p; p++)
-		if (g_ascii_strcasecmp(*p, name) == 0)
-			return TRUE;
-	return FALSE;
-}
-
-/* The text that jobs of one autocluster share: every attribute but the
- * per-proc ones nobody's expressions look at.  @excluded caches, per
- * folded attribute name, whether it is left out. */
-static char *signature(const KiteAd *job, GPtrArray *slots, GHashTable *excluded)
-{
-	GString *s = g_string_new(NULL);
-	for (guint i = 0; i < kite_ad_size(job); i++) {
-		const char *name = kite_ad_name_at(job, i);
-		g_autofree char *key = g_ascii_strdown(name, -1);
-		gpointer cached;
-		gboolean skip;
-		if (g_hash_table_lookup_extended(excluded, key, NULL, &cached)) {
-			skip = GPOINTER_TO_INT(cached);
-		} else {
-			skip = is_per_proc(name) && !mentioned(name, job, slots);
-			/* Requirements differ per job only through the job's own
-			 * text, which is part of the signature, so the answer for
-			 * one job holds for all. */
-			g_hash_table_insert(excluded, g_strdup(key), GINT_TO_POINTER(skip));
-		}
-		if (skip)
-			continue;
-		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(job, i));
-		g_string_append_printf(s, "%s=%s\n", key, text);
-	}
-	return g_string_free(s, FALSE);
-}
+/* ---- a cycle ---- */
 
 typedef struct {
-	const KiteAd *ad;   /* the first job seen: stands for all */
-	GArray *candidates; /* guint slot indices, best first; NULL until needed */
-	guint next;	    /* candidates before this are taken or tried */
-	gboolean exhausted;
-} AutoCluster;
-
-typedef struct {
-	const KiteAd *ad;
 	KiteJobId id;
 	gint64 prio;
-	guint ac;
-	guint index; /* in the caller's array */
+	guint group;
+	guint index; /* the caller's */
 } Job;
 
 typedef struct {
-	char *owner;
+	const char *owner;
 	GArray *jobs; /* Job, in turn order */
 	guint next;
 	double usage;
@@ -197,6 +114,13 @@ static gint compare_jobs(gconstpointer a, gconstpointer b)
 	return x->id.proc < y->id.proc ? -1 : x->id.proc > y->id.proc;
 }
 
+/* What a cycle knows about each slot, worked out once per cycle rather
+ * than once per autocluster. */
+typedef struct {
+	char *name;
+	gboolean taken;
+} SlotInfo;
+
 typedef struct {
 	guint slot;
 	double rank;
@@ -211,86 +135,80 @@ static gint compare_candidates(gconstpointer a, gconstpointer b)
 	return g_strcmp0(x->name, y->name);
 }
 
-/* Evaluate an autocluster against every slot once: the matching slots,
- * best Rank first. */
-static void fill_candidates(AutoCluster *ac, GPtrArray *slots, guint *inout_evaluations)
+typedef struct {
+	GArray *candidates; /* guint slot indices, best first; NULL until needed */
+	guint next;	    /* candidates before this are taken or tried */
+	gboolean exhausted;
+} GroupState;
+
+/* Evaluate group @ad against every slot still free: the matching
+ * slots, best Rank first.  Taken slots cannot be had in this cycle, so
+ * they are not evaluated. */
+static GArray *find_candidates(const KiteAd *ad, GPtrArray *slots, const SlotInfo *info,
+			       guint *inout_evaluations)
 {
 	g_autoptr(GArray) c = g_array_new(FALSE, FALSE, sizeof(Candidate));
-	g_autofree char **names = g_new0(char *, slots->len + 1);
 	for (guint i = 0; i < slots->len; i++) {
-		(*inout_evaluations)++;
-		if (!kite_negotiator_match(ac->ad, slots->pdata[i]))
+		if (info[i].taken)
 			continue;
-		kite_ad_get_string(slots->pdata[i], "Name", &names[i]);
+		(*inout_evaluations)++;
+		if (!kite_negotiator_match(ad, slots->pdata[i]))
+			continue;
 		Candidate cand = {
-		    .slot = i, .rank = kite_negotiator_rank(ac->ad, slots->pdata[i]), .name = names[i]};
+		    .slot = i, .rank = kite_negotiator_rank(ad, slots->pdata[i]), .name = info[i].name};
 		g_array_append_val(c, cand);
 	}
 	g_array_sort(c, compare_candidates);
-	ac->candidates = g_array_sized_new(FALSE, FALSE, sizeof(guint), c->len);
+	GArray *out = g_array_sized_new(FALSE, FALSE, sizeof(guint), c->len);
 	for (guint i = 0; i < c->len; i++)
-		g_array_append_val(ac->candidates, g_array_index(c, Candidate, i).slot);
-	for (guint i = 0; i < slots->len; i++)
-		g_free(names[i]);
+		g_array_append_val(out, g_array_index(c, Candidate, i).slot);
+	return out;
 }
 
 static void submitter_free(gpointer p)
 {
 	Submitter *s = p;
-	g_free(s->owner);
 	g_array_unref(s->jobs);
 	g_free(s);
 }
 
-GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, double charge, gint64 now,
-		       KiteNegotiationStats *out_stats)
+GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrArray *slots, KiteUsage *usage,
+			      double charge, gint64 now, KiteNegotiationStats *out_stats)
 {
-	KiteNegotiationStats stats = {.n_jobs = jobs->len};
+	KiteNegotiationStats stats = {.n_autoclusters = n_groups};
 	GArray *matches = g_array_new(FALSE, FALSE, sizeof(KiteMatch));
-	g_autoptr(GHashTable) excluded = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_autoptr(GHashTable) by_sig = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_autoptr(GArray) acs = g_array_new(FALSE, TRUE, sizeof(AutoCluster));
 	g_autoptr(GHashTable) by_owner = g_hash_table_new(g_str_hash, g_str_equal);
 	g_autoptr(GPtrArray) submitters = g_ptr_array_new_with_free_func(submitter_free);
-
-	for (guint i = 0; i < jobs->len; i++) {
-		const KiteAd *ad = jobs->pdata[i];
-		Job j = {.ad = ad, .index = i};
-		g_autofree char *owner = NULL;
-		if (!kite_ad_get_int(ad, "ClusterId", &j.id.cluster) ||
-		    !kite_ad_get_int(ad, "ProcId", &j.id.proc) || !kite_ad_get_string(ad, "Owner", &owner))
-			continue;
-		kite_ad_get_int(ad, "JobPrio", &j.prio);
-		char *sig = signature(ad, slots, excluded);
-		gpointer idx;
-		if (g_hash_table_lookup_extended(by_sig, sig, NULL, &idx)) {
-			j.ac = GPOINTER_TO_UINT(idx);
-			g_free(sig);
-		} else {
-			AutoCluster ac = {.ad = ad};
-			g_array_append_val(acs, ac);
-			j.ac = acs->len - 1;
-			g_hash_table_insert(by_sig, sig, GUINT_TO_POINTER(j.ac));
-		}
+	for (guint k = 0; k < n_groups; k++) {
+		const KiteJobGroup *g = &groups[k];
+		const char *owner = g->owner ? g->owner : "";
 		Submitter *s = g_hash_table_lookup(by_owner, owner);
 		if (!s) {
 			s = g_new0(Submitter, 1);
-			s->owner = g_strdup(owner);
+			s->owner = owner;
 			s->jobs = g_array_new(FALSE, FALSE, sizeof(Job));
 			s->usage = usage ? kite_usage_get(usage, owner, now) : 0;
 			g_ptr_array_add(submitters, s);
-			g_hash_table_insert(by_owner, s->owner, s);
+			g_hash_table_insert(by_owner, (gpointer)owner, s);
 		}
-		g_array_append_val(s->jobs, j);
+		for (guint i = 0; i < g->jobs->len; i++) {
+			const KiteGroupJob *m = &g_array_index(g->jobs, KiteGroupJob, i);
+			Job j = {.id = m->id, .prio = m->prio, .group = k, .index = m->index};
+			g_array_append_val(s->jobs, j);
+			stats.n_jobs++;
+		}
 	}
-	stats.n_autoclusters = acs->len;
-	for (guint i = 0; i < submitters->len; i++) {
-		Submitter *s = submitters->pdata[i];
-		g_array_sort(s->jobs, compare_jobs);
-	}
-
-	g_autofree gboolean *taken = g_new0(gboolean, slots->len + 1);
+	g_autofree GroupState *state = g_new0(GroupState, n_groups + 1);
+	g_autofree SlotInfo *info = g_new0(SlotInfo, slots->len + 1);
 	guint free_slots = slots->len;
+	if (free_slots > 0 && stats.n_jobs > 0) {
+		for (guint i = 0; i < submitters->len; i++) {
+			Submitter *s = submitters->pdata[i];
+			g_array_sort(s->jobs, compare_jobs);
+		}
+		for (guint i = 0; i < slots->len; i++)
+			kite_ad_get_string(slots->pdata[i], "Name", &info[i].name);
+	}
 	while (free_slots > 0) {
 		/* The user with the least usage (ties: name) takes a turn. */
 		Submitter *best = NULL;
@@ -305,37 +223,73 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 		if (!best)
 			break;
 		Job *j = &g_array_index(best->jobs, Job, best->next++);
-		AutoCluster *ac = &g_array_index(acs, AutoCluster, j->ac);
-		if (ac->exhausted)
+		GroupState *gs = &state[j->group];
+		if (gs->exhausted)
 			continue;
-		if (!ac->candidates)
-			fill_candidates(ac, slots, &stats.n_evaluations);
-		while (ac->next < ac->candidates->len &&
-		       taken[g_array_index(ac->candidates, guint, ac->next)])
-			ac->next++;
-		if (ac->next >= ac->candidates->len) {
-			ac->exhausted = TRUE;
+		if (!gs->candidates)
+			gs->candidates = find_candidates(groups[j->group].ad, slots, info, &stats.n_evaluations);
+		while (gs->next < gs->candidates->len &&
+		       info[g_array_index(gs->candidates, guint, gs->next)].taken)
+			gs->next++;
+		if (gs->next >= gs->candidates->len) {
+			gs->exhausted = TRUE;
 			continue;
 		}
 		KiteMatch m = {.id = j->id,
 			       .job = j->index,
-			       .slot = g_array_index(ac->candidates, guint, ac->next++),
-			       .autocluster = j->ac};
-		taken[m.slot] = TRUE;
+			       .slot = g_array_index(gs->candidates, guint, gs->next++),
+			       .autocluster = j->group};
+		info[m.slot].taken = TRUE;
 		free_slots--;
 		g_array_append_val(matches, m);
 		best->usage += charge;
 		if (usage)
 			kite_usage_charge(usage, best->owner, charge, now);
 	}
-	for (guint i = 0; i < acs->len; i++) {
-		AutoCluster *ac = &g_array_index(acs, AutoCluster, i);
-		if (ac->candidates)
-			g_array_unref(ac->candidates);
-	}
+	for (guint k = 0; k < n_groups; k++)
+		if (state[k].candidates)
+			g_array_unref(state[k].candidates);
+	for (guint i = 0; i < slots->len; i++)
+		g_free(info[i].name);
 	stats.n_matches = matches->len;
 	if (out_stats)
 		*out_stats = stats;
+	return matches;
+}
+
+GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, double charge, gint64 now,
+		       KiteNegotiationStats *out_stats)
+{
+	g_autoptr(GHashTable) refs = kite_autocluster_slot_refs(slots);
+	g_autoptr(GHashTable) by_sig = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(KiteJobGroup));
+	g_autoptr(GPtrArray) owners = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < jobs->len; i++) {
+		const KiteAd *ad = jobs->pdata[i];
+		KiteGroupJob m = {.index = i};
+		char *owner = NULL;
+		if (!kite_ad_get_int(ad, "ClusterId", &m.id.cluster) ||
+		    !kite_ad_get_int(ad, "ProcId", &m.id.proc) || !kite_ad_get_string(ad, "Owner", &owner))
+			continue;
+		kite_ad_get_int(ad, "JobPrio", &m.prio);
+		char *sig = kite_autocluster_signature(ad, refs);
+		gpointer idx;
+		if (g_hash_table_lookup_extended(by_sig, sig, NULL, &idx)) {
+			g_free(sig);
+			g_free(owner);
+		} else {
+			g_ptr_array_add(owners, owner);
+			KiteJobGroup g = {.ad = ad, .owner = owner, .jobs = g_array_new(FALSE, FALSE, sizeof(KiteGroupJob))};
+			g_array_append_val(groups, g);
+			idx = GUINT_TO_POINTER(groups->len - 1);
+			g_hash_table_insert(by_sig, sig, idx);
+		}
+		g_array_append_val(g_array_index(groups, KiteJobGroup, GPOINTER_TO_UINT(idx)).jobs, m);
+	}
+	GArray *matches = kite_negotiate_groups((const KiteJobGroup *)groups->data, groups->len, slots, usage,
+						charge, now, out_stats);
+	for (guint k = 0; k < groups->len; k++)
+		g_array_unref(g_array_index(groups, KiteJobGroup, k).jobs);
 	return matches;
 }
 

@@ -10,7 +10,9 @@
  *
  * Jobs whose matching attributes are identical form an autocluster and
  * are evaluated against the slots once per cycle; when one job of an
- * autocluster finds no slot, the rest are skipped for the cycle.
+ * autocluster finds no slot, the rest are skipped for the cycle.  The
+ * grouping itself (which attributes count, and the schedd's cache of
+ * groups between cycles) is in autocluster.c.
  *
  * Pure code: ads in, matches out, nothing spawned or printed here. */
 #pragma once
@@ -47,6 +49,31 @@ typedef struct {
 	guint n_evaluations; /* job–slot pairs evaluated (per autocluster, not per job) */
 	guint n_matches;
 } KiteNegotiationStats;
+
+/* One job of an autocluster. */
+typedef struct {
+	KiteJobId id;
+	gint64 prio;  /* JobPrio */
+	guint index;  /* the caller's, copied to KiteMatch.job */
+} KiteGroupJob;
+
+/* An autocluster: jobs of one owner whose matching attributes are
+ * equal, so that one ad stands for all of them. */
+typedef struct {
+	const KiteAd *ad;  /* any member's full ad */
+	const char *owner;
+	GArray *jobs;	   /* KiteGroupJob */
+} KiteJobGroup;
+
+/* The core of a cycle: match the jobs of @groups to @slots (KiteAd*,
+ * all free) at wall time @now.  Each group is evaluated against the
+ * slots at most once, and only against slots still free then; the
+ * cycle ends when the slots or the jobs run out.  Returns a GArray of
+ * KiteMatch (job = KiteGroupJob.index, autocluster = index into
+ * @groups) in the order they were made.  @usage, @charge and
+ * @out_stats as for kite_negotiate(). */
+GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrArray *slots, KiteUsage *usage,
+			      double charge, gint64 now, KiteNegotiationStats *out_stats);
 
 /* Match @jobs (KiteAd*, each with ClusterId, ProcId and Owner) to
  * @slots (KiteAd*, all of them free) at wall time @now.  Returns a

@@ -489,6 +489,7 @@ gboolean kite_queue_query(KiteQueue *q, const KiteQueueFilter *f, KiteQueueRowFu
 		    .cmd = (const char *)sqlite3_column_text(st, 11),
 		    .hold_reason = (const char *)sqlite3_column_text(st, 12),
 		    .entered_status = sqlite3_column_int64(st, 13),
+		    .proc_ad = (const char *)sqlite3_column_text(st, 14),
 		    .ad = f->full_ad ? ad : NULL,
 		};
 		func(&row, user_data);
@@ -907,10 +908,32 @@ static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, K
 			  out);
 }
 
+/* A change that is its own transaction, or — inside a kite_queue_begin()
+ * batch, whose commit then covers it — a savepoint, so that it is all
+ * or nothing either way.  @name names the savepoint. */
+static gboolean change_begin(KiteQueue *q, const char *name, gboolean *out_own, GError **error)
+{
+	*out_own = sqlite3_get_autocommit(q->db);
+	g_autofree char *sql = *out_own ? g_strdup("BEGIN IMMEDIATE") : g_strdup_printf("SAVEPOINT %s", name);
+	return exec(q, sql, error);
+}
+
+static gboolean change_end(KiteQueue *q, const char *name, gboolean own, gboolean ok, GError **error)
+{
+	g_autofree char *done = own ? g_strdup("COMMIT") : g_strdup_printf("RELEASE %s", name);
+	if (ok && exec(q, done, error))
+		return TRUE;
+	g_autofree char *undo =
+	    own ? g_strdup("ROLLBACK") : g_strdup_printf("ROLLBACK TO %s; RELEASE %s", name, name);
+	exec(q, undo, NULL);
+	return FALSE;
+}
+
 gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
 			      const char *detail, const KiteAd *attrs, GError **error)
 {
-	if (!exec(q, "BEGIN IMMEDIATE", error))
+	gboolean own;
+	if (!change_begin(q, "job_event", &own, error))
 		return FALSE;
 	g_autoptr(sqlite3_stmt) ins = prepare(q, "INSERT INTO events VALUES(?, ?, ?, ?, ?, ?)", error);
 	gboolean ok = ins != NULL;
@@ -954,10 +977,7 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 			kite_throw(error, KITE_ERROR_STATE, "job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running",
 				   id->cluster, id->proc);
 	}
-	if (ok)
-		return kite_queue_commit(q, error);
-	exec(q, "ROLLBACK", NULL);
-	return FALSE;
+	return change_end(q, "job_event", own, ok, error);
 }
 
 char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id)
@@ -1048,7 +1068,8 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 	    exit->signal > 0
 		? g_strdup_printf("\nExitBySignal = true\nExitSignal = %d\n", exit->signal)
 		: g_strdup_printf("\nExitBySignal = false\nExitCode = %d\n", exit->code);
-	if (!exec(q, "BEGIN IMMEDIATE", error))
+	gboolean own;
+	if (!change_begin(q, "complete", &own, error))
 		return FALSE;
 	g_autoptr(sqlite3_stmt) ins =
 	    prepare(q,
@@ -1080,11 +1101,7 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 	}
 	if (ok)
 		ok = forget_secrets(q, id, error);
-	if (!ok || !exec(q, "COMMIT", error)) {
-		exec(q, "ROLLBACK", NULL);
-		return FALSE;
-	}
-	return TRUE;
+	return change_end(q, "complete", own, ok, error);
 }
 
 gint64 kite_queue_requeue_running(KiteQueue *q)

@@ -66,6 +66,8 @@ typedef struct {
 	const char *hold_reason;
 	gint64 entered_status;
 	const KiteAd *ad; /* NULL unless full_ad (or a constraint needed it) */
+	const char *proc_ad; /* the proc's own attributes as stored (text); with the
+			      * cluster id and the columns it decides the full ad */
 } KiteJobRow;
 
 typedef void (*KiteQueueRowFunc)(const KiteJobRow *row, gpointer user_data);
@@ -111,8 +113,10 @@ typedef struct {
 } KiteJobExit;
 
 /* Group the single-job updates below into one transaction (one fsync
- * for a whole negotiation cycle).  kite_queue_complete() has its own and
- * must not be called inside. */
+ * for a whole negotiation cycle, or for the outcomes of every shadow
+ * that ended meanwhile).  kite_queue_complete() and
+ * kite_queue_job_event() are their own transaction outside such a batch
+ * and a savepoint inside one. */
 gboolean kite_queue_begin(KiteQueue *q, GError **error);
 gboolean kite_queue_commit(KiteQueue *q, GError **error);
 

@@ -256,6 +256,28 @@ static void handle_edit(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 	reply_results(conn, results);
 }
 
+static void add_event(gint64 time, const char *event, const char *host, const char *detail, gpointer data)
+{
+	g_variant_builder_add(data, "(xsss)", time, event, host, detail);
+}
+
+/* `q -l`: what happened to a job (its queue record of events), for
+ * anyone who may look at the job, as a query may. */
+static void handle_job_events(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
+{
+	KiteJobId id;
+	g_variant_get(body, "(xx)", &id.cluster, &id.proc);
+	g_autoptr(GError) error = NULL;
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a(xsss)"));
+	if (!kite_queue_job_events(s->queue, &id, add_event, &b, &error)) {
+		g_variant_builder_clear(&b);
+		reply_error(conn, error);
+		return;
+	}
+	kite_server_reply(conn, KITE_MSG_JOB_EVENTS_REPLY, g_variant_new("(@a(xsss))", g_variant_builder_end(&b)));
+}
+
 static void handle_token_create(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 {
 	const char *user;
@@ -305,6 +327,9 @@ void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpoint
 		break;
 	case KITE_MSG_TOKEN_CREATE:
 		handle_token_create(s, conn, body);
+		break;
+	case KITE_MSG_JOB_EVENTS:
+		handle_job_events(s, conn, body);
 		break;
 	default:
 		/* The server answers requests nobody handled. */

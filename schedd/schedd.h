@@ -3,13 +3,15 @@
  * negotiator.c matches jobs to slots and shadows.c runs the shadows. */
 #pragma once
 
+#include "autocluster.h"
 #include "collector.h"
 #include "config.h"
+#include "cycle.h"
 #include "negotiator.h"
 #include "queue.h"
 #include "server.h"
 
-typedef struct {
+struct _KiteSchedd {
 	KiteConfig *config;
 	KiteQueue *queue;
 	KiteServer *server;
@@ -20,15 +22,24 @@ typedef struct {
 	char *key_path;
 	KiteUsage *usage;
 	GHashTable *shadows; /* folded slot name -> Shadow*, one per running job */
+	struct _KiteMtbf *mtbf; /* evictions seen per machine (ckpt-interval.c) */
 	guint negotiate_source;
-} KiteSchedd;
+	KiteAutoclusters *autoclusters; /* idle jobs grouped between cycles (cycle.c) */
+	GPtrArray *finished;		/* shadows ended, outcomes not yet written (shadows.c) */
+	guint outcomes_source;
+};
 
 /* The KiteServerHandler for the schedd: answers every client request. */
 void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer user_data);
 
 /* The collector's requests (collector.c): MACHINE_ADS, MACHINE_INVALIDATE
- * and MACHINES_QUERY.  Returns FALSE for any other message type. */
+ * MACHINES_QUERY, and the agent's AGENT_QUERY.  Returns FALSE for any
+ * other message type. */
 gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body);
+
+/* The agent's AGENT_QUERY (agent.c): the slots that could run a job
+ * like the one described, best first, with predicted run times. */
+void kite_schedd_agent_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body);
 
 /* The negotiator role and the shadows (shadows.c). */
 void kite_schedd_shadows_init(KiteSchedd *s);

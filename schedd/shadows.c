@@ -13,11 +13,16 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "ckpt-interval.h"
 #include "schedd.h"
 #include "util.h"
 
-/* How long a requested negotiation cycle waits for more reasons to run. */
-#define NEGOTIATE_DELAY_MS 50
+/* How long a requested negotiation cycle waits for more reasons to run
+ * (a cycle with few free slots costs milliseconds: bench/negotiate). */
+#define NEGOTIATE_DELAY_MS 10
+
+/* How long an outcome waits for others to share its commit. */
+#define OUTCOME_DELAY_MS 5
 
 /* Largest outcome a shadow may print. */
 #define MAX_SHADOW_OUTPUT (64 * 1024)
@@ -51,12 +56,15 @@ void kite_schedd_shadows_init(KiteSchedd *s)
 {
 	s->usage = kite_usage_new(kite_config_get_duration(s->config, "usage_half_life"));
 	s->shadows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	s->mtbf = kite_mtbf_new(kite_config_get_duration(s->config, "machine_mtbf_prior"));
 	gint64 n = kite_queue_requeue_running(s->queue);
 	if (n > 0)
 		g_message("%" G_GINT64_FORMAT
 			  " job(s) were Running when the schedd stopped; they are Idle again",
 			  n);
 }
+
+static gboolean write_outcomes(gpointer data);
 
 void kite_schedd_shadows_free(KiteSchedd *s)
 {
@@ -72,7 +80,14 @@ void kite_schedd_shadows_free(KiteSchedd *s)
 	}
 	if (s->negotiate_source)
 		g_source_remove(s->negotiate_source);
+	if (s->outcomes_source) {
+		/* Outcomes heard but not written yet: write them now. */
+		g_source_remove(s->outcomes_source);
+		write_outcomes(s);
+	}
+	g_clear_pointer(&s->autoclusters, kite_autoclusters_free);
 	kite_usage_free(s->usage);
+	kite_mtbf_free(s->mtbf);
 }
 
 static char *shadow_program(KiteSchedd *s)
@@ -178,6 +193,9 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_string(ad, "CheckpointUnusable", &unusable);
 	}
 	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
+	if (job_started)
+		kite_mtbf_note_run(s->mtbf, kite_slot_machine(sh->slot), wall,
+				   g_strcmp0(outcome, "requeue") == 0 && !unusable);
 	{
 		const char *event = g_strcmp0(outcome, "completed") == 0 ? "exited"
 				    : g_strcmp0(outcome, "hold") == 0   ? "held"
@@ -229,6 +247,64 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 	}
 }
 
+/* What a shadow said, waiting to be written: an event ad, or (@ended)
+ * its outcome once it exited. */
+typedef struct {
+	Shadow *sh;
+	char *out;
+	int status;
+	gboolean ended;
+} Finished;
+
+static void record_event(Shadow *sh, const char *text);
+
+/* Queue @f; the queue is written within OUTCOME_DELAY_MS. */
+static void queue_finished(KiteSchedd *s, Finished *f)
+{
+	if (!s->finished)
+		s->finished = g_ptr_array_new();
+	g_ptr_array_add(s->finished, f);
+	if (!s->outcomes_source)
+		s->outcomes_source = g_timeout_add(OUTCOME_DELAY_MS, write_outcomes, s);
+}
+
+/* Write the events and outcomes the shadows reported since the last
+ * call, in order, in one transaction — one fsync for many jobs rather
+ * than one or more each.  Nothing was acknowledged to anyone for them
+ * (a shadow does not wait for its events to be written, and has exited
+ * before its outcome is), and a schedd that dies before the commit
+ * finds those jobs Running and makes them Idle, as for any job whose
+ * outcome it never heard. */
+static gboolean write_outcomes(gpointer data)
+{
+	KiteSchedd *s = data;
+	s->outcomes_source = 0;
+	g_autoptr(GPtrArray) batch = g_steal_pointer(&s->finished);
+	g_autoptr(GError) error = NULL;
+	gboolean batched = kite_queue_begin(s->queue, &error);
+	if (!batched)
+		g_warning("outcomes: %s; writing them one by one", error->message);
+	for (guint i = 0; i < batch->len; i++) {
+		Finished *f = batch->pdata[i];
+		if (f->ended)
+			apply_outcome(f->sh, f->out, f->status);
+		else
+			record_event(f->sh, f->out);
+	}
+	if (batched && !kite_queue_commit(s->queue, &error))
+		g_warning("outcomes of %u job(s) not written: %s (they are Idle again after a restart)",
+			  batch->len, error->message);
+	for (guint i = 0; i < batch->len; i++) {
+		Finished *f = batch->pdata[i];
+		if (f->ended)
+			shadow_free(f->sh);
+		g_free(f->out);
+		g_free(f);
+	}
+	kite_schedd_negotiate_soon(s);
+	return G_SOURCE_REMOVE;
+}
+
 static void on_shadow_exit(GObject *source, GAsyncResult *res, gpointer data)
 {
 	Shadow *sh = data;
@@ -240,11 +316,14 @@ static void on_shadow_exit(GObject *source, GAsyncResult *res, gpointer data)
 	int status = g_subprocess_get_if_exited(sh->proc) ? g_subprocess_get_exit_status(sh->proc) : -1;
 	if (!s->shadows) /* shutting down */
 		return;
-	apply_outcome(sh, sh->block->str, status);
 	g_autofree char *key = g_utf8_casefold(sh->slot, -1);
 	g_hash_table_remove(s->shadows, key);
-	shadow_free(sh);
-	kite_schedd_negotiate_soon(s);
+	Finished *f = g_new0(Finished, 1);
+	f->sh = sh;
+	f->out = g_strdup(sh->block->str);
+	f->status = status;
+	f->ended = TRUE;
+	queue_finished(s, f);
 }
 
 /* An event ad from the shadow (see shadow/main.c): into the queue. */
@@ -292,7 +371,10 @@ static void on_shadow_line(GObject *source, GAsyncResult *res, gpointer data)
 		return;
 	}
 	if (len == 0 && sh->block->len > 0) {
-		record_event(sh, sh->block->str);
+		Finished *f = g_new0(Finished, 1);
+		f->sh = sh;
+		f->out = g_strdup(sh->block->str);
+		queue_finished(sh->s, f);
 		g_string_truncate(sh->block, 0);
 	} else if (sh->block->len + len < MAX_SHADOW_OUTPUT) {
 		g_string_append_len(sh->block, line, len);
@@ -363,6 +445,15 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
 	if (caps)
 		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
+	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name, kite_config_get_duration(s->config, "ckpt_cost_default"),
+				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_min"),
+				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_max"));
+	g_autofree char *choice = NULL;
+	if (kite_ad_get_string(with_caps, "CheckpointIntervalChoice", &choice)) {
+		g_autoptr(KiteAd) note = kite_ad_new();
+		kite_ad_set_string(note, "CheckpointIntervalChoice", choice);
+		kite_queue_job_event(s->queue, id, "checkpoint-interval", slot_name, choice, note, NULL);
+	}
 	g_autofree char *ad_text = kite_ad_to_text(with_caps);
 	sh->input = g_strdup_printf("%s\n%s", claim, ad_text);
 	sh->block = g_string_new(NULL);
@@ -376,25 +467,17 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	return TRUE;
 }
 
-static void collect_job(const KiteJobRow *row, gpointer data)
-{
-	if (row->ad)
-		g_ptr_array_add(data, kite_ad_copy(row->ad));
-}
-
 GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
 {
 	kite_collector_expire(s->collector, kite_now_monotonic());
 	g_autoptr(KiteExpr) unclaimed =
 	    kite_expr_parse("State == \"Unclaimed\" && StartdAddr =!= undefined", NULL, NULL);
-	g_autoptr(GVariant) ads =
-	    g_variant_ref_sink(kite_collector_query(s->collector, free_only ? unclaimed : NULL));
+	g_autoptr(GPtrArray) ads = kite_collector_ads(s->collector, free_only ? unclaimed : NULL);
 	GPtrArray *slots = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
-	for (gsize i = 0; i < g_variant_n_children(ads); i++) {
-		g_autoptr(GVariant) child = g_variant_get_child_value(ads, i);
-		g_autoptr(KiteAd) ad = kite_ad_from_variant(child, NULL);
+	for (guint i = 0; i < ads->len; i++) {
+		g_autoptr(KiteAd) ad = g_steal_pointer(&ads->pdata[i]);
 		g_autofree char *name = NULL;
-		if (!ad || !kite_ad_get_string(ad, "Name", &name))
+		if (!kite_ad_get_string(ad, "Name", &name))
 			continue;
 		g_autofree char *key = g_utf8_casefold(name, -1);
 		if (!free_only || !g_hash_table_contains(s->shadows, key))
@@ -406,52 +489,24 @@ GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
 gboolean kite_schedd_negotiate(gpointer data)
 {
 	KiteSchedd *s = data;
-	g_autoptr(GPtrArray) slots = kite_schedd_slot_ads(s, TRUE);
-	if (slots->len == 0)
-		return G_SOURCE_CONTINUE;
-
-	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
-	KiteQueueFilter f = {.status = KITE_JOB_IDLE, .full_ad = TRUE};
+	KiteCycleStats stats;
 	g_autoptr(GError) error = NULL;
-	if (!kite_queue_query(s->queue, &f, collect_job, jobs, &error)) {
+	g_autoptr(GPtrArray) marked = kite_schedd_cycle(s, &stats, &error);
+	if (!marked) {
 		g_warning("negotiation: %s", error->message);
 		return G_SOURCE_CONTINUE;
 	}
-	if (jobs->len == 0)
+	if (stats.groups.n_jobs == 0)
 		return G_SOURCE_CONTINUE;
-
-	KiteNegotiationStats stats;
-	double t0 = kite_now_monotonic();
-	g_autoptr(GArray) matches = kite_negotiate(jobs, slots, s->usage, 1.0, kite_now_wall(), &stats);
-	/* Mark every matched job Running in one transaction, then start the
-	 * shadows: a job is never claimed twice, and never claimed unless
-	 * its Running state is on disk. */
-	g_autoptr(GArray) marked = g_array_new(FALSE, FALSE, sizeof(KiteMatch));
-	g_autoptr(GError) batch_error = NULL;
-	if (!kite_queue_begin(s->queue, &batch_error)) {
-		g_warning("negotiation: %s", batch_error->message);
-		return G_SOURCE_CONTINUE;
-	}
-	for (guint i = 0; i < matches->len; i++) {
-		const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
-		g_autofree char *slot_name = NULL;
-		kite_ad_get_string(slots->pdata[m->slot], "Name", &slot_name);
-		if (kite_queue_set_running(s->queue, &m->id, slot_name))
-			g_array_append_val(marked, *m);
-	}
-	if (!kite_queue_commit(s->queue, &batch_error)) {
-		g_warning("negotiation: %s", batch_error->message);
-		return G_SOURCE_CONTINUE;
-	}
-	guint started = 0;
 	for (guint i = 0; i < marked->len; i++) {
-		const KiteMatch *m = &g_array_index(marked, KiteMatch, i);
-		started += start_shadow(s, jobs->pdata[m->job], slots->pdata[m->slot], &m->id);
+		const KiteCycleMatch *m = marked->pdata[i];
+		if (m->job)
+			start_shadow(s, m->job, m->slot, &m->id);
+		else
+			kite_queue_set_idle(s->queue, &m->id, 0, "its ad could not be read", FALSE);
 	}
-	g_message("negotiation: %u idle job(s) in %u autocluster(s), %u free slot(s): %u matched, %u "
-		  "evaluations, %.3f s",
-		  stats.n_jobs, stats.n_autoclusters, slots->len, started, stats.n_evaluations,
-		  kite_now_monotonic() - t0);
+	g_autofree char *what = kite_cycle_stats_describe(&stats);
+	g_message("negotiation: %s", what);
 	return G_SOURCE_CONTINUE;
 }
 

@@ -41,6 +41,10 @@
 #include "shadow.h"
 #include "util.h"
 
+/* Seconds before the first poll of a started job (doubling up to
+ * --poll-interval). */
+#define FIRST_POLL 0.005
+
 /* Largest job ad (with its claim id line) accepted on stdin. */
 #define MAX_STDIN (4 * 1024 * 1024)
 
@@ -311,8 +315,12 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 	kite_conn_set_timeout(conn, exchange_timeout);
 	double last_answer = kite_now_monotonic();
 	g_autofree char *silence = NULL; /* why the startd is silent, while it is */
+	/* Ask soon after the start, then back off to the poll interval: a
+	 * short job is over before a whole interval has passed. */
+	double wait = MIN(arg_poll, FIRST_POLL);
 	for (;;) {
-		nap(arg_poll);
+		nap(wait);
+		wait = MIN(wait * 2, arg_poll);
 		if ((want_vacate || want_ckpt) && conn) {
 			request_checkpoint(conn, claim, want_vacate);
 			want_vacate = want_ckpt = 0;

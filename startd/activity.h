@@ -50,6 +50,25 @@ gboolean kite_activity_load_read(const char *path, double *out_load, GError **er
 /* NonJobLoadAvg: @load less what the slot's jobs use (never below 0). */
 double kite_activity_nonjob_load(double load, double job_load);
 
+/* The jobs' own load: the CPU time (utime + stime) of every process
+ * in the jobs' sessions, read from PROC_DIR/PID/stat at each sample,
+ * as a rate in CPUs averaged over the last minute the way the kernel
+ * averages the load (time constant 60 s).  Processes that ended
+ * between samples take their last interval's CPU with them, as in
+ * Condor's process-family accounting. */
+typedef struct _KiteJobLoad KiteJobLoad;
+/* @proc_dir is "/proc" (tests give a fake); @ticks_per_second is
+ * sysconf(_SC_CLK_TCK). */
+KiteJobLoad *kite_job_load_new(const char *proc_dir, double ticks_per_second);
+void kite_job_load_free(KiteJobLoad *jl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteJobLoad, kite_job_load_free)
+/* Sample the processes of the sessions @sessions (each job leads its
+ * own) at monotonic time @now (seconds); returns the jobs' load.  The
+ * first sample only records. */
+double kite_job_load_sample(KiteJobLoad *jl, const GPid *sessions, guint n, double now);
+/* Parse a /proc/PID/stat line: its session and utime + stime (ticks). */
+gboolean kite_job_load_parse_stat(const char *text, gint64 *out_session, guint64 *out_ticks);
+
 /* One sample of everything. */
 typedef struct {
 	gint64 keyboard_idle; /* seconds */

@@ -1,6 +1,7 @@
 /* advertise.h — sending slot ads to the schedd (its collector role):
  * one connection, authenticated as a pool daemon with the pool key,
- * kept open between advertisements and made again when it breaks. */
+ * kept open between advertisements and made again when it breaks; the
+ * main loop never waits for the schedd's reply (advertise.c). */
 #pragma once
 
 #include <glib.h>
@@ -17,10 +18,12 @@ KiteAdvertiser *kite_advertiser_new(const char *address, GBytes *key, const char
 void kite_advertiser_free(KiteAdvertiser *a);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteAdvertiser, kite_advertiser_free)
 
-/* Send the ads in @ads (KiteAd*).  A failure is logged (once while it
- * lasts; its end too) and FALSE returned: the next advertisement tries
- * again. */
-gboolean kite_advertiser_send(KiteAdvertiser *a, GPtrArray *ads);
+/* Queue the ads in @ads (KiteAd*, copied) and send them without
+ * waiting for the schedd: at once when nothing is in flight, else with
+ * the next message (a slot's newer ad replaces its queued one).  A
+ * failure is logged (once while it lasts; its end too) and the ads are
+ * sent again on the next attempt. */
+void kite_advertiser_send(KiteAdvertiser *a, GPtrArray *ads);
 
 /* Tell the schedd the slots in @names are gone (on shutdown). */
 void kite_advertiser_withdraw(KiteAdvertiser *a, const char *const *names, gsize n);

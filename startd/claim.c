@@ -600,8 +600,14 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 					: kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
 	if (have_image && kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
 		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
-		const char *from_dir[] = {ckpt, "restart", "--move", move, image, NULL};
-		const char *from_server[] = {ckpt, "restart", "--move", move, "--caps", caps, NULL};
+		/* the agent's interval for this run replaces the one the
+		 * restored program had */
+		gint64 every = 0;
+		kite_ad_get_int(c->job, "CheckpointInterval", &every);
+		g_autofree char *interval = g_strdup_printf("%" G_GINT64_FORMAT, MAX(every, 0));
+		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval, image, NULL};
+		const char *from_server[] = {ckpt,	 "restart", "--move", move, "--interval",
+					     interval, "--caps",  caps,	  NULL};
 		launch.command = c->server ? from_server : from_dir;
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;
@@ -858,7 +864,11 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	const char *why = "";
 	GVariant *files = NULL;
 	if (c->running) {
-		state = slot->activity == KITE_SLOT_SUSPENDED ? "suspended" : "running";
+		/* A job being vacated (checkpoint, then exit) is not running
+		 * again, even though it was continued to take its checkpoint. */
+		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
+								: "running";
 	} else if (c->exited && c->restart_failed) {
 		state = "restart-failed";
 		why = c->restart_failed;
@@ -1054,4 +1064,15 @@ void kite_claims_stop(KiteStartd *d)
 		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
 		unlink(path);
 	}
+}
+
+GArray *kite_claims_job_sessions(KiteStartd *d)
+{
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(GPid));
+	for (guint i = 0; d->claims && i < d->claims->len; i++) {
+		Claim *c = claim_of(d, i);
+		if (c && c->running && c->pid > 0)
+			g_array_append_val(out, c->pid);
+	}
+	return out;
 }

@@ -39,4 +39,8 @@ void kite_claims_check_leases(KiteStartd *d, double now);
  * measure each job's cgroup and kill a job over its RequestMemory. */
 void kite_claims_check_memory(KiteStartd *d);
 
+/* The process ids of the running jobs (each leads its own session),
+ * for measuring their load.  A GArray of GPid. */
+GArray *kite_claims_job_sessions(KiteStartd *d);
+
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "config-keys.h"
@@ -29,7 +30,10 @@ static gboolean poll_slots(gpointer data)
 {
 	KiteStartd *d = data;
 	gint64 now = kite_now_wall();
-	kite_activity_sample(d->activity, now, 0 /* job load: not measured yet */, &d->sample);
+	g_autoptr(GArray) jobs = kite_claims_job_sessions(d);
+	double job_load = kite_job_load_sample(d->job_load, (const GPid *)jobs->data, jobs->len,
+					       kite_now_monotonic());
+	kite_activity_sample(d->activity, now, job_load, &d->sample);
 	g_autoptr(GError) error = NULL;
 	if (!kite_machine_disk_kib(d->state_dir, &d->disk_kib, &error))
 		g_debug("%s", error->message);
@@ -100,6 +104,7 @@ static gboolean start(KiteStartd *d, GError **error)
 	d->activity = kite_activity_new(d->config, error);
 	if (!d->activity)
 		return FALSE;
+	d->job_load = kite_job_load_new("/proc", (double)sysconf(_SC_CLK_TCK));
 
 	KiteMachineOptions mo = {
 	    .name = d->name,
@@ -110,6 +115,8 @@ static gboolean start(KiteStartd *d, GError **error)
 	    .benchmark = kite_config_get_bool(d->config, "benchmark"),
 	};
 	d->machine = kite_machine_probe(&mo);
+	if (kite_config_get_int(d->config, "mips") > 0)
+		kite_ad_set_int(d->machine, "Mips", kite_config_get_int(d->config, "mips"));
 	gint64 kflops = 0, mips = 0;
 	kite_ad_get_int(d->machine, "KFlops", &kflops);
 	kite_ad_get_int(d->machine, "Mips", &mips);
@@ -143,6 +150,7 @@ static void stop(KiteStartd *d)
 	if (d->slots)
 		g_ptr_array_unref(d->slots);
 	kite_activity_free(d->activity);
+	kite_job_load_free(d->job_load);
 	kite_policy_free(d->policy);
 	kite_ad_free(d->machine);
 	if (d->key)

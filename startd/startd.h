@@ -28,6 +28,7 @@ struct _KiteStartd {
 	gint64 started; /* wall seconds */
 	/* running jobs (claim.c) */
 	KiteActivitySample sample; /* the latest, for updates between polls */
+	KiteJobLoad *job_load;	   /* the jobs' own CPU use, for NonJobLoadAvg */
 	gint64 disk_kib;
 	KiteServer *server;
 	GPtrArray *claims; /* one per slot, NULL when the slot has none */

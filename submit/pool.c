@@ -1,14 +1,15 @@
 /* pool.c — `pool`: the admin's and user's commands that change jobs or
  * look at the pool: rm, hold, release, edit, token create, and status
- * (the machines, as condor_status shows them); glidein lives in
- * pool-glidein.c, `pool ckpt ls/rm` in pool-ckpt.c; vacate and ckpt of
- * jobs go to the schedd as actions. */
+ * (the machines, as condor_status shows them); query lives in
+ * pool-query.c, glidein in pool-glidein.c, `pool ckpt ls/rm` in
+ * pool-ckpt.c; vacate and ckpt of jobs go to the schedd as actions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ad.h"
 #include "cli-common.h"
+#include "pool-query.h"
 #include "pool-glidein.h"
 #include "pool-ckpt.h"
 #include "util.h"
@@ -30,6 +31,9 @@ static const char usage[] =
     "  status [-l] [--constraint EXPR] [--json] [NAME…]\n"
     "                               the pool's machines (slots): state, activity, load,\n"
     "                               memory; -l every attribute; NAME a slot or machine\n"
+    "  query [--requirements EXPR] [--rank EXPR] [--work N] [--json]\n"
+    "                               the slots that could run such a job, best first, with\n"
+    "                               run times predicted for N Mips-seconds of work\n"
     "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
     "                               start startds on workstations over SSH (docs/glidein.md)\n"
     "  ckpt [--ckpt-server HOST:PORT] ls | rm ALLOC-ID…\n"
@@ -390,6 +394,8 @@ int main(int argc, char **argv)
 		return token(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "status"))
 		return status(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "query"))
+		return kite_pool_query(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "glidein"))
 		return kite_pool_glidein(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);

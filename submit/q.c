@@ -109,7 +109,35 @@ static void print_json(const KiteQueryRows *rows)
 	fwrite(out->str, 1, out->len, stdout);
 }
 
-static void print_long(const KiteQueryRows *rows)
+/* Most events `q -l` shows of one job (the newest). */
+#define MAX_EVENTS_SHOWN 50
+
+/* After a job's ad, what happened to it: runs, suspensions,
+ * checkpoints, evictions, each with its slot and reason. */
+static void print_events(KiteConn *conn, gint64 cluster, gint64 proc)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = kite_conn_call(conn, KITE_MSG_JOB_EVENTS, g_variant_new("(xx)", cluster, proc),
+						   KITE_MSG_JOB_EVENTS_REPLY, &error);
+	if (!reply) {
+		printf("# events: %s\n", error->message);
+		return;
+	}
+	g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
+	gsize n = g_variant_n_children(list);
+	if (n == 0)
+		return;
+	printf("# events, oldest first%s\n", n > MAX_EVENTS_SHOWN ? " (the newest " G_STRINGIFY(MAX_EVENTS_SHOWN) ")" : "");
+	for (gsize i = n > MAX_EVENTS_SHOWN ? n - MAX_EVENTS_SHOWN : 0; i < n; i++) {
+		gint64 time;
+		const char *event, *host, *detail;
+		g_variant_get_child(list, i, "(x&s&s&s)", &time, &event, &host, &detail);
+		g_autofree char *when = kite_cli_format_date(time);
+		printf("#   %s  %-19s %-16s %s\n", when, event, host, detail);
+	}
+}
+
+static void print_long(KiteConn *conn, const KiteQueryRows *rows)
 {
 	gboolean first = TRUE;
 	for (gsize row = 0; row < rows->n; row++) {
@@ -121,6 +149,7 @@ static void print_long(const KiteQueryRows *rows)
 		first = FALSE;
 		g_autofree char *text = ad ? kite_ad_to_text(ad) : g_strdup("");
 		fputs(text, stdout);
+		print_events(conn, r.cluster, r.proc);
 		row_clear(&r);
 	}
 }
@@ -234,7 +263,7 @@ static int run_once(GError **error)
 	if (arg_json)
 		print_json(&rows);
 	else if (arg_long)
-		print_long(&rows);
+		print_long(conn, &rows);
 	else
 		print_table(&rows, arg_history);
 	gsize n = rows.n;

@@ -146,6 +146,7 @@ static gboolean check_vdso(KiteImage *img, GError **error)
  * (the startd restarts a job in a fresh sandbox whose path differs from
  * the one it was checkpointed in). */
 static const char *move_old, *move_new;
+static const char *restart_interval; /* `--interval N`: the restarted program's new period */
 
 static char *moved(const char *path)
 {
@@ -417,6 +418,17 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 			mv = argv[++i];
 		else if (strncmp(argv[i], "--move=", 7) == 0)
 			mv = argv[i] + 7;
+		if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 0) {
+				fprintf(stderr, "ckpt restart: --interval wants a whole number of seconds, not '%s'\n",
+					argv[i]);
+				return 2;
+			}
+			restart_interval = argv[i];
+			continue;
+		}
 		if (mv) {
 			const char *eq = strchr(mv, '=');
 			if (move_old || !eq || mv[0] != '/' || eq[1] != '/') {
@@ -496,14 +508,19 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	umask((mode_t)img->process.umask);
 	g_auto(GStrv) fdv = g_strsplit(fdargs->str, " ", -1);
 	guint nfd = g_strv_length(fdv);
-	char **args = g_new0(char *, nfd + 5);
+	char **args = g_new0(char *, nfd + 7);
 	args[0] = "ckpt-restore";
 	for (guint i = 0; i < nfd; i++)
 		args[i + 1] = fdv[i];
+	guint k = nfd + 1;
 	if (move_old) {
-		args[nfd + 1] = "--move";
-		args[nfd + 2] = (char *)move_old;
-		args[nfd + 3] = (char *)move_new;
+		args[k++] = "--move";
+		args[k++] = (char *)move_old;
+		args[k++] = (char *)move_new;
+	}
+	if (restart_interval) {
+		args[k++] = "--interval";
+		args[k++] = (char *)restart_interval;
 	}
 	char *env[] = { NULL };
 	execve(restorer, args, env);

@@ -208,6 +208,7 @@ static char pathbuf[KITE_IMG_MAX_PATH];
 /* `ckpt restart --move OLD NEW`: files under OLD are under NEW here. */
 static char move_old[KITE_IMG_MAX_PATH], move_new[KITE_IMG_MAX_PATH];
 static uint32_t move_old_len, move_new_len;
+static int64_t new_interval = -1; /* `--interval N` */
 
 static uint32_t copy_arg(char *dst, const char *src)
 {
@@ -593,10 +594,16 @@ void restorer_main(long *sp)
 	int imgfd = (int)rs_parse_dec(&a);
 	for (long i = 1; i < argc && nchain < KITE_IMG_MAX_CHAIN; i++) {
 		a = argv[i];
-		if (a[0] == '-' && i + 2 < argc) { /* --move OLD NEW, last */
+		if (rs_memeq(a, "--move", 7) && i + 2 < argc) { /* --move OLD NEW */
 			move_old_len = copy_arg(move_old, argv[i + 1]);
 			move_new_len = copy_arg(move_new, argv[i + 2]);
-			break;
+			i += 2;
+			continue;
+		}
+		if (rs_memeq(a, "--interval", 11) && i + 1 < argc) {
+			a = argv[++i];
+			new_interval = rs_parse_dec(&a);
+			continue;
 		}
 		chain_fd[nchain++] = (int)rs_parse_dec(&a);
 	}
@@ -679,6 +686,7 @@ void restorer_main(long *sp)
 		ri->restorer_end = INDEX_BASE + INDEX_SIZE;
 		ri->new_pid = (uint32_t)pid;
 		ri->restarts++;
+		ri->interval_s = new_interval;
 	}
 	rs_close(imgfd);
 	for (int k = 0; k < nchain; k++)

@@ -722,6 +722,8 @@ static void post_restart(void)
 	}
 	kite_rt.timer_id = -1;
 	restore_posix_timers(); /* first: they take back their own ids */
+	if (ri->magic == KITE_RESTART_MAGIC && ri->interval_s >= 0)
+		kite_rt.interval_s = ri->interval_s; /* `ckpt restart --interval` */
 	kite_rt_start_timer();
 	/* we are the image just written: the parent of the next one */
 	kite_rt.last_ok_seq = kite_rt.seq;

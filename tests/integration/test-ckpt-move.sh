@@ -43,6 +43,30 @@ rc=$?
 cmp -s ref.txt new/out.txt || { diff ref.txt new/out.txt | head; fail "output differs from the uninterrupted run"; }
 pass "restarted under the new directory: output identical to the uninterrupted run ($(wc -l <new/out.txt) lines)"
 
+# --interval: the restarted program checkpoints on a new period (the
+# first run had none)
+"$BIN/ckpt" run --dir "$T/ck2" -- "$PROGS/counter" 150 20 >p.txt 2>p.err &
+P=$!
+wait_lines p.txt 10
+img2=$("$BIN/ckpt" now $P) || fail "ckpt now failed"
+kill -9 $P
+wait $P 2>/dev/null
+seq0=$(awk '$1 == "seq" {print $2}' ck2/status)
+"$BIN/ckpt" restart --interval 1 "$img2" 2>r2.err &
+R=$!
+sleep 2.5
+seq1=$(awk '$1 == "seq" {print $2}' ck2/status)
+kill -9 $R
+wait $R 2>/dev/null
+[ "$seq1" -ge $((seq0 + 2)) ] || fail "restart --interval 1: status seq went from $seq0 to $seq1 in 2.5 s: $(cat ck2/status r2.err)"
+pass "restart --interval 1 gives the restarted program periodic checkpoints (seq $seq0 -> $seq1)"
+out=$("$BIN/ckpt" restart --interval -3 "$img2" 2>&1)
+[ $? -eq 2 ] || fail "a negative --interval should be a usage error"
+case "$out" in
+*"--interval wants a whole number of seconds, not '-3'"*) pass "a bad --interval is refused: $out" ;;
+*) fail "unexpected --interval message: $out" ;;
+esac
+
 out=$("$BIN/ckpt" restart --move "old=$T/new" "$img" 2>&1)
 [ $? -eq 2 ] || fail "a relative --move path should be a usage error"
 case "$out" in

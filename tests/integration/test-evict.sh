@@ -75,10 +75,19 @@ YAML
 	hist=$(q -a --history -l "$id")
 	check_contains "$mode: the history ad keeps the checkpoint count" "NumCheckpoints = 1" "$hist"
 	check_contains "$mode: and where it ran last" "RemoteHost = \"slot1@$to\"" "$hist"
+	check_contains "$mode: q -l tells the job's story" "# events, oldest first" "$hist"
+	local story
+	story=$(echo "$hist" | awk '/^#   / {print $4, $5}' | xargs)
+	check_eq "$mode: every run, suspension, checkpoint and eviction, with its machine" \
+		"checkpoint-interval slot1@$from started slot1@$from suspended slot1@$from checkpoint slot1@$from requeued slot1@$from checkpoint-interval slot1@$to started slot1@$to exited slot1@$to" "$story"
+	check_contains "$mode: and the reason of the eviction" "vacated from slot1@$from: the owner policy preempted it" \
+		"$(echo "$hist" | grep '^#  .* requeued ')"
 	local events
 	events=$(sqlite3 s/queue.db "SELECT event || ' ' || host FROM events WHERE cluster = ${id%.*} ORDER BY rowid" | xargs)
 	check_eq "$mode: the queue recorded every event" \
-		"started slot1@$from suspended slot1@$from checkpoint slot1@$from requeued slot1@$from started slot1@$to exited slot1@$to" "$events"
+		"checkpoint-interval slot1@$from started slot1@$from suspended slot1@$from checkpoint slot1@$from requeued slot1@$from checkpoint-interval slot1@$to started slot1@$to exited slot1@$to" "$events"
+	check_contains "$mode: the agent chose the checkpoint interval by Young's rule" \
+		"CheckpointIntervalChoice = \"Young: sqrt(2 x 5 s assumed checkpoint cost x 3600 s between evictions of $from) = 190 s" "$out"
 	check_eq "$mode: no capabilities are left in the queue once it is done" "0" \
 		"$(sqlite3 s/queue.db "SELECT count(*) FROM job_secrets")"
 	kill "$to_pid"; wait "$to_pid" 2>/dev/null

@@ -12,6 +12,7 @@
 #include "test-helpers.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <gio/gio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -301,6 +302,80 @@ static void test_logind(void **state)
 	g_unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
 }
 
+/* Write a fake PROC/PID/stat: process @pid named @comm in @session with
+ * @utime and @stime ticks (the other fields as the kernel prints them). */
+static void write_stat(const char *proc, int pid, const char *comm, int session, guint64 utime, guint64 stime)
+{
+	g_autofree char *dir = g_strdup_printf("%s/%d", proc, pid);
+	assert_int_equal(g_mkdir_with_parents(dir, 0755), 0);
+	g_autofree char *path = g_strdup_printf("%s/stat", dir);
+	g_autofree char *text = g_strdup_printf("%d (%s) R 1 %d %d 0 -1 4194560 100 0 0 0 %" G_GUINT64_FORMAT
+						" %" G_GUINT64_FORMAT " 0 0 20 0 1 0 12345 1000000 100 "
+						"18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+						pid, comm, session, session, utime, stime);
+	assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+static void test_job_load(void **state)
+{
+	g_autofree char *proc = tmp_path("proc");
+	/* Job 100 leads its session and has a child, whose name has spaces
+	 * and a parenthesis; 200 is the owner's own process. */
+	write_stat(proc, 100, "sh", 100, 0, 0);
+	write_stat(proc, 101, "my (odd) job", 100, 0, 0);
+	write_stat(proc, 200, "make", 200, 0, 0);
+	g_autofree char *junk_dir = g_strdup_printf("%s/300", proc);
+	assert_int_equal(g_mkdir_with_parents(junk_dir, 0755), 0);
+	g_autofree char *junk = g_strdup_printf("%s/stat", junk_dir);
+	assert_true(g_file_set_contents(junk, "garbage without fields", -1, NULL));
+
+	gint64 session;
+	guint64 ticks;
+	assert_true(kite_job_load_parse_stat("101 (my (odd) job) S 100 100 100 0 -1 0 0 0 0 0 7 5 0 0", &session,
+					     &ticks));
+	assert_int_equal(session, 100);
+	assert_int_equal(ticks, 12);
+	assert_false(kite_job_load_parse_stat("garbage", &session, &ticks));
+
+	g_autoptr(KiteJobLoad) jl = kite_job_load_new(proc, 100);
+	GPid jobs[] = {100};
+	/* The first sample records. */
+	assert_true(kite_job_load_sample(jl, jobs, 1, 0) == 0);
+	/* For 60 one-second samples the job's two processes use a whole CPU
+	 * between them (50 + 50 ticks a second at 100 Hz) while the owner's
+	 * make uses another: only the job's counts, averaged like the 1-minute
+	 * load average — 1 - e^-1 of the way after a minute. */
+	double load = 0;
+	for (int t = 1; t <= 60; t++) {
+		write_stat(proc, 100, "sh", 100, 30 * t, 20 * t);
+		write_stat(proc, 101, "my (odd) job", 100, 50 * t, 0);
+		write_stat(proc, 200, "make", 200, 100 * t, 0);
+		load = kite_job_load_sample(jl, jobs, 1, t);
+	}
+	assert_true(fabs(load - (1 - exp(-1))) < 1e-9);
+	/* NonJobLoadAvg is the load average less that. */
+	g_autofree char *loadavg = tmp_path("loadavg");
+	assert_true(g_file_set_contents(loadavg, "2.00 1 1 1/1 1\n", -1, NULL));
+	g_autofree char *uptime = tmp_path("uptime");
+	assert_true(g_file_set_contents(uptime, "100 100\n", -1, NULL));
+	g_autoptr(KiteActivity) a = kite_activity_new_from(NULL, 0, loadavg, uptime);
+	KiteActivitySample s;
+	kite_activity_sample(a, 1000, load, &s);
+	assert_true(fabs(s.nonjob_load_avg - (2.0 - load)) < 1e-9);
+
+	/* The job ends (its processes are gone): the average decays. */
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s/100' '%s/101'", proc, proc);
+	assert_int_equal(system(cmd), 0);
+	double after = kite_job_load_sample(jl, NULL, 0, 61);
+	assert_true(fabs(after - load * exp(-1.0 / 60)) < 1e-9);
+	/* A process of the job that starts between samples counts in full. */
+	write_stat(proc, 150, "late", 150, 100, 0);
+	GPid late[] = {150};
+	double with_late = kite_job_load_sample(jl, late, 1, 62);
+	double decay = exp(-1.0 / 60);
+	assert_true(fabs(with_late - (after * decay + 1.0 * (1 - decay))) < 1e-9);
+}
+
 static void test_combined(void **state)
 {
 	gint64 now = kite_now_wall();
@@ -412,6 +487,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_job_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tty_utmp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tty_fallback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_input, setup, teardown),

@@ -56,7 +56,11 @@ static void test_update_and_query(void **state)
 	guint stored = 0;
 	assert_true(kite_collector_update(c, b, "daemon:startd@b", 100, &stored, &error));
 	assert_int_equal(stored, 2);
+	assert_int_equal(kite_collector_last_freed(c), 0); /* Owner: nothing free */
 	assert_true(kite_collector_update(c, a, "daemon:startd@a", 100, &stored, &error));
+	assert_int_equal(kite_collector_last_freed(c), 1); /* a new Unclaimed slot */
+	assert_true(kite_collector_update(c, a, "daemon:startd@a", 100, &stored, &error));
+	assert_int_equal(kite_collector_last_freed(c), 0); /* still Unclaimed: not news */
 	g_autofree char *all = names(kite_collector_query(c, NULL));
 	assert_string_equal(all, "slot1@a slot1@b slot2@b"); /* sorted by name */
 
@@ -67,6 +71,7 @@ static void test_update_and_query(void **state)
 	/* A newer ad replaces the old one; the schedd says who sent it. */
 	g_autoptr(GVariant) b2 = ads_for("b", 1, "Unclaimed", 0);
 	assert_true(kite_collector_update(c, b2, "daemon:startd@b", 101, &stored, &error));
+	assert_int_equal(kite_collector_last_freed(c), 1); /* slot1@b: Owner -> Unclaimed */
 	assert_int_equal(kite_collector_size(c), 3);
 	g_autofree char *owned2 = names(kite_collector_query(c, owner));
 	assert_string_equal(owned2, "slot2@b");

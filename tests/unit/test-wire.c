@@ -54,6 +54,8 @@ static GVariant *sample_value(const GVariantType *t, guint seed, gboolean empty)
 		return g_variant_new_int64(empty ? 0 : G_GINT64_CONSTANT(-0x0102030405060708) + seed);
 	case 't':
 		return g_variant_new_uint64(empty ? 0 : G_GUINT64_CONSTANT(0x0102030405060708) + seed);
+	case 'd':
+		return g_variant_new_double(empty ? 0 : -1234.5 - seed);
 	case 's':
 		return empty ? g_variant_new_string("")
 			     : g_variant_new_take_string(g_strdup_printf("str-%u \xc3\xbc"
@@ -188,12 +190,14 @@ static void test_table(void **state)
 	assert_int_equal(KITE_MSG_MACHINE_ADS, 20);
 	assert_int_equal(KITE_MSG_MACHINES_REPLY, 23);
 	assert_int_equal(KITE_MSG_MACHINE_INVALIDATE, 24);
+	assert_int_equal(KITE_MSG_AGENT_QUERY, 25);
+	assert_int_equal(KITE_MSG_AGENT_REPLY, 26);
 	assert_int_equal(KITE_MSG_CLAIM, 30);
 	assert_int_equal(KITE_MSG_RELEASE, 36);
 	assert_string_equal(g_variant_type_peek_string(kite_wire_body_type(KITE_MSG_QUERY_REPLY)),
 			    KITE_WIRE_QUERY_REPLY_TYPE);
 
-	const guint unknown[] = {0, 6, 7, 8, 9, 19, 25, 255, 256, 2560, 65535, 65536, G_MAXUINT};
+	const guint unknown[] = {0, 6, 7, 8, 9, 19, 27, 255, 256, 2560, 65535, 65536, G_MAXUINT};
 	for (gsize i = 0; i < G_N_ELEMENTS(unknown); i++) {
 		assert_null(kite_wire_type_name(unknown[i]));
 		assert_null(kite_wire_body_type(unknown[i]));
@@ -677,11 +681,11 @@ static void test_body_empty(void **state)
 			assert_body_refused(m->num, NULL, 0);
 		}
 	}
-	/* QUERY_REPLY and ACT_REPLY: "no jobs"; MACHINE_ADS, MACHINES_REPLY
-	 * and MACHINE_INVALIDATE: "no slots"; CKPT_HAVE_REPLY, CKPT_MANIFEST,
-	 * CKPT_CHUNKS, CKPT_LIST_REPLY: nothing missing, no bytes, no
-	 * allocations. */
-	assert_int_equal(accepted, 9);
+	/* QUERY_REPLY and ACT_REPLY: "no jobs"; MACHINE_ADS, MACHINES_REPLY,
+	 * MACHINE_INVALIDATE and AGENT_REPLY: "no slots"; CKPT_HAVE_REPLY,
+	 * CKPT_MANIFEST, CKPT_CHUNKS, CKPT_LIST_REPLY: nothing missing, no
+	 * bytes, no allocations; JOB_EVENTS_REPLY: nothing happened yet. */
+	assert_int_equal(accepted, 11);
 }
 
 /* A frame cut short: every shorter body is refused — except for a body
