@@ -39,7 +39,7 @@
 #define PM_FILE (1ull << 61)
 
 typedef struct {
-	uint64_t start, end;
+	uint64_t start, end; /* adjacent private mappings */
 	uint64_t bit; /* index of the first page in the tracking bitmaps */
 	int tracked;  /* registered and scanned whole */
 } TrackMap;
@@ -404,15 +404,14 @@ static int bit_set(const uint64_t *bits, uint64_t i)
 	return (bits[i / 64] >> (i % 64)) & 1;
 }
 
-/* The tracking entry of the mapping starting at @start (mappings are
+/* The tracked range holding the mapping [start, end) (mappings are
  * visited in address order), or NULL if it is not tracked. */
-static const TrackMap *tracked_map(W *w, uint64_t start)
+static const TrackMap *tracked_map(W *w, uint64_t start, uint64_t end)
 {
-	while (w->tcur < w->ntmaps && w->tmaps[w->tcur].start < start)
+	while (w->tcur < w->ntmaps && w->tmaps[w->tcur].end <= start)
 		w->tcur++;
-	if (w->tcur < w->ntmaps && w->tmaps[w->tcur].start == start && w->tmaps[w->tcur].tracked)
-		return &w->tmaps[w->tcur];
-	return NULL;
+	const TrackMap *t = w->tcur < w->ntmaps ? &w->tmaps[w->tcur] : NULL;
+	return t && t->tracked && t->start <= start && end <= t->end ? t : NULL;
 }
 
 enum { KEEP_NONE, KEEP_STORE, KEEP_REF };
@@ -447,7 +446,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 	int runkind = KEEP_NONE;
 	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	int vol = sp >= m->start && sp < m->end;
-	const TrackMap *tm = w->tracking ? tracked_map(w, m->start) : NULL;
+	const TrackMap *tm = w->tracking ? tracked_map(w, m->start, m->end) : NULL;
 	int drop = droppable(w, m, sel, vol);
 	for (uint64_t base = m->start; base < m->end; base += PM_BATCH * PAGE) {
 		uint64_t npages = (m->end - base) / PAGE;
@@ -472,7 +471,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 			if (keep && kite_rt.nexclude && excluded(a))
 				keep = 0;
 			int kind = KEEP_NONE;
-			uint64_t tbit = tm ? tm->bit + (a - m->start) / PAGE : 0;
+			uint64_t tbit = tm ? tm->bit + (a - tm->start) / PAGE : 0;
 			const uint64_t *pe;
 			if (keep && tm && w->track_valid && !vol && !bit_set(w->track.written, tbit) &&
 			    (pe = parent_entry(w, a)) && !(pe[0] & KITE_HASH_UNTRUSTED)) {
@@ -945,6 +944,32 @@ static int trackable(W *w, const MapLine *m)
 	       (m->path_len >= 6 && rs_memeq(m->path, "[anon:", 6));
 }
 
+/* The next run of adjacent trackable mappings, [*start, *rend): one
+ * register and one scan for all of them (a restarted job's memory is
+ * hundreds of mappings of image files).  0 at the end of maps. */
+static int next_range(W *w, const char **q, const char *end, uint64_t *start, uint64_t *rend)
+{
+	MapLine m;
+	*start = *rend = 0;
+	for (;;) {
+		const char *before = *q;
+		if (!next_map(q, end, &m))
+			return *rend != 0;
+		if (!trackable(w, &m)) {
+			if (*rend)
+				return 1;
+			continue;
+		}
+		if (*rend && m.start != *rend) {
+			*q = before; /* starts the next run */
+			return 1;
+		}
+		if (!*rend)
+			*start = m.start;
+		*rend = m.end;
+	}
+}
+
 /* After a restart, before the program resumes: register and
  * write-protect all of its memory, which is exactly the image it was
  * restarted from, so that the next checkpoint knows what changed since
@@ -963,11 +988,10 @@ int kite_rt_track_protect_all(void)
 	long n = read_file("/proc/self/maps", w.maps, SCRATCH_MAPS);
 	if (n > 0 && n < (long)SCRATCH_MAPS) {
 		const char *q = w.maps, *end = w.maps + n;
-		MapLine m;
+		uint64_t s, e;
 		rc = 0;
-		while (next_map(&q, end, &m))
-			if (trackable(&w, &m) && (kite_rt_track_register(m.start, m.end) < 0 ||
-						  kite_rt_track_scan(&w.track, m.start, m.end, 0) < 0))
+		while (next_range(&w, &q, end, &s, &e))
+			if (kite_rt_track_register(s, e) < 0 || kite_rt_track_scan(&w.track, s, e, 0) < 0)
 				rc = -1;
 	}
 	rs_munmap(mem, size);
@@ -980,14 +1004,12 @@ int kite_rt_track_protect_all(void)
 static void track_collect(W *w)
 {
 	const char *q = w->maps, *end = w->maps + w->maps_len;
-	MapLine m;
-	uint64_t npages = 0;
+	uint64_t npages = 0, s, e;
 	int n = 0;
-	while (next_map(&q, end, &m))
-		if (trackable(w, &m)) {
-			n++;
-			npages += (m.end - m.start) / PAGE;
-		}
+	while (next_range(w, &q, end, &s, &e)) {
+		n++;
+		npages += (e - s) / PAGE;
+	}
 	uint64_t bitmap = (npages + 63) / 64 * 8;
 	uint64_t vecbytes = 65536 * sizeof(KitePageRegion);
 	uint64_t size = (uint64_t)n * sizeof(TrackMap) + 2 * bitmap + vecbytes + PM_BATCH * 8;
@@ -1006,16 +1028,13 @@ static void track_collect(W *w)
 	uint64_t forks = *kite_rt.forks;
 	uint64_t bit = 0;
 	q = w->maps;
-	while (next_map(&q, end, &m)) {
-		if (!trackable(w, &m))
-			continue;
+	while (next_range(w, &q, end, &s, &e)) {
 		TrackMap *t = &w->tmaps[w->ntmaps++];
-		t->start = m.start;
-		t->end = m.end;
+		t->start = s;
+		t->end = e;
 		t->bit = bit;
-		bit += (m.end - m.start) / PAGE;
-		t->tracked = kite_rt_track_register(m.start, m.end) == 0 &&
-			     kite_rt_track_scan(&w->track, m.start, m.end, t->bit) == 0;
+		bit += (e - s) / PAGE;
+		t->tracked = kite_rt_track_register(s, e) == 0 && kite_rt_track_scan(&w->track, s, e, t->bit) == 0;
 	}
 	for (int i = 0; i < w->ntmaps; i++)
 		if (w->tmaps[i].tracked &&
