@@ -1,4 +1,11 @@
 # bench/: benchmarks printing comparable figures (run by `make bench`).
+BENCHES += bin/bench/ckpt-floor
+
+# bench/ckpt.sh measures this machine's own floors beside libckpt's figures
+bin/bench/ckpt-floor: bench/ckpt-floor.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
 
 # The negotiation figure links the schedd's and startd's real code
 # (bench/negotiate.c); bench/pool.sh runs it.

@@ -68,11 +68,15 @@ typedef union {
 	uint32_t parent_seq;        /* 0: a full image */
 	uint32_t chain_len;         /* images needed to restart, this one included */
 	uint64_t parent_created_ns; /* the parent's created_ns, to detect a replaced parent */
-	uint32_t flags;
+	uint32_t flags;      /* KITE_IMG_FLAG_* */
 	uint32_t header_crc; /* CRC32C of the 512 bytes with this field 0 */
 	};
 	char bytes[KITE_IMG_HEADER_SIZE];
 } KiteImgHeader;
+
+/* How the checkpoint found the pages that changed (informational). */
+#define KITE_IMG_FLAG_WP_TRACKED 1 /* write-protect tracking told which pages to read */
+#define KITE_IMG_FLAG_WP_SCANNED 2 /* tracking is on: the next image can use it */
 
 enum {
 	KITE_REC_PROCESS = 1,
@@ -242,8 +246,16 @@ typedef struct {
 	uint32_t pad;
 	uint64_t created_ns; /* of image N */
 	uint64_t count;
-	/* struct { uint64_t addr, hash; } entries[count], addr ascending */
+	/* struct { uint64_t addr, hash; } entries[count], addr ascending; the
+	 * low bits of addr are flags */
 } KiteHashesHeader;
+/* The page may have changed after image N was taken without its dirty
+ * tracking knowing it: the next image compares the hash, never trusts the
+ * write-protect bit alone (libckpt/runtime/rt-track.c). */
+#define KITE_HASH_UNTRUSTED 1ull
+/* No hash was computed (a full image of tracked memory): the page can be
+ * referenced only while tracking says it is unwritten. */
+#define KITE_HASH_NONE 2ull
 
 typedef struct {
 	uint64_t nrecords; /* before END */

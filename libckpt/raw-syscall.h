@@ -198,6 +198,16 @@ static inline long rs_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+/* CLOCK_MONOTONIC in microseconds (CLOCK_MONOTONIC is 1). */
+static inline uint64_t rs_mono_us(void)
+{
+	struct {
+		long sec, nsec;
+	} ts;
+	rs_call2(SYS_clock_gettime, 1, &ts);
+	return (uint64_t)ts.sec * 1000000 + (uint64_t)ts.nsec / 1000;
+}
+
 static inline long rs_pread_all(int fd, void *buf, size_t n, uint64_t off)
 {
 	char *p = buf;

@@ -978,7 +978,7 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 			ok = update_one(q, id, "record a checkpoint",
 					"UPDATE jobs SET num_ckpts = num_ckpts + 1, last_ckpt = ?, image_size = ? "
 					"WHERE cluster = ? AND proc = ?",
-					"xx", when, size);
+					"xx", when, (size + 1023) / 1024); /* KiB, as Condor's ImageSize */
 		if (!ok)
 			kite_throw(error, KITE_ERROR_STATE, "job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running",
 				   id->cluster, id->proc);

@@ -121,6 +121,9 @@ int kite_ckpt_cmd_inspect(int argc, char **argv)
 	} else {
 		printf("incremental: no (a full image)\n");
 	}
+	printf("dirty pages: %s\n", h->flags & KITE_IMG_FLAG_WP_TRACKED ? "write-protect tracking (userfaultfd)"
+				     : h->flags & KITE_IMG_FLAG_WP_SCANNED ? "page hashes; write-protect tracking from here on"
+									     : "page hashes");
 	printf("end:        %" G_GUINT64_FORMAT " records, digest %08x%s\n", img->end.nrecords, img->end.digest,
 	       verify ? " (every checksum verified)" : " (payloads not verified)");
 

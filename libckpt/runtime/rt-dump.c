@@ -39,6 +39,12 @@
 #define PM_FILE (1ull << 61)
 
 typedef struct {
+	uint64_t start, end; /* adjacent private mappings */
+	uint64_t bit; /* index of the first page in the tracking bitmaps */
+	int tracked;  /* registered and scanned whole */
+} TrackMap;
+
+typedef struct {
 	int fd;
 	uint64_t off, nrec;
 	uint32_t digest;
@@ -62,9 +68,21 @@ typedef struct {
 	uint64_t nh, nh_total;
 	uint64_t stored, referenced;
 	long writes; /* records written, for KITE_FAULT */
+	uint64_t tracked_pages; /* bits in the tracking bitmaps */
 	uint64_t bid_dev, bid_ino; /* build-id cache */
 	uint8_t bid[20];
 	uint32_t bid_len;
+	uint64_t zero_hash; /* XXH64 of a page of zeros */
+	uint64_t read, hashed, trusted; /* pages read (of them hashed); pages known unchanged */
+	/* dirty tracking (rt-track.c): the parent's private mappings, which
+	 * pages it wrote since the last scan, and whether the parent image's
+	 * page table can be trusted for the pages not written */
+	int tracking, track_valid;
+	TrackMap *tmaps;
+	int ntmaps, tcur;
+	KiteTrack track;
+	int drop; /* give pages back once written (a background checkpoint) */
+	uint64_t prev_file_end; /* end of the last file mapping seen (bss follows it) */
 	int up_pid, up_res; /* the uploader (rt-upload.c), with a checkpoint server */
 } W;
 
@@ -233,8 +251,9 @@ static int is_image_path(const char *path)
 static int classify(W *w, const MapLine *m, uint32_t *flags, KiteImgRegion *r)
 {
 	*flags = 0;
-	if (m->start == (uint64_t)(uintptr_t)w->scratch || (w->parent_map && m->start == w->parent_map))
-		return -1; /* the child's own scratch and parent hash table */
+	if (m->start == (uint64_t)(uintptr_t)w->scratch || (w->parent_map && m->start == w->parent_map) ||
+	    (kite_rt.forks && m->start == (uint64_t)(uintptr_t)kite_rt.forks))
+		return -1; /* the child's own scratch and parent hash table, the fork counter */
 	if (m->path_len && m->path[0] == '[') {
 		if (path_is(m, "[vdso]")) {
 			*flags = KITE_REG_VDSO;
@@ -365,18 +384,56 @@ static void add_hash(W *w, uint64_t addr, uint64_t h)
 
 /* Did the parent image hold exactly this page?  Addresses only grow
  * during a dump, so a cursor walks the parent's sorted table once. */
+static const uint64_t *parent_entry(W *w, uint64_t addr)
+{
+	while (w->pcur < w->nparent && (w->parent[2 * w->pcur] & ~(PAGE - 1)) < addr)
+		w->pcur++;
+	if (w->pcur < w->nparent && (w->parent[2 * w->pcur] & ~(PAGE - 1)) == addr)
+		return &w->parent[2 * w->pcur];
+	return NULL;
+}
+
 static int in_parent(W *w, uint64_t addr, uint64_t h)
 {
-	while (w->pcur < w->nparent && w->parent[2 * w->pcur] < addr)
-		w->pcur++;
-	return w->pcur < w->nparent && w->parent[2 * w->pcur] == addr && w->parent[2 * w->pcur + 1] == h;
+	const uint64_t *e = parent_entry(w, addr);
+	return e && !(e[0] & KITE_HASH_NONE) && e[1] == h;
+}
+
+static int bit_set(const uint64_t *bits, uint64_t i)
+{
+	return (bits[i / 64] >> (i % 64)) & 1;
+}
+
+/* The tracked range holding the mapping [start, end) (mappings are
+ * visited in address order), or NULL if it is not tracked. */
+static const TrackMap *tracked_map(W *w, uint64_t start, uint64_t end)
+{
+	while (w->tcur < w->ntmaps && w->tmaps[w->tcur].end <= start)
+		w->tcur++;
+	const TrackMap *t = w->tcur < w->ntmaps ? &w->tmaps[w->tcur] : NULL;
+	return t && t->tracked && t->start <= start && end <= t->end ? t : NULL;
 }
 
 enum { KEEP_NONE, KEEP_STORE, KEEP_REF };
 
-static int flush_any(W *w, int kind, uint64_t run, uint64_t len, int vol)
+/* A background checkpoint gives the pages it is done with back at once:
+ * the parent's next write to such a page then finds it no longer shared
+ * and reuses it instead of copying it (a copy costs ~10 us here).  Only
+ * plain anonymous memory the child will not read again: not its stack,
+ * not libckpt's data, not a library's .bss (anonymous memory right after
+ * a file mapping: libc's memcpy reads its tunables there). */
+static int droppable(W *w, const MapLine *m, int sel, int vol)
 {
-	return kind == KEEP_REF ? flush_ref(w, run, len) : flush_run(w, run, len, vol);
+	return w->drop && sel == SEL_ANON && !vol && !path_is(m, "[stack]") && m->start != w->prev_file_end &&
+	       (m->end <= kite_rt.self_lo || m->start >= kite_rt.self_hi);
+}
+
+static int flush_any(W *w, int kind, uint64_t run, uint64_t len, int vol, int drop)
+{
+	int rc = kind == KEEP_REF ? flush_ref(w, run, len) : flush_run(w, run, len, vol);
+	if (rc == 0 && kind != KEEP_NONE && len && drop)
+		rs_call3(SYS_madvise, run, len, MADV_DONTNEED);
+	return rc;
 }
 
 static int dump_pages(W *w, const MapLine *m, int sel)
@@ -389,6 +446,8 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 	int runkind = KEEP_NONE;
 	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	int vol = sp >= m->start && sp < m->end;
+	const TrackMap *tm = w->tracking ? tracked_map(w, m->start, m->end) : NULL;
+	int drop = droppable(w, m, sel, vol);
 	for (uint64_t base = m->start; base < m->end; base += PM_BATCH * PAGE) {
 		uint64_t npages = (m->end - base) / PAGE;
 		if (npages > PM_BATCH)
@@ -411,20 +470,51 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 				keep = ((w->pm[i] & PM_PRESENT) && !(w->pm[i] & PM_FILE)) || (w->pm[i] & PM_SWAP);
 			if (keep && kite_rt.nexclude && excluded(a))
 				keep = 0;
-			if (keep && page_is_zero((const uint64_t *)(uintptr_t)a))
-				keep = 0;
 			int kind = KEEP_NONE;
-			if (keep) {
+			uint64_t tbit = tm ? tm->bit + (a - tm->start) / PAGE : 0;
+			const uint64_t *pe;
+			if (keep && tm && w->track_valid && !vol && !bit_set(w->track.written, tbit) &&
+			    (pe = parent_entry(w, a)) && !(pe[0] & KITE_HASH_UNTRUSTED)) {
+				/* not written since the parent image: neither read nor hashed */
+				add_hash(w, a | (pe[0] & KITE_HASH_NONE), pe[1]);
+				w->trusted++;
+				kind = KEEP_REF;
+			} else if (keep && tm && !vol && (!(pe = parent_entry(w, a)) || (pe[0] & KITE_HASH_NONE))) {
+				/* A written page of a tracked mapping that the parent
+				 * holds no hash of (a full image, a new page): nothing to
+				 * compare with, and the next image trusts the
+				 * write-protect bits, so the hash is not worth its time.
+				 * Without it a page can only be referenced while it stays
+				 * unwritten. */
+				w->read++;
+				if (page_is_zero((const uint64_t *)(uintptr_t)a))
+					keep = 0;
+				else {
+					add_hash(w, a | KITE_HASH_NONE | (bit_set(w->track.carry, tbit) ? KITE_HASH_UNTRUSTED : 0),
+						 0);
+					kind = KEEP_STORE;
+				}
+			} else if (keep) {
 				uint64_t h = kite_xxh64((const void *)(uintptr_t)a, PAGE, 0);
-				add_hash(w, a, h);
-				/* the child's own stack changes under us: always stored */
-				kind = (!vol && w->nparent && in_parent(w, a, h)) ? KEEP_REF : KEEP_STORE;
+				w->read++;
+				w->hashed++;
+				if (h == w->zero_hash && page_is_zero((const uint64_t *)(uintptr_t)a)) {
+					keep = 0;
+				} else {
+					/* a page this image holds older contents of than the
+					 * scan protected, or one no scan covers: the next
+					 * image compares its hash instead of trusting it */
+					int untrusted = !tm || bit_set(w->track.carry, tbit);
+					add_hash(w, a | (untrusted ? KITE_HASH_UNTRUSTED : 0), h);
+					/* the child's own stack changes under us: always stored */
+					kind = (!vol && w->nparent && in_parent(w, a, h)) ? KEEP_REF : KEEP_STORE;
+				}
 			}
 			if (kind != KEEP_NONE && kind == runkind && run + runlen == a && runlen < KITE_IMG_CHUNK) {
 				runlen += PAGE;
 				continue;
 			}
-			int rc = flush_any(w, runkind, run, runlen, vol);
+			int rc = flush_any(w, runkind, run, runlen, vol, drop);
 			if (rc < 0)
 				return rc;
 			run = a;
@@ -432,7 +522,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 			runkind = kind;
 		}
 	}
-	return flush_any(w, runkind, run, runlen, vol);
+	return flush_any(w, runkind, run, runlen, vol, drop);
 }
 
 /* Fields 26.. of /proc/self/stat after the command name. */
@@ -522,6 +612,7 @@ static int write_header(W *w)
 	h->parent_seq = w->parent_seq;
 	h->chain_len = w->chain_len;
 	h->parent_created_ns = w->parent_created_ns;
+	h->flags = (w->tracking ? KITE_IMG_FLAG_WP_SCANNED : 0) | (w->track_valid ? KITE_IMG_FLAG_WP_TRACKED : 0);
 	h->pid = kite_rt.proc.pid;
 	h->seq = kite_rt.seq;
 	cpu_identity(h);
@@ -666,15 +757,17 @@ static int write_memory(W *w)
 	}
 	/* pass 2: contents */
 	q = w->maps;
+	w->tcur = 0;
+	w->prev_file_end = 0;
 	while (next_map(&q, end, &m)) {
 		KiteImgRegion r = { 0 };
 		uint32_t flags;
 		int sel = classify(w, &m, &flags, &r);
-		if (sel < 0)
-			continue;
-		int rc = dump_pages(w, &m, sel);
+		int rc = sel < 0 ? 0 : dump_pages(w, &m, sel);
 		if (rc < 0)
 			return rc;
+		if (m.path_len && m.path[0] == '/')
+			w->prev_file_end = m.end;
 	}
 	return 0;
 }
@@ -689,14 +782,14 @@ static void dir_file(char *buf, size_t cap, const char *prefix, uint32_t seq, co
 	rs_str_add(&s, suffix);
 }
 
-/* Add image @seq and its ancestors to @keep (a bitmap over seq % 4096). */
-static void keep_chain(uint32_t seq, uint64_t *keep, uint32_t *lo)
+#define MAX_KEEP (2 * (KITE_IMG_MAX_CHAIN + 1))
+
+/* Add image @seq and its ancestors to @keep. */
+static void keep_chain(uint32_t seq, uint32_t *keep, int *nkeep)
 {
 	char path[KITE_IMG_MAX_PATH + 64];
-	for (int depth = 0; seq && depth <= KITE_IMG_MAX_CHAIN; depth++) {
-		keep[(seq % 4096) / 64] |= 1ull << (seq % 64);
-		if (seq < *lo)
-			*lo = seq;
+	for (int depth = 0; seq && depth <= KITE_IMG_MAX_CHAIN && *nkeep < MAX_KEEP; depth++) {
+		keep[(*nkeep)++] = seq;
 		dir_file(path, sizeof path, "ckpt-", seq, ".img");
 		int fd = (int)rs_open(path, O_RDONLY | O_CLOEXEC, 0);
 		if (fd < 0)
@@ -708,6 +801,18 @@ static void keep_chain(uint32_t seq, uint64_t *keep, uint32_t *lo)
 			return;
 		seq = h.parent_seq;
 	}
+}
+
+/* N of a name "<prefix>N<suffix>", or 0. */
+static uint32_t name_seq(const char *name, const char *prefix, const char *suffix)
+{
+	if (!rs_startswith(name, prefix))
+		return 0;
+	const char *p = name + rs_strlen(prefix);
+	if (*p < '0' || *p > '9')
+		return 0;
+	uint64_t n = rs_parse_dec(&p);
+	return rs_streq(p, suffix) && n < 0xffffffffu ? (uint32_t)n : 0;
 }
 
 static int mapped_by_us(W *w, const char *path)
@@ -726,30 +831,46 @@ static int mapped_by_us(W *w, const char *path)
  * (another history, after a restart from an older image) are left alone. */
 static void prune(W *w)
 {
-	uint64_t keep[4096 / 64] = { 0 };
-	uint32_t lo = kite_rt.seq;
-	keep_chain(kite_rt.seq, keep, &lo);
-	keep_chain(kite_rt.last_ok_seq, keep, &lo);
+	uint32_t keep[MAX_KEEP];
+	int nkeep = 0;
+	keep_chain(kite_rt.seq, keep, &nkeep);
+	keep_chain(kite_rt.last_ok_seq, keep, &nkeep);
 	char path[KITE_IMG_MAX_PATH + 64], recycle[KITE_IMG_MAX_PATH + 64];
 	RsStr r = { recycle, 0, sizeof recycle };
 	rs_str_add(&r, kite_rt.dir);
 	rs_str_add(&r, "/.recycle.img");
 	int recycled = 0;
-	/* images are numbered densely; look back a bounded distance */
-	uint32_t from = kite_rt.seq > 4000 ? kite_rt.seq - 4000 : 1;
-	for (uint32_t k = from; k < kite_rt.seq; k++) {
-		if (keep[(k % 4096) / 64] & (1ull << (k % 64)))
-			continue;
-		dir_file(path, sizeof path, "ckpt-", k, ".img");
-		/* An image this process maps (zero-copy restart) must not be
-		 * overwritten: unlinking keeps its pages; recycling would not. */
-		if (!recycled && !mapped_by_us(w, path) && rs_rename(path, recycle) == 0)
-			recycled = 1;
-		else
-			rs_unlink(path);
-		dir_file(path, sizeof path, ".ckpt-", k, ".hashes");
-		rs_unlink(path);
-	}
+	int dfd = (int)rs_open(kite_rt.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0)
+		return;
+	char *buf = w->io; /* free by now */
+	long n;
+	while ((n = rs_getdents64(dfd, buf, KITE_IMG_CHUNK)) > 0)
+		for (long off = 0; off < n;) {
+			const char *name = buf + off + 19;
+			off += *(unsigned short *)(buf + off + 16);
+			int image = 1;
+			uint32_t k = name_seq(name, "ckpt-", ".img");
+			if (!k) {
+				k = name_seq(name, ".ckpt-", ".hashes");
+				image = 0;
+			}
+			if (!k || k >= kite_rt.seq)
+				continue; /* not ours, or newer (another history after a restart) */
+			int kept = 0;
+			for (int i = 0; i < nkeep; i++)
+				kept |= keep[i] == k;
+			if (kept)
+				continue;
+			dir_file(path, sizeof path, image ? "ckpt-" : ".ckpt-", k, image ? ".img" : ".hashes");
+			/* An image this process maps (zero-copy restart) must not be
+			 * overwritten: unlinking keeps its pages; recycling would not. */
+			if (image && !recycled && !mapped_by_us(w, path) && rs_rename(path, recycle) == 0)
+				recycled = 1;
+			else
+				rs_unlink(path);
+		}
+	rs_close(dfd);
 }
 
 static int commit(W *w)
@@ -809,6 +930,150 @@ static int commit(W *w)
 	return 0;
 }
 
+/* Mappings whose pages are tracked: private, accessible, at most 16 GiB
+ * (write-protecting the unpopulated part of a mapping allocates page
+ * tables, 2 MiB per GiB: a huge sparse reservation is better hashed). */
+static int trackable(W *w, const MapLine *m)
+{
+	if (m->shared || !m->prot || m->end - m->start > (16ull << 30))
+		return 0;
+	if (m->start == (uint64_t)(uintptr_t)w->scratch || (w->parent_map && m->start == w->parent_map))
+		return 0;
+	/* [heap], [stack], [anon:…]; not [vdso], [vvar], [vsyscall], [uprobes] */
+	return !(m->path_len && m->path[0] == '[') || path_is(m, "[heap]") || path_is(m, "[stack]") ||
+	       (m->path_len >= 6 && rs_memeq(m->path, "[anon:", 6));
+}
+
+/* The next run of adjacent trackable mappings, [*start, *rend): one
+ * register and one scan for all of them (a restarted job's memory is
+ * hundreds of mappings of image files).  0 at the end of maps. */
+static int next_range(W *w, const char **q, const char *end, uint64_t *start, uint64_t *rend)
+{
+	MapLine m;
+	*start = *rend = 0;
+	for (;;) {
+		const char *before = *q;
+		if (!next_map(q, end, &m))
+			return *rend != 0;
+		if (!trackable(w, &m)) {
+			if (*rend)
+				return 1;
+			continue;
+		}
+		if (*rend && m.start != *rend) {
+			*q = before; /* starts the next run */
+			return 1;
+		}
+		if (!*rend)
+			*start = m.start;
+		*rend = m.end;
+	}
+}
+
+/* After a restart, before the program resumes: register and
+ * write-protect all of its memory, which is exactly the image it was
+ * restarted from, so that the next checkpoint knows what changed since
+ * without reading it.  0 if every trackable mapping is tracked. */
+int kite_rt_track_protect_all(void)
+{
+	W w = { .fd = -1, .pmfd = -1, .hfd = -1 };
+	uint64_t size = SCRATCH_MAPS + 4096 * sizeof(KitePageRegion);
+	long mem = rs_mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem < 0 && mem > -4096)
+		return -1;
+	w.scratch = w.maps = (char *)(uintptr_t)mem;
+	w.track.vec = (KitePageRegion *)(w.maps + SCRATCH_MAPS);
+	w.track.veccap = 4096;
+	int rc = -1;
+	long n = read_file("/proc/self/maps", w.maps, SCRATCH_MAPS);
+	if (n > 0 && n < (long)SCRATCH_MAPS) {
+		const char *q = w.maps, *end = w.maps + n;
+		uint64_t s, e;
+		rc = 0;
+		while (next_range(&w, &q, end, &s, &e))
+			if (kite_rt_track_register(s, e) < 0 || kite_rt_track_scan(&w.track, s, e, 0) < 0)
+				rc = -1;
+	}
+	rs_munmap(mem, size);
+	return rc;
+}
+
+/* Register the parent's private mappings (those of the snapshot) with
+ * its uffd, scan and re-protect them, and find what it wrote after the
+ * fork.  Any failure leaves the mapping (or everything) untracked. */
+static void track_collect(W *w)
+{
+	const char *q = w->maps, *end = w->maps + w->maps_len;
+	uint64_t npages = 0, s, e;
+	int n = 0;
+	while (next_range(w, &q, end, &s, &e)) {
+		n++;
+		npages += (e - s) / PAGE;
+	}
+	uint64_t bitmap = (npages + 63) / 64 * 8;
+	uint64_t vecbytes = 65536 * sizeof(KitePageRegion);
+	uint64_t size = (uint64_t)n * sizeof(TrackMap) + 2 * bitmap + vecbytes + PM_BATCH * 8;
+	size = (size + PAGE - 1) & ~(PAGE - 1);
+	long mem = rs_mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem < 0 && mem > -4096)
+		return;
+	char *p = (char *)(uintptr_t)mem;
+	w->track.vec = (KitePageRegion *)p;
+	w->track.veccap = 65536;
+	w->track.pm = (uint64_t *)(p + vecbytes);
+	w->track.pmcap = PM_BATCH;
+	w->track.written = (uint64_t *)(p + vecbytes + PM_BATCH * 8);
+	w->track.carry = (uint64_t *)((char *)w->track.written + bitmap);
+	w->tmaps = (TrackMap *)((char *)w->track.carry + bitmap);
+	uint64_t forks = *kite_rt.forks;
+	uint64_t bit = 0;
+	q = w->maps;
+	while (next_range(w, &q, end, &s, &e)) {
+		TrackMap *t = &w->tmaps[w->ntmaps++];
+		t->start = s;
+		t->end = e;
+		t->bit = bit;
+		bit += (e - s) / PAGE;
+		t->tracked = kite_rt_track_register(s, e) == 0 && kite_rt_track_scan(&w->track, s, e, t->bit) == 0;
+	}
+	for (int i = 0; i < w->ntmaps; i++)
+		if (w->tmaps[i].tracked &&
+		    kite_rt_track_after_fork_writes(&w->track, w->tmaps[i].start, w->tmaps[i].end, w->tmaps[i].bit) < 0)
+			w->tmaps[i].tracked = 0;
+	/* the program forked meanwhile: pages it wrote after our fork may be
+	 * shared again (with its child), so trust none of the written ones */
+	if (*kite_rt.forks != forks)
+		for (uint64_t i = 0; i < bitmap / 8; i++)
+			w->track.carry[i] |= w->track.written[i];
+	w->tracking = 1;
+	/* The parent image's table can be trusted for pages not written if
+	 * its child scanned too, and nothing scanned since (a failed
+	 * checkpoint's child would have). */
+	w->track_valid = w->parent_seq && kite_rt.track_seq == w->parent_seq;
+	w->tracked_pages = bit;
+}
+
+/* Most of memory was rewritten since the parent image (a compute job):
+ * a full image costs as much to write, needs no parent, and lets the
+ * older images go — whose files the next images then recycle, instead of
+ * a chain of full-size images piling up. */
+static void full_if_mostly_written(W *w)
+{
+	if (!w->track_valid || !w->nparent)
+		return;
+	uint64_t written = 0;
+	for (uint64_t i = 0; i < (w->tracked_pages + 63) / 64; i++)
+		written += (uint64_t)__builtin_popcountll(w->track.written[i]);
+	if (written * 2 < w->nparent)
+		return;
+	w->parent = NULL;
+	w->nparent = 0;
+	w->parent_seq = 0;
+	w->chain_len = 1;
+	w->parent_created_ns = 0;
+	w->track_valid = 0;
+}
+
 /* Map the parent image's page hashes; on any trouble the image is a full one. */
 static void load_parent(W *w)
 {
@@ -845,7 +1110,7 @@ static void load_parent(W *w)
 	w->parent_created_ns = hh.created_ns;
 }
 
-int kite_rt_dump(void)
+int kite_rt_dump(int mode)
 {
 	W w = { .fd = -1, .pmfd = -1, .hfd = -1 };
 	char tmp[KITE_IMG_MAX_PATH + 64], htmp[KITE_IMG_MAX_PATH + 64], recycle[KITE_IMG_MAX_PATH + 64];
@@ -882,6 +1147,17 @@ int kite_rt_dump(void)
 		err("cannot open /proc/self/pagemap", NULL, w.pmfd);
 		return w.pmfd;
 	}
+	w.zero_hash = kite_xxh64(w.zero, PAGE, 0);
+	w.drop = mode == KITE_MODE_CONTINUE;
+	/* first: the sooner the parent's memory is protected again, the fewer
+	 * pages it writes between the fork and the scan (images for a server
+	 * are always full: nothing to track for) */
+	uint64_t t0 = rs_mono_us();
+	if (!upload && kite_rt.track_on && kite_rt.forks && kite_rt_track_usable()) {
+		track_collect(&w);
+		full_if_mostly_written(&w);
+	}
+	uint64_t t1 = rs_mono_us();
 	kite_rt_image_path(tmp, sizeof tmp, kite_rt.seq, 1);
 	dir_file(htmp, sizeof htmp, ".ckpt-", kite_rt.seq, ".hashes.tmp");
 	if (upload) {
@@ -915,8 +1191,20 @@ write:
 	KiteImgEnd e = { .nrecords = w.nrec, .bytes = w.off, .digest = w.digest };
 	if ((rc = emit(&w, KITE_REC_END, &e, sizeof e, NULL, 0)) < 0)
 		goto fail;
+	uint64_t t2 = rs_mono_us();
 	if ((rc = upload ? kite_rt_upload_finish(&w.fd, w.up_pid, w.up_res, 1) : commit(&w)) < 0)
 		goto fail;
+	/* the image is written: the child's copy of the globals is its own now */
+	kite_rt.stat_read = w.read;
+	kite_rt.stat_hashed = w.hashed;
+	kite_rt.stat_trusted = w.trusted;
+	kite_rt.stat_tracked = !w.parent_seq ? 2 : w.track_valid;
+	kite_rt.stat_us[0] = t1 - t0;
+	kite_rt.stat_us[1] = t2 - t1;
+	kite_rt.stat_us[2] = rs_mono_us() - t2;
+	struct timespec cpu;
+	rs_clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	kite_rt.stat_us[3] = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
 	return 0;
 fail:
 	if (upload) {

@@ -119,6 +119,31 @@ void kite_rt_write_status(uint32_t seq, int ok, const char *image, const char *m
 		rs_str_num(&s, (long)kite_rt.cur_nonces[i]);
 	}
 	rs_str_add(&s, "\n");
+	if (ok && image) {
+		/* how the changed pages were found (tests and the bench read it) */
+		rs_str_add(&s, kite_rt.stat_tracked == 2 ? "dirty tracking none (a full image)"
+			       : kite_rt.stat_tracked ? "dirty tracking uffd-wp"
+						      : "dirty tracking hashes");
+		rs_str_add(&s, "\npages read ");
+		rs_str_num(&s, (long)kite_rt.stat_read);
+		rs_str_add(&s, " hashed ");
+		rs_str_num(&s, (long)kite_rt.stat_hashed);
+		rs_str_add(&s, " unread ");
+		rs_str_num(&s, (long)kite_rt.stat_trusted);
+		rs_str_add(&s, "\nchild_us scan ");
+		rs_str_num(&s, (long)kite_rt.stat_us[0]);
+		rs_str_add(&s, " write ");
+		rs_str_num(&s, (long)kite_rt.stat_us[1]);
+		rs_str_add(&s, " commit ");
+		rs_str_num(&s, (long)kite_rt.stat_us[2]);
+		rs_str_add(&s, " cpu ");
+		rs_str_num(&s, (long)kite_rt.stat_us[3]);
+		rs_str_add(&s, "\nparent_us prefork ");
+		rs_str_num(&s, (long)(kite_rt.t_clone_us - kite_rt.t_request_us));
+		rs_str_add(&s, " fork ");
+		rs_str_num(&s, (long)(kite_rt.t_child_us - kite_rt.t_clone_us));
+		rs_str_add(&s, "\n");
+	}
 	if (message && *message) {
 		rs_str_add(&s, "message ");
 		rs_str_add(&s, message);
@@ -472,6 +497,8 @@ static int scan_fds(uint32_t seq)
 		RsStr l = { lnk, 0, sizeof lnk };
 		rs_str_add(&l, "/proc/self/fd/");
 		rs_str_num(&l, fd);
+		if (kite_rt_track_owns_fd(fd))
+			continue; /* libckpt's own dirty tracking: not the program's */
 		if (rs_fstat(fd, &st) < 0)
 			continue; /* closed meanwhile */
 		long pl = rs_readlink(lnk, e->path, sizeof e->path - 1);
@@ -671,6 +698,16 @@ static void post_restart(void)
 	int back = wait_count(&kite_rt.threads_back, live_threads(), 5000);
 	if (back && ri->magic == KITE_RESTART_MAGIC && ri->restorer_end > ri->restorer_start)
 		rs_munmap(ri->restorer_start, ri->restorer_end - ri->restorer_start);
+	/* Dirty tracking starts afresh: the uffd and the fork counter's page
+	 * were not in the image (their old descriptor numbers may be the
+	 * program's now: not closed).  Memory is exactly the image we came
+	 * from: protected now, before any thread runs on, the next checkpoint
+	 * (whose parent that image is) can trust what stays unwritten. */
+	kite_rt.track_on = 0;
+	kite_rt.forks = NULL;
+	kite_rt_track_start();
+	if (kite_rt.track_on && back && kite_rt_track_protect_all() == 0)
+		kite_rt.track_seq = kite_rt.seq;
 	release_others();
 	kite_rt.proc.pid = ri->new_pid;
 	kite_rt.owner_pid = (int)ri->new_pid;
@@ -709,6 +746,7 @@ static void notify_parent_done(void)
 static void do_checkpoint(int mode)
 {
 	uint32_t seq = ++kite_rt.seq;
+	kite_rt.t_request_us = rs_mono_us();
 	kite_rt.errmsg[0] = 0;
 	kite_rt.proc.pid = (uint32_t)rs_getpid();
 	kite_rt.proc.tid = (uint32_t)rs_gettid();
@@ -743,6 +781,13 @@ static void do_checkpoint(int mode)
 		kite_rt.cur_chain_len = 1;
 	}
 
+	/* The program closed or replaced libckpt's tracking descriptors: start
+	 * tracking again (the next image is then found by hashing). */
+	if (kite_rt.track_on && !kite_rt_track_usable()) {
+		kite_rt.track_on = 0;
+		kite_rt_track_start();
+	}
+
 	if (kite_ctx_save(&kite_rt.proc.jmp)) {
 		post_restart();
 		return;
@@ -753,14 +798,18 @@ static void do_checkpoint(int mode)
 		kite_rt.proc.robust_head = head;
 		kite_rt.proc.robust_len = len;
 	}
+	kite_rt.t_clone_us = rs_mono_us();
 	long pid = rs_call5(SYS_clone, 0 /* no exit signal: invisible to wait() */, 0, 0, 0, 0);
 	if (pid == 0) {
+		kite_rt.t_child_us = rs_mono_us(); /* the child's own copy */
 		char image[KITE_IMG_MAX_PATH + 64];
-		/* A background checkpoint yields the CPU to the job; one the job
-		 * waits for (checkpoint and exit) does not. */
-		if (mode == KITE_MODE_CONTINUE)
-			rs_call3(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, 10);
-		int rc = kite_rt_dump();
+		/* A background checkpoint may yield the CPU to the job
+		 * (KITE_CKPT_CHILD_NICE); by default it does not: while the child
+		 * lives, every page the job writes is copied (~10 us each here),
+		 * so a starved child costs the job more than it spares it. */
+		if (mode == KITE_MODE_CONTINUE && kite_rt.child_nice)
+			rs_call3(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, kite_rt.child_nice);
+		int rc = kite_rt_dump(mode);
 		kite_rt_image_path(image, sizeof image, seq, 0);
 		kite_rt_write_status(seq, rc == 0, rc == 0 ? image : NULL, kite_rt.errmsg);
 		if (mode == KITE_MODE_CONTINUE)
@@ -775,6 +824,8 @@ static void do_checkpoint(int mode)
 	}
 	if (mode != KITE_MODE_EXIT)
 		release_others();
+	if (kite_rt.track_on)
+		kite_rt.track_seq = seq; /* its child scans (and so re-protects) our memory */
 	kite_rt.busy_pid = (int)pid;
 	kite_rt.busy_mode = mode;
 	kite_rt.busy_seq = seq;

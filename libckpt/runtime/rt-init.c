@@ -10,8 +10,12 @@
  *   KITE_CKPT_PID        only the process with this pid is checkpointed,
  *                        so that the job's own children stay untouched
  *   KITE_CKPT_SIGNAL, KITE_CKPT_EXIT_SIGNAL   signal numbers (12, 20)
+ *   KITE_CKPT_NO_UFFD    1: no userfaultfd dirty tracking (hash every page)
+ *   KITE_CKPT_CHILD_NICE nice value of background checkpoint children (0)
  */
 #include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
 #include <signal.h>
@@ -66,6 +70,39 @@ static void find_thread_identity(void)
 		}
 }
 
+/* libckpt's own writable data (kite_rt, the CRC tables …): the checkpoint
+ * child reads it to the end, so it never gives those pages back early. */
+static int find_self_data(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	uint64_t me = (uint64_t)(uintptr_t)&kite_rt, lo = ~0ull, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uint64_t s = info->dlpi_addr + ph->p_vaddr, e = s + ph->p_memsz;
+		if (s < lo)
+			lo = s;
+		if (e > hi)
+			hi = e;
+	}
+	if (me < lo || me >= hi)
+		return 0;
+	kite_rt.self_lo = lo & ~4095ull;
+	kite_rt.self_hi = (hi + 4095) & ~4095ull;
+	return 1;
+}
+
+/* The checkpoint child tells the pages the program wrote after the fork
+ * by their no longer being shared with it; a fork() of the program's own
+ * shares them again, so it counts forks (in a page the child sees). */
+static void count_fork(void)
+{
+	if (kite_rt.forks)
+		__atomic_add_fetch(kite_rt.forks, 1, __ATOMIC_SEQ_CST);
+}
+
 __attribute__((constructor)) static void kite_rt_init(void)
 {
 	/* Preloaded into a program that was relinked with its own runtime:
@@ -100,6 +137,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt.sig_rt = (int)env_long("KITE_CKPT_RT_SIGNAL", SIGRTMAX - 1);
 	kite_rt.interval_s = env_long("KITE_CKPT_INTERVAL", 0);
 	kite_rt.full_every = (int)env_long("KITE_CKPT_FULL_EVERY", 8);
+	kite_rt.child_nice = (int)env_long("KITE_CKPT_CHILD_NICE", 0);
 	const char *fault = getenv("KITE_FAULT"); /* tests walk failure points */
 	if (fault && strncmp(fault, "write:", 6) == 0) {
 		char *end;
@@ -112,6 +150,9 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt.timer_id = -1;
 	kite_rt.proc.restart_info_addr = (uint64_t)(uintptr_t)&kite_rt.restart_info;
 	find_thread_identity();
+	kite_rt.track_disabled = env_long("KITE_CKPT_NO_UFFD", 0) == 1;
+	dl_iterate_phdr(find_self_data, NULL);
+	pthread_atfork(count_fork, NULL, NULL);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -129,6 +170,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 		kite_rt.stack_top = (uint64_t)(uintptr_t)(stk + ssz + 4096);
 	}
 	kite_rt.owner_pid = getpid();
+	kite_rt_track_start();
 	kite_rt.active = 1;
 	kite_rt_start_timer();
 }

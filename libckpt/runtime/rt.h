@@ -6,6 +6,7 @@
  *               (fd scan, file snapshots, fork) and the post-restart path.
  *               Async-signal-safe: raw syscalls only.
  * rt-dump.c     the checkpoint child: writes the image.  Raw syscalls only.
+ * rt-track.c    dirty-page tracking (userfaultfd write-protect + PAGEMAP_SCAN).
  */
 #ifndef KITE_RT_H
 #define KITE_RT_H
@@ -44,6 +45,7 @@ typedef struct {
 	char libc_version[33];
 	uint32_t seq;
 	int full_every; /* a full image after this many in a chain (1: always full) */
+	int child_nice; /* nice value of a background checkpoint child (KITE_CKPT_CHILD_NICE, 0) */
 	uint32_t last_ok_seq;   /* newest image known committed (0: none) */
 	uint32_t last_chain_len;
 	uint32_t busy_seq, busy_chain_len;
@@ -105,7 +107,34 @@ typedef struct {
 	int ncallbacks;
 
 	KiteRestartInfo restart_info;
+
+	/* dirty tracking (rt-track.c) */
+	int track_on;              /* a working uffd (async write-protect) and pagemap fd */
+	int track_uffd, track_pmfd;
+	uint64_t track_uffd_dev, track_uffd_ino, track_pm_dev, track_pm_ino;
+	uint32_t track_seq;        /* the last checkpoint whose child scanned (0: none since start/restart) */
+	int track_disabled;        /* KITE_CKPT_NO_UFFD=1 */
+	volatile uint64_t *forks;  /* shared page: the program's fork() count (pthread_atfork) */
+	uint64_t self_lo, self_hi; /* libckpt's own writable data: never dropped by the child */
+	uint64_t stat_read, stat_hashed, stat_trusted; /* set by the child once its image is committed */
+	int stat_tracked; /* 0 hashes, 1 uffd-wp, 2 a full image */
+	uint64_t stat_us[4]; /* child: tracking scan, writing, commit (wall), CPU time */
+	uint64_t t_request_us, t_clone_us, t_child_us; /* the pause: request seen, clone called, child running */
 } KiteRt;
+
+typedef struct {
+	uint64_t start, end, categories;
+} KitePageRegion;
+
+/* The checkpoint child's view of what the parent wrote (rt-track.c). */
+typedef struct {
+	uint64_t *written;  /* bit per page of the tracked mappings: written since the last scan */
+	uint64_t *carry;    /* ... and written again after the fork: not to be trusted next time */
+	KitePageRegion *vec;
+	long veccap;
+	uint64_t *pm;       /* pagemap entries */
+	uint64_t pmcap;
+} KiteTrack;
 
 extern KiteRt kite_rt;
 
@@ -116,9 +145,18 @@ void kite_rt_write_status(uint32_t seq, int ok, const char *image, const char *m
 
 /* rt-dump.c: runs in the checkpoint child; returns 0 or -errno, and
  * leaves a message in kite_rt.errmsg (child's copy) on failure. */
-int kite_rt_dump(void);
+int kite_rt_dump(int mode);
 void kite_rt_image_path(char *buf, size_t cap, uint32_t seq, int tmp);
 
+/* rt-track.c */
+int kite_rt_track_init(int disabled);
+void kite_rt_track_start(void);
+int kite_rt_track_usable(void);
+int kite_rt_track_owns_fd(int fd);
+int kite_rt_track_register(uint64_t start, uint64_t end);
+int kite_rt_track_scan(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
+int kite_rt_track_after_fork_writes(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
+int kite_rt_track_protect_all(void); /* rt-dump.c: after a restart */
 /* rt-upload.c: images to a checkpoint server instead of the directory.
  * start: the uploader runs; returns the fd to write the image to (or
  * -errno) and its pid and report fd.  finish: with @ok wait for its

@@ -1,10 +1,13 @@
 /* compute: a memory-bound job for bench/ckpt.sh — passes over MIB MiB,
- * updating every element; prints its own run time.
+ * updating every element; prints its own run time, its CPU time and that
+ * of its (reaped) children — libckpt's checkpoint children, when run
+ * under `ckpt run`.
  * Usage: compute MIB PASSES */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 int main(int argc, char **argv)
@@ -25,7 +28,13 @@ int main(int argc, char **argv)
 			s += a[i] >> 60;
 		}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("elapsed_s %.3f sum %llu\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-	       (unsigned long long)s);
+	struct rusage self, children;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &children);
+#define CPU(r) ((double)(r).ru_utime.tv_sec + (double)(r).ru_stime.tv_sec + \
+		((double)(r).ru_utime.tv_usec + (double)(r).ru_stime.tv_usec) / 1e6)
+	printf("elapsed_s %.3f sum %llu cpu_s %.3f children_cpu_s %.3f\n",
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, (unsigned long long)s, CPU(self),
+	       CPU(children));
 	return 0;
 }
