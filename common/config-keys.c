@@ -127,8 +127,8 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "startd's own executable)"},
     {"checkpoint_dir", KITE_CONFIG_STRING, NULL,
      "one directory per checkpointed job (default STATE_DIR/checkpoints): its images, or with "
-     "ckpt_server only its caps, token and status; it must be the same path on every machine (and "
-     "without ckpt_server a shared one) for a job to resume on another"},
+     "ckpt_server only its caps, token and status; without ckpt_server, jobs resume on another "
+     "machine only from a directory both share"},
     {"ckpt_server", KITE_CONFIG_STRING, NULL,
      "HOST:PORT of the checkpoint server jobs' images go to (default: none, images stay in "
      "checkpoint_dir)"},

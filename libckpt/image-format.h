@@ -272,6 +272,7 @@ typedef struct {
 	uint32_t new_pid;
 	uint32_t restarts;
 	int64_t interval_s; /* `ckpt restart --interval`: the new periodic interval; < 0: keep */
+	char dir[KITE_IMG_MAX_PATH]; /* `ckpt restart --dir`: the program's directory here; "": keep */
 } KiteRestartInfo;
 
 #define KITE_RESTART_MAGIC 0x4b49544552535452ull

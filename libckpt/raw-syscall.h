@@ -100,6 +100,20 @@ static inline int rs_streq(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* Copy @src into @dst of @cap bytes, always terminated; returns 0, or -1
+ * (and copies nothing) if it does not fit. */
+static inline int rs_strlcpy(char *dst, const char *src, size_t cap)
+{
+	size_t n = 0;
+	while (src[n])
+		n++;
+	if (n >= cap)
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		dst[i] = src[i];
+	return 0;
+}
+
 static inline int rs_startswith(const char *s, const char *prefix)
 {
 	while (*prefix)

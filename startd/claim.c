@@ -619,9 +619,12 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 		gint64 every = 0;
 		kite_ad_get_int(c->job, "CheckpointInterval", &every);
 		g_autofree char *interval = g_strdup_printf("%" G_GINT64_FORMAT, MAX(every, 0));
-		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval, image, NULL};
-		const char *from_server[] = {ckpt,	 "restart", "--move", move, "--interval",
-					     interval, "--caps",  caps,	  NULL};
+		/* and its images, status, caps and uploader are in this
+		 * machine's directory for the job */
+		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval,
+					  "--ckpt-dir", c->ckpt_dir, image, NULL};
+		const char *from_server[] = {ckpt,	"restart",    "--move",	  move, "--interval", interval,
+					     "--ckpt-dir", c->ckpt_dir, "--caps", caps, NULL};
 		launch.command = c->server ? from_server : from_dir;
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;

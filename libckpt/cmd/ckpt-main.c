@@ -10,7 +10,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: ckpt run [--dir DIR] [--interval SECONDS] -- PROG [ARGS...]\n"
 	      "       ckpt now [--exit] [--dir DIR] [--timeout SECONDS] PID\n"
-	      "       ckpt restart [--move OLD=NEW] [--interval SECONDS] IMAGE|DIR\n"
+	      "       ckpt restart [--move OLD=NEW] [--interval SECONDS] [--ckpt-dir DIR] IMAGE|DIR\n"
 	      "       ckpt inspect [--summary] [--no-verify] IMAGE|DIR\n"
 	      "   with a checkpoint server (docs/ckpt-server.md; capabilities in a 0600 caps file):\n"
 	      "       ckpt run --server HOST:PORT [--lease DURATION] [--dir DIR] -- PROG [ARGS...]\n"

@@ -147,6 +147,7 @@ static gboolean check_vdso(KiteImage *img, GError **error)
  * the one it was checkpointed in). */
 static const char *move_old, *move_new;
 static const char *restart_interval; /* `--interval N`: the restarted program's new period */
+static const char *restart_dir; /* `--ckpt-dir DIR`: the restarted program's image directory here */
 
 static char *moved(const char *path)
 {
@@ -418,6 +419,14 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 			mv = argv[++i];
 		else if (strncmp(argv[i], "--move=", 7) == 0)
 			mv = argv[i] + 7;
+		if (strcmp(argv[i], "--ckpt-dir") == 0 && i + 1 < argc) {
+			if (argv[++i][0] != '/') {
+				fprintf(stderr, "ckpt restart: --ckpt-dir wants an absolute path, not '%s'\n", argv[i]);
+				return 2;
+			}
+			restart_dir = argv[i];
+			continue;
+		}
 		if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
 			char *end;
 			long v = strtol(argv[++i], &end, 10);
@@ -508,7 +517,7 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	umask((mode_t)img->process.umask);
 	g_auto(GStrv) fdv = g_strsplit(fdargs->str, " ", -1);
 	guint nfd = g_strv_length(fdv);
-	char **args = g_new0(char *, nfd + 7);
+	char **args = g_new0(char *, nfd + 9);
 	args[0] = "ckpt-restore";
 	for (guint i = 0; i < nfd; i++)
 		args[i + 1] = fdv[i];
@@ -521,6 +530,10 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	if (restart_interval) {
 		args[k++] = "--interval";
 		args[k++] = (char *)restart_interval;
+	}
+	if (restart_dir) {
+		args[k++] = "--dir";
+		args[k++] = (char *)restart_dir;
 	}
 	char *env[] = { NULL };
 	execve(restorer, args, env);

@@ -38,8 +38,16 @@ static gboolean parse_lease(const char *text, gint64 *out, const char *cmd)
 static gboolean kite_ckpt_server_caps(const char *caps_file, KiteCkptCaps *out, GError **error)
 {
 	const char *file = caps_file ? caps_file : g_getenv("KITE_CKPT_CAPS");
-	if (file && *file)
+	if (file && *file) {
+		/* A user token kept beside the caps file (the startd puts one
+		 * there for a job's uploader) is the one to use: the job's
+		 * environment may name the token of the machine it started on. */
+		g_autofree char *dir = g_path_get_dirname(file);
+		g_autofree char *token = g_build_filename(dir, "token", NULL);
+		if (!g_getenv("KITE_POOL_KEY_FILE") && g_file_test(token, G_FILE_TEST_IS_REGULAR))
+			g_setenv("KITE_TOKEN_FILE", token, TRUE);
 		return kite_ckpt_caps_load(file, out, error);
+	}
 	const char *r = g_getenv("KITE_CKPT_READ_CAP");
 	if (r && *r) {
 		memset(out, 0, sizeof *out);

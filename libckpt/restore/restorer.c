@@ -209,6 +209,8 @@ static char pathbuf[KITE_IMG_MAX_PATH];
 static char move_old[KITE_IMG_MAX_PATH], move_new[KITE_IMG_MAX_PATH];
 static uint32_t move_old_len, move_new_len;
 static int64_t new_interval = -1; /* `--interval N` */
+static char new_dir[KITE_IMG_MAX_PATH]; /* `--dir PATH` */
+static uint32_t new_dir_len;
 
 static uint32_t copy_arg(char *dst, const char *src)
 {
@@ -600,6 +602,10 @@ void restorer_main(long *sp)
 			i += 2;
 			continue;
 		}
+		if (rs_memeq(a, "--dir", 6) && i + 1 < argc) {
+			new_dir_len = copy_arg(new_dir, argv[++i]);
+			continue;
+		}
 		if (rs_memeq(a, "--interval", 11) && i + 1 < argc) {
 			a = argv[++i];
 			new_interval = rs_parse_dec(&a);
@@ -687,6 +693,7 @@ void restorer_main(long *sp)
 		ri->new_pid = (uint32_t)pid;
 		ri->restarts++;
 		ri->interval_s = new_interval;
+		memcpy(ri->dir, new_dir, new_dir_len + 1);
 	}
 	rs_close(imgfd);
 	for (int k = 0; k < nchain; k++)

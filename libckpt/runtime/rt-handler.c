@@ -694,6 +694,7 @@ static void restore_posix_timers(void)
 static void post_restart(void)
 {
 	KiteRestartInfo *ri = &kite_rt.restart_info;
+	int relocated = 0;
 	/* the other threads run restorer code until they are back here */
 	int back = wait_count(&kite_rt.threads_back, live_threads(), 5000);
 	if (back && ri->magic == KITE_RESTART_MAGIC && ri->restorer_end > ri->restorer_start)
@@ -724,9 +725,18 @@ static void post_restart(void)
 	restore_posix_timers(); /* first: they take back their own ids */
 	if (ri->magic == KITE_RESTART_MAGIC && ri->interval_s >= 0)
 		kite_rt.interval_s = ri->interval_s; /* `ckpt restart --interval` */
+	if (ri->magic == KITE_RESTART_MAGIC && ri->dir[0] && !rs_streq(ri->dir, kite_rt.dir)) {
+		/* `ckpt restart --dir`: this machine's directory for the
+		 * program's images (and status, caps, uploader); its earlier
+		 * images are elsewhere, so the next one is a full one */
+		kite_rt_upload_move(kite_rt.dir, ri->dir);
+		rs_strlcpy(kite_rt.dir, ri->dir, sizeof kite_rt.dir);
+		relocated = 1;
+	}
 	kite_rt_start_timer();
-	/* we are the image just written: the parent of the next one */
-	kite_rt.last_ok_seq = kite_rt.seq;
+	/* we are the image just written: the parent of the next one —
+	 * unless our images stayed in another directory */
+	kite_rt.last_ok_seq = relocated ? 0 : kite_rt.seq;
 	kite_rt.last_chain_len = kite_rt.cur_chain_len;
 	kite_rt.api_result = 1;
 	for (int i = 0; i < kite_rt.ncallbacks; i++)

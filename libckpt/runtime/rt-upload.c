@@ -54,6 +54,32 @@ __attribute__((constructor)) static void kite_rt_upload_init(void)
 	strcpy(up_caps, caps);
 }
 
+/* After a restart elsewhere (`ckpt restart --dir`): the caps file and
+ * the uploader link that were under @old are under @new_dir now.  Runs in
+ * the restored program (no libc). */
+static void move_path(char *path, size_t cap, const char *old, const char *new_dir)
+{
+	if (!path[0] || !rs_startswith(path, old))
+		return;
+	size_t n = 0;
+	while (old[n])
+		n++;
+	if (path[n] != '/')
+		return;
+	char buf[KITE_IMG_MAX_PATH];
+	RsStr s = { buf, 0, sizeof buf };
+	rs_str_add(&s, new_dir);
+	rs_str_add(&s, path + n);
+	if (s.len < sizeof buf - 1)
+		rs_strlcpy(path, buf, cap);
+}
+
+void kite_rt_upload_move(const char *old, const char *new_dir)
+{
+	move_path(up_caps, sizeof up_caps, old, new_dir);
+	move_path(up_prog, sizeof up_prog, old, new_dir);
+}
+
 int kite_rt_upload_active(void)
 {
 	return up_prog[0] != 0;

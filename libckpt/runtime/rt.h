@@ -162,6 +162,7 @@ int kite_rt_track_protect_all(void); /* rt-dump.c: after a restart */
  * -errno) and its pid and report fd.  finish: with @ok wait for its
  * commit (0, or -5 with kite_rt.errmsg set); without, kill it first. */
 int kite_rt_upload_active(void);
+void kite_rt_upload_move(const char *old, const char *new_dir);
 void kite_rt_upload_name(char *buf, size_t cap);
 int kite_rt_upload_start(int *out_pid, int *out_result);
 int kite_rt_upload_finish(int *fd, int pid, int result, int ok);

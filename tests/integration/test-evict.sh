@@ -108,9 +108,38 @@ wait_for 10 test -s srv/ckpt_server.addr || { fail "ckpt_server did not start" "
 SRV=$(cat srv/ckpt_server.addr)
 mkdir -m 1777 "$TMP/jobs"
 IMAGE_PREFIX=server:$SRV/
-evict_and_migrate server ws3 ws4 "checkpoint_dir: $TMP/jobs" "ckpt_server: $SRV"
+# (each machine its own job directory, at a path of its own: the restarted
+# program is told its new one)
+evict_and_migrate server ws3 ws4 "ckpt_server: $SRV"
 check_contains "server: the startd allocated the job's space as a pool daemon" "checkpoint space" "$(cat ws3/startd.log)"
 check_contains "server: and deleted it when the job ended" "deleted: the job ended" "$(cat ws4/startd.log)"
 check_not_contains "server: no committed image is left on the server" "committed" \
 	"$(KITE_POOL_KEY_FILE=$TMP/s/pool.key pool ckpt --ckpt-server "$SRV" ls 2>&1)"
+
+# 3. moved twice through the server: vacated from the machine it was
+# restarted on, it resumes from that second image (in a third sandbox,
+# with the second machine's files moved)
+start_startd ws5 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV"
+W5=$STARTD_PID
+printf 'executable: counter\narguments: ["%s", "50"]\noutput: count-twice.out\nerror: count-twice.err\n' $STEPS >twice.yaml
+ID=$(submit twice.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
+wait_for 15 status_is "$ID" R && wait_for 10 find_job
+sleep 1
+pool vacate "$ID" >/dev/null
+wait_for 15 status_is "$ID" I
+kill "$W5"; wait "$W5" 2>/dev/null
+start_startd ws6 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV"
+W6=$STARTD_PID
+if wait_for 15 grep -q "restarting the job" ws6/startd.log; then pass "twice: resumed on ws6"; else fail "twice: resumed on ws6" "$(q -a "$ID"; tail -5 ws6/startd.log)"; fi
+wait_for 10 status_is "$ID" R
+sleep 1
+pool vacate "$ID" >/dev/null
+if wait_for 15 bash -c "q -a -l $ID | grep -q 'NumCheckpoints = 2'"; then pass "twice: the second vacate's checkpoint is recorded"; else fail "twice: the second vacate's checkpoint is recorded" "$(q -a -l "$ID" | grep -i checkpoint; tail -5 ws6/startd.log)"; fi
+check_contains "twice: with the sandbox it was taken in" "LastCheckpointSandbox = \"$TMP/ws6/execute/" "$(q -a -l "$ID")"
+wait_for 15 status_is "$ID" I
+kill "$W6"; wait "$W6" 2>/dev/null
+start_startd ws7 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV"
+if wait_for 30 in_history "$ID"; then pass "twice: resumed on ws7 from ws6's image and completed"; else fail "twice: resumed on ws7 from ws6's image and completed" "$(q -a -l "$ID" | grep -i 'reason\|checkpoint'; tail -5 ws7/startd.log)"; fi
+check_not_contains "twice: no restart failed" "restart-failed" "$(q -a --history -l "$ID")"
+if cmp -s ref.txt count-twice.out; then pass "twice: output byte for byte that of an uninterrupted run"; else fail "twice: output byte for byte that of an uninterrupted run" "$(diff ref.txt count-twice.out | head -5)"; fi
 finish
