@@ -354,9 +354,21 @@ gboolean kite_job_cgroup_sample_memory(KiteJobCgroup *job)
 	g_autoptr(GArray) pids = leaf_pids(job->path);
 	guint64 total = 0, page = (guint64)sysconf(_SC_PAGESIZE);
 	for (guint i = 0; i < pids->len; i++) {
-		g_autofree char *statm = g_strdup_printf("/proc/%d/statm", g_array_index(pids, pid_t, i));
+		/* Proportional set size: pages shared between the job's
+		 * processes count once — libckpt's checkpoint child shares all
+		 * of the job's memory until either writes, and must not make the
+		 * job look twice its size.  Resident size where Pss is missing. */
+		pid_t pid = g_array_index(pids, pid_t, i);
+		g_autofree char *rollup = g_strdup_printf("/proc/%d/smaps_rollup", pid);
 		g_autofree char *text = NULL;
-		unsigned long long size, resident;
+		const char *pss = g_file_get_contents(rollup, &text, NULL, NULL) ? strstr(text, "\nPss:") : NULL;
+		unsigned long long kib, size, resident;
+		if (pss && sscanf(pss + 5, "%llu", &kib) == 1) {
+			total += kib * 1024;
+			continue;
+		}
+		g_autofree char *statm = g_strdup_printf("/proc/%d/statm", pid);
+		g_clear_pointer(&text, g_free);
 		if (g_file_get_contents(statm, &text, NULL, NULL) &&
 		    sscanf(text, "%llu %llu", &size, &resident) == 2)
 			total += resident * page;
