@@ -118,28 +118,28 @@ check_not_contains "server: no committed image is left on the server" "committed
 
 # 3. moved twice through the server: vacated from the machine it was
 # restarted on, it resumes from that second image (in a third sandbox,
-# with the second machine's files moved)
-start_startd ws5 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV"
-W5=$STARTD_PID
-printf 'executable: counter\narguments: ["%s", "50"]\noutput: count-twice.out\nerror: count-twice.err\n' $STEPS >twice.yaml
+# with the second machine's files moved).  Each owner comes back and stays
+# (`preempt: KeyboardBusy`: vacated at once), so the job cannot go back.
+come_back() { ( for i in $(seq 1 300); do touch "$1/activity"; sleep 0.1; done ) & PIDS+=($!); }
+start_startd ws5 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV" "preempt: KeyboardBusy"
+# (slower steps, same output: time for two moves even on a busy machine)
+printf 'executable: counter\narguments: ["%s", "250"]\noutput: count-twice.out\nerror: count-twice.err\n' $STEPS >twice.yaml
 ID=$(submit twice.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
-wait_for 15 status_is "$ID" R && wait_for 10 find_job
+wait_for 15 status_is "$ID" R && wait_for 10 bash -c "pgrep -f '^\./counter $STEPS 250$' >/dev/null"
 sleep 1
-pool vacate "$ID" >/dev/null
-wait_for 15 status_is "$ID" I
-kill "$W5"; wait "$W5" 2>/dev/null
-start_startd ws6 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV"
-W6=$STARTD_PID
-if wait_for 15 grep -q "restarting the job" ws6/startd.log; then pass "twice: resumed on ws6"; else fail "twice: resumed on ws6" "$(q -a "$ID"; tail -5 ws6/startd.log)"; fi
-wait_for 10 status_is "$ID" R
+come_back ws5
+if wait_for 15 status_is "$ID" I; then pass "twice: vacated from ws5"; else fail "twice: vacated from ws5" "$(q -a "$ID"; tail -5 ws5/startd.log)"; fi
+start_startd ws6 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV" "preempt: KeyboardBusy"
+if wait_for 15 grep -q "restarting the job" ws6/startd.log && wait_for 10 status_is "$ID" R; then pass "twice: resumed on ws6"; else fail "twice: resumed on ws6" "$(q -a "$ID"; tail -5 ws6/startd.log)"; fi
 sleep 1
-pool vacate "$ID" >/dev/null
+come_back ws6
 if wait_for 15 bash -c "q -a -l $ID | grep -q 'NumCheckpoints = 2'"; then pass "twice: the second vacate's checkpoint is recorded"; else fail "twice: the second vacate's checkpoint is recorded" "$(q -a -l "$ID" | grep -i checkpoint; tail -5 ws6/startd.log)"; fi
 check_contains "twice: with the sandbox it was taken in" "LastCheckpointSandbox = \"$TMP/ws6/execute/" "$(q -a -l "$ID")"
 wait_for 15 status_is "$ID" I
-kill "$W6"; wait "$W6" 2>/dev/null
 start_startd ws7 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckpt_server: $SRV"
-if wait_for 30 in_history "$ID"; then pass "twice: resumed on ws7 from ws6's image and completed"; else fail "twice: resumed on ws7 from ws6's image and completed" "$(q -a -l "$ID" | grep -i 'reason\|checkpoint'; tail -5 ws7/startd.log)"; fi
+if wait_for 40 in_history "$ID"; then pass "twice: resumed on ws7 from ws6's image and completed"; else fail "twice: resumed on ws7 from ws6's image and completed" "$(q -a -l "$ID" | grep -i 'reason\|checkpoint'; tail -5 ws7/startd.log)"; fi
 check_not_contains "twice: no restart failed" "restart-failed" "$(q -a --history -l "$ID")"
+check_contains "twice: three runs, on ws5, ws6 and ws7" "started slot1@ws5 started slot1@ws6 started slot1@ws7" \
+	"$(sqlite3 s/queue.db "SELECT event || ' ' || host FROM events WHERE cluster = ${ID%.*} AND event = 'started' ORDER BY rowid" | xargs)"
 if cmp -s ref.txt count-twice.out; then pass "twice: output byte for byte that of an uninterrupted run"; else fail "twice: output byte for byte that of an uninterrupted run" "$(diff ref.txt count-twice.out | head -5)"; fi
 finish
