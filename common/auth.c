@@ -250,3 +250,19 @@ gboolean kite_auth_peer_uid(int fd, uid_t *out_uid, GError **error)
 	*out_uid = cred.uid;
 	return TRUE;
 }
+
+char *kite_auth_find_token(char **out_path)
+{
+	const char *env = g_getenv("KITE_TOKEN");
+	if (env && *env)
+		return g_strstrip(g_strdup(env));
+	const char *file = g_getenv("KITE_TOKEN_FILE");
+	g_autofree char *path = file && *file ? g_strdup(file)
+					      : g_build_filename(g_get_user_config_dir(), "kite", "token", NULL);
+	char *text = NULL;
+	if (g_file_get_contents(path, &text, NULL, NULL))
+		return g_strstrip(text);
+	if (out_path)
+		*out_path = g_steal_pointer(&path);
+	return NULL;
+}

@@ -38,6 +38,12 @@ gboolean kite_auth_check_daemon_proof(GBytes *key, GBytes *nonce, const char *na
 
 /* A token for @user valid until @expiry (Unix seconds). */
 char *kite_auth_token_create(GBytes *key, const char *user, gint64 expiry);
+
+/* The user's token for TCP connections: $KITE_TOKEN, else the contents of
+ * the file $KITE_TOKEN_FILE, else of ~/.config/kite/token (stripped).
+ * NULL if none; then *@out_path (if given) is the file looked at, for the
+ * caller's message. */
+char *kite_auth_find_token(char **out_path);
 /* Verify @token at time @now; on success write the user name. */
 gboolean kite_auth_token_verify(GBytes *key, const char *token, gint64 now, char **out_user, GError **error);
 

@@ -46,25 +46,6 @@ const char *kite_ckpt_client_address(const KiteCkptClient *c)
 	return c->address;
 }
 
-static char *find_token(GError **error)
-{
-	const char *env = g_getenv("KITE_TOKEN");
-	if (env && *env)
-		return g_strstrip(g_strdup(env));
-	const char *file = g_getenv("KITE_TOKEN_FILE");
-	g_autofree char *def = g_build_filename(g_get_user_config_dir(), "kite", "token", NULL);
-	const char *path = file && *file ? file : def;
-	char *text = NULL;
-	if (!g_file_get_contents(path, &text, NULL, NULL)) {
-		kite_throw(error, KITE_ERROR_AUTH,
-			   "the checkpoint server needs credentials: set KITE_POOL_KEY_FILE (daemons), or KITE_TOKEN "
-			   "or KITE_TOKEN_FILE, or put a token in %s",
-			   path);
-		return NULL;
-	}
-	return g_strstrip(text);
-}
-
 KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GError **error)
 {
 	g_autoptr(GError) local = NULL;
@@ -80,8 +61,16 @@ KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GE
 		if (!key || !kite_conn_auth_daemon(conn, key, "ckpt-client", error))
 			return NULL;
 	} else {
-		g_autofree char *token = find_token(error);
-		if (!token || !kite_conn_auth_token(conn, token, error))
+		g_autofree char *where = NULL;
+		g_autofree char *token = kite_auth_find_token(&where);
+		if (!token) {
+			kite_throw(error, KITE_ERROR_AUTH,
+				   "the checkpoint server needs credentials: set KITE_POOL_KEY_FILE (daemons), or "
+				   "KITE_TOKEN or KITE_TOKEN_FILE, or put a token in %s",
+				   where);
+			return NULL;
+		}
+		if (!kite_conn_auth_token(conn, token, error))
 			return NULL;
 	}
 	KiteCkptClient *c = g_new0(KiteCkptClient, 1);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config-keys.h"
 #include "util.h"
 
@@ -19,26 +20,6 @@ const char *kite_cli_schedd_address(const char *option)
 	return KITE_DEFAULT_STATE_DIR "/schedd.sock";
 }
 
-static char *find_token(GError **error)
-{
-	const char *env = g_getenv("KITE_TOKEN");
-	if (env && *env)
-		return g_strstrip(g_strdup(env));
-	const char *file = g_getenv("KITE_TOKEN_FILE");
-	g_autofree char *def = g_build_filename(g_get_user_config_dir(), "kite", "token", NULL);
-	const char *path = file && *file ? file : def;
-	char *text = NULL;
-	if (!g_file_get_contents(path, &text, NULL, NULL)) {
-		kite_throw(
-		    error, KITE_ERROR_AUTH,
-		    "a TCP connection needs a token: set KITE_TOKEN or KITE_TOKEN_FILE, or put one in %s "
-		    "(an admin makes one with `pool token create --user NAME`)",
-		    path);
-		return NULL;
-	}
-	return g_strstrip(text);
-}
-
 KiteConn *kite_cli_connect(const char *option, GError **error)
 {
 	const char *address = kite_cli_schedd_address(option);
@@ -50,9 +31,15 @@ KiteConn *kite_cli_connect(const char *option, GError **error)
 		return NULL;
 	}
 	if (!kite_conn_is_unix(conn)) {
-		g_autofree char *token = find_token(error);
-		if (!token)
+		g_autofree char *where = NULL;
+		g_autofree char *token = kite_auth_find_token(&where);
+		if (!token) {
+			kite_throw(error, KITE_ERROR_AUTH,
+				   "a TCP connection needs a token: set KITE_TOKEN or KITE_TOKEN_FILE, or put one in "
+				   "%s (an admin makes one with `pool token create --user NAME`)",
+				   where);
 			return NULL;
+		}
 		if (!kite_conn_auth_token(conn, token, error))
 			return NULL;
 	}
