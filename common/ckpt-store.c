@@ -553,6 +553,13 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 		ok = ok && recv_chunks(c, m, &k, &done, &off, error);
 		inflight--;
 	}
+	/* a connection lost mid-image: say how far it got (a chunk the
+	 * server refused, or one that failed here, is named already) */
+	if (!ok && error && *error && (*error)->code == KITE_ERROR_IO)
+		g_prefix_error(error,
+			       "image %s: the download stopped after %" G_GUINT64_FORMAT " of %u chunks (%" G_GUINT64_FORMAT
+			       " of %" G_GUINT64_FORMAT " bytes): ",
+			       m->id, done, m->chunks->len, off, m->total);
 	if (!sink_close(&k, off, ok ? error : NULL) || !ok)
 		return FALSE;
 	if (out_bytes)
