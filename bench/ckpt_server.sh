@@ -95,21 +95,23 @@ floor_ms() {
 	case $1 in
 	tmpfs) s=$(now_ns); dd if=/dev/zero of="$D/floor" bs=4M count=256 status=none; e=$(now_ns); rm -f "$D/floor" ;;
 	tcp)
-		local port=$((20000 + RANDOM % 20000))
+		# the receiver binds port 0 and says which it got; both sides
+		# give up after 60 s (a run once hung here on a port in use)
 		python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); print("up", flush=True)
-c, _ = s.accept(); n = 0; b = bytearray(1 << 22); v = memoryview(b)
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); s.settimeout(60)
+print("port", s.getsockname()[1], flush=True)
+c, _ = s.accept(); c.settimeout(60); n = 0; b = bytearray(1 << 22); v = memoryview(b)
 while True:
     r = c.recv_into(v)
     if not r: break
     n += r
-print(n)' "$port" >floor-rx.txt &
+print(n)' >floor-rx.txt &
 		local rx=$!
-		wait_for floor-rx.txt up
+		wait_for floor-rx.txt port
+		local port=$(sed -n 's/^port //p' floor-rx.txt)
 		s=$(now_ns)
-		python3 -c '
+		timeout 60 python3 -c '
 import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); b = bytes(1 << 22)
 for _ in range(256): c.sendall(b)
