@@ -26,8 +26,11 @@
 #define BATCH_BYTES (8u << 20)
 #define REGION_BYTES (BATCH_BYTES + 2 * KITE_CHUNK_MAX) /* one batch and what was read past it */
 #define PUT_BYTES (4u << 20)
-#define GET_BYTES (8u << 20)
-#define GETS_AHEAD 3
+/* Downloads ask for 2 MiB at a time, six requests ahead: the server
+ * builds a small reply while the previous ones drain, and each stays in
+ * its caches (8 MiB, three ahead: 15-30 % slower, more server CPU). */
+#define GET_BYTES (2u << 20)
+#define GETS_AHEAD 6
 
 struct _KiteCkptClient {
 	KiteConn *conn;
