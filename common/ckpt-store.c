@@ -510,8 +510,8 @@ static gboolean sink_close(Sink *k, guint64 total, GError **error)
 
 /* One CKPT_CHUNKS reply for chunks [*done, ...), received into the sink
  * at image offset @off and checked chunk by chunk. */
-static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, guint64 *done, guint64 *off,
-			    GError **error)
+static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, KiteImageCheck *check, guint64 *done,
+			    guint64 *off, GError **error)
 {
 	KiteWireHeader h;
 	if (!kite_conn_recv_header(c->conn, &h, error))
@@ -549,12 +549,14 @@ static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, g
 		pos += ref->len;
 		(*done)++;
 	}
+	/* the image's own checksums, while the reply is in the caches */
+	kite_image_check_feed(check, data, h.length);
 	*off += h.length;
 	return sink_done(k, data, h.length, error);
 }
 
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
-				   GError **error)
+				   gboolean *out_image_checked, GError **error)
 {
 	g_autoptr(GVariant) r =
 	    kite_conn_call(c->conn, KITE_MSG_CKPT_READ, g_variant_new("(s)", read_cap), KITE_MSG_CKPT_MANIFEST, error);
@@ -568,6 +570,8 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 		return FALSE;
 	Sink k = {0};
 	sink_open(&k, fd, m->total);
+	KiteImageCheck check;
+	kite_image_check_init(&check);
 	guint64 next = 0, done = 0, off = 0;
 	guint inflight = 0;
 	gboolean ok = TRUE;
@@ -576,7 +580,7 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 			ok = send_get(c, read_cap, m, &next, error);
 			inflight++;
 		}
-		ok = ok && recv_chunks(c, m, &k, &done, &off, error);
+		ok = ok && recv_chunks(c, m, &k, &check, &done, &off, error);
 		inflight--;
 	}
 	/* a connection lost mid-image: say how far it got (a chunk the
@@ -590,6 +594,8 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 		return FALSE;
 	if (out_bytes)
 		*out_bytes = off;
+	if (out_image_checked)
+		*out_image_checked = kite_image_check_passed(&check);
 	return TRUE;
 }
 

@@ -59,7 +59,7 @@ static gboolean kite_ckpt_server_caps(const char *caps_file, KiteCkptCaps *out, 
 }
 
 int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
-			   GError **error)
+			   gboolean *out_checked, GError **error)
 {
 	g_auto(KiteCkptCaps) caps = {0};
 	g_autofree char *dir_caps = dir ? g_build_filename(dir, "server.caps", NULL) : NULL;
@@ -77,7 +77,7 @@ int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char
 	int fd = memfd_create("kite-image", MFD_CLOEXEC);
 	if (fd < 0)
 		return kite_throw_errno(error, "memfd_create"), -1;
-	if (!kite_ckpt_client_download(c, caps.read, fd, NULL, error)) {
+	if (!kite_ckpt_client_download(c, caps.read, fd, NULL, out_checked, error)) {
 		close(fd);
 		return -1;
 	}
@@ -208,7 +208,7 @@ static int cmd_download(int argc, char **argv)
 		return 1;
 	}
 	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, 60, &error);
-	gboolean ok = c && kite_ckpt_client_download(c, caps.read, fd, NULL, &error);
+	gboolean ok = c && kite_ckpt_client_download(c, caps.read, fd, NULL, NULL, &error);
 	if (ok && tmp && (fsync(fd) < 0 || rename(tmp, out) < 0)) {
 		kite_throw_errno(&error, "write %s", out);
 		ok = FALSE;
