@@ -769,12 +769,16 @@ static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *resul
 				    gboolean is_admin, GError **error)
 {
 	g_autoptr(sqlite3_stmt) get = prepare(q, "SELECT ad FROM jobs WHERE cluster = ? AND proc = ?", error);
-	g_autoptr(sqlite3_stmt) set = prepare(
-	    q,
-	    "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END WHERE cluster = ? AND proc = ?",
-	    error);
-	if (!get || !set)
+	g_autoptr(sqlite3_stmt) set = prepare(q,
+					      "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END, "
+					      "cmd = COALESCE(?, cmd) WHERE cluster = ? AND proc = ?",
+					      error);
+	g_autoptr(sqlite3_stmt) get_cluster = prepare(q, "SELECT ad FROM clusters WHERE cluster = ?", error);
+	if (!get || !set || !get_cluster)
 		return FALSE;
+	/* `q`'s CMD column (executable and arguments) is stored with the job:
+	 * editing the arguments stores it again (Cmd itself is fixed). */
+	gboolean shows_in_cmd = g_ascii_strcasecmp(attr, "Arguments") == 0;
 	for (guint i = 0; i < targets->len; i++) {
 		Target *t = &g_array_index(targets, Target, i);
 		KiteActResult r = {.id = t->id, .ok = FALSE};
@@ -794,11 +798,25 @@ static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *resul
 			pad = kite_ad_new();
 		kite_ad_set(pad, attr, e);
 		g_autofree char *text = kite_ad_to_text(pad);
+		g_autofree char *cmd = NULL;
+		if (shows_in_cmd) {
+			sqlite3_reset(get_cluster);
+			sqlite3_bind_int64(get_cluster, 1, t->id.cluster);
+			g_autoptr(KiteAd) full = NULL;
+			if (sqlite3_step(get_cluster) == SQLITE_ROW)
+				full = kite_ad_parse((const char *)sqlite3_column_text(get_cluster, 0), NULL);
+			if (!full)
+				full = kite_ad_new();
+			for (guint a = 0; a < kite_ad_size(pad); a++)
+				kite_ad_set(full, kite_ad_name_at(pad, a), kite_ad_expr_at(pad, a));
+			cmd = command_line(full);
+		}
 		sqlite3_bind_text(set, 1, text, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(set, 2, is_prio);
 		sqlite3_bind_int64(set, 3, prio);
-		sqlite3_bind_int64(set, 4, t->id.cluster);
-		sqlite3_bind_int64(set, 5, t->id.proc);
+		sqlite3_bind_text(set, 4, cmd, -1, SQLITE_TRANSIENT); /* NULL: unchanged */
+		sqlite3_bind_int64(set, 5, t->id.cluster);
+		sqlite3_bind_int64(set, 6, t->id.proc);
 		if (!step_done(q, set, error))
 			return FALSE;
 		r.ok = TRUE;

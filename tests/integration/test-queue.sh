@@ -66,6 +66,10 @@ out=$(pool edit 1.2 JobPrio 7); rc=$?
 check_status "pool edit" 0 $rc
 check_eq "pool edit output" "job 1.2: JobPrio set" "$out"
 check_contains "edited priority shows in q" "1.2" "$(q | awk '$7 == 7')"
+out=$(pool edit 1.2 Arguments '"goodbye 1.2"'); rc=$?
+check_status "pool edit Arguments" 0 $rc
+check_eq "q's CMD shows the edited arguments" "echo goodbye 1.2" "$(q 1.2 | awk '$1 == "1.2" { sub(/.* echo /, "echo "); print }')"
+check_eq "q -l shows the edited arguments" 'Arguments = "goodbye 1.2"' "$(q -l 1.2 | grep '^Arguments = ')"
 out=$(pool edit 1.2 Owner '"mallory"' 2>&1); rc=$?
 check_status "editing Owner is refused" 1 $rc
 check_eq "editing Owner says why" "pool: \`Owner\` is maintained by the schedd and cannot be edited" "$out"
