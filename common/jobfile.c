@@ -175,7 +175,7 @@ typedef struct {
 	const KiteYamlDoc *doc;
 	/* Nodes whose values need the file system or initial_dir; checked
 	 * after every key has been read. */
-	const KiteYamlNode *executable, *initial_dir, *input, *output, *error_file;
+	const KiteYamlNode *executable, *initial_dir, *input, *output, *error_file, *log;
 	const KiteYamlNode *transfer_node;
 	GArray *transfer; /* KiteYamlItem */
 	char *arguments;
@@ -220,8 +220,10 @@ static gboolean key_path(JobParse *jp, const char *key, const KiteYamlNode *valu
 		jp->input = value;
 	else if (g_str_equal(key, "output"))
 		jp->output = value;
-	else
+	else if (g_str_equal(key, "error"))
 		jp->error_file = value;
+	else
+		jp->log = value;
 	return TRUE;
 }
 
@@ -446,6 +448,7 @@ static const struct {
     {"input", key_path},
     {"output", key_path},
     {"error", key_path},
+    {"log", key_path},
     {"transfer_input_files", key_transfer},
     {"initial_dir", key_path},
     {"requirements", key_expr},
@@ -524,6 +527,18 @@ static gboolean check_input(const KiteYamlDoc *doc, const KiteYamlNode *node, gs
 	if (offset > 0)
 		return kite_yaml_throw_inside(error, doc, node, offset, "%s `%s` %s", what, path, why);
 	return kite_yaml_throw(error, doc, node, "%s `%s` %s", what, path, why);
+}
+
+/* The event log's directory must exist (checked for proc 0 when the
+ * path has no other macros): the schedd appends to the file, as the
+ * job's owner, from the first event on. */
+static gboolean check_log_dir(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *tmpl, GError **error)
+{
+	g_autofree char *path = macro_expand(tmpl, FALSE, 0, 0);
+	g_autofree char *dir = g_path_get_dirname(path);
+	if (strstr(dir, "$(") || g_file_test(dir, G_FILE_TEST_IS_DIR))
+		return TRUE;
+	return kite_yaml_throw(error, doc, node, "the directory of log file `%s` does not exist", path);
 }
 
 /* ---- the template ad ------------------------------------------------------ */
@@ -608,6 +623,9 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		return NULL;
 	g_autofree char *out = jp->output ? template_path(jp->output->value, iwd) : NULL;
 	g_autofree char *err = jp->error_file ? template_path(jp->error_file->value, iwd) : NULL;
+	g_autofree char *log = jp->log ? template_path(jp->log->value, iwd) : NULL;
+	if (log && !check_log_dir(doc, jp->log, log, error))
+		return NULL;
 
 	g_autoptr(GString) transfer = NULL;
 	if (jp->transfer && jp->transfer->len > 0) {
@@ -637,6 +655,8 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		kite_ad_set_string(ad, "Out", out);
 	if (err)
 		kite_ad_set_string(ad, "Err", err);
+	if (log)
+		kite_ad_set_string(ad, "UserLog", log);
 	if (transfer)
 		kite_ad_set_string(ad, "TransferInput", transfer->str);
 	kite_ad_set_int(ad, "RequestCpus", jp->request_cpus);

@@ -160,6 +160,26 @@ char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id);
 typedef void (*KiteQueueEventFunc)(gint64 time, const char *event, const char *host, const char *detail,
 				   gpointer data);
 
+/* An event of a job that has an event log (job file key `log`). */
+typedef struct {
+	gint64 row; /* the event's position in the table, increasing */
+	KiteJobId id;
+	gint64 time;
+	const char *event, *host, *detail;
+	const char *owner, *path; /* the job's owner and its event log */
+} KiteLoggedEvent;
+typedef void (*KiteQueueLoggedEventFunc)(const KiteLoggedEvent *ev, gpointer data);
+/* The events recorded at rows (@after, @upto] of jobs with an event log,
+ * oldest first, at most @limit (for the event-log writer, userlog.c). */
+gboolean kite_queue_logged_events(KiteQueue *q, gint64 after, gint64 upto, guint limit, KiteQueueLoggedEventFunc func,
+				  gpointer data, GError **error);
+/* The position of the newest event (0: none). */
+gint64 kite_queue_last_event(KiteQueue *q);
+/* A number kept in the queue's meta table under @key (not one of the
+ * queue's own keys), or @fallback. */
+gint64 kite_queue_meta_get(KiteQueue *q, const char *key, gint64 fallback);
+gboolean kite_queue_meta_set(KiteQueue *q, const char *key, gint64 value, GError **error);
+
 /* Every recorded event of job @id, oldest first. */
 gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
 			       GError **error);
