@@ -181,6 +181,7 @@ typedef struct {
 	char *arguments;
 	char *environment;
 	KiteExpr *requirements, *rank;
+	KiteExpr *periodic_hold, *periodic_release, *periodic_remove;
 	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
 	const char *checkpoint_mode;
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
@@ -193,6 +194,9 @@ static void job_parse_clear(JobParse *jp)
 	g_clear_pointer(&jp->environment, g_free);
 	g_clear_pointer(&jp->requirements, kite_expr_unref);
 	g_clear_pointer(&jp->rank, kite_expr_unref);
+	g_clear_pointer(&jp->periodic_hold, kite_expr_unref);
+	g_clear_pointer(&jp->periodic_release, kite_expr_unref);
+	g_clear_pointer(&jp->periodic_remove, kite_expr_unref);
 }
 
 typedef gboolean (*KeyHandler)(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error);
@@ -350,7 +354,11 @@ static gboolean key_expr(JobParse *jp, const char *key, const KiteYamlNode *valu
 		return FALSE;
 	if (!kite_yaml_get_expr(jp->doc, value, key, &e, error))
 		return FALSE;
-	KiteExpr **slot = g_str_equal(key, "requirements") ? &jp->requirements : &jp->rank;
+	KiteExpr **slot = g_str_equal(key, "requirements")	  ? &jp->requirements
+			  : g_str_equal(key, "rank")		  ? &jp->rank
+			  : g_str_equal(key, "periodic_hold")	  ? &jp->periodic_hold
+			  : g_str_equal(key, "periodic_release") ? &jp->periodic_release
+								  : &jp->periodic_remove;
 	g_clear_pointer(slot, kite_expr_unref);
 	*slot = e;
 	return TRUE;
@@ -453,6 +461,9 @@ static const struct {
     {"initial_dir", key_path},
     {"requirements", key_expr},
     {"rank", key_expr},
+    {"periodic_hold", key_expr},
+    {"periodic_release", key_expr},
+    {"periodic_remove", key_expr},
     {"request_cpus", key_int},
     {"request_memory", key_size},
     {"request_disk", key_size},
@@ -665,6 +676,12 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	kite_ad_set(ad, "Requirements", requirements);
 	if (jp->rank)
 		kite_ad_set(ad, "Rank", jp->rank);
+	if (jp->periodic_hold)
+		kite_ad_set(ad, "PeriodicHold", jp->periodic_hold);
+	if (jp->periodic_release)
+		kite_ad_set(ad, "PeriodicRelease", jp->periodic_release);
+	if (jp->periodic_remove)
+		kite_ad_set(ad, "PeriodicRemove", jp->periodic_remove);
 	kite_ad_set_int(ad, "JobPrio", jp->priority);
 	kite_ad_set_string(ad, "CheckpointMode", jp->checkpoint_mode);
 	if (jp->checkpoint_interval > 0)

@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 	g_autofree char *submit_host = g_strdup_printf("schedd@%s", g_get_host_name());
 	KiteUserLog *userlog = kite_userlog_new(s.queue, submit_host);
 	g_timeout_add(250, kite_userlog_flush_source, userlog);
+	double pi = kite_config_get_duration(s.config, "periodic_expr_interval");
+	g_timeout_add((guint)CLAMP(pi * 1000, 100, 3600 * 1000), kite_schedd_periodic, &s);
 	double ni = kite_config_get_duration(s.config, "negotiator_interval");
 	g_timeout_add((guint)CLAMP(ni * 1000, 100, 3600 * 1000), kite_schedd_negotiate, &s);
 	g_message("ready (state in %s)", s.state_dir);

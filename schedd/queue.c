@@ -633,6 +633,14 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				   const char *requester, gboolean is_admin, const char *reason,
 				   GError **error);
 
+gboolean kite_queue_act_periodic(KiteQueue *q, KiteJobAction action, const KiteJobId *id, const char *reason,
+				 GArray **out_results, GError **error)
+{
+	g_return_val_if_fail(action == KITE_ACTION_REMOVE || action == KITE_ACTION_HOLD || action == KITE_ACTION_RELEASE,
+			     FALSE);
+	return kite_queue_act(q, action, id, 1, NULL, TRUE, reason, out_results, error);
+}
+
 gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids, guint n_ids,
 			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
 			GError **error)
@@ -659,8 +667,10 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				   GError **error)
 {
 	gint64 now = kite_now_wall();
+	/* No requester: the schedd itself, for a job's periodic expression
+	 * (Condor's HoldReasonCode 3; the reason says which expression). */
 	g_autoptr(sqlite3_stmt) hold = prepare(q,
-					       "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = 1, "
+					       "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = ?, "
 					       "entered_status = ? WHERE cluster = ? AND proc = ?",
 					       error);
 	g_autoptr(sqlite3_stmt) release = prepare(q,
@@ -703,11 +713,13 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				r.message = g_strdup_printf("job %s is already held", name);
 			else {
 				const char *why = reason && *reason ? reason : "held by user";
-				g_autofree char *full = g_strdup_printf("%s (by %s)", why, requester);
+				g_autofree char *full =
+				    requester ? g_strdup_printf("%s (by %s)", why, requester) : g_strdup(why);
 				sqlite3_bind_text(hold, 1, full, -1, SQLITE_TRANSIENT);
-				sqlite3_bind_int64(hold, 2, now);
-				sqlite3_bind_int64(hold, 3, t->id.cluster);
-				sqlite3_bind_int64(hold, 4, t->id.proc);
+				sqlite3_bind_int(hold, 2, requester ? 1 : 3);
+				sqlite3_bind_int64(hold, 3, now);
+				sqlite3_bind_int64(hold, 4, t->id.cluster);
+				sqlite3_bind_int64(hold, 5, t->id.proc);
 				if (!step_done(q, hold, error) || !insert_event(q, &t->id, "held", "", full, error))
 					return FALSE;
 				r.ok = TRUE;
@@ -721,8 +733,9 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				sqlite3_bind_int64(release, 1, now);
 				sqlite3_bind_int64(release, 2, t->id.cluster);
 				sqlite3_bind_int64(release, 3, t->id.proc);
-				g_autofree char *by = g_strdup_printf("%s (by %s)", reason && *reason ? reason : "released by user",
-								      requester);
+				const char *why = reason && *reason ? reason : "released by user";
+				g_autofree char *by =
+				    requester ? g_strdup_printf("%s (by %s)", why, requester) : g_strdup(why);
 				if (!step_done(q, release, error) || !insert_event(q, &t->id, "released", "", by, error))
 					return FALSE;
 				r.ok = TRUE;
@@ -732,7 +745,7 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 			g_autoptr(KiteExpr) why =
 			    kite_expr_new_string(reason && *reason ? reason : "removed by user");
 			g_autofree char *why_text = kite_expr_to_string(why);
-			g_autoptr(KiteExpr) by = kite_expr_new_string(requester);
+			g_autoptr(KiteExpr) by = kite_expr_new_string(requester ? requester : "schedd");
 			g_autofree char *by_text = kite_expr_to_string(by);
 			g_autofree char *extra =
 			    g_strdup_printf("RemoveReason = %s\nRemovedBy = %s\n", why_text, by_text);
@@ -745,8 +758,9 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				return FALSE;
 			sqlite3_bind_int64(del, 1, t->id.cluster);
 			sqlite3_bind_int64(del, 2, t->id.proc);
-			g_autofree char *what = g_strdup_printf("%s (by %s)", reason && *reason ? reason : "removed by user",
-								requester);
+			const char *why_removed = reason && *reason ? reason : "removed by user";
+			g_autofree char *what = requester ? g_strdup_printf("%s (by %s)", why_removed, requester)
+							  : g_strdup(why_removed);
 			if (!step_done(q, del, error) || !forget_secrets(q, &t->id, error) ||
 			    !insert_event(q, &t->id, "removed", "", what, error))
 				return FALSE;

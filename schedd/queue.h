@@ -91,6 +91,12 @@ gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids
 			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
 			GError **error);
 
+/* The same for one job, by the schedd itself because the job's own
+ * periodic expression said so (periodic.c): held with Condor's
+ * HoldReasonCode 3, and @reason (which expression) without "by". */
+gboolean kite_queue_act_periodic(KiteQueue *q, KiteJobAction action, const KiteJobId *id, const char *reason,
+				 GArray **out_results, GError **error);
+
 /* Set @attr to @expr_text on the jobs @ids.  Refuses attributes the
  * schedd owns (Owner, ClusterId, ProcId, JobStatus, QDate, …). */
 gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const char *attr,
