@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	g_autofree char *v1 = eval_text(e);
 	g_autofree char *v2 = eval_text(again);
-	kite_fuzz_require(strcmp(v1, v2) == 0, "<%s> and its print <%s> evaluate alike: %s vs %s", text, printed,
+	/* time() may tick between the two */
+	kite_fuzz_require(strstr(printed, "time()") || strcmp(v1, v2) == 0, "<%s> and its print <%s> evaluate alike: %s vs %s", text, printed,
 			  v1, v2);
 
 	g_autoptr(GPtrArray) conj = kite_expr_conjuncts(e);
