@@ -73,13 +73,25 @@ gboolean kite_schedd_periodic(gpointer schedd)
 		has_one = kite_expr_parse("PeriodicHold =!= undefined || PeriodicRelease =!= undefined || "
 					  "PeriodicRemove =!= undefined",
 					  NULL, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GArray) candidates = kite_queue_periodic_candidates(s->queue, &error);
+	if (!candidates || candidates->len == 0) {
+		if (error)
+			g_message("periodic expressions: %s", error->message);
+		return G_SOURCE_CONTINUE;
+	}
 	g_autoptr(GArray) due = g_array_new(FALSE, TRUE, sizeof(Due));
 	g_array_set_clear_func(due, due_clear);
-	KiteQueueFilter filter = {.constraint = has_one, .full_ad = TRUE};
-	g_autoptr(GError) error = NULL;
-	if (!kite_queue_query(s->queue, &filter, check_job, due, &error)) {
-		g_message("periodic expressions: %s", error->message);
-		return G_SOURCE_CONTINUE;
+	/* in slices: a query names at most 10,000 jobs */
+	for (guint at = 0; at < candidates->len; at += 5000) {
+		KiteQueueFilter filter = {.ids = &g_array_index(candidates, KiteJobId, at),
+					  .n_ids = MIN(5000, candidates->len - at),
+					  .constraint = has_one,
+					  .full_ad = TRUE};
+		if (!kite_queue_query(s->queue, &filter, check_job, due, &error)) {
+			g_message("periodic expressions: %s", error->message);
+			return G_SOURCE_CONTINUE;
+		}
 	}
 	for (guint i = 0; i < due->len; i++) {
 		const Due *d = &g_array_index(due, Due, i);

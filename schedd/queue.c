@@ -1120,6 +1120,30 @@ gboolean kite_queue_logged_events(KiteQueue *q, gint64 after, gint64 upto, guint
 	return rc == SQLITE_DONE || db_error(q, error, "read job events");
 }
 
+GArray *kite_queue_periodic_candidates(KiteQueue *q, GError **error)
+{
+	/* Text search, not ads: most queues have no such job, and building
+	 * 100,000 full ads every minute to find out would stall the loop. */
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q,
+		    "SELECT j.cluster, j.proc FROM jobs j JOIN clusters c ON c.cluster = j.cluster "
+		    "WHERE instr(c.ad, 'Periodic') > 0 OR instr(j.ad, 'Periodic') > 0",
+		    error);
+	if (!st)
+		return NULL;
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(KiteJobId));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		KiteJobId id = {.cluster = sqlite3_column_int64(st, 0), .proc = sqlite3_column_int64(st, 1)};
+		g_array_append_val(ids, id);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(q, error, "find jobs with periodic expressions");
+		return NULL;
+	}
+	return g_steal_pointer(&ids);
+}
+
 gint64 kite_queue_last_event(KiteQueue *q)
 {
 	return scalar(q, "SELECT coalesce(max(rowid), 0) FROM events", NULL);

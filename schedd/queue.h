@@ -179,6 +179,9 @@ typedef void (*KiteQueueLoggedEventFunc)(const KiteLoggedEvent *ev, gpointer dat
  * oldest first, at most @limit (for the event-log writer, userlog.c). */
 gboolean kite_queue_logged_events(KiteQueue *q, gint64 after, gint64 upto, guint limit, KiteQueueLoggedEventFunc func,
 				  gpointer data, GError **error);
+/* The jobs in the queue that may have periodic expressions (their ads
+ * mention one; the caller evaluates), for periodic.c. */
+GArray *kite_queue_periodic_candidates(KiteQueue *q, GError **error);
 /* The position of the newest event (0: none). */
 gint64 kite_queue_last_event(KiteQueue *q);
 /* A number kept in the queue's meta table under @key (not one of the

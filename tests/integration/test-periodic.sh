@@ -63,6 +63,13 @@ CALM=$(submit_id calm.yaml)
 sleep 1.5
 check_eq "a job whose expressions are false stays idle" "I" "$(status_of "$CALM")"
 
+# ---- many jobs: evaluated in slices (a query names at most 10,000) ----
+printf 'executable: /bin/true\nrequirements: false\nperiodic_hold: ProcId %% 1000 == 7\nqueue: 12000\n' >many.yaml
+MANY=$(submit_id many.yaml)
+if wait_for 10 bash -c "[ \$(q --held | grep -c '^${MANY%.*}\.') = 12 ]"; then pass "12 of 12,000 jobs held, the last beyond the first 10,000"; else fail "12 of 12,000 jobs held" "$(q --held | tail -3)"; fi
+check_contains "including 11007" "${MANY%.*}.11007 " "$(q --held)"
+pool rm "${MANY%.*}" >/dev/null
+
 # ---- a bad expression is refused at submit, naming file and line ----
 printf 'executable: /bin/true\nperiodic_remove: time( >\n' >bad.yaml
 out=$(submit bad.yaml 2>&1); rc=$?
