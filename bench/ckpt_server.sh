@@ -98,6 +98,7 @@ floor_ms() {
 	tcp)
 		# the receiver binds port 0 and says which it got; both sides
 		# give up after 60 s (a run once hung here on a port in use)
+		rm -f floor-rx.txt # (the last run's port must not be read)
 		python3 -c '
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); s.settimeout(60)
@@ -109,7 +110,7 @@ while True:
     n += r
 print(n)' >floor-rx.txt &
 		local rx=$!
-		wait_for floor-rx.txt port
+		wait_for floor-rx.txt '^port [0-9]'
 		local port=$(sed -n 's/^port //p' floor-rx.txt)
 		s=$(now_ns)
 		timeout 60 python3 -c '
