@@ -445,67 +445,27 @@ static gboolean send_get(KiteCkptClient *c, const char *cap, const KiteManifest 
 			      error);
 }
 
-/* Where downloaded chunks land: a regular file or memfd (`ckpt
- * restart`) is sized and mapped, and each reply is received straight
- * into it — the one copy of the data on this side; anything else (a
- * pipe, /dev/null) goes through a buffer and write(). */
+/* Where downloaded chunks land: each reply is received into one buffer,
+ * reused (it stays in the caches), checked there, and only then written
+ * to the descriptor.  Receiving straight into a mapping of the file
+ * (a memfd for `ckpt restart`) saves that copy but costs a page fault
+ * per page: 0.69 s of CPU per GiB into a fresh memfd against 0.38 s
+ * through write() on this machine. */
 typedef struct {
 	int fd;
-	guint8 *map;
-	gsize map_len, map_skip; /* the mapping starts map_skip bytes before the image */
 	guint8 *buf;
 	gsize buf_len;
 } Sink;
 
-static void sink_open(Sink *k, int fd, guint64 total)
+/* Room for a reply of @len bytes. */
+static guint8 *sink_place(Sink *k, gsize len)
 {
-	k->fd = fd;
-	struct stat st;
-	off_t at = lseek(fd, 0, SEEK_CUR);
-	if (total == 0 || at < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    ftruncate(fd, at + (off_t)total) < 0)
-		return;
-	long page = sysconf(_SC_PAGESIZE);
-	k->map_skip = (gsize)(at % page);
-	k->map_len = k->map_skip + total;
-	void *m = mmap(NULL, k->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, at - (off_t)k->map_skip);
-	if (m == MAP_FAILED) {
-		k->map_len = 0;
-		return;
-	}
-	k->map = m;
-}
-
-/* Room for @len bytes at image offset @off. */
-static guint8 *sink_place(Sink *k, guint64 off, gsize len)
-{
-	if (k->map)
-		return k->map + k->map_skip + off;
 	if (k->buf_len < len) {
 		g_free(k->buf);
 		k->buf = g_malloc(len);
 		k->buf_len = len;
 	}
 	return k->buf;
-}
-
-static gboolean sink_done(Sink *k, const guint8 *data, gsize len, GError **error)
-{
-	if (k->map)
-		return TRUE;
-	return kite_write_all(k->fd, data, len, "the downloaded image", error);
-}
-
-static gboolean sink_close(Sink *k, guint64 total, GError **error)
-{
-	g_free(k->buf);
-	if (!k->map)
-		return TRUE;
-	munmap(k->map, k->map_len);
-	/* where a descriptor written to would be now */
-	if (lseek(k->fd, (off_t)total, SEEK_CUR) < 0)
-		return kite_throw_errno(error, "seek in the downloaded image");
-	return TRUE;
 }
 
 /* One CKPT_CHUNKS reply for chunks [*done, ...), received into the sink
@@ -528,7 +488,7 @@ static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, K
 	if (h.length > m->total - *off)
 		return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: %s sent %" G_GUINT64_FORMAT " bytes more than asked",
 				  m->id, c->address, (guint64)h.length - (m->total - *off));
-	guint8 *data = sink_place(k, *off, h.length);
+	guint8 *data = sink_place(k, h.length);
 	if (!kite_conn_recv_raw(c->conn, data, h.length, error))
 		return FALSE;
 	gsize pos = 0;
@@ -552,7 +512,7 @@ static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, K
 	/* the image's own checksums, while the reply is in the caches */
 	kite_image_check_feed(check, data, h.length);
 	*off += h.length;
-	return sink_done(k, data, h.length, error);
+	return kite_write_all(k->fd, data, h.length, "the downloaded image", error);
 }
 
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
@@ -568,8 +528,7 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 	g_autoptr(KiteManifest) m = kite_manifest_decode(mdata, mlen, "the image's manifest", error);
 	if (!m)
 		return FALSE;
-	Sink k = {0};
-	sink_open(&k, fd, m->total);
+	Sink k = {.fd = fd};
 	KiteImageCheck check;
 	kite_image_check_init(&check);
 	guint64 next = 0, done = 0, off = 0;
@@ -590,7 +549,8 @@ gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int 
 			       "image %s: the download stopped after %" G_GUINT64_FORMAT " of %u chunks (%" G_GUINT64_FORMAT
 			       " of %" G_GUINT64_FORMAT " bytes): ",
 			       m->id, done, m->chunks->len, off, m->total);
-	if (!sink_close(&k, off, ok ? error : NULL) || !ok)
+	g_free(k.buf);
+	if (!ok)
 		return FALSE;
 	if (out_bytes)
 		*out_bytes = off;
