@@ -621,7 +621,7 @@ const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteC
 	 * stored bytes at a fraction of the hash's cost, and the reader
 	 * checks the chunk's hash (its name) on arrival anyway.  The hash
 	 * was checked when the chunk arrived. */
-	if (h.magic != KITE_PACK_MAGIC || h.len != loc->len || h.crc != loc->crc ||
+	if (h.magic != KITE_PACK_MAGIC || h.reserved != 0 || h.len != loc->len || h.crc != loc->crc ||
 	    memcmp(h.hash, loc->hash, sizeof h.hash) != 0 || kite_crc32c(0, at + sizeof h, loc->len) != h.crc) {
 		kite_throw(error, KITE_ERROR_INVALID,
 			   "image %s: chunk %" G_GUINT64_FORMAT " (%s) is corrupt: its stored bytes fail their checksum; it "

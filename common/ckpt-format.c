@@ -165,11 +165,6 @@ KiteManifest *kite_manifest_decode(const guint8 *data, gsize len, const char *wh
 		kite_throw(error, KITE_ERROR_INVALID, "%s: the manifest is corrupt (no manifest header)", what);
 		return NULL;
 	}
-	if (get_u32(data + 8) != KITE_MANIFEST_VERSION) {
-		kite_throw(error, KITE_ERROR_INVALID, "%s: manifest version %u is not supported (this side reads %u)",
-			   what, get_u32(data + 8), KITE_MANIFEST_VERSION);
-		return NULL;
-	}
 	guint64 n = get_u64(data + 24);
 	if (n > (len - KITE_MANIFEST_HEADER - 8) / sizeof(KiteChunkRef) ||
 	    KITE_MANIFEST_HEADER + n * sizeof(KiteChunkRef) + 8 != len) {
@@ -180,6 +175,13 @@ KiteManifest *kite_manifest_decode(const guint8 *data, gsize len, const char *wh
 	}
 	if (kite_crc32c(0, data, len - 8) != get_u32(data + len - 8) || get_u32(data + len - 4) != 0) {
 		kite_throw(error, KITE_ERROR_INVALID, "%s: the manifest is corrupt (checksum mismatch)", what);
+		return NULL;
+	}
+	/* after the checksum: a flipped version byte is corruption, not a
+	 * manifest from the future */
+	if (get_u32(data + 8) != KITE_MANIFEST_VERSION) {
+		kite_throw(error, KITE_ERROR_INVALID, "%s: manifest version %u is not supported (this side reads %u)",
+			   what, get_u32(data + 8), KITE_MANIFEST_VERSION);
 		return NULL;
 	}
 	g_autoptr(KiteManifest) m = kite_manifest_new(NULL);
