@@ -15,6 +15,8 @@ BIN=$TOP/bin
 PROGS=$BIN/tests/programs
 FLOOR=$BIN/bench/ckpt-floor
 RUNS=${RUNS:-5}
+# `make all` does not build the floor program (`make bench` does)
+[ -x "$FLOOR" ] || make -C "$TOP" -s bin/bench/ckpt-floor >/dev/null || exit 1
 D=$(mktemp -d /dev/shm/kite-ckpt-bench.XXXXXX)
 trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
