@@ -470,6 +470,11 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 				keep = ((w->pm[i] & PM_PRESENT) && !(w->pm[i] & PM_FILE)) || (w->pm[i] & PM_SWAP);
 			if (keep && kite_rt.nexclude && excluded(a))
 				keep = 0;
+			/* the hardware prefetcher stops at page boundaries: start
+			 * loading a page ahead, whose first line the zero check and
+			 * then the checksum wait for */
+			if (a + 2 * PAGE < m->end)
+				__builtin_prefetch((const void *)(uintptr_t)(a + 2 * PAGE));
 			int kind = KEEP_NONE;
 			uint64_t tbit = tm ? tm->bit + (a - tm->start) / PAGE : 0;
 			const uint64_t *pe;
