@@ -41,6 +41,9 @@ status_num() { sed -n "s/^$2 .*$3 \([0-9]*\).*/\1/p" "$1/status"; }
 #   fork_us prefork_us child_cpu_ms bare_fork_ms incr_pause_us incr_commit_ms incr_read"
 one_big() {
 	local mib=$1 dir=$D/big$RANDOM
+	# emptied here: the job's own redirection happens later, in the
+	# background, and the last run's "ready" must not be seen meanwhile
+	: >out.txt
 	"$BIN/ckpt" run --dir "$dir" -- "$PROGS/bigmem" "$mib" 1 >out.txt 2>err.txt &
 	local P=$!
 	wait_for out.txt ready || return 1
@@ -77,6 +80,7 @@ one_big() {
 # one_steady: a full 1 GiB checkpoint once images are recycled (the 4th in a row)
 one_steady() {
 	local dir=$D/steady$RANDOM
+	: >sout.txt
 	KITE_CKPT_FULL_EVERY=1 "$BIN/ckpt" run --dir "$dir" -- "$PROGS/bigmem" 1024 >sout.txt 2>/dev/null &
 	local P=$!
 	wait_for sout.txt ready || return 1
