@@ -29,7 +29,9 @@
 #define SCRATCH_MAPS (4u << 20)
 #define PM_BATCH 65536ul
 #define HASHBUF (1u << 16) /* entries of 16 bytes */
-#define SCRATCH_SIZE (SCRATCH_MAPS + PM_BATCH * 8 + KITE_IMG_CHUNK + 65536 + HASHBUF * 16 + 4096)
+#define PRESENT_VEC 4096 /* runs of present pages per PAGEMAP_SCAN */
+#define SCRATCH_SIZE \
+	(SCRATCH_MAPS + PM_BATCH * 8 + KITE_IMG_CHUNK + 65536 + HASHBUF * 16 + 4096 + PRESENT_VEC * sizeof(KitePageRegion))
 /* Big runs of pages start page-aligned in the image so that a restart can
  * map them straight from the file instead of copying them. */
 #define ALIGN_MIN (256u << 10)
@@ -55,6 +57,8 @@ typedef struct {
 	char *io;
 	char *meta;
 	char *zero; /* a page of zeros for padding */
+	KitePageRegion *pvec; /* kite_rt_pages_present's answer */
+	int pm_scan_fails;    /* the kernel has no PAGEMAP_SCAN: read pagemap */
 	int pmfd;
 	uint64_t created_ns;
 	/* incremental: the parent's page hashes, and ours for the next one */
@@ -452,7 +456,12 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 		uint64_t npages = (m->end - base) / PAGE;
 		if (npages > PM_BATCH)
 			npages = PM_BATCH;
-		if (sel != SEL_ALL) {
+		/* anonymous memory needs only "present or swapped": asked as
+		 * runs, cheaper than an entry per page */
+		if (sel == SEL_ANON && !w->pm_scan_fails &&
+		    kite_rt_pages_present(w->pmfd, base, npages, w->pm, w->pvec, PRESENT_VEC) < 0)
+			w->pm_scan_fails = 1;
+		if (sel == SEL_COW || (sel == SEL_ANON && w->pm_scan_fails)) {
 			long r = rs_pread_all(w->pmfd, w->pm, npages * 8, base / PAGE * 8);
 			if (r < 0) {
 				err("cannot read /proc/self/pagemap", NULL, r);
@@ -1132,6 +1141,8 @@ int kite_rt_dump(int mode)
 	w.meta = w.io + KITE_IMG_CHUNK;
 	w.hbuf = (uint64_t *)(w.meta + 65536);
 	w.zero = (char *)(w.hbuf + 2 * HASHBUF);
+	w.pvec = (KitePageRegion *)(w.zero + 4096);
+	w.pm_scan_fails = kite_rt.fault_pmscan && kite_rt.fault_pmscan == kite_rt.seq;
 
 	/* before reading maps: the parent's hash table is mapped too, and
 	 * must be left out of the image like the scratch area.  Images for a
