@@ -432,6 +432,11 @@ static int droppable(W *w, const MapLine *m, int sel, int vol)
 	       (m->end <= kite_rt.self_lo || m->start >= kite_rt.self_hi);
 }
 
+/* Whether to give a run back: only runs with a page the parent wrote since
+ * the last scan (or of memory not tracked), the pages it is likely to
+ * write again while we live.  The others stay until the child exits,
+ * which is after the commit: zapping them here (~45 ms per GiB) would
+ * only delay it. */
 static int flush_any(W *w, int kind, uint64_t run, uint64_t len, int vol, int drop)
 {
 	int rc = kind == KEEP_REF ? flush_ref(w, run, len) : flush_run(w, run, len, vol);
@@ -448,6 +453,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 		return 0; /* cannot read it: nothing stored, comes back as zeros */
 	uint64_t run = 0, runlen = 0;
 	int runkind = KEEP_NONE;
+	int runw = 0; /* a page of the run was written since the last scan (or is not tracked) */
 	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	int vol = sp >= m->start && sp < m->end;
 	const TrackMap *tm = w->tracking ? tracked_map(w, m->start, m->end) : NULL;
@@ -524,19 +530,22 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 					kind = (!vol && w->nparent && in_parent(w, a, h)) ? KEEP_REF : KEEP_STORE;
 				}
 			}
+			int written = !tm || bit_set(w->track.written, tbit);
 			if (kind != KEEP_NONE && kind == runkind && run + runlen == a && runlen < KITE_IMG_CHUNK) {
 				runlen += PAGE;
+				runw |= written;
 				continue;
 			}
-			int rc = flush_any(w, runkind, run, runlen, vol, drop);
+			int rc = flush_any(w, runkind, run, runlen, vol, drop && runw);
 			if (rc < 0)
 				return rc;
 			run = a;
 			runlen = kind != KEEP_NONE ? PAGE : 0;
 			runkind = kind;
+			runw = written;
 		}
 	}
-	return flush_any(w, runkind, run, runlen, vol, drop);
+	return flush_any(w, runkind, run, runlen, vol, drop && runw);
 }
 
 /* Fields 26.. of /proc/self/stat after the command name. */
