@@ -23,7 +23,8 @@ for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exe
 cd "$D" || exit 1
 
 now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
+# median; of an even count, the mean of the middle two (the compute job has two pairs)
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # col FILE N [DIVISOR]: median of column N of FILE (divided)
 col() { awk -v c="$2" -v d="${3:-1}" '{print $c/d}' "$1" | median; }
 wait_for() { # FILE PATTERN
@@ -165,7 +166,7 @@ if [ "${LONG:-0}" = 1 ] && want compute || [[ " ${ONLY:-} " == *" compute "* ]];
 	R[slow]=$(awk '{printf "%.1f\n", 100*($4-$1)/$1}' comp.txt | median)
 	R[slow_cpu]=$(awk '{printf "%.1f\n", 100*($5-$2)/$2}' comp.txt | median)
 	R[slow_children]=$(awk '{printf "%.1f\n", 100*$6/$2}' comp.txt | median)
-	R[slow_detail]=$(awk '{printf "%s%s s alone, %s s with %d checkpoints, load %s then %s", (NR > 1 ? "; " : ""), $1, $4, $7, $8, $9}' comp.txt)
+	R[slow_detail]=$(awk '{printf "%s%s s alone, %s s with %d checkpoints (job CPU %+.1f %%, children %.1f %%), load %s then %s", (NR > 1 ? "; " : ""), $1, $4, $7, 100*($5-$2)/$2, 100*$6/$2, $8, $9}' comp.txt)
 else
 	R[slow]="not run (LONG=1)"
 	R[slow_detail]=""
