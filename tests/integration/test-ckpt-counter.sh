@@ -51,6 +51,16 @@ wait $R 2>/dev/null
 [ -f "$img3" ] || fail "ckpt now at once after restart printed '$img3', not an image"
 pass "ckpt now at once after ckpt restart waits for the program and checkpoints it"
 
+# ... even before the shell's `&` has exec'd `ckpt restart` (the process is
+# still a copy of the shell then: this window made the test above flaky)
+(sleep 0.3; exec "$BIN/ckpt" restart "$img" >/dev/null 2>restart5.err) &
+R=$!
+img5=$("$BIN/ckpt" now $R 2>now5.err) || fail "ckpt now before ckpt restart's exec failed: $(cat now5.err)"
+kill -9 $R
+wait $R 2>/dev/null
+[ -f "$img5" ] || fail "ckpt now before ckpt restart's exec printed '$img5', not an image"
+pass "ckpt now before the shell has exec'd ckpt restart waits for the program too"
+
 # and the first image is still restartable: same result again
 "$BIN/ckpt" restart "$img" 2>restart3.err || fail "second restart from the first image failed: $(cat restart3.err)"
 cmp -s ref.txt out.txt || fail "output differs after restarting the first image again"
