@@ -61,32 +61,14 @@ static gboolean restart_in_progress(int pid)
 	return parent_exe && strcmp(exe, parent_exe) == 0;
 }
 
-/* Seconds since @pid started (a large number if unknown). */
-static double process_age(int pid)
-{
-	g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
-	g_autofree char *stat = NULL, *uptime = NULL;
-	if (!g_file_get_contents(path, &stat, NULL, NULL) || !g_file_get_contents("/proc/uptime", &uptime, NULL, NULL))
-		return 1e9;
-	const char *p = strrchr(stat, ')');
-	/* starttime is field 22; after the ')' that ends field 2 come field 3 on */
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return 1e9;
-	double started = g_ascii_strtod(p + 1, NULL) / (double)sysconf(_SC_CLK_TCK);
-	return g_ascii_strtod(uptime, NULL) - started;
-}
-
 /* KITE_CKPT_DIR of @pid.  A program that `ckpt restart` is still bringing
- * back, or a process just started (`ckpt restart … &` may not have
- * exec'd yet), is waited for, up to 5 s: `ckpt now` at once after
- * `ckpt restart &` works. */
+ * back (or that a shell has not exec'd yet) is waited for, up to 5 s:
+ * `ckpt now` at once after `ckpt restart &` works. */
 static char *proc_ckpt_dir(int pid)
 {
 	for (int i = 0;; i++) {
 		char *dir = proc_env(pid, "KITE_CKPT_DIR");
-		if (dir || i == 500 || !(restart_in_progress(pid) || process_age(pid) < 2))
+		if (dir || i == 500 || !restart_in_progress(pid))
 			return dir;
 		g_usleep(10000);
 	}
