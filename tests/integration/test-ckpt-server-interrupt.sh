@@ -37,7 +37,7 @@ wait "$SRV_PID"
 check_eq "the server's exit status (KITE_FAULT=get:3)" 70 "$?"
 grep -q "KITE_FAULT=get:3: dying on this CKPT_GET" "$T/srv/log" || fail "the server did not die on the fault"
 msg=$(cat restart.err)
-re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: the download stopped after ([0-9]+) of $chunks chunks \(([0-9]+) of $size bytes\): ($SRV closed the connection|receive from $SRV: Connection reset by peer)$"
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: the download stopped after ([0-9]+) of $chunks chunks \(([0-9]+) of $size bytes\): ($SRV closed the connection|(send to|receive from) $SRV: (Connection reset by peer|Broken pipe))$"
 [[ "$msg" =~ $re ]] || fail "unexpected message: $msg"
 got_chunks=${BASH_REMATCH[1]} got_bytes=${BASH_REMATCH[2]}
 # two replies (of about 2 MiB, ckpt-store.c's GET_BYTES) arrived before
