@@ -23,8 +23,10 @@ stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/
 trap 'stop; rm -rf "$TMP"' EXIT
 median() { sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "-- negotiation (bin/bench/negotiate, median of $RUNS)"
-"$BIN/bench/negotiate" "$RUNS"
+if [ "${ONLY:-}" != throughput ]; then
+	echo "-- negotiation (bin/bench/negotiate, median of $RUNS)"
+	"$BIN/bench/negotiate" "$RUNS"
+fi
 
 # One throughput run; prints jobs per second.
 throughput() {
@@ -70,6 +72,7 @@ YAML
 	done
 	t1=$(date +%s.%N)
 	stop
+	if [ -n "${KEEP:-}" ]; then cp -r "$d" "$KEEP/run$1"; fi
 	rm -rf "$d"
 	echo "$JOBS / ($t1 - $t0)" | bc -l
 }

@@ -301,6 +301,57 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 	return matches;
 }
 
+/* ---- claim reuse ---- */
+
+GArray *kite_negotiate_claims(const KiteJobGroup *groups, guint n_groups, GPtrArray *slots,
+			      const char *const *owners, KiteNegotiationStats *out_stats)
+{
+	KiteNegotiationStats stats = {.n_autoclusters = n_groups};
+	GArray *matches = g_array_new(FALSE, FALSE, sizeof(KiteMatch));
+	/* Each group's jobs in turn order, sorted when first needed, and
+	 * how many of them are taken. */
+	g_autofree GArray **sorted = g_new0(GArray *, n_groups + 1);
+	g_autofree guint *next = g_new0(guint, n_groups + 1);
+	for (guint i = 0; i < slots->len; i++) {
+		const Job *best = NULL;
+		for (guint k = 0; k < n_groups; k++) {
+			const KiteJobGroup *g = &groups[k];
+			if (g_strcmp0(g->owner, owners[i]) != 0)
+				continue;
+			if (!sorted[k]) {
+				sorted[k] = g_array_sized_new(FALSE, FALSE, sizeof(Job), g->jobs->len);
+				for (guint j = 0; j < g->jobs->len; j++) {
+					const KiteGroupJob *m = &g_array_index(g->jobs, KiteGroupJob, j);
+					Job job = {.id = m->id, .prio = m->prio, .group = k, .index = m->index};
+					g_array_append_val(sorted[k], job);
+				}
+				g_array_sort(sorted[k], compare_jobs);
+				stats.n_jobs += g->jobs->len;
+			}
+			if (next[k] >= sorted[k]->len)
+				continue;
+			const Job *cand = &g_array_index(sorted[k], Job, next[k]);
+			if (best && compare_jobs(cand, best) >= 0)
+				continue;
+			stats.n_evaluations++;
+			if (kite_negotiator_match(g->ad, slots->pdata[i]))
+				best = cand;
+		}
+		if (!best)
+			continue;
+		KiteMatch m = {.id = best->id, .job = best->index, .slot = i, .autocluster = best->group};
+		next[best->group]++;
+		g_array_append_val(matches, m);
+	}
+	for (guint k = 0; k < n_groups; k++)
+		if (sorted[k])
+			g_array_unref(sorted[k]);
+	stats.n_matches = matches->len;
+	if (out_stats)
+		*out_stats = stats;
+	return matches;
+}
+
 /* ---- why a job does not match ---- */
 
 char *kite_negotiator_analyze(const KiteAd *job, GPtrArray *slots, guint n_free)

@@ -84,6 +84,17 @@ GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrAr
 GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, double charge, gint64 now,
 		       KiteNegotiationStats *out_stats);
 
+/* Claim reuse (HTCondor's): a claim whose job finished takes its
+ * owner's next job.  For each kept claim i — @slots[i] (KiteAd*, the
+ * ad the slot was matched with) held for user @owners[i] — the first of
+ * that owner's jobs in turn order (JobPrio, then id) whose group
+ * matches the slot two-sided.  Fair share does not apply: the claim is
+ * the owner's until it is released.  Each job goes to one claim at
+ * most.  Returns a GArray of KiteMatch (slot = claim index, in claim
+ * order; a claim with no such job has none). */
+GArray *kite_negotiate_claims(const KiteJobGroup *groups, guint n_groups, GPtrArray *slots,
+			      const char *const *owners, KiteNegotiationStats *out_stats);
+
 /* TRUE if @job and @slot match two-sided. */
 gboolean kite_negotiator_match(const KiteAd *job, const KiteAd *slot);
 

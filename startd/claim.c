@@ -30,8 +30,15 @@
 #define MAX_FILES     1000
 #define MAX_FILE_NAME 255
 
+/* A claim, and the run of its current job.  With claim reuse
+ * (CLAIM_NEXT) one claim runs several jobs of its owner in turn: the
+ * fields from @job on describe the current one and are cleared by
+ * claim_clear_job() between them. */
 typedef struct {
 	char *id;
+	double claimed_at; /* monotonic; claim_worklife counts from here */
+	guint n_jobs;	   /* jobs activated on this claim */
+	double last_heard;
 	KiteAd *job;
 	KiteJobUser user;
 	char *sandbox;
@@ -43,7 +50,6 @@ typedef struct {
 	gboolean over_memory; /* killed for using more than RequestMemory */
 	int wait_status;
 	char *why; /* why it was vacated */
-	double last_heard;
 	gint64 start_time;
 	/* checkpointing (docs/running-jobs.md, "Checkpoints") */
 	char *ckpt_dir;        /* this job's images; NULL: not checkpointed */
@@ -58,17 +64,17 @@ typedef struct {
 /* stderr of `ckpt restart` in the sandbox: empty unless the restart failed */
 #define RESTART_LOG ".kite_restart.log"
 
-static void claim_free(Claim *c)
+/* Forget the claim's current job — its sandbox, cgroup, checkpoint
+ * state and ad — keeping the claim itself.  The job must not be
+ * running. */
+static void claim_clear_job(Claim *c)
 {
-	if (!c)
-		return;
 	if (c->watch)
 		g_source_remove(c->watch);
 	kite_job_cgroup_free(c->cgroup);
 	if (c->sandbox)
 		kite_sandbox_remove(c->sandbox);
 	g_free(c->sandbox);
-	g_free(c->id);
 	g_free(c->why);
 	g_free(c->ckpt_dir);
 	g_free(c->restart_failed);
@@ -79,6 +85,17 @@ static void claim_free(Claim *c)
 	kite_job_user_clear(&c->user);
 	if (c->inputs)
 		g_hash_table_unref(c->inputs);
+	Claim keep = {.id = c->id, .claimed_at = c->claimed_at, .n_jobs = c->n_jobs, .last_heard = c->last_heard,
+		      .released = c->released};
+	*c = keep;
+}
+
+static void claim_free(Claim *c)
+{
+	if (!c)
+		return;
+	claim_clear_job(c);
+	g_free(c->id);
 	g_free(c);
 }
 
@@ -395,6 +412,28 @@ static gint lookup_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	return i;
 }
 
+/* The job ad @adv a shadow offers @slot, if it parses and the slot's
+ * Start holds for it — the startd has the last word.  NULL after
+ * refusing the request. */
+static KiteAd *job_for_slot(KiteServerConn *conn, const KiteSlot *slot, GVariant *adv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) job = kite_ad_from_variant(adv, &error);
+	if (!job) {
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
+		return NULL;
+	}
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(slot->ad, "Start", job, &v);
+	gboolean ok = kite_value_is_true(&v);
+	kite_value_clear(&v);
+	if (!ok) {
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
+		return NULL;
+	}
+	return g_steal_pointer(&job);
+}
+
 static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
 	const char *name, *id;
@@ -418,25 +457,13 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 				   kite_slot_activity_name(slot->activity));
 		return;
 	}
-	g_autoptr(GError) error = NULL;
-	g_autoptr(KiteAd) job = kite_ad_from_variant(adv, &error);
-	if (!job) {
-		kite_server_refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
+	g_autoptr(KiteAd) job = job_for_slot(conn, slot, adv);
+	if (!job)
 		return;
-	}
-	/* The startd has the last word: its Start must hold for this job. */
-	KiteValue v = KITE_VALUE_INIT;
-	kite_ad_eval(slot->ad, "Start", job, &v);
-	gboolean ok = kite_value_is_true(&v);
-	kite_value_clear(&v);
-	if (!ok) {
-		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
-		return;
-	}
 	Claim *c = g_new0(Claim, 1);
 	c->id = g_strdup(id);
 	c->job = g_steal_pointer(&job);
-	c->last_heard = kite_now_monotonic();
+	c->last_heard = c->claimed_at = kite_now_monotonic();
 	d->claims->pdata[i] = c;
 	KitePolicyInput matched = {.matched = TRUE}, claimed = {.claimed = TRUE};
 	update_and_advertise(d, i, &matched);
@@ -450,6 +477,57 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	g_autofree char *msg = g_strdup_printf("claimed %s", slot->name);
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
+}
+
+/* CLAIM_NEXT (claim reuse): the shadow of a claim whose job has
+ * exited, and whose outputs it has taken, offers the owner's next job.
+ * The startd keeps the last word as for CLAIM — the slot must be
+ * Claimed/Idle (not given back to its owner meanwhile), its Start must
+ * hold for the new job, the job must be the same owner's — and a claim
+ * older than claim_worklife (0: never reused) takes no more jobs.  On
+ * success the finished job's sandbox goes and the claim waits for
+ * ACTIVATE; on refusal the claim is unchanged and the shadow releases
+ * it. */
+static void handle_claim_next(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	g_autoptr(GVariant) adv = NULL;
+	g_variant_get(body, "(&s@a(ss))", NULL, &adv);
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
+		return;
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	c->last_heard = kite_now_monotonic();
+	if (c->released || !c->exited || slot->state != KITE_SLOT_CLAIMED || slot->activity != KITE_SLOT_IDLE) {
+		kite_server_refuse(conn, KITE_ERROR_STATE, "the claim on %s cannot take another job now (%s/%s%s)",
+				   slot->name, kite_slot_state_name(slot->state),
+				   kite_slot_activity_name(slot->activity),
+				   c->exited ? "" : ", its job has not finished");
+		return;
+	}
+	double worklife = kite_config_get_duration(d->config, "claim_worklife");
+	if (c->last_heard - c->claimed_at >= worklife) {
+		kite_server_refuse(conn, KITE_ERROR_STATE,
+				   "the claim on %s is %.0f s old, at or over claim_worklife (%g s): it takes no more jobs",
+				   slot->name, c->last_heard - c->claimed_at, worklife);
+		return;
+	}
+	g_autoptr(KiteAd) job = job_for_slot(conn, slot, adv);
+	if (!job)
+		return;
+	g_autofree char *owner = NULL, *next_owner = NULL;
+	kite_ad_get_string(c->job, "Owner", &owner);
+	kite_ad_get_string(job, "Owner", &next_owner);
+	if (g_strcmp0(owner, next_owner) != 0) {
+		kite_server_refuse(conn, KITE_ERROR_PERMISSION,
+				   "the claim on %s is %s's; a job of %s needs a claim of its own", slot->name,
+				   owner ? owner : "?", next_owner ? next_owner : "nobody");
+		return;
+	}
+	claim_clear_job(c);
+	c->job = g_steal_pointer(&job);
+	g_autofree char *msg = g_strdup_printf("%s takes the next job", slot->name);
 	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
 }
 
@@ -812,14 +890,15 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	}
 	c->inputs = g_steal_pointer(&names);
 	c->pid = pid;
+	c->n_jobs++;
 	c->started = c->running = TRUE;
 	c->start_time = kite_now_wall();
 	ExitWatch *w = g_new0(ExitWatch, 1);
 	w->d = d;
 	w->slot = i;
 	c->watch = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, on_job_exit, w, g_free);
-	g_message("%s: job of %s started as %s (pid %d) in %s", slot->name, owner ? owner : "?", c->user.name,
-		  pid, c->sandbox);
+	g_message("%s: job of %s started as %s (pid %d) in %s, job %u of claim %.8s…", slot->name,
+		  owner ? owner : "?", c->user.name, pid, c->sandbox, c->n_jobs, c->id);
 	KitePolicyInput ev = {.job_started = TRUE};
 	update_and_advertise(d, i, &ev);
 	kite_server_reply(conn, KITE_MSG_ACTIVATE_REPLY, g_variant_new("(x)", (gint64)pid));
@@ -980,6 +1059,9 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	case KITE_MSG_CLAIM_CHECKPOINT:
 		handle_checkpoint(d, conn, body);
 		break;
+	case KITE_MSG_CLAIM_NEXT:
+		handle_claim_next(d, conn, body);
+		break;
 	default:
 		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",
 				   kite_wire_type_name(type));
@@ -1057,6 +1139,9 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 		       kite_config_get_duration(d->config, "poll_interval") +
 		       4 * kite_config_get_duration(d->config, "schedd_timeout");
 	kite_ad_set_int(d->machine, "ClaimLease", (gint64)ceil(lease));
+	/* The schedd offers a claim's shadow the owner's next job only
+	 * while the claim is younger than this (0: never). */
+	kite_ad_set_int(d->machine, "ClaimWorklife", (gint64)kite_config_get_duration(d->config, "claim_worklife"));
 	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }
