@@ -15,7 +15,7 @@ BIN=$ROOT/bin
 RUNS=${RUNS:-5}
 JOBS=${JOBS:-1000}
 SLOTS=${SLOTS:-50}
-TMP=$(mktemp -d /tmp/kite-bench-pool.XXXXXX)
+TMP=$(mktemp -d "${BENCH_TMP:-/tmp}/kite-bench-pool.XXXXXX")
 # A root startd runs jobs as nobody, who must reach the sandboxes.
 chmod 755 "$TMP"
 pids=()
