@@ -306,16 +306,24 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KiteConn) conn = g_steal_pointer(inout_conn);
 	g_autoptr(GVariant) r = NULL;
-	g_autofree char *exec_name = NULL;
+	g_auto(KiteJobFiles) files = {0};
 	int hold_code = 0;
-	GVariant *files = kite_shadow_gather_inputs(job, arg_max_transfer, &exec_name, &hold_code, &error);
-	if (!files) {
+	if (!kite_shadow_gather_inputs(job, arg_max_transfer, &files, &hold_code, &error)) {
 		release(conn, claim);
 		set_outcome(o, "hold", hold_code, "%s", error->message);
 		return FALSE;
 	}
-	r = kite_conn_call(conn, KITE_MSG_ACTIVATE, g_variant_new("(ss@a(suay))", claim, exec_name, files),
+	/* The executable by its hash first: a startd that ran it before
+	 * keeps it, and then it need not travel (nor be checked) again. */
+	r = kite_conn_call(conn, KITE_MSG_ACTIVATE_CACHED,
+			   g_variant_new("(sss@a(suay))", claim, files.exec_name, files.exec_sha256, files.inputs),
 			   KITE_MSG_ACTIVATE_REPLY, &error);
+	if (!r && g_error_matches(error, KITE_ERROR, KITE_ERROR_NOT_FOUND)) {
+		g_clear_error(&error);
+		r = kite_conn_call(conn, KITE_MSG_ACTIVATE,
+				   g_variant_new("(ss@a(suay))", claim, files.exec_name, kite_job_files_all(&files)),
+				   KITE_MSG_ACTIVATE_REPLY, &error);
+	}
 	if (!r) {
 		if (g_error_matches(error, KITE_ERROR, KITE_ERROR_FAILED)) {
 			release(conn, claim);

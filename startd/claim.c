@@ -19,6 +19,7 @@
 #include "address.h"
 #include "auth.h"
 #include "ckpt-store.h"
+#include "exec-cache.h"
 #include "libckpt/image-format.h"
 #include "sandbox.h"
 #include "startd.h"
@@ -820,11 +821,12 @@ static GVariant *checkpoint_attrs(Claim *c)
 	return kite_ad_to_variant(c->ckpt_attrs);
 }
 
-static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+/* ACTIVATE (the executable among @files) and ACTIVATE_CACHED (@sha256
+ * names a cached executable, which is not among @files): write the
+ * files into a fresh sandbox and start the job. */
+static void activate(KiteStartd *d, KiteServerConn *conn, GVariant *body, const char *exec_name, const char *sha256,
+		     GVariant *files)
 {
-	const char *exec_name;
-	g_autoptr(GVariant) files = NULL;
-	g_variant_get(body, "(&s&s@a(suay))", NULL, &exec_name, &files);
 	gint i = lookup_claim(d, conn, body);
 	if (i < 0)
 		return;
@@ -843,7 +845,17 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 				   MAX_FILES);
 		return;
 	}
+	if (sha256 && !kite_exec_cache_has(d->exec_cache, sha256)) {
+		/* the shadow sends it again, whole */
+		kite_server_refuse(conn, KITE_ERROR_NOT_FOUND, "no executable with SHA-256 %.64s is cached here",
+				   sha256);
+		return;
+	}
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (sha256 && (!plain_name(exec_name) || !g_hash_table_add(names, g_strdup(exec_name)))) {
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "bad executable name \"%s\"", exec_name);
+		return;
+	}
 	for (gsize k = 0; k < n; k++) {
 		const char *name;
 		g_variant_get_child(files, k, "(&su@ay)", &name, NULL, NULL);
@@ -853,7 +865,7 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 			return;
 		}
 	}
-	if (!g_hash_table_contains(names, exec_name)) {
+	if (!sha256 && !g_hash_table_contains(names, exec_name)) {
 		kite_server_refuse(conn, KITE_ERROR_INVALID, "the executable %s is not among the files sent",
 				   exec_name);
 		return;
@@ -872,8 +884,15 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		guint32 mode;
 		g_autoptr(GVariant) data = NULL;
 		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, &data);
-		write_input(c->sandbox, name, mode, data, &c->user, &error);
+		if (write_input(c->sandbox, name, mode, data, &c->user, &error) && !sha256 &&
+		    g_str_equal(name, exec_name)) {
+			gsize len;
+			const guint8 *bytes = g_variant_get_fixed_array(data, &len, 1);
+			kite_exec_cache_add(d->exec_cache, bytes, len);
+		}
 	}
+	if (c->sandbox && !error && sha256)
+		kite_exec_cache_place(d->exec_cache, sha256, c->sandbox, exec_name, &c->user, &error);
 	if (!error && d->cgroups) {
 		/* One claim per slot: the slot names the leaf. */
 		g_autofree char *leaf = g_strdup_printf("slot%u", slot->id);
@@ -902,6 +921,22 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	KitePolicyInput ev = {.job_started = TRUE};
 	update_and_advertise(d, i, &ev);
 	kite_server_reply(conn, KITE_MSG_ACTIVATE_REPLY, g_variant_new("(x)", (gint64)pid));
+}
+
+static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *exec_name;
+	g_autoptr(GVariant) files = NULL;
+	g_variant_get(body, "(&s&s@a(suay))", NULL, &exec_name, &files);
+	activate(d, conn, body, exec_name, NULL, files);
+}
+
+static void handle_activate_cached(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *exec_name, *sha256;
+	g_autoptr(GVariant) files = NULL;
+	g_variant_get(body, "(&s&s&s@a(suay))", NULL, &exec_name, &sha256, &files);
+	activate(d, conn, body, exec_name, sha256, files);
 }
 
 /* The job's outputs: stdout, stderr and every regular file it left in
@@ -1062,6 +1097,9 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	case KITE_MSG_CLAIM_NEXT:
 		handle_claim_next(d, conn, body);
 		break;
+	case KITE_MSG_ACTIVATE_CACHED:
+		handle_activate_cached(d, conn, body);
+		break;
 	default:
 		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",
 				   kite_wire_type_name(type));
@@ -1100,6 +1138,9 @@ static void open_cgroups(KiteStartd *d)
 gboolean kite_claims_start(KiteStartd *d, GError **error)
 {
 	open_cgroups(d);
+	g_autofree char *cache_dir = g_build_filename(d->state_dir, "exec-cache", NULL);
+	if (!(d->exec_cache = kite_exec_cache_new(cache_dir, error)))
+		return FALSE;
 	d->claims = g_ptr_array_new();
 	g_ptr_array_set_size(d->claims, d->slots->len);
 	KiteServerOptions so = {
@@ -1161,6 +1202,7 @@ void kite_claims_stop(KiteStartd *d)
 	}
 	g_clear_pointer(&d->claims, g_ptr_array_unref);
 	g_clear_pointer(&d->server, kite_server_free);
+	g_clear_pointer(&d->exec_cache, kite_exec_cache_free);
 	if (d->cgroups) {
 		g_clear_pointer(&d->cgroups, kite_cgroups_free);
 		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);

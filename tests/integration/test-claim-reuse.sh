@@ -62,8 +62,26 @@ check_eq "no effective, permitted, inheritable or ambient capabilities" \
 	"CapInh:	0000000000000000 CapPrm:	0000000000000000 CapEff:	0000000000000000 CapAmb:	0000000000000000" \
 	"$(grep -E '^Cap(Inh|Prm|Eff|Amb):' <<<"$st" | xargs -d '\n')"
 check_eq "and no_new_privs" "NoNewPrivs:	1" "$(grep '^NoNewPrivs:' <<<"$st")"
+check_eq "the executable travelled once: the startd keeps one copy" "1" "$(ls ws1/exec-cache | wc -l)"
+if cmp -s ws1/exec-cache/* /bin/sh; then pass "byte for byte /bin/sh"; else fail "byte for byte /bin/sh" "$(ls -l ws1/exec-cache)"; fi
 if wait_for 10 states_are ws1 "Unclaimed"; then pass "with no job left the claim is released: Unclaimed"; else fail "with no job left the claim is released: Unclaimed" "$(pool status)"; fi
 check_contains "released by its shadow" "released: by its shadow" "$(cat ws1/startd.log)"
+
+# ---- a changed executable runs as changed ----
+printf '#!/bin/sh\necho version 1\n' >prog.sh
+chmod 755 prog.sh
+printf 'executable: prog.sh\noutput: prog.$(Cluster).out\ncheckpoint: none\n' >prog.yaml
+P1=$(submit_id prog.yaml)
+wait_for 15 in_history "$P1"
+printf '#!/bin/sh\necho version 2, longer\n' >prog.sh
+P2=$(submit_id prog.yaml)
+wait_for 15 in_history "$P2"
+check_eq "the first job ran the first version" "version 1" "$(cat "prog.${P1%.0}.out")"
+check_eq "the job after the change ran the new one" "version 2, longer" "$(cat "prog.${P2%.0}.out")"
+printf '#!/bin/sh\necho version 1\n' >prog.sh
+P3=$(submit_id prog.yaml)
+wait_for 15 in_history "$P3"
+check_eq "and back" "version 1" "$(cat "prog.${P3%.0}.out")"
 
 # ---- another user's job, and a job the slot does not suit, take a claim of their own ----
 cat >mine.yaml <<'YAML'
