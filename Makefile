@@ -8,6 +8,7 @@
 #   make check      install missing packages, build, run unit + integration tests
 #   make demo       install missing packages, build, run the demo pool
 #   make bench      run the benchmarks under bench/
+#   make fuzz       run the fuzz targets in tests/fuzz/ (FUZZ_SECONDS each; part of check)
 #   make install PREFIX=/usr/local
 #   V=1             show the commands
 #   SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -73,6 +74,7 @@ include ckpt_server/ckpt_server.mk
 include libckpt/libckpt.mk
 include submit/submit.mk
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 include bench/bench.mk
 include docs/docs.mk
 
@@ -90,6 +92,7 @@ deps:
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit integration
+	$(Q)$(MAKE) --no-print-directory fuzz
 
 unit: $(UNIT_TESTS)
 	$(Q)./tests/run-unit.sh $(TEST_WRAPPER) -- $(UNIT_TESTS)

@@ -29,6 +29,8 @@ const KiteConfigKey kite_schedd_config_keys[] = {
     {"negotiator_interval", KITE_CONFIG_DURATION, "20s",
      "how often idle jobs are matched to free slots (also at once when a job arrives or a slot becomes "
      "Unclaimed)"},
+    {"periodic_expr_interval", KITE_CONFIG_DURATION, "60s",
+     "how often jobs' periodic_hold, periodic_release and periodic_remove are evaluated"},
     {"usage_half_life", KITE_CONFIG_DURATION, "1d",
      "fair share: a user's recent usage (slot time) halves in this time; the user with least goes first"},
     {"shadow", KITE_CONFIG_STRING, NULL,

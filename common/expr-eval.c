@@ -587,6 +587,11 @@ static void eval_call(const KiteExpr *e, const KiteAd *my, const KiteAd *target,
 		return;
 	}
 
+	if (e->op == KITE_FN_TIME) { /* now, in Unix seconds, as ClassAds' time() */
+		set_int(out, g_get_real_time() / G_USEC_PER_SEC);
+		return;
+	}
+
 	KiteValue v = KITE_VALUE_INIT;
 	eval(e->args[0], my, target, ctx, &v);
 	switch (e->op) {

@@ -30,11 +30,12 @@ static const struct {
     [KITE_FN_TO_LOWER] = {"toLower", 1, 1},
     [KITE_FN_TO_UPPER] = {"toUpper", 1, 1},
     [KITE_FN_SIZE] = {"size", 1, 1},
+    [KITE_FN_TIME] = {"time", 0, 0},
 };
 
 static const char *const function_names[] = {
     "ifThenElse", "isUndefined", "isError", "int",  "real", "string",
-    "strcat",	  "toLower",	 "toUpper", "size", NULL,
+    "strcat",	  "toLower",	 "toUpper", "size", "time", NULL,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(function_names) == G_N_ELEMENTS(functions) + 1);
 

@@ -60,6 +60,7 @@ typedef enum {
 	KITE_FN_TO_LOWER,
 	KITE_FN_TO_UPPER,
 	KITE_FN_SIZE,
+	KITE_FN_TIME,
 } KiteFunc;
 
 /* Nodes are immutable once built, so a whole tree is shared by

@@ -7,7 +7,7 @@
  * error (all keywords case-insensitive).  Attribute references: Name,
  * MY.Name, TARGET.Name (names case-insensitive).  A few functions:
  * ifThenElse, isUndefined, isError, int, real, string, strcat,
- * toLower, toUpper, size.
+ * toLower, toUpper, size, time (now, Unix seconds).
  *
  * Semantics follow ClassAds: == and arithmetic on undefined give
  * undefined, on mismatched types give error; =?= / =!= never give

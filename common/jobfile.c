@@ -175,12 +175,13 @@ typedef struct {
 	const KiteYamlDoc *doc;
 	/* Nodes whose values need the file system or initial_dir; checked
 	 * after every key has been read. */
-	const KiteYamlNode *executable, *initial_dir, *input, *output, *error_file;
+	const KiteYamlNode *executable, *initial_dir, *input, *output, *error_file, *log;
 	const KiteYamlNode *transfer_node;
 	GArray *transfer; /* KiteYamlItem */
 	char *arguments;
 	char *environment;
 	KiteExpr *requirements, *rank;
+	KiteExpr *periodic_hold, *periodic_release, *periodic_remove;
 	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
 	const char *checkpoint_mode;
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
@@ -193,6 +194,9 @@ static void job_parse_clear(JobParse *jp)
 	g_clear_pointer(&jp->environment, g_free);
 	g_clear_pointer(&jp->requirements, kite_expr_unref);
 	g_clear_pointer(&jp->rank, kite_expr_unref);
+	g_clear_pointer(&jp->periodic_hold, kite_expr_unref);
+	g_clear_pointer(&jp->periodic_release, kite_expr_unref);
+	g_clear_pointer(&jp->periodic_remove, kite_expr_unref);
 }
 
 typedef gboolean (*KeyHandler)(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error);
@@ -220,8 +224,10 @@ static gboolean key_path(JobParse *jp, const char *key, const KiteYamlNode *valu
 		jp->input = value;
 	else if (g_str_equal(key, "output"))
 		jp->output = value;
-	else
+	else if (g_str_equal(key, "error"))
 		jp->error_file = value;
+	else
+		jp->log = value;
 	return TRUE;
 }
 
@@ -348,7 +354,11 @@ static gboolean key_expr(JobParse *jp, const char *key, const KiteYamlNode *valu
 		return FALSE;
 	if (!kite_yaml_get_expr(jp->doc, value, key, &e, error))
 		return FALSE;
-	KiteExpr **slot = g_str_equal(key, "requirements") ? &jp->requirements : &jp->rank;
+	KiteExpr **slot = g_str_equal(key, "requirements")	  ? &jp->requirements
+			  : g_str_equal(key, "rank")		  ? &jp->rank
+			  : g_str_equal(key, "periodic_hold")	  ? &jp->periodic_hold
+			  : g_str_equal(key, "periodic_release") ? &jp->periodic_release
+								  : &jp->periodic_remove;
 	g_clear_pointer(slot, kite_expr_unref);
 	*slot = e;
 	return TRUE;
@@ -446,10 +456,14 @@ static const struct {
     {"input", key_path},
     {"output", key_path},
     {"error", key_path},
+    {"log", key_path},
     {"transfer_input_files", key_transfer},
     {"initial_dir", key_path},
     {"requirements", key_expr},
     {"rank", key_expr},
+    {"periodic_hold", key_expr},
+    {"periodic_release", key_expr},
+    {"periodic_remove", key_expr},
     {"request_cpus", key_int},
     {"request_memory", key_size},
     {"request_disk", key_size},
@@ -524,6 +538,18 @@ static gboolean check_input(const KiteYamlDoc *doc, const KiteYamlNode *node, gs
 	if (offset > 0)
 		return kite_yaml_throw_inside(error, doc, node, offset, "%s `%s` %s", what, path, why);
 	return kite_yaml_throw(error, doc, node, "%s `%s` %s", what, path, why);
+}
+
+/* The event log's directory must exist (checked for proc 0 when the
+ * path has no other macros): the schedd appends to the file, as the
+ * job's owner, from the first event on. */
+static gboolean check_log_dir(const KiteYamlDoc *doc, const KiteYamlNode *node, const char *tmpl, GError **error)
+{
+	g_autofree char *path = macro_expand(tmpl, FALSE, 0, 0);
+	g_autofree char *dir = g_path_get_dirname(path);
+	if (strstr(dir, "$(") || g_file_test(dir, G_FILE_TEST_IS_DIR))
+		return TRUE;
+	return kite_yaml_throw(error, doc, node, "the directory of log file `%s` does not exist", path);
 }
 
 /* ---- the template ad ------------------------------------------------------ */
@@ -608,6 +634,9 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		return NULL;
 	g_autofree char *out = jp->output ? template_path(jp->output->value, iwd) : NULL;
 	g_autofree char *err = jp->error_file ? template_path(jp->error_file->value, iwd) : NULL;
+	g_autofree char *log = jp->log ? template_path(jp->log->value, iwd) : NULL;
+	if (log && !check_log_dir(doc, jp->log, log, error))
+		return NULL;
 
 	g_autoptr(GString) transfer = NULL;
 	if (jp->transfer && jp->transfer->len > 0) {
@@ -637,6 +666,8 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		kite_ad_set_string(ad, "Out", out);
 	if (err)
 		kite_ad_set_string(ad, "Err", err);
+	if (log)
+		kite_ad_set_string(ad, "UserLog", log);
 	if (transfer)
 		kite_ad_set_string(ad, "TransferInput", transfer->str);
 	kite_ad_set_int(ad, "RequestCpus", jp->request_cpus);
@@ -645,6 +676,12 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	kite_ad_set(ad, "Requirements", requirements);
 	if (jp->rank)
 		kite_ad_set(ad, "Rank", jp->rank);
+	if (jp->periodic_hold)
+		kite_ad_set(ad, "PeriodicHold", jp->periodic_hold);
+	if (jp->periodic_release)
+		kite_ad_set(ad, "PeriodicRelease", jp->periodic_release);
+	if (jp->periodic_remove)
+		kite_ad_set(ad, "PeriodicRemove", jp->periodic_remove);
 	kite_ad_set_int(ad, "JobPrio", jp->priority);
 	kite_ad_set_string(ad, "CheckpointMode", jp->checkpoint_mode);
 	if (jp->checkpoint_interval > 0)

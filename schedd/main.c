@@ -13,6 +13,7 @@
 #include "config-keys.h"
 #include "daemon.h"
 #include "schedd.h"
+#include "userlog.h"
 #include "util.h"
 
 static gboolean on_signal(gpointer data)
@@ -122,12 +123,20 @@ int main(int argc, char **argv)
 	purge_history(&s);
 	g_timeout_add_seconds(3600, purge_history, &s);
 	g_timeout_add(500, expire_machines, &s);
+	/* jobs' event logs (job file key `log`), a quarter second behind */
+	g_autofree char *submit_host = g_strdup_printf("schedd@%s", g_get_host_name());
+	KiteUserLog *userlog = kite_userlog_new(s.queue, submit_host);
+	g_timeout_add(250, kite_userlog_flush_source, userlog);
+	double pi = kite_config_get_duration(s.config, "periodic_expr_interval");
+	g_timeout_add((guint)CLAMP(pi * 1000, 100, 3600 * 1000), kite_schedd_periodic, &s);
 	double ni = kite_config_get_duration(s.config, "negotiator_interval");
 	g_timeout_add((guint)CLAMP(ni * 1000, 100, 3600 * 1000), kite_schedd_negotiate, &s);
 	g_message("ready (state in %s)", s.state_dir);
 	g_main_loop_run(loop);
 
 	kite_schedd_shadows_free(&s);
+	kite_userlog_flush(userlog); /* what the last shadows reported */
+	kite_userlog_free(userlog);
 	kite_server_free(s.server);
 	kite_collector_free(s.collector);
 	kite_queue_close(s.queue);

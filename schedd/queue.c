@@ -41,6 +41,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS events(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
     "  time INTEGER NOT NULL, event TEXT NOT NULL, host TEXT NOT NULL, detail TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS events_job ON events(cluster, proc);"
+    /* the event log (job file key `log`) of jobs that have one, for userlog.c */
+    "CREATE TABLE IF NOT EXISTS job_logs(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
     /* what no query shows: the capabilities of a job's checkpoint space */
     "CREATE TABLE IF NOT EXISTS job_secrets(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
     "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
@@ -112,7 +115,7 @@ static const char *const maintained_attrs[] = {
 
 /* Set at submission and fixed afterwards: the job's executable and
  * directory are what the user checked at submit time. */
-static const char *const fixed_attrs[] = {"Cmd", "Iwd", NULL};
+static const char *const fixed_attrs[] = {"Cmd", "Iwd", "UserLog", NULL};
 
 /* The list's spelling of @name, or NULL if it is not in @list. */
 static const char *in_list(const char *const *list, const char *name)
@@ -223,6 +226,22 @@ gboolean kite_queue_submit(KiteQueue *q, const KiteAd *tmpl, guint count, const 
 	return TRUE;
 }
 
+/* Insert one row into events (inside the caller's transaction). */
+static gboolean insert_event(KiteQueue *q, const KiteJobId *id, const char *event, const char *host,
+			     const char *detail, GError **error)
+{
+	g_autoptr(sqlite3_stmt) ins = prepare(q, "INSERT INTO events VALUES(?, ?, ?, ?, ?, ?)", error);
+	if (!ins)
+		return FALSE;
+	sqlite3_bind_int64(ins, 1, id->cluster);
+	sqlite3_bind_int64(ins, 2, id->proc);
+	sqlite3_bind_int64(ins, 3, kite_now_wall());
+	sqlite3_bind_text(ins, 4, event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 5, host ? host : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 6, detail ? detail : "", -1, SQLITE_STATIC);
+	return sqlite3_step(ins) == SQLITE_DONE || db_error(q, error, "record a job event");
+}
+
 /* The body of kite_queue_submit, inside its transaction. */
 static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint count, const char *owner,
 				      gint64 *out_cluster, GError **error)
@@ -315,6 +334,29 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 				return FALSE;
 			}
 			sqlite3_reset(st);
+		}
+	}
+	/* A job with an event log (UserLog) is listed in job_logs and starts
+	 * its log with "submitted"; other jobs need neither (a 10,000-proc
+	 * cluster is no insert more per proc). */
+	if (kite_ad_lookup(tmpl, "UserLog")) {
+		g_autoptr(sqlite3_stmt) log = prepare(q, "INSERT INTO job_logs VALUES(?, ?, ?, ?)", error);
+		if (!log)
+			return FALSE;
+		for (guint p = 0; p < count; p++) {
+			KiteJobId id = {.cluster = cluster, .proc = p};
+			g_autoptr(KiteAd) proc_ad = kite_jobfile_expand(tmpl, cluster, p);
+			g_autofree char *path = NULL;
+			kite_ad_get_string(proc_ad, "UserLog", &path);
+			sqlite3_reset(log);
+			sqlite3_bind_int64(log, 1, cluster);
+			sqlite3_bind_int64(log, 2, p);
+			sqlite3_bind_text(log, 3, owner, -1, SQLITE_STATIC);
+			sqlite3_bind_text(log, 4, path ? path : "", -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(log) != SQLITE_DONE)
+				return db_error(q, error, "record a job's event log");
+			if (!insert_event(q, &id, "submitted", "", owner, error))
+				return FALSE;
 		}
 	}
 	{
@@ -591,6 +633,14 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				   const char *requester, gboolean is_admin, const char *reason,
 				   GError **error);
 
+gboolean kite_queue_act_periodic(KiteQueue *q, KiteJobAction action, const KiteJobId *id, const char *reason,
+				 GArray **out_results, GError **error)
+{
+	g_return_val_if_fail(action == KITE_ACTION_REMOVE || action == KITE_ACTION_HOLD || action == KITE_ACTION_RELEASE,
+			     FALSE);
+	return kite_queue_act(q, action, id, 1, NULL, TRUE, reason, out_results, error);
+}
+
 gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids, guint n_ids,
 			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
 			GError **error)
@@ -617,8 +667,10 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				   GError **error)
 {
 	gint64 now = kite_now_wall();
+	/* No requester: the schedd itself, for a job's periodic expression
+	 * (Condor's HoldReasonCode 3; the reason says which expression). */
 	g_autoptr(sqlite3_stmt) hold = prepare(q,
-					       "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = 1, "
+					       "UPDATE jobs SET status = 5, hold_reason = ?, hold_code = ?, "
 					       "entered_status = ? WHERE cluster = ? AND proc = ?",
 					       error);
 	g_autoptr(sqlite3_stmt) release = prepare(q,
@@ -661,12 +713,14 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				r.message = g_strdup_printf("job %s is already held", name);
 			else {
 				const char *why = reason && *reason ? reason : "held by user";
-				g_autofree char *full = g_strdup_printf("%s (by %s)", why, requester);
+				g_autofree char *full =
+				    requester ? g_strdup_printf("%s (by %s)", why, requester) : g_strdup(why);
 				sqlite3_bind_text(hold, 1, full, -1, SQLITE_TRANSIENT);
-				sqlite3_bind_int64(hold, 2, now);
-				sqlite3_bind_int64(hold, 3, t->id.cluster);
-				sqlite3_bind_int64(hold, 4, t->id.proc);
-				if (!step_done(q, hold, error))
+				sqlite3_bind_int(hold, 2, requester ? 1 : 3);
+				sqlite3_bind_int64(hold, 3, now);
+				sqlite3_bind_int64(hold, 4, t->id.cluster);
+				sqlite3_bind_int64(hold, 5, t->id.proc);
+				if (!step_done(q, hold, error) || !insert_event(q, &t->id, "held", "", full, error))
 					return FALSE;
 				r.ok = TRUE;
 				r.message = g_strdup_printf("job %s held", name);
@@ -679,7 +733,10 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				sqlite3_bind_int64(release, 1, now);
 				sqlite3_bind_int64(release, 2, t->id.cluster);
 				sqlite3_bind_int64(release, 3, t->id.proc);
-				if (!step_done(q, release, error))
+				const char *why = reason && *reason ? reason : "released by user";
+				g_autofree char *by =
+				    requester ? g_strdup_printf("%s (by %s)", why, requester) : g_strdup(why);
+				if (!step_done(q, release, error) || !insert_event(q, &t->id, "released", "", by, error))
 					return FALSE;
 				r.ok = TRUE;
 				r.message = g_strdup_printf("job %s released", name);
@@ -688,7 +745,7 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 			g_autoptr(KiteExpr) why =
 			    kite_expr_new_string(reason && *reason ? reason : "removed by user");
 			g_autofree char *why_text = kite_expr_to_string(why);
-			g_autoptr(KiteExpr) by = kite_expr_new_string(requester);
+			g_autoptr(KiteExpr) by = kite_expr_new_string(requester ? requester : "schedd");
 			g_autofree char *by_text = kite_expr_to_string(by);
 			g_autofree char *extra =
 			    g_strdup_printf("RemoveReason = %s\nRemovedBy = %s\n", why_text, by_text);
@@ -701,7 +758,11 @@ static gboolean act_in_transaction(KiteQueue *q, KiteJobAction action, GArray *t
 				return FALSE;
 			sqlite3_bind_int64(del, 1, t->id.cluster);
 			sqlite3_bind_int64(del, 2, t->id.proc);
-			if (!step_done(q, del, error) || !forget_secrets(q, &t->id, error))
+			const char *why_removed = reason && *reason ? reason : "removed by user";
+			g_autofree char *what = requester ? g_strdup_printf("%s (by %s)", why_removed, requester)
+							  : g_strdup(why_removed);
+			if (!step_done(q, del, error) || !forget_secrets(q, &t->id, error) ||
+			    !insert_event(q, &t->id, "removed", "", what, error))
 				return FALSE;
 			r.ok = TRUE;
 			r.message = g_strdup_printf("job %s removed", name);
@@ -769,12 +830,16 @@ static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *resul
 				    gboolean is_admin, GError **error)
 {
 	g_autoptr(sqlite3_stmt) get = prepare(q, "SELECT ad FROM jobs WHERE cluster = ? AND proc = ?", error);
-	g_autoptr(sqlite3_stmt) set = prepare(
-	    q,
-	    "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END WHERE cluster = ? AND proc = ?",
-	    error);
-	if (!get || !set)
+	g_autoptr(sqlite3_stmt) set = prepare(q,
+					      "UPDATE jobs SET ad = ?, prio = CASE WHEN ? THEN ? ELSE prio END, "
+					      "cmd = COALESCE(?, cmd) WHERE cluster = ? AND proc = ?",
+					      error);
+	g_autoptr(sqlite3_stmt) get_cluster = prepare(q, "SELECT ad FROM clusters WHERE cluster = ?", error);
+	if (!get || !set || !get_cluster)
 		return FALSE;
+	/* `q`'s CMD column (executable and arguments) is stored with the job:
+	 * editing the arguments stores it again (Cmd itself is fixed). */
+	gboolean shows_in_cmd = g_ascii_strcasecmp(attr, "Arguments") == 0;
 	for (guint i = 0; i < targets->len; i++) {
 		Target *t = &g_array_index(targets, Target, i);
 		KiteActResult r = {.id = t->id, .ok = FALSE};
@@ -794,11 +859,25 @@ static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *resul
 			pad = kite_ad_new();
 		kite_ad_set(pad, attr, e);
 		g_autofree char *text = kite_ad_to_text(pad);
+		g_autofree char *cmd = NULL;
+		if (shows_in_cmd) {
+			sqlite3_reset(get_cluster);
+			sqlite3_bind_int64(get_cluster, 1, t->id.cluster);
+			g_autoptr(KiteAd) full = NULL;
+			if (sqlite3_step(get_cluster) == SQLITE_ROW)
+				full = kite_ad_parse((const char *)sqlite3_column_text(get_cluster, 0), NULL);
+			if (!full)
+				full = kite_ad_new();
+			for (guint a = 0; a < kite_ad_size(pad); a++)
+				kite_ad_set(full, kite_ad_name_at(pad, a), kite_ad_expr_at(pad, a));
+			cmd = command_line(full);
+		}
 		sqlite3_bind_text(set, 1, text, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(set, 2, is_prio);
 		sqlite3_bind_int64(set, 3, prio);
-		sqlite3_bind_int64(set, 4, t->id.cluster);
-		sqlite3_bind_int64(set, 5, t->id.proc);
+		sqlite3_bind_text(set, 4, cmd, -1, SQLITE_TRANSIENT); /* NULL: unchanged */
+		sqlite3_bind_int64(set, 5, t->id.cluster);
+		sqlite3_bind_int64(set, 6, t->id.proc);
 		if (!step_done(q, set, error))
 			return FALSE;
 		r.ok = TRUE;
@@ -822,7 +901,12 @@ gint64 kite_queue_purge_history(KiteQueue *q, gint64 max_age)
 	     "DELETE FROM clusters WHERE cluster NOT IN (SELECT cluster FROM jobs)"
 	     " AND cluster NOT IN (SELECT cluster FROM history)",
 	     NULL);
-	/* and the events of jobs that are nowhere any more */
+	/* and the events and event-log paths of jobs that are nowhere any more */
+	exec(q,
+	     "DELETE FROM job_logs WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.cluster = job_logs.cluster AND "
+	     "j.proc = job_logs.proc) AND NOT EXISTS (SELECT 1 FROM history h WHERE h.cluster = job_logs.cluster AND "
+	     "h.proc = job_logs.proc)",
+	     NULL);
 	exec(q,
 	     "DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.cluster = events.cluster AND "
 	     "j.proc = events.proc) AND NOT EXISTS (SELECT 1 FROM history h WHERE h.cluster = events.cluster AND "
@@ -941,17 +1025,7 @@ gboolean kite_queue_job_event(KiteQueue *q, const KiteJobId *id, const char *eve
 	gboolean own;
 	if (!change_begin(q, "job_event", &own, error))
 		return FALSE;
-	g_autoptr(sqlite3_stmt) ins = prepare(q, "INSERT INTO events VALUES(?, ?, ?, ?, ?, ?)", error);
-	gboolean ok = ins != NULL;
-	if (ok) {
-		sqlite3_bind_int64(ins, 1, id->cluster);
-		sqlite3_bind_int64(ins, 2, id->proc);
-		sqlite3_bind_int64(ins, 3, kite_now_wall());
-		sqlite3_bind_text(ins, 4, event, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 5, host ? host : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 6, detail ? detail : "", -1, SQLITE_STATIC);
-		ok = sqlite3_step(ins) == SQLITE_DONE || db_error(q, error, "record a job event");
-	}
+	gboolean ok = insert_event(q, id, event, host, detail, error);
 	g_autofree char *caps = NULL;
 	if (ok && attrs && kite_ad_get_string(attrs, "CheckpointCaps", &caps)) {
 		g_autoptr(sqlite3_stmt) put =
@@ -1013,6 +1087,85 @@ gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEvent
 		func(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
 		     (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3), data);
 	return rc == SQLITE_DONE || db_error(q, error, "read job events");
+}
+
+gboolean kite_queue_logged_events(KiteQueue *q, gint64 after, gint64 upto, guint limit, KiteQueueLoggedEventFunc func,
+				  gpointer data, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q,
+		    "SELECT e.rowid, e.cluster, e.proc, e.time, e.event, e.host, e.detail, l.owner, l.path "
+		    "FROM events e JOIN job_logs l ON l.cluster = e.cluster AND l.proc = e.proc "
+		    "WHERE e.rowid > ? AND e.rowid <= ? ORDER BY e.rowid LIMIT ?",
+		    error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, upto);
+	sqlite3_bind_int64(st, 3, limit);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		KiteLoggedEvent ev = {
+		    .row = sqlite3_column_int64(st, 0),
+		    .id = {.cluster = sqlite3_column_int64(st, 1), .proc = sqlite3_column_int64(st, 2)},
+		    .time = sqlite3_column_int64(st, 3),
+		    .event = (const char *)sqlite3_column_text(st, 4),
+		    .host = (const char *)sqlite3_column_text(st, 5),
+		    .detail = (const char *)sqlite3_column_text(st, 6),
+		    .owner = (const char *)sqlite3_column_text(st, 7),
+		    .path = (const char *)sqlite3_column_text(st, 8),
+		};
+		func(&ev, data);
+	}
+	return rc == SQLITE_DONE || db_error(q, error, "read job events");
+}
+
+GArray *kite_queue_periodic_candidates(KiteQueue *q, GError **error)
+{
+	/* Text search, not ads: most queues have no such job, and building
+	 * 100,000 full ads every minute to find out would stall the loop. */
+	g_autoptr(sqlite3_stmt) st =
+	    prepare(q,
+		    "SELECT j.cluster, j.proc FROM jobs j JOIN clusters c ON c.cluster = j.cluster "
+		    "WHERE instr(c.ad, 'Periodic') > 0 OR instr(j.ad, 'Periodic') > 0",
+		    error);
+	if (!st)
+		return NULL;
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(KiteJobId));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		KiteJobId id = {.cluster = sqlite3_column_int64(st, 0), .proc = sqlite3_column_int64(st, 1)};
+		g_array_append_val(ids, id);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(q, error, "find jobs with periodic expressions");
+		return NULL;
+	}
+	return g_steal_pointer(&ids);
+}
+
+gint64 kite_queue_last_event(KiteQueue *q)
+{
+	return scalar(q, "SELECT coalesce(max(rowid), 0) FROM events", NULL);
+}
+
+gint64 kite_queue_meta_get(KiteQueue *q, const char *key, gint64 fallback)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "SELECT value FROM meta WHERE key = ?", NULL);
+	if (!st)
+		return fallback;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : fallback;
+}
+
+gboolean kite_queue_meta_set(KiteQueue *q, const char *key, gint64 value, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "INSERT OR REPLACE INTO meta VALUES(?, ?)", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, value);
+	return sqlite3_step(st) == SQLITE_DONE || db_error(q, error, "store a meta value");
 }
 
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)

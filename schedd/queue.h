@@ -91,6 +91,12 @@ gboolean kite_queue_act(KiteQueue *q, KiteJobAction action, const KiteJobId *ids
 			const char *requester, gboolean is_admin, const char *reason, GArray **out_results,
 			GError **error);
 
+/* The same for one job, by the schedd itself because the job's own
+ * periodic expression said so (periodic.c): held with Condor's
+ * HoldReasonCode 3, and @reason (which expression) without "by". */
+gboolean kite_queue_act_periodic(KiteQueue *q, KiteJobAction action, const KiteJobId *id, const char *reason,
+				 GArray **out_results, GError **error);
+
 /* Set @attr to @expr_text on the jobs @ids.  Refuses attributes the
  * schedd owns (Owner, ClusterId, ProcId, JobStatus, QDate, …). */
 gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const char *attr,
@@ -159,6 +165,29 @@ char *kite_queue_job_ckpt_caps(KiteQueue *q, const KiteJobId *id);
 
 typedef void (*KiteQueueEventFunc)(gint64 time, const char *event, const char *host, const char *detail,
 				   gpointer data);
+
+/* An event of a job that has an event log (job file key `log`). */
+typedef struct {
+	gint64 row; /* the event's position in the table, increasing */
+	KiteJobId id;
+	gint64 time;
+	const char *event, *host, *detail;
+	const char *owner, *path; /* the job's owner and its event log */
+} KiteLoggedEvent;
+typedef void (*KiteQueueLoggedEventFunc)(const KiteLoggedEvent *ev, gpointer data);
+/* The events recorded at rows (@after, @upto] of jobs with an event log,
+ * oldest first, at most @limit (for the event-log writer, userlog.c). */
+gboolean kite_queue_logged_events(KiteQueue *q, gint64 after, gint64 upto, guint limit, KiteQueueLoggedEventFunc func,
+				  gpointer data, GError **error);
+/* The jobs in the queue that may have periodic expressions (their ads
+ * mention one; the caller evaluates), for periodic.c. */
+GArray *kite_queue_periodic_candidates(KiteQueue *q, GError **error);
+/* The position of the newest event (0: none). */
+gint64 kite_queue_last_event(KiteQueue *q);
+/* A number kept in the queue's meta table under @key (not one of the
+ * queue's own keys), or @fallback. */
+gint64 kite_queue_meta_get(KiteQueue *q, const char *key, gint64 fallback);
+gboolean kite_queue_meta_set(KiteQueue *q, const char *key, gint64 value, GError **error);
 
 /* Every recorded event of job @id, oldest first. */
 gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,

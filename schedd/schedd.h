@@ -60,6 +60,10 @@ void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results);
  * @results to have their jobs checkpoint (and leave, with @vacate). */
 void kite_schedd_shadows_checkpoint(KiteSchedd *s, GArray *results, gboolean vacate);
 
+/* Evaluate jobs' periodic_hold/release/remove and act on them
+ * (periodic.c); the periodic_expr_interval timer's callback. */
+gboolean kite_schedd_periodic(gpointer schedd);
+
 /* Parse a query's constraint; the error names the column ("constraint,
  * column 8: …"). */
 KiteExpr *kite_schedd_parse_constraint(const char *text, GError **error);

@@ -128,6 +128,7 @@ executable: counter
 arguments: ["60", "100"]
 output: count.out
 error: count.err
+log: count.log
 YAML
 echo "   ws1's owner is away; ws2's owner is at the keyboard (its activity file is touched)"
 "$BIN/tests/programs/counter" 60 100 >"$dir/reference.out" &
@@ -164,8 +165,9 @@ else
 	exit 1
 fi
 echo
-echo "== the job's events, as the queue recorded them"
-sqlite3 "$dir/queue.db" "SELECT datetime(time, 'unixepoch') || '  ' || event || '  ' || host || '  ' || detail FROM events WHERE cluster = ${id%.*} ORDER BY rowid" | sed 's/^/   /'
+echo "== the job's event log (count.log, HTCondor's user-log format: the job file's \`log\`)"
+for _ in $(seq 20); do grep -q '^005 ' "$dir/count.log" 2>/dev/null && break; sleep 0.1; done
+sed 's/^/   /' "$dir/count.log"
 "$BIN/pool" status
 echo
 echo "== the checkpoint server's allocations (the job's space is reclaimed when its lease ends)"

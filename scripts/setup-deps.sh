@@ -7,7 +7,7 @@ set -eu
 PACKAGES="build-essential pkg-config libglib2.0-dev libglib2.0-bin libyaml-dev \
 libssh2-1-dev libcap-ng-dev libsqlite3-dev sqlite3 libcmocka-dev \
 openssh-server openssh-client iproute2 procps psmisc util-linux python3 bc clang-format \
-dbus-daemon libxxhash-dev"
+dbus-daemon libxxhash-dev clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

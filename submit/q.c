@@ -7,6 +7,7 @@
 
 #include "ad.h"
 #include "cli-common.h"
+#include "expr.h"
 #include "util.h"
 
 static char *arg_schedd;
@@ -21,6 +22,8 @@ static gboolean arg_history;
 static gboolean arg_watch;
 static int arg_interval = 2;
 static char **arg_ids;
+/* -af EXPR…: everything after it (taken out of argv before parsing) */
+static GPtrArray *arg_af; /* KiteExpr* */
 
 static const GOptionEntry options[] = {
     {"schedd", 0, 0, G_OPTION_ARG_STRING, &arg_schedd,
@@ -154,6 +157,57 @@ static void print_long(KiteConn *conn, const KiteQueryRows *rows)
 	}
 }
 
+/* -af: the value of each expression for each job, space-separated,
+ * strings without quotes, one line per job (condor_q -af). */
+static void print_autoformat(const KiteQueryRows *rows)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	for (gsize row = 0; row < rows->n; row++) {
+		Row r;
+		read_row(rows, row, &r);
+		g_autoptr(KiteAd) ad = r.ad ? kite_ad_from_variant(r.ad, NULL) : kite_ad_new();
+		for (guint i = 0; i < arg_af->len; i++) {
+			KiteValue v = KITE_VALUE_INIT;
+			kite_expr_eval(g_ptr_array_index(arg_af, i), ad, NULL, &v);
+			g_autofree char *text = v.type == KITE_VALUE_STRING ? g_strdup(v.s) : kite_value_to_string(&v);
+			g_string_append_printf(out, "%s%s", i ? " " : "", text);
+			kite_value_clear(&v);
+		}
+		g_string_append_c(out, '\n');
+		row_clear(&r);
+	}
+	fwrite(out->str, 1, out->len, stdout);
+}
+
+/* Take "-af EXPR…" (also --af, --autoformat) out of @argv: every
+ * argument after it is an expression, as with condor_q.  Returns FALSE
+ * with @error for one that does not parse. */
+static gboolean take_autoformat(int *argc, char **argv, GError **error)
+{
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return TRUE;
+		if (strcmp(argv[i], "-af") && strcmp(argv[i], "--af") && strcmp(argv[i], "--autoformat"))
+			continue;
+		arg_af = g_ptr_array_new_with_free_func((GDestroyNotify)kite_expr_unref);
+		for (int j = i + 1; j < *argc; j++) {
+			guint col = 0;
+			g_autoptr(GError) perr = NULL;
+			KiteExpr *e = kite_expr_parse(argv[j], &col, &perr);
+			if (!e)
+				return kite_throw(error, KITE_ERROR_INVALID, "-af: \"%s\", column %u: %s", argv[j], col,
+						  perr->message);
+			g_ptr_array_add(arg_af, e);
+		}
+		if (arg_af->len == 0)
+			return kite_throw(error, KITE_ERROR_INVALID, "-af needs attributes or expressions after it");
+		*argc = i;
+		argv[i] = NULL;
+		return TRUE;
+	}
+	return TRUE;
+}
+
 /* The CKPT column: number of checkpoints and the time of the last. */
 static char *format_ckpt(const Row *r)
 {
@@ -249,7 +303,7 @@ static int run_once(GError **error)
 			return 2;
 		}
 	}
-	gboolean full = arg_long || arg_json;
+	gboolean full = arg_long || arg_json || arg_af;
 	g_autoptr(GVariant) reply = kite_conn_call(
 	    conn, KITE_MSG_QUERY,
 	    g_variant_new("(s@a(xx)isbb)", owner, g_variant_builder_end(&b), status,
@@ -262,6 +316,8 @@ static int run_once(GError **error)
 		return 1;
 	if (arg_json)
 		print_json(&rows);
+	else if (arg_af)
+		print_autoformat(&rows);
 	else if (arg_long)
 		print_long(conn, &rows);
 	else
@@ -285,9 +341,15 @@ int main(int argc, char **argv)
 				     "ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CKPT HOST CMD\n"
 				     "ST is I idle, R running, H held, S suspended, C completed, X removed.\n"
 				     "See docs/q.md.");
+	g_option_context_set_description(ctx, "  -af EXPR...               For each job, the value of each attribute or expression,\n"
+					      "                            space-separated, one line per job (last on the line)\n");
 	g_option_context_add_main_entries(ctx, options, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+	if (!take_autoformat(&argc, argv, &error) || !g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "q: %s (see q --help)\n", error->message);
+		return 2;
+	}
+	if (arg_af && (arg_json || arg_long || arg_held || arg_watch)) {
+		fprintf(stderr, "q: -af goes with none of --json, --long, --held, --watch (see q --help)\n");
 		return 2;
 	}
 	if (!arg_watch) {

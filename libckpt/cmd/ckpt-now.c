@@ -33,6 +33,30 @@ static char *proc_env(int pid, const char *name)
 	return NULL;
 }
 
+/* Whether @pid is still `ckpt restart` (or its restorer) bringing a
+ * program back: its environment is not the program's yet. */
+static gboolean restart_in_progress(int pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/exe", pid);
+	g_autofree char *exe = g_file_read_link(path, NULL);
+	if (!exe)
+		return FALSE;
+	g_autofree char *base = g_path_get_basename(exe);
+	return strcmp(base, "ckpt") == 0 || strcmp(base, "ckpt-restore") == 0;
+}
+
+/* KITE_CKPT_DIR of @pid; a program being restarted is waited for (up to
+ * 5 s), so that `ckpt now` right after `ckpt restart &` works. */
+static char *proc_ckpt_dir(int pid)
+{
+	for (int i = 0;; i++) {
+		char *dir = proc_env(pid, "KITE_CKPT_DIR");
+		if (dir || i == 500 || !restart_in_progress(pid))
+			return dir;
+		g_usleep(10000);
+	}
+}
+
 static gboolean process_gone(int pid)
 {
 	g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
@@ -112,7 +136,7 @@ int kite_ckpt_cmd_now(int argc, char **argv)
 		fprintf(stderr, "usage: ckpt now [--exit] [--dir DIR] [--timeout SECONDS] PID\n");
 		return 2;
 	}
-	g_autofree char *dir = dir_opt ? g_canonicalize_filename(dir_opt, NULL) : proc_env(pid, "KITE_CKPT_DIR");
+	g_autofree char *dir = dir_opt ? g_canonicalize_filename(dir_opt, NULL) : proc_ckpt_dir(pid);
 	if (!dir) {
 		if (kill(pid, 0) < 0)
 			fprintf(stderr, "ckpt now: no process %d: %s\n", pid, g_strerror(errno));

@@ -41,6 +41,16 @@ rc=$?
 cmp -s ref.txt out.txt || { diff ref.txt out.txt | head; fail "output differs from the uninterrupted run"; }
 pass "restart of a restart: output identical to the uninterrupted run ($(wc -l <out.txt) lines)"
 
+# `ckpt now` right after `ckpt restart &`: it waits for the program to be
+# back instead of finding the restarting command's environment
+"$BIN/ckpt" restart "$img" >/dev/null 2>restart4.err &
+R=$!
+img3=$("$BIN/ckpt" now $R 2>now4.err) || fail "ckpt now at once after ckpt restart failed: $(cat now4.err)"
+kill -9 $R
+wait $R 2>/dev/null
+[ -f "$img3" ] || fail "ckpt now at once after restart printed '$img3', not an image"
+pass "ckpt now at once after ckpt restart waits for the program and checkpoints it"
+
 # and the first image is still restartable: same result again
 "$BIN/ckpt" restart "$img" 2>restart3.err || fail "second restart from the first image failed: $(cat restart3.err)"
 cmp -s ref.txt out.txt || fail "output differs after restarting the first image again"

@@ -66,6 +66,17 @@ out=$(pool edit 1.2 JobPrio 7); rc=$?
 check_status "pool edit" 0 $rc
 check_eq "pool edit output" "job 1.2: JobPrio set" "$out"
 check_contains "edited priority shows in q" "1.2" "$(q | awk '$7 == 7')"
+check_eq "q -af: values, strings bare, expressions, undefined" "2 8 /bin/echo! undefined" "$(q 1.2 -af ProcId 'JobPrio + 1' 'strcat(Cmd, "!")' NoSuchAttr)"
+check_eq "q -af: one line per job" "$(printf '1.1 root\n1.2 root')" "$(q 1.1 1.2 -af 'strcat(ClusterId, ".", ProcId)' Owner | sed "s/ $(id -un)\$/ root/")"
+out=$(q -af 'Memory >' 2>&1); rc=$?
+check_status "q -af with a bad expression" 2 $rc
+check_contains "says which and where" 'q: -af: "Memory >", column' "$out"
+out=$(q -af 2>&1); rc=$?
+check_status "q -af without expressions" 2 $rc
+out=$(pool edit 1.2 Arguments '"goodbye 1.2"'); rc=$?
+check_status "pool edit Arguments" 0 $rc
+check_eq "q's CMD shows the edited arguments" "echo goodbye 1.2" "$(q 1.2 | awk '$1 == "1.2" { sub(/.* echo /, "echo "); print }')"
+check_eq "q -l shows the edited arguments" 'Arguments = "goodbye 1.2"' "$(q -l 1.2 | grep '^Arguments = ')"
 out=$(pool edit 1.2 Owner '"mallory"' 2>&1); rc=$?
 check_status "editing Owner is refused" 1 $rc
 check_eq "editing Owner says why" "pool: \`Owner\` is maintained by the schedd and cannot be edited" "$out"

@@ -274,6 +274,9 @@ static const EvalCase semantics[] = {
     {"size(1)", "error"},
     {"size(undefined)", "undefined"},
     {"size(strcat(\"ab\", 12))", "4"},
+    {"time() > 1700000000 && time() < 4102444800", "true"}, /* 2023 .. 2100 */
+    {"TIME() - time() <= 1", "true"},
+    {"size(string(time()))", "10"},
     /* literals and keywords */
     {"TRUE", "true"},
     {"False", "false"},
