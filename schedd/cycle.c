@@ -132,8 +132,8 @@ GPtrArray *kite_schedd_cycle_claims(KiteSchedd *s, GPtrArray *slots, const char 
 	GArray *groups = NULL;
 	if (!kite_autoclusters_refresh(s->autoclusters, s->queue, slots, &groups, &stats.groups, error))
 		return NULL;
-	g_autoptr(GArray) matches = kite_negotiate_claims((const KiteJobGroup *)groups->data, groups->len, slots,
-							  owners, &stats.negotiation);
+	g_autoptr(GArray) matches = kite_negotiate_claims((const KiteJobGroup *)groups->data, groups->len,
+							  slots, owners, &stats.negotiation);
 	mark_running(s->queue, matches, slots, out);
 	if (out->len > 0 && !load_jobs(s->queue, out, error))
 		return NULL;

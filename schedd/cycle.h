@@ -17,8 +17,8 @@ typedef struct _KiteSchedd KiteSchedd;
 /* A job the cycle marked Running, with what its shadow needs. */
 typedef struct {
 	KiteJobId id;
-	KiteAd *job;  /* its full ad (NULL if it could not be read back) */
-	KiteAd *slot; /* the slot's ad */
+	KiteAd *job;	  /* its full ad (NULL if it could not be read back) */
+	KiteAd *slot;	  /* the slot's ad */
 	guint slot_index; /* of the slot among those given (claim reuse) */
 } KiteCycleMatch;
 

@@ -235,7 +235,8 @@ GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrAr
 		if (gs->exhausted)
 			continue;
 		if (!gs->candidates)
-			gs->candidates = find_candidates(groups[j->group].ad, slots, info, &stats.n_evaluations);
+			gs->candidates =
+			    find_candidates(groups[j->group].ad, slots, info, &stats.n_evaluations);
 		while (gs->next < gs->candidates->len &&
 		       info[g_array_index(gs->candidates, guint, gs->next)].taken)
 			gs->next++;
@@ -287,7 +288,9 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 			g_free(owner);
 		} else {
 			g_ptr_array_add(owners, owner);
-			KiteJobGroup g = {.ad = ad, .owner = owner, .jobs = g_array_new(FALSE, FALSE, sizeof(KiteGroupJob))};
+			KiteJobGroup g = {.ad = ad,
+					  .owner = owner,
+					  .jobs = g_array_new(FALSE, FALSE, sizeof(KiteGroupJob))};
 			g_array_append_val(groups, g);
 			idx = GUINT_TO_POINTER(groups->len - 1);
 			g_hash_table_insert(by_sig, sig, idx);
@@ -322,7 +325,8 @@ GArray *kite_negotiate_claims(const KiteJobGroup *groups, guint n_groups, GPtrAr
 				sorted[k] = g_array_sized_new(FALSE, FALSE, sizeof(Job), g->jobs->len);
 				for (guint j = 0; j < g->jobs->len; j++) {
 					const KiteGroupJob *m = &g_array_index(g->jobs, KiteGroupJob, j);
-					Job job = {.id = m->id, .prio = m->prio, .group = k, .index = m->index};
+					Job job = {
+					    .id = m->id, .prio = m->prio, .group = k, .index = m->index};
 					g_array_append_val(sorted[k], job);
 				}
 				g_array_sort(sorted[k], compare_jobs);

@@ -53,16 +53,16 @@ typedef struct {
 /* One job of an autocluster. */
 typedef struct {
 	KiteJobId id;
-	gint64 prio;  /* JobPrio */
-	guint index;  /* the caller's, copied to KiteMatch.job */
+	gint64 prio; /* JobPrio */
+	guint index; /* the caller's, copied to KiteMatch.job */
 } KiteGroupJob;
 
 /* An autocluster: jobs of one owner whose matching attributes are
  * equal, so that one ad stands for all of them. */
 typedef struct {
-	const KiteAd *ad;  /* any member's full ad */
+	const KiteAd *ad; /* any member's full ad */
 	const char *owner;
-	GArray *jobs;	   /* KiteGroupJob */
+	GArray *jobs; /* KiteGroupJob */
 } KiteJobGroup;
 
 /* The core of a cycle: match the jobs of @groups to @slots (KiteAd*,

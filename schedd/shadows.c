@@ -40,8 +40,8 @@
  * Shadow while a write is under way. */
 typedef struct {
 	GOutputStream *out;
-	GQueue frames; /* char*, not yet written */
-	char *writing; /* the frame being written, or NULL */
+	GQueue frames;	 /* char*, not yet written */
+	char *writing;	 /* the frame being written, or NULL */
 	gboolean orphan; /* its shadow is gone: free once the write ends */
 } Feed;
 
@@ -58,11 +58,11 @@ typedef struct {
 	gint64 started;		     /* wall seconds */
 	gint64 retries, max_retries; /* NumRetries and MaxRetries of the job */
 	/* claim reuse */
-	KiteAd *slot_ad;     /* the ad the slot was matched with */
-	double claimed_at;   /* monotonic */
-	guint n_jobs;	     /* jobs started on this claim */
-	gboolean reported;   /* the current job's outcome has been heard */
-	gboolean exited;     /* the process has ended */
+	KiteAd *slot_ad;   /* the ad the slot was matched with */
+	double claimed_at; /* monotonic */
+	guint n_jobs;	   /* jobs started on this claim */
+	gboolean reported; /* the current job's outcome has been heard */
+	gboolean exited;   /* the process has ended */
 } Shadow;
 
 static void feed_free(Feed *f)
@@ -220,17 +220,18 @@ static void checkpoint_unusable(Shadow *sh, const char *why, gint64 wall)
 	kite_ad_set_string(forget, "CheckpointUnusableReason", why);
 	kite_queue_job_event(s->queue, &sh->id, "checkpoint-dropped", sh->slot, why, forget, NULL);
 	if (done < limit) {
-		g_autofree char *reason = g_strdup_printf(
-		    "its checkpoint could not be restarted (%s); starting over from scratch (%" G_GINT64_FORMAT
-		    " s of run time lost, under ckpt_lost_work_limit)",
-		    why, done);
+		g_autofree char *reason =
+		    g_strdup_printf("its checkpoint could not be restarted (%s); starting over from scratch "
+				    "(%" G_GINT64_FORMAT " s of run time lost, under ckpt_lost_work_limit)",
+				    why, done);
 		if (kite_queue_set_idle(s->queue, &sh->id, wall, reason, FALSE))
 			g_message("job %s is Idle again: %s", name, reason);
 		return;
 	}
 	g_autofree char *reason = g_strdup_printf(
 	    "its checkpoint could not be restarted (%s); starting over would lose %" G_GINT64_FORMAT
-	    " s of run time (ckpt_lost_work_limit is %" G_GINT64_FORMAT " s): release the job to start it from scratch",
+	    " s of run time (ckpt_lost_work_limit is %" G_GINT64_FORMAT
+	    " s): release the job to start it from scratch",
 	    why, done, limit);
 	if (kite_queue_hold_running(s->queue, &sh->id, reason, 13, wall))
 		g_message("job %s held: %s", name, reason);
@@ -269,12 +270,13 @@ static gboolean apply_outcome(Shadow *sh, const char *out, int exit_status)
 				   g_strcmp0(outcome, "requeue") == 0 && !unusable);
 	{
 		const char *event = g_strcmp0(outcome, "completed") == 0 ? "exited"
-				    : g_strcmp0(outcome, "hold") == 0   ? "held"
+				    : g_strcmp0(outcome, "hold") == 0	 ? "held"
 				    : unusable				 ? "restart-failed"
 									 : "requeued";
 		g_autofree char *detail =
 		    g_strcmp0(outcome, "completed") == 0
-			? g_strdup_printf("%s %" G_GINT64_FORMAT, sig ? "signal" : "exit code", sig ? sig : code)
+			? g_strdup_printf("%s %" G_GINT64_FORMAT, sig ? "signal" : "exit code",
+					  sig ? sig : code)
 			: g_strdup(reason ? reason : "");
 		if (!kite_queue_job_event(s->queue, &sh->id, event, sh->slot, detail, NULL, &error)) {
 			g_message("job %s: cannot record its %s event: %s", name, event, error->message);
@@ -346,11 +348,12 @@ static char *shadow_job_text(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 			     const char *slot_name);
 
 /* A claim may take another job while its slot advertises a
- * ClaimWorklife (the startd's claim_worklife) it has not outlived. */
+ * ClaimWorklife (the startd's claim_worklife) it has not outlived — and
+ * not while the schedd stops (its shadows are being told to go). */
 static gboolean claim_reusable(const Shadow *sh)
 {
 	gint64 worklife = 0;
-	return !sh->exited && kite_ad_get_int(sh->slot_ad, "ClaimWorklife", &worklife) &&
+	return !sh->exited && sh->s->shadows && kite_ad_get_int(sh->slot_ad, "ClaimWorklife", &worklife) &&
 	       kite_now_monotonic() - sh->claimed_at < worklife;
 }
 
@@ -404,7 +407,8 @@ static void answer_waiting(KiteSchedd *s, GPtrArray *waiting, GPtrArray *picked)
 		sh->retries = 0;
 		kite_ad_get_int(m->job, "MaxRetries", &sh->max_retries);
 		kite_ad_get_int(m->job, "NumRetries", &sh->retries);
-		g_message("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " reuses the claim on %s (job %u of the claim)",
+		g_message("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+			  " reuses the claim on %s (job %u of the claim)",
 			  m->id.cluster, m->id.proc, sh->slot, sh->n_jobs);
 	}
 }
@@ -499,7 +503,8 @@ static void record_event(Shadow *sh, const char *text)
 	g_autofree char *event = NULL, *slot = NULL;
 	g_autofree char *name = job_name(&sh->id);
 	if (!ad || !kite_ad_get_string(ad, "Event", &event)) {
-		g_message("job %s: its shadow sent a bad event: %s", name, error ? error->message : "no Event");
+		g_message("job %s: its shadow sent a bad event: %s", name,
+			  error ? error->message : "no Event");
 		return;
 	}
 	if (!kite_ad_get_string(ad, "EventSlot", &slot))
@@ -514,7 +519,8 @@ static void record_event(Shadow *sh, const char *text)
 		detail = kite_ad_get_real(ad, "CheckpointSeconds", &secs)
 			     ? g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs)
 			     : g_strdup_printf("%" G_GINT64_FORMAT " bytes", size);
-		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size, slot);
+		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size,
+			  slot);
 	}
 	if (!kite_queue_job_event(sh->s->queue, &sh->id, event, slot, detail, ad, &error))
 		g_message("job %s: cannot record its %s event: %s", name, event, error->message);
@@ -525,13 +531,14 @@ static void on_shadow_line(GObject *source, GAsyncResult *res, gpointer data)
 	Shadow *sh = data;
 	gsize len = 0;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res, &len, &error);
+	g_autofree char *line =
+	    g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res, &len, &error);
 	if (!sh->s->shadows) /* shutting down */
 		return;
 	if (!line) {
 		if (error)
-			g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s", sh->id.cluster,
-				  sh->id.proc, error->message);
+			g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s",
+				  sh->id.cluster, sh->id.proc, error->message);
 		g_subprocess_wait_async(sh->proc, NULL, on_shadow_exit, sh);
 		return;
 	}
@@ -624,10 +631,9 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	gint64 claim_lease = 0;
 	kite_ad_get_int(slot, "ClaimLease", &claim_lease);
 	g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, claim_lease);
-	const char *argv[] = {program,	"--job",	  jobid,	"--startd",  addr,
-			      "--slot", slot_name,	  "--key-file", s->key_path, "--poll-interval",
-			      poll,	"--max-transfer", max,		"--lease",   lease,
-			      NULL};
+	const char *argv[] = {
+	    program,	 "--job",	    jobid, "--startd",	     addr, "--slot",  slot_name, "--key-file",
+	    s->key_path, "--poll-interval", poll,  "--max-transfer", max,  "--lease", lease,	 NULL};
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
@@ -675,7 +681,8 @@ static char *shadow_job_text(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
 	if (!caps)
 		choose_ckpt_server(s, with_caps, slot, id, slot_name);
-	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name, kite_config_get_duration(s->config, "ckpt_cost_default"),
+	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name,
+				  kite_config_get_duration(s->config, "ckpt_cost_default"),
 				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_min"),
 				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_max"));
 	g_autofree char *choice = NULL;

@@ -36,8 +36,9 @@ static GBytes *read_file(GHashTable *names, const char *path, gsize *budget, cha
 		return NULL;
 	}
 	if ((guint64)st.st_size > *budget) {
-		kite_throw(error, KITE_ERROR_LIMIT, "%s (%lld bytes) does not fit in what is left of max_transfer_size",
-			   path, (long long)st.st_size);
+		kite_throw(error, KITE_ERROR_LIMIT,
+			   "%s (%lld bytes) does not fit in what is left of max_transfer_size", path,
+			   (long long)st.st_size);
 		return NULL;
 	}
 	g_autofree char *data = NULL;
@@ -61,7 +62,8 @@ static void add_entry(GVariantBuilder *b, const char *name, guint32 mode, GBytes
 }
 
 /* Add the input file @path to @b. */
-static gboolean add_file(GVariantBuilder *b, GHashTable *names, const char *path, gsize *budget, GError **error)
+static gboolean add_file(GVariantBuilder *b, GHashTable *names, const char *path, gsize *budget,
+			 GError **error)
 {
 	g_autofree char *name = NULL;
 	g_autoptr(GBytes) bytes = read_file(names, path, budget, &name, error);

@@ -77,7 +77,8 @@ static const GOptionEntry options[] = {
     {"max-transfer", 0, 0, G_OPTION_ARG_INT64, &arg_max_transfer, "Most bytes of input to send", "BYTES"},
     {"lease", 0, 0, G_OPTION_ARG_DOUBLE, &arg_lease,
      "The startd's ClaimLease: seconds without an answer after which it has killed the job "
-     "(0: 120)", "S"},
+     "(0: 120)",
+     "S"},
     {NULL},
 };
 
@@ -102,9 +103,9 @@ typedef struct {
 	gint64 code, signal, hold_code;
 	char *reason;
 	gint64 started;
-	gboolean slot_lost; /* the startd was unreachable or refused the claim */
+	gboolean slot_lost;  /* the startd was unreachable or refused the claim */
 	char *ckpt_unusable; /* why the job's checkpoint could not be restarted */
-	KiteAd *ckpt;        /* the newest checkpoint's attributes, if one was taken */
+	KiteAd *ckpt;	     /* the newest checkpoint's attributes, if one was taken */
 } Outcome;
 
 static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
@@ -195,8 +196,9 @@ static void note_checkpoint(GVariant *attrs, Outcome *o, const KiteAd *job)
 static void request_checkpoint(KiteConn *conn, const char *claim, gboolean exit)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_CLAIM_CHECKPOINT, g_variant_new("(sb)", claim, exit),
-					       KITE_MSG_CLAIM_REPLY, &error);
+	g_autoptr(GVariant) r =
+	    kite_conn_call(conn, KITE_MSG_CLAIM_CHECKPOINT, g_variant_new("(sb)", claim, exit),
+			   KITE_MSG_CLAIM_REPLY, &error);
 	if (!r)
 		g_message("asking %s to checkpoint the job: %s", arg_slot, error->message);
 }
@@ -212,14 +214,15 @@ static KiteAd *read_job(GError **error)
 	char *end = NULL;
 	guint64 len = g_str_has_prefix(line, "JOB ") ? g_ascii_strtoull(line + 4, &end, 10) : 0;
 	if (!end || *end != '\n' || len > MAX_STDIN) {
-		kite_throw(error, KITE_ERROR_PROTOCOL, "the schedd sent \"%.*s\", not a job frame of at most %d bytes",
+		kite_throw(error, KITE_ERROR_PROTOCOL,
+			   "the schedd sent \"%.*s\", not a job frame of at most %d bytes",
 			   (int)strcspn(line, "\n"), line, MAX_STDIN);
 		return NULL;
 	}
 	g_autofree char *text = g_malloc(len + 1);
 	if (fread(text, 1, len, stdin) != len) {
-		kite_throw(error, KITE_ERROR_PROTOCOL, "the job ad on stdin ends before its %" G_GUINT64_FORMAT " bytes",
-			   len);
+		kite_throw(error, KITE_ERROR_PROTOCOL,
+			   "the job ad on stdin ends before its %" G_GUINT64_FORMAT " bytes", len);
 		return NULL;
 	}
 	text[len] = '\0';
@@ -315,14 +318,16 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 	}
 	/* The executable by its hash first: a startd that ran it before
 	 * keeps it, and then it need not travel (nor be checked) again. */
-	r = kite_conn_call(conn, KITE_MSG_ACTIVATE_CACHED,
-			   g_variant_new("(sss@a(suay))", claim, files.exec_name, files.exec_sha256, files.inputs),
-			   KITE_MSG_ACTIVATE_REPLY, &error);
+	r = kite_conn_call(
+	    conn, KITE_MSG_ACTIVATE_CACHED,
+	    g_variant_new("(sss@a(suay))", claim, files.exec_name, files.exec_sha256, files.inputs),
+	    KITE_MSG_ACTIVATE_REPLY, &error);
 	if (!r && g_error_matches(error, KITE_ERROR, KITE_ERROR_NOT_FOUND)) {
 		g_clear_error(&error);
-		r = kite_conn_call(conn, KITE_MSG_ACTIVATE,
-				   g_variant_new("(ss@a(suay))", claim, files.exec_name, kite_job_files_all(&files)),
-				   KITE_MSG_ACTIVATE_REPLY, &error);
+		r = kite_conn_call(
+		    conn, KITE_MSG_ACTIVATE,
+		    g_variant_new("(ss@a(suay))", claim, files.exec_name, kite_job_files_all(&files)),
+		    KITE_MSG_ACTIVATE_REPLY, &error);
 	}
 	if (!r) {
 		if (g_error_matches(error, KITE_ERROR, KITE_ERROR_FAILED)) {
@@ -389,10 +394,11 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 				}
 				continue;
 			}
-			set_outcome(o, "requeue", 0,
-				    "lost the startd of %s: no answer for %.0f s, longer than its claim lease "
-				    "(%s)",
-				    arg_slot, silent, error->message);
+			set_outcome(
+			    o, "requeue", 0,
+			    "lost the startd of %s: no answer for %.0f s, longer than its claim lease "
+			    "(%s)",
+			    arg_slot, silent, error->message);
 			o->slot_lost = TRUE;
 			return FALSE;
 		}
@@ -425,7 +431,8 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 		if (strcmp(state, "restart-failed") == 0) {
 			release(conn, claim);
 			o->ckpt_unusable = g_strdup(why);
-			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s", arg_slot, why);
+			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s",
+				    arg_slot, why);
 			return FALSE;
 		}
 		if (strcmp(state, "held") == 0) {
@@ -472,9 +479,10 @@ static void serve(const char *claim, KiteAd *job, GBytes *key)
 			    error->message);
 		o.slot_lost = TRUE;
 	} else {
-		g_autoptr(GVariant) r = kite_conn_call(
-		    conn, KITE_MSG_CLAIM, g_variant_new("(ss@a(ss))", arg_slot, claim, kite_ad_to_variant(job)),
-		    KITE_MSG_CLAIM_REPLY, &error);
+		g_autoptr(GVariant) r =
+		    kite_conn_call(conn, KITE_MSG_CLAIM,
+				   g_variant_new("(ss@a(ss))", arg_slot, claim, kite_ad_to_variant(job)),
+				   KITE_MSG_CLAIM_REPLY, &error);
 		if (!r) {
 			set_outcome(&o, "requeue", 0, "%s refused the claim: %s", arg_slot, error->message);
 			o.slot_lost = TRUE;
@@ -498,9 +506,9 @@ static void serve(const char *claim, KiteAd *job, GBytes *key)
 		g_free(arg_job);
 		arg_job = job_label(current);
 		kite_conn_set_timeout(conn, MAX(30, 4 * arg_poll));
-		g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_CLAIM_NEXT,
-						       g_variant_new("(s@a(ss))", claim, kite_ad_to_variant(current)),
-						       KITE_MSG_CLAIM_REPLY, &error);
+		g_autoptr(GVariant) r = kite_conn_call(
+		    conn, KITE_MSG_CLAIM_NEXT, g_variant_new("(s@a(ss))", claim, kite_ad_to_variant(current)),
+		    KITE_MSG_CLAIM_REPLY, &error);
 		if (!r) {
 			/* Not started: the job goes back to Idle, as a match
 			 * that did not take. */
@@ -523,9 +531,10 @@ int main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx =
 	    g_option_context_new("— holds one claim and follows its running jobs (started by the schedd)");
 	g_option_context_add_main_entries(ctx, options, NULL);
-	g_option_context_set_summary(ctx, "Reads the claim id and the job ad on stdin and prints the outcome "
-					  "on stdout; with claim reuse, the owner's next jobs follow on stdin.\n"
-					  "See docs/running-jobs.md.");
+	g_option_context_set_summary(ctx,
+				     "Reads the claim id and the job ad on stdin and prints the outcome "
+				     "on stdout; with claim reuse, the owner's next jobs follow on stdin.\n"
+				     "See docs/running-jobs.md.");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "shadow: %s\n", error->message);
 		return 2;

@@ -53,11 +53,11 @@ typedef struct {
 	char *why; /* why it was vacated */
 	gint64 start_time;
 	/* checkpointing (docs/running-jobs.md, "Checkpoints") */
-	char *ckpt_dir;        /* this job's images; NULL: not checkpointed */
+	char *ckpt_dir;	       /* this job's images; NULL: not checkpointed */
 	gboolean restarted;    /* started from the job's LastCheckpointImage */
 	gboolean checkpointed; /* exited after a committed checkpoint */
 	char *restart_failed;  /* why `ckpt restart` refused the image */
-	char *server;          /* the checkpoint server the job's images go to, or NULL */
+	char *server;	       /* the checkpoint server the job's images go to, or NULL */
 	gint64 ckpt_seq;       /* libckpt's number of the newest image reported */
 	KiteAd *ckpt_attrs;    /* its attributes */
 } Claim;
@@ -86,7 +86,10 @@ static void claim_clear_job(Claim *c)
 	kite_job_user_clear(&c->user);
 	if (c->inputs)
 		g_hash_table_unref(c->inputs);
-	Claim keep = {.id = c->id, .claimed_at = c->claimed_at, .n_jobs = c->n_jobs, .last_heard = c->last_heard,
+	Claim keep = {.id = c->id,
+		      .claimed_at = c->claimed_at,
+		      .n_jobs = c->n_jobs,
+		      .last_heard = c->last_heard,
 		      .released = c->released};
 	*c = keep;
 }
@@ -331,7 +334,8 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		 * exits 126 (docs/ckpt.md). */
 		g_autoptr(GBytes) log = kite_sandbox_read(c->sandbox, RESTART_LOG, 4096, NULL);
 		if (!(log && g_bytes_get_size(log) > 0) && WIFEXITED(status) && WEXITSTATUS(status) == 126) {
-			g_autoptr(GBytes) err = kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
+			g_autoptr(GBytes) err =
+			    kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
 			gsize n = err ? g_bytes_get_size(err) : 0;
 			g_autofree char *text = n ? g_strndup(g_bytes_get_data(err, NULL), n) : NULL;
 			char *line = text ? strstr(text, "ckpt-restore: ") : NULL;
@@ -339,11 +343,14 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 				log = g_bytes_new(line, strcspn(line, "\n"));
 		}
 		if (log && g_bytes_get_size(log) > 0) {
-			c->restart_failed = g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
-			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);
+			c->restart_failed =
+			    g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
+			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir,
+				  c->restart_failed);
 		}
 	}
-	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS && !c->restart_failed)
+	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS &&
+	    !c->restart_failed)
 		delete_server_space(c);
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
@@ -500,18 +507,20 @@ static void handle_claim_next(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 	Claim *c = claim_of(d, i);
 	KiteSlot *slot = d->slots->pdata[i];
 	c->last_heard = kite_now_monotonic();
-	if (c->released || !c->exited || slot->state != KITE_SLOT_CLAIMED || slot->activity != KITE_SLOT_IDLE) {
-		kite_server_refuse(conn, KITE_ERROR_STATE, "the claim on %s cannot take another job now (%s/%s%s)",
-				   slot->name, kite_slot_state_name(slot->state),
-				   kite_slot_activity_name(slot->activity),
+	if (c->released || !c->exited || slot->state != KITE_SLOT_CLAIMED ||
+	    slot->activity != KITE_SLOT_IDLE) {
+		kite_server_refuse(conn, KITE_ERROR_STATE,
+				   "the claim on %s cannot take another job now (%s/%s%s)", slot->name,
+				   kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity),
 				   c->exited ? "" : ", its job has not finished");
 		return;
 	}
 	double worklife = kite_config_get_duration(d->config, "claim_worklife");
 	if (c->last_heard - c->claimed_at >= worklife) {
-		kite_server_refuse(conn, KITE_ERROR_STATE,
-				   "the claim on %s is %.0f s old, at or over claim_worklife (%g s): it takes no more jobs",
-				   slot->name, c->last_heard - c->claimed_at, worklife);
+		kite_server_refuse(
+		    conn, KITE_ERROR_STATE,
+		    "the claim on %s is %.0f s old, at or over claim_worklife (%g s): it takes no more jobs",
+		    slot->name, c->last_heard - c->claimed_at, worklife);
 		return;
 	}
 	g_autoptr(KiteAd) job = job_for_slot(conn, slot, adv);
@@ -522,8 +531,8 @@ static void handle_claim_next(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 	kite_ad_get_string(job, "Owner", &next_owner);
 	if (g_strcmp0(owner, next_owner) != 0) {
 		kite_server_refuse(conn, KITE_ERROR_PERMISSION,
-				   "the claim on %s is %s's; a job of %s needs a claim of its own", slot->name,
-				   owner ? owner : "?", next_owner ? next_owner : "nobody");
+				   "the claim on %s is %s's; a job of %s needs a claim of its own",
+				   slot->name, owner ? owner : "?", next_owner ? next_owner : "nobody");
 		return;
 	}
 	claim_clear_job(c);
@@ -626,7 +635,8 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 	g_auto(KiteCkptCaps) caps = {0};
 	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
 	if (kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text) {
-		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user, error) ||
+		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user,
+				   error) ||
 		    !kite_ckpt_caps_load(caps_path, &caps, error))
 			return FALSE;
 		if (caps.server && g_strcmp0(caps.server, c->server) != 0) {
@@ -641,7 +651,8 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 		}
 		g_auto(KiteCkptInfo) info = {0};
 		g_autoptr(GError) renew_error = NULL;
-		if (caps.manage && !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
+		if (caps.manage &&
+		    !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
 			g_message("renewing the lease of checkpoint %s: %s", caps.id, renew_error->message);
 	} else {
 		if (!kite_ckpt_client_allocate(cc, owner, 0, lease, &caps, error) ||
@@ -688,9 +699,10 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	g_autofree char *env_uploader = g_strdup_printf("KITE_CKPT_UPLOADER=%s/ckpt", c->ckpt_dir);
 	const char *env[] = {env_token, env_uploader, NULL};
 	KiteLaunch launch = {.env = c->server ? env : NULL};
-	gboolean have_image = c->server ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
-					      kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
-					: kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
+	gboolean have_image = c->server
+				  ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
+					kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
+				  : kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
 	if (have_image && kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
 		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
 		/* the agent's interval for this run replaces the one the
@@ -700,25 +712,27 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 		g_autofree char *interval = g_strdup_printf("%" G_GINT64_FORMAT, MAX(every, 0));
 		/* and its images, status, caps and uploader are in this
 		 * machine's directory for the job */
-		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval,
-					  "--ckpt-dir", c->ckpt_dir, image, NULL};
-		const char *from_server[] = {ckpt,	"restart",    "--move",	  move, "--interval", interval,
-					     "--ckpt-dir", c->ckpt_dir, "--caps", caps, NULL};
+		const char *from_dir[] = {ckpt,	    "restart",	  "--move",    move,  "--interval",
+					  interval, "--ckpt-dir", c->ckpt_dir, image, NULL};
+		const char *from_server[] = {ckpt,	   "restart", "--move",	    move,
+					     "--interval", interval,  "--ckpt-dir", c->ckpt_dir,
+					     "--caps",	   caps,      NULL};
 		launch.command = c->server ? from_server : from_dir;
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;
 		g_message("restarting the job from %s", image);
-		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid,
-						 error);
+		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup,
+						 pid, error);
 	}
 	gint64 interval = 0;
 	kite_ad_get_int(c->job, "CheckpointInterval", &interval);
 	g_autofree char *every = g_strdup_printf("%" G_GINT64_FORMAT, MAX(interval, 0));
 	const char *to_dir[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
-	const char *to_server[] = {ckpt,     "run",	    "--dir", c->ckpt_dir, "--server", c->server,
-				   "--caps", caps, "--interval", every,	"--",	      NULL};
+	const char *to_server[] = {ckpt,     "run", "--dir",	  c->ckpt_dir, "--server", c->server,
+				   "--caps", caps,  "--interval", every,       "--",	   NULL};
 	launch.prefix = c->server ? to_server : to_dir;
-	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
+	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid,
+					 error);
 }
 
 /* What libckpt's DIR/status says of the newest checkpoint attempt. */
@@ -792,7 +806,8 @@ static GVariant *checkpoint_attrs(Claim *c)
 		 * wrote it: this run's, unless nothing was written since the
 		 * restart. */
 		g_autofree char *old = NULL;
-		gboolean ours = st.mtime >= c->start_time || !kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
+		gboolean ours =
+		    st.mtime >= c->start_time || !kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
 		gint64 size;
 		double secs;
 		image_size(c, st.image, &size, &secs);
@@ -824,8 +839,8 @@ static GVariant *checkpoint_attrs(Claim *c)
 /* ACTIVATE (the executable among @files) and ACTIVATE_CACHED (@sha256
  * names a cached executable, which is not among @files): write the
  * files into a fresh sandbox and start the job. */
-static void activate(KiteStartd *d, KiteServerConn *conn, GVariant *body, const char *exec_name, const char *sha256,
-		     GVariant *files)
+static void activate(KiteStartd *d, KiteServerConn *conn, GVariant *body, const char *exec_name,
+		     const char *sha256, GVariant *files)
 {
 	gint i = lookup_claim(d, conn, body);
 	if (i < 0)
@@ -847,8 +862,8 @@ static void activate(KiteStartd *d, KiteServerConn *conn, GVariant *body, const 
 	}
 	if (sha256 && !kite_exec_cache_has(d->exec_cache, sha256)) {
 		/* the shadow sends it again, whole */
-		kite_server_refuse(conn, KITE_ERROR_NOT_FOUND, "no executable with SHA-256 %.64s is cached here",
-				   sha256);
+		kite_server_refuse(conn, KITE_ERROR_NOT_FOUND,
+				   "no executable with SHA-256 %.64s is cached here", sha256);
 		return;
 	}
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -997,7 +1012,7 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	if (c->running) {
 		/* A job being vacated (checkpoint, then exit) is not running
 		 * again, even though it was continued to take its checkpoint. */
-		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+		state = slot->state == KITE_SLOT_PREEMPTING	? "vacating"
 			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
 								: "running";
 	} else if (c->exited && c->restart_failed) {
@@ -1024,8 +1039,9 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	}
 	if (!files)
 		files = g_variant_new_array(G_VARIANT_TYPE("(suay)"), NULL, 0);
-	kite_server_reply(conn, KITE_MSG_CLAIM_STATUS_REPLY,
-			  g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
+	kite_server_reply(
+	    conn, KITE_MSG_CLAIM_STATUS_REPLY,
+	    g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
 }
 
 /* `pool ckpt` / `pool vacate`: libckpt's SIGUSR2 (checkpoint and go
@@ -1042,7 +1058,8 @@ static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 	c->last_heard = kite_now_monotonic();
 	if (!c->running || !c->ckpt_dir) {
 		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: %s", slot->name,
-				   !c->running ? "the job is not running" : "the job is not checkpointed (mode none)");
+				   !c->running ? "the job is not running"
+					       : "the job is not checkpointed (mode none)");
 		return;
 	}
 	if (exit) {
@@ -1050,7 +1067,8 @@ static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 		g_free(c->why);
 		c->why = g_strdup_printf("vacated from %s on request", slot->name);
 	}
-	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing", c->pid);
+	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing",
+		  c->pid);
 	signal_job(c, SIGCONT);
 	if (kill(c->pid, exit ? SIGTSTP : SIGUSR2) < 0 && errno != ESRCH)
 		g_warning("kill job %d: %s", c->pid, g_strerror(errno));
@@ -1182,7 +1200,8 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 	kite_ad_set_int(d->machine, "ClaimLease", (gint64)ceil(lease));
 	/* The schedd offers a claim's shadow the owner's next job only
 	 * while the claim is younger than this (0: never). */
-	kite_ad_set_int(d->machine, "ClaimWorklife", (gint64)kite_config_get_duration(d->config, "claim_worklife"));
+	kite_ad_set_int(d->machine, "ClaimWorklife",
+			(gint64)kite_config_get_duration(d->config, "claim_worklife"));
 	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }

@@ -109,12 +109,12 @@ static gboolean copy_file(const char *from, const char *to, GError **error)
 	return ok;
 }
 
-gboolean kite_exec_cache_place(KiteExecCache *cache, const char *sha256, const char *sandbox, const char *name,
-			       const KiteJobUser *user, GError **error)
+gboolean kite_exec_cache_place(KiteExecCache *cache, const char *sha256, const char *sandbox,
+			       const char *name, const KiteJobUser *user, GError **error)
 {
 	if (!kite_exec_cache_has(cache, sha256))
-		return kite_throw(error, KITE_ERROR_NOT_FOUND, "no executable with SHA-256 %.64s is cached here",
-				  sha256);
+		return kite_throw(error, KITE_ERROR_NOT_FOUND,
+				  "no executable with SHA-256 %.64s is cached here", sha256);
 	g_autofree char *from = g_build_filename(cache->dir, sha256, NULL);
 	g_autofree char *to = g_build_filename(sandbox, name, NULL);
 	g_hash_table_insert(cache->used, g_strdup(sha256), GSIZE_TO_POINTER(++cache->clock));

@@ -35,7 +35,7 @@ gboolean kite_exec_cache_has(KiteExecCache *cache, const char *sha256);
 
 /* Put the executable with SHA-256 @sha256 into @sandbox as @name for a
  * job of @user.  KITE_ERROR_NOT_FOUND if it is not kept. */
-gboolean kite_exec_cache_place(KiteExecCache *cache, const char *sha256, const char *sandbox, const char *name,
-			       const KiteJobUser *user, GError **error);
+gboolean kite_exec_cache_place(KiteExecCache *cache, const char *sha256, const char *sandbox,
+			       const char *name, const KiteJobUser *user, GError **error);
 
 G_END_DECLS

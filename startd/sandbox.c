@@ -165,7 +165,8 @@ static int change_identity(const KiteJobUser *user)
 	for (int cap = 0; cap < 64; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return -1;
-	if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, user->gid, user->gid, user->gid) < 0 ||
+	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	    syscall(SYS_setresgid, user->gid, user->gid, user->gid) < 0 ||
 	    syscall(SYS_setresuid, user->uid, user->uid, user->uid) < 0)
 		return -1;
 	return 0;
@@ -293,7 +294,8 @@ gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, c
 			g_ptr_array_add(argv, g_strdup(*a));
 	} else {
 		/* ./NAME: found in the sandbox, also through `ckpt run`'s execvp */
-		g_ptr_array_add(argv, launch->prefix ? g_strdup_printf("./%s", exec_name) : g_strdup(exec_name));
+		g_ptr_array_add(argv,
+				launch->prefix ? g_strdup_printf("./%s", exec_name) : g_strdup(exec_name));
 		for (char **a = argv_tail; a && *a; a++)
 			g_ptr_array_add(argv, g_strdup(*a));
 	}
