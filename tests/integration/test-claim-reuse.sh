@@ -8,7 +8,9 @@
 # meet, never rides on the claim; a job on a reused claim is still
 # checkpointed and vacated on request and evicted when the owner comes
 # back; a schedd killed mid-stream loses no job and duplicates none in
-# the history; claim_worklife 0 means one job per claim.
+# the history; an executable changed between jobs runs as changed
+# (executables travel by hash); claim_worklife 0 means one job per
+# claim, and a claim older than claim_worklife takes no more jobs.
 . "$(dirname "$0")/lib.sh"
 
 COUNTER=$ROOT/bin/tests/programs/counter
@@ -210,5 +212,23 @@ once_done() { [ "$(history_ids "$N" | wc -l)" -eq 3 ]; }
 if wait_for 30 once_done; then pass "claim_worklife 0: three jobs complete"; else fail "claim_worklife 0: three jobs complete" "$(q -a; tail -3 ws3/startd.log)"; fi
 check_eq "each on a claim of its own" "3" "$(claims_on ws3)"
 check_not_contains "none reused a claim" "job $N." "$(grep "reuses the claim" s/schedd.log)"
+kill "$STARTD_PID"; wait "$STARTD_PID" 2>/dev/null
+
+# ---- claim_worklife: a claim older than it takes no more jobs (the
+# first job ends well within 2 s, the third well after) ----
+start_startd ws4 "${STARTD_CONFIG[@]}" "claim_worklife: 2s"
+cat >worklife.yaml <<'YAML'
+executable: /bin/sh
+arguments: ["-c", "sleep 0.8; echo w $1", "--", "$(Process)"]
+output: w.$(Process).out
+checkpoint: none
+queue: 4
+YAML
+L=$(submit worklife.yaml | sed -n 's/.*cluster \([0-9]*\)\..*/\1/p')
+worklife_done() { [ "$(history_ids "$L" | wc -l)" -eq 4 ]; }
+if wait_for 30 worklife_done; then pass "claim_worklife 2s: four jobs of 0.8 s complete"; else fail "claim_worklife 2s: four jobs of 0.8 s complete" "$(q -a; tail -3 ws4/startd.log)"; fi
+n=$(claims_on ws4)
+if [ "$n" -ge 2 ] && [ "$n" -le 3 ]; then pass "on $n claims: a claim takes jobs while it is younger than 2 s"; else fail "a claim takes jobs while it is younger than 2 s" "claims: $n"; fi
+check_contains "the first claim took a second job" "job $L.1 reuses the claim" "$(cat s/schedd.log)"
 
 finish
