@@ -124,6 +124,10 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "a claim whose shadow is not heard from for this long is released and its job killed; slot ads carry "
      "ClaimLease (this + poll_interval + 4 × schedd_timeout), after which a silent startd's shadow gives the "
      "job up"},
+    {"claim_worklife", KITE_CONFIG_DURATION, "20m",
+     "claim reuse: a claim runs its owner's next jobs, one after another, until it is this old (counted "
+     "from the CLAIM); 0 runs one job per claim (HTCondor's CLAIM_WORKLIFE); slot ads carry it as "
+     "ClaimWorklife"},
     {"ckpt_program", KITE_CONFIG_STRING, NULL,
      "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
      "startd's own executable)"},

@@ -100,4 +100,11 @@
 	X(CKPT_STATUS_REPLY, 57, "(sttttuu)",                                                                \
 	  "ckpt_server -> client: (address, capacity, used, referenced at the last collection, free bytes, connections, uploads)") \
 	X(CKPT_SERVERS_QUERY, 58, "(s)",                                                                       \
-	  "client -> schedd: (constraint or \"\"); the checkpoint servers' ads (MyType \"CkptServer\"); reply MACHINES_REPLY")
+	  "client -> schedd: (constraint or \"\"); the checkpoint servers' ads (MyType \"CkptServer\"); reply MACHINES_REPLY") \
+	/* claim reuse (shadow -> startd; docs/running-jobs.md, "Claim reuse") */                            \
+	X(CLAIM_NEXT, 70, "(sa(ss))",                                                                        \
+	  "shadow -> startd: (claim id, next job ad): the claim's finished job is cleared and the next one "  \
+	  "takes its place if Start holds and claim_worklife allows; then ACTIVATE; reply CLAIM_REPLY")  \
+	X(ACTIVATE_CACHED, 71, "(sssa(suay))",                                                               \
+	  "shadow -> startd: (claim id, executable name, its SHA-256 in hex, the other files): ACTIVATE with " \
+	  "an executable the startd keeps; NOT_FOUND if it does not (then ACTIVATE); reply ACTIVATE_REPLY")

@@ -60,6 +60,25 @@ static gboolean load_jobs(KiteQueue *q, GPtrArray *matches, GError **error)
 	return ok;
 }
 
+/* Mark each of @matches (KiteMatch, into @slots) Running on its slot,
+ * in the caller's transaction, adding a KiteCycleMatch to @out for
+ * each job still Idle. */
+static void mark_running(KiteQueue *q, GArray *matches, GPtrArray *slots, GPtrArray *out)
+{
+	for (guint i = 0; i < matches->len; i++) {
+		const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
+		g_autofree char *slot_name = NULL;
+		kite_ad_get_string(slots->pdata[m->slot], "Name", &slot_name);
+		if (!kite_queue_set_running(q, &m->id, slot_name))
+			continue;
+		KiteCycleMatch *cm = g_new0(KiteCycleMatch, 1);
+		cm->id = m->id;
+		cm->slot = kite_ad_copy(slots->pdata[m->slot]);
+		cm->slot_index = m->slot;
+		g_ptr_array_add(out, cm);
+	}
+}
+
 GPtrArray *kite_schedd_cycle(KiteSchedd *s, KiteCycleStats *out_stats, GError **error)
 {
 	double t0 = kite_now_monotonic();
@@ -89,22 +108,35 @@ GPtrArray *kite_schedd_cycle(KiteSchedd *s, KiteCycleStats *out_stats, GError **
 	if (matches->len > 0) {
 		if (!kite_queue_begin(s->queue, error))
 			return NULL;
-		for (guint i = 0; i < matches->len; i++) {
-			const KiteMatch *m = &g_array_index(matches, KiteMatch, i);
-			g_autofree char *slot_name = NULL;
-			kite_ad_get_string(slots->pdata[m->slot], "Name", &slot_name);
-			if (!kite_queue_set_running(s->queue, &m->id, slot_name))
-				continue;
-			KiteCycleMatch *cm = g_new0(KiteCycleMatch, 1);
-			cm->id = m->id;
-			cm->slot = kite_ad_copy(slots->pdata[m->slot]);
-			g_ptr_array_add(out, cm);
-		}
+		mark_running(s->queue, matches, slots, out);
 		if (!kite_queue_commit(s->queue, error))
 			return NULL;
 		if (!load_jobs(s->queue, out, error))
 			return NULL;
 	}
+	stats.n_marked = out->len;
+	stats.seconds = kite_now_monotonic() - t0;
+	if (out_stats)
+		*out_stats = stats;
+	return g_steal_pointer(&out);
+}
+
+GPtrArray *kite_schedd_cycle_claims(KiteSchedd *s, GPtrArray *slots, const char *const *owners,
+				    KiteCycleStats *out_stats, GError **error)
+{
+	double t0 = kite_now_monotonic();
+	KiteCycleStats stats = {.n_free_slots = slots->len};
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)cycle_match_free);
+	if (!s->autoclusters)
+		s->autoclusters = kite_autoclusters_new();
+	GArray *groups = NULL;
+	if (!kite_autoclusters_refresh(s->autoclusters, s->queue, slots, &groups, &stats.groups, error))
+		return NULL;
+	g_autoptr(GArray) matches = kite_negotiate_claims((const KiteJobGroup *)groups->data, groups->len,
+							  slots, owners, &stats.negotiation);
+	mark_running(s->queue, matches, slots, out);
+	if (out->len > 0 && !load_jobs(s->queue, out, error))
+		return NULL;
 	stats.n_marked = out->len;
 	stats.seconds = kite_now_monotonic() - t0;
 	if (out_stats)

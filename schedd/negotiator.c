@@ -235,7 +235,8 @@ GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrAr
 		if (gs->exhausted)
 			continue;
 		if (!gs->candidates)
-			gs->candidates = find_candidates(groups[j->group].ad, slots, info, &stats.n_evaluations);
+			gs->candidates =
+			    find_candidates(groups[j->group].ad, slots, info, &stats.n_evaluations);
 		while (gs->next < gs->candidates->len &&
 		       info[g_array_index(gs->candidates, guint, gs->next)].taken)
 			gs->next++;
@@ -287,7 +288,9 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 			g_free(owner);
 		} else {
 			g_ptr_array_add(owners, owner);
-			KiteJobGroup g = {.ad = ad, .owner = owner, .jobs = g_array_new(FALSE, FALSE, sizeof(KiteGroupJob))};
+			KiteJobGroup g = {.ad = ad,
+					  .owner = owner,
+					  .jobs = g_array_new(FALSE, FALSE, sizeof(KiteGroupJob))};
 			g_array_append_val(groups, g);
 			idx = GUINT_TO_POINTER(groups->len - 1);
 			g_hash_table_insert(by_sig, sig, idx);
@@ -298,6 +301,58 @@ GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, doub
 						charge, now, out_stats);
 	for (guint k = 0; k < groups->len; k++)
 		g_array_unref(g_array_index(groups, KiteJobGroup, k).jobs);
+	return matches;
+}
+
+/* ---- claim reuse ---- */
+
+GArray *kite_negotiate_claims(const KiteJobGroup *groups, guint n_groups, GPtrArray *slots,
+			      const char *const *owners, KiteNegotiationStats *out_stats)
+{
+	KiteNegotiationStats stats = {.n_autoclusters = n_groups};
+	GArray *matches = g_array_new(FALSE, FALSE, sizeof(KiteMatch));
+	/* Each group's jobs in turn order, sorted when first needed, and
+	 * how many of them are taken. */
+	g_autofree GArray **sorted = g_new0(GArray *, n_groups + 1);
+	g_autofree guint *next = g_new0(guint, n_groups + 1);
+	for (guint i = 0; i < slots->len; i++) {
+		const Job *best = NULL;
+		for (guint k = 0; k < n_groups; k++) {
+			const KiteJobGroup *g = &groups[k];
+			if (g_strcmp0(g->owner, owners[i]) != 0)
+				continue;
+			if (!sorted[k]) {
+				sorted[k] = g_array_sized_new(FALSE, FALSE, sizeof(Job), g->jobs->len);
+				for (guint j = 0; j < g->jobs->len; j++) {
+					const KiteGroupJob *m = &g_array_index(g->jobs, KiteGroupJob, j);
+					Job job = {
+					    .id = m->id, .prio = m->prio, .group = k, .index = m->index};
+					g_array_append_val(sorted[k], job);
+				}
+				g_array_sort(sorted[k], compare_jobs);
+				stats.n_jobs += g->jobs->len;
+			}
+			if (next[k] >= sorted[k]->len)
+				continue;
+			const Job *cand = &g_array_index(sorted[k], Job, next[k]);
+			if (best && compare_jobs(cand, best) >= 0)
+				continue;
+			stats.n_evaluations++;
+			if (kite_negotiator_match(g->ad, slots->pdata[i]))
+				best = cand;
+		}
+		if (!best)
+			continue;
+		KiteMatch m = {.id = best->id, .job = best->index, .slot = i, .autocluster = best->group};
+		next[best->group]++;
+		g_array_append_val(matches, m);
+	}
+	for (guint k = 0; k < n_groups; k++)
+		if (sorted[k])
+			g_array_unref(sorted[k]);
+	stats.n_matches = matches->len;
+	if (out_stats)
+		*out_stats = stats;
 	return matches;
 }
 

@@ -53,16 +53,16 @@ typedef struct {
 /* One job of an autocluster. */
 typedef struct {
 	KiteJobId id;
-	gint64 prio;  /* JobPrio */
-	guint index;  /* the caller's, copied to KiteMatch.job */
+	gint64 prio; /* JobPrio */
+	guint index; /* the caller's, copied to KiteMatch.job */
 } KiteGroupJob;
 
 /* An autocluster: jobs of one owner whose matching attributes are
  * equal, so that one ad stands for all of them. */
 typedef struct {
-	const KiteAd *ad;  /* any member's full ad */
+	const KiteAd *ad; /* any member's full ad */
 	const char *owner;
-	GArray *jobs;	   /* KiteGroupJob */
+	GArray *jobs; /* KiteGroupJob */
 } KiteJobGroup;
 
 /* The core of a cycle: match the jobs of @groups to @slots (KiteAd*,
@@ -83,6 +83,17 @@ GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrAr
  * @out_stats may be NULL. */
 GArray *kite_negotiate(GPtrArray *jobs, GPtrArray *slots, KiteUsage *usage, double charge, gint64 now,
 		       KiteNegotiationStats *out_stats);
+
+/* Claim reuse (HTCondor's): a claim whose job finished takes its
+ * owner's next job.  For each kept claim i — @slots[i] (KiteAd*, the
+ * ad the slot was matched with) held for user @owners[i] — the first of
+ * that owner's jobs in turn order (JobPrio, then id) whose group
+ * matches the slot two-sided.  Fair share does not apply: the claim is
+ * the owner's until it is released.  Each job goes to one claim at
+ * most.  Returns a GArray of KiteMatch (slot = claim index, in claim
+ * order; a claim with no such job has none). */
+GArray *kite_negotiate_claims(const KiteJobGroup *groups, guint n_groups, GPtrArray *slots,
+			      const char *const *owners, KiteNegotiationStats *out_stats);
 
 /* TRUE if @job and @slot match two-sided. */
 gboolean kite_negotiator_match(const KiteAd *job, const KiteAd *slot);

@@ -4,9 +4,16 @@
  * matched job Running and spawns one `shadow` process for it.  The
  * shadow gets its claim id and the job ad on stdin, prints events
  * (started, suspended, checkpoint…) as ads on stdout while the job runs
- * and its outcome as the last ad; each is recorded in the queue as it
- * arrives (shadow/main.c describes the stream).  The schedd never talks
- * to a startd itself. */
+ * and its outcome after them; each is recorded in the queue as it
+ * arrives (shadow/main.c describes the stream).
+ *
+ * Claim reuse: a shadow whose job completed keeps its claim and asks
+ * for the owner's next job (NextJob in its outcome).  The outcome and
+ * the next job's Running state are written in one transaction, and the
+ * job goes to the shadow on its stdin once they are on disk; with no
+ * suitable job (or the claim past its slot's ClaimWorklife) the shadow
+ * is told "NONE" and releases the claim.  The schedd never talks to a
+ * startd itself. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -28,28 +35,89 @@
 /* Largest outcome a shadow may print. */
 #define MAX_SHADOW_OUTPUT (64 * 1024)
 
+/* What is written to a shadow's stdin, one frame at a time (a frame
+ * waits until the write before it has finished).  It outlives its
+ * Shadow while a write is under way. */
+typedef struct {
+	GOutputStream *out;
+	GQueue frames;	 /* char*, not yet written */
+	char *writing;	 /* the frame being written, or NULL */
+	gboolean orphan; /* its shadow is gone: free once the write ends */
+} Feed;
+
 typedef struct {
 	KiteSchedd *s;
 	KiteJobId id;
 	char *slot;
 	char *owner;
 	GSubprocess *proc;
-	char *input;		     /* claim id and job ad, being written to its stdin */
+	Feed *feed;		     /* its stdin */
 	GDataInputStream *lines;     /* its stdout */
 	GString *block;		     /* the ad being read */
+	gboolean block_is_outcome;   /* it has an Outcome line */
 	gint64 started;		     /* wall seconds */
 	gint64 retries, max_retries; /* NumRetries and MaxRetries of the job */
+	/* claim reuse */
+	KiteAd *slot_ad;   /* the ad the slot was matched with */
+	double claimed_at; /* monotonic */
+	guint n_jobs;	   /* jobs started on this claim */
+	gboolean reported; /* the current job's outcome has been heard */
+	gboolean exited;   /* the process has ended */
 } Shadow;
+
+static void feed_free(Feed *f)
+{
+	g_output_stream_close(f->out, NULL, NULL);
+	g_object_unref(f->out);
+	g_queue_clear_full(&f->frames, g_free);
+	g_free(f);
+}
+
+static void feed_next(Feed *f);
+
+static void on_frame_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Feed *f = data;
+	g_autoptr(GError) error = NULL;
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error) && !f->orphan)
+		g_message("writing to a shadow: %s", error->message);
+	g_clear_pointer(&f->writing, g_free);
+	if (f->orphan)
+		feed_free(f);
+	else
+		feed_next(f);
+}
+
+static void feed_next(Feed *f)
+{
+	if (f->writing || !(f->writing = g_queue_pop_head(&f->frames)))
+		return;
+	g_output_stream_write_all_async(f->out, f->writing, strlen(f->writing), G_PRIORITY_DEFAULT, NULL,
+					on_frame_written, f);
+}
+
+/* Queue @frame (taken) for the shadow's stdin. */
+static void feed_send(Feed *f, char *frame)
+{
+	g_queue_push_tail(&f->frames, frame);
+	feed_next(f);
+}
 
 static void shadow_free(Shadow *sh)
 {
 	g_free(sh->slot);
 	g_free(sh->owner);
-	g_free(sh->input);
+	if (sh->feed) {
+		sh->feed->orphan = TRUE;
+		if (!sh->feed->writing)
+			feed_free(sh->feed);
+	}
 	g_clear_object(&sh->lines);
 	if (sh->block)
 		g_string_free(sh->block, TRUE);
 	g_clear_object(&sh->proc);
+	if (sh->slot_ad)
+		kite_ad_free(sh->slot_ad);
 	g_free(sh);
 }
 
@@ -152,25 +220,27 @@ static void checkpoint_unusable(Shadow *sh, const char *why, gint64 wall)
 	kite_ad_set_string(forget, "CheckpointUnusableReason", why);
 	kite_queue_job_event(s->queue, &sh->id, "checkpoint-dropped", sh->slot, why, forget, NULL);
 	if (done < limit) {
-		g_autofree char *reason = g_strdup_printf(
-		    "its checkpoint could not be restarted (%s); starting over from scratch (%" G_GINT64_FORMAT
-		    " s of run time lost, under ckpt_lost_work_limit)",
-		    why, done);
+		g_autofree char *reason =
+		    g_strdup_printf("its checkpoint could not be restarted (%s); starting over from scratch "
+				    "(%" G_GINT64_FORMAT " s of run time lost, under ckpt_lost_work_limit)",
+				    why, done);
 		if (kite_queue_set_idle(s->queue, &sh->id, wall, reason, FALSE))
 			g_message("job %s is Idle again: %s", name, reason);
 		return;
 	}
 	g_autofree char *reason = g_strdup_printf(
 	    "its checkpoint could not be restarted (%s); starting over would lose %" G_GINT64_FORMAT
-	    " s of run time (ckpt_lost_work_limit is %" G_GINT64_FORMAT " s): release the job to start it from scratch",
+	    " s of run time (ckpt_lost_work_limit is %" G_GINT64_FORMAT
+	    " s): release the job to start it from scratch",
 	    why, done, limit);
 	if (kite_queue_hold_running(s->queue, &sh->id, reason, 13, wall))
 		g_message("job %s held: %s", name, reason);
 }
 
 /* Apply a shadow's outcome (@out, an ad; NULL or garbled if it died)
- * to the queue. */
-static void apply_outcome(Shadow *sh, const char *out, int exit_status)
+ * to the queue.  TRUE when the shadow keeps its claim and waits for the
+ * owner's next job (NextJob). */
+static gboolean apply_outcome(Shadow *sh, const char *out, int exit_status)
 {
 	KiteSchedd *s = sh->s;
 	g_autofree char *name = job_name(&sh->id);
@@ -186,9 +256,10 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_int(ad, "ExitSignal", &sig);
 		kite_ad_get_int(ad, "HoldReasonCode", &hold_code);
 	}
-	gboolean lost = !ad, job_started = FALSE;
+	gboolean lost = !ad, job_started = FALSE, next_job = FALSE;
 	g_autofree char *unusable = NULL;
 	if (ad) {
+		kite_ad_get_bool(ad, "NextJob", &next_job);
 		kite_ad_get_bool(ad, "SlotLost", &lost);
 		kite_ad_get_bool(ad, "JobStarted", &job_started);
 		kite_ad_get_string(ad, "CheckpointUnusable", &unusable);
@@ -199,12 +270,13 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 				   g_strcmp0(outcome, "requeue") == 0 && !unusable);
 	{
 		const char *event = g_strcmp0(outcome, "completed") == 0 ? "exited"
-				    : g_strcmp0(outcome, "hold") == 0   ? "held"
+				    : g_strcmp0(outcome, "hold") == 0	 ? "held"
 				    : unusable				 ? "restart-failed"
 									 : "requeued";
 		g_autofree char *detail =
 		    g_strcmp0(outcome, "completed") == 0
-			? g_strdup_printf("%s %" G_GINT64_FORMAT, sig ? "signal" : "exit code", sig ? sig : code)
+			? g_strdup_printf("%s %" G_GINT64_FORMAT, sig ? "signal" : "exit code",
+					  sig ? sig : code)
 			: g_strdup(reason ? reason : "");
 		if (!kite_queue_job_event(s->queue, &sh->id, event, sh->slot, detail, NULL, &error)) {
 			g_message("job %s: cannot record its %s event: %s", name, event, error->message);
@@ -213,7 +285,7 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 	}
 	if (unusable) {
 		checkpoint_unusable(sh, unusable, wall);
-		return;
+		return FALSE;
 	}
 	if (g_strcmp0(outcome, "completed") == 0 && sig > 0) {
 		g_autofree char *what =
@@ -246,14 +318,17 @@ static void apply_outcome(Shadow *sh, const char *out, int exit_status)
 		if (lost && kite_collector_forget(s->collector, sh->slot))
 			g_message("forgetting %s until it advertises again", sh->slot);
 	}
+	return next_job;
 }
 
-/* What a shadow said, waiting to be written: an event ad, or (@ended)
- * its outcome once it exited. */
+/* What a shadow said, waiting to be written: an event ad, a job's
+ * outcome (@outcome; the shadow may wait for its next job), or (@ended)
+ * what was left once it exited. */
 typedef struct {
 	Shadow *sh;
 	char *out;
 	int status;
+	gboolean outcome;
 	gboolean ended;
 } Finished;
 
@@ -269,32 +344,124 @@ static void queue_finished(KiteSchedd *s, Finished *f)
 		s->outcomes_source = g_timeout_add(OUTCOME_DELAY_MS, write_outcomes, s);
 }
 
+static char *shadow_job_text(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id,
+			     const char *slot_name);
+
+/* A claim may take another job while its slot advertises a
+ * ClaimWorklife (the startd's claim_worklife) it has not outlived — and
+ * not while the schedd stops (its shadows are being told to go). */
+static gboolean claim_reusable(const Shadow *sh)
+{
+	gint64 worklife = 0;
+	return !sh->exited && sh->s->shadows && kite_ad_get_int(sh->slot_ad, "ClaimWorklife", &worklife) &&
+	       kite_now_monotonic() - sh->claimed_at < worklife;
+}
+
+/* Claim reuse, inside write_outcomes()'s transaction: pick the next
+ * job of each shadow in @waiting and mark it Running.  Returns the
+ * picks (KiteCycleMatch*, slot_index into @waiting); NULL if the queue
+ * failed. */
+static GPtrArray *pick_next_jobs(KiteSchedd *s, GPtrArray *waiting)
+{
+	g_autoptr(GPtrArray) slots = g_ptr_array_new();
+	g_autofree const char **owners = g_new0(const char *, waiting->len + 1);
+	for (guint i = 0; i < waiting->len; i++) {
+		Shadow *sh = waiting->pdata[i];
+		g_ptr_array_add(slots, sh->slot_ad);
+		owners[i] = sh->owner;
+	}
+	KiteCycleStats stats;
+	g_autoptr(GError) error = NULL;
+	GPtrArray *picked = kite_schedd_cycle_claims(s, slots, owners, &stats, &error);
+	if (!picked)
+		g_warning("claim reuse: %s; the claims are released", error->message);
+	return picked;
+}
+
+/* Answer each shadow of @waiting: its next job from @picked, now on
+ * disk as Running, or NONE (it releases the claim).  @picked may be
+ * NULL (nothing is on disk). */
+static void answer_waiting(KiteSchedd *s, GPtrArray *waiting, GPtrArray *picked)
+{
+	g_autofree KiteCycleMatch **next = g_new0(KiteCycleMatch *, waiting->len + 1);
+	for (guint i = 0; picked && i < picked->len; i++) {
+		KiteCycleMatch *m = picked->pdata[i];
+		next[m->slot_index] = m;
+	}
+	for (guint i = 0; i < waiting->len; i++) {
+		Shadow *sh = waiting->pdata[i];
+		KiteCycleMatch *m = next[i];
+		if (!m || !m->job) {
+			if (m)
+				kite_queue_set_idle(s->queue, &m->id, 0, "its ad could not be read", FALSE);
+			feed_send(sh->feed, g_strdup("NONE\n"));
+			continue;
+		}
+		g_autofree char *text = shadow_job_text(s, m->job, sh->slot_ad, &m->id, sh->slot);
+		feed_send(sh->feed, g_strdup_printf("JOB %zu\n%s", strlen(text), text));
+		sh->id = m->id;
+		sh->started = kite_now_wall();
+		sh->reported = FALSE;
+		sh->n_jobs++;
+		sh->max_retries = 3;
+		sh->retries = 0;
+		kite_ad_get_int(m->job, "MaxRetries", &sh->max_retries);
+		kite_ad_get_int(m->job, "NumRetries", &sh->retries);
+		g_message("job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+			  " reuses the claim on %s (job %u of the claim)",
+			  m->id.cluster, m->id.proc, sh->slot, sh->n_jobs);
+	}
+}
+
 /* Write the events and outcomes the shadows reported since the last
  * call, in order, in one transaction — one fsync for many jobs rather
- * than one or more each.  Nothing was acknowledged to anyone for them
- * (a shadow does not wait for its events to be written, and has exited
- * before its outcome is), and a schedd that dies before the commit
- * finds those jobs Running and makes them Idle, as for any job whose
- * outcome it never heard. */
+ * than one or more each — and with them the Running state of the next
+ * jobs of the claims kept (claim reuse).  Nothing was acknowledged to
+ * anyone for them (a shadow does not wait for its events or outcomes
+ * to be written, and gets its next job only after the commit), and a
+ * schedd that dies before the commit finds those jobs Running and
+ * makes them Idle, as for any job whose outcome it never heard. */
 static gboolean write_outcomes(gpointer data)
 {
 	KiteSchedd *s = data;
 	s->outcomes_source = 0;
 	g_autoptr(GPtrArray) batch = g_steal_pointer(&s->finished);
+	g_autoptr(GPtrArray) waiting = g_ptr_array_new();
 	g_autoptr(GError) error = NULL;
 	gboolean batched = kite_queue_begin(s->queue, &error);
 	if (!batched)
 		g_warning("outcomes: %s; writing them one by one", error->message);
 	for (guint i = 0; i < batch->len; i++) {
 		Finished *f = batch->pdata[i];
-		if (f->ended)
-			apply_outcome(f->sh, f->out, f->status);
-		else
+		if (f->ended) {
+			/* Its last outcome was heard already, unless it died
+			 * with a job it had been given. */
+			if (!f->sh->reported || *f->out)
+				apply_outcome(f->sh, f->out, f->status);
+		} else if (f->outcome) {
+			if (apply_outcome(f->sh, f->out, 0))
+				g_ptr_array_add(waiting, f->sh);
+		} else {
 			record_event(f->sh, f->out);
+		}
 	}
-	if (batched && !kite_queue_commit(s->queue, &error))
+	/* Shadows that died meanwhile, or whose claim is too old, get no
+	 * job (a dead one is freed below, after this loop's last use). */
+	g_autoptr(GPtrArray) reusable = g_ptr_array_new();
+	for (guint i = 0; i < waiting->len; i++) {
+		Shadow *sh = waiting->pdata[i];
+		if (claim_reusable(sh))
+			g_ptr_array_add(reusable, sh);
+		else if (!sh->exited)
+			feed_send(sh->feed, g_strdup("NONE\n"));
+	}
+	g_autoptr(GPtrArray) picked = batched && reusable->len ? pick_next_jobs(s, reusable) : NULL;
+	if (batched && !kite_queue_commit(s->queue, &error)) {
 		g_warning("outcomes of %u job(s) not written: %s (they are Idle again after a restart)",
 			  batch->len, error->message);
+		g_clear_pointer(&picked, g_ptr_array_unref);
+	}
+	answer_waiting(s, reusable, picked);
 	for (guint i = 0; i < batch->len; i++) {
 		Finished *f = batch->pdata[i];
 		if (f->ended)
@@ -317,6 +484,7 @@ static void on_shadow_exit(GObject *source, GAsyncResult *res, gpointer data)
 	int status = g_subprocess_get_if_exited(sh->proc) ? g_subprocess_get_exit_status(sh->proc) : -1;
 	if (!s->shadows) /* shutting down */
 		return;
+	sh->exited = TRUE;
 	g_autofree char *key = g_utf8_casefold(sh->slot, -1);
 	g_hash_table_remove(s->shadows, key);
 	Finished *f = g_new0(Finished, 1);
@@ -335,7 +503,8 @@ static void record_event(Shadow *sh, const char *text)
 	g_autofree char *event = NULL, *slot = NULL;
 	g_autofree char *name = job_name(&sh->id);
 	if (!ad || !kite_ad_get_string(ad, "Event", &event)) {
-		g_message("job %s: its shadow sent a bad event: %s", name, error ? error->message : "no Event");
+		g_message("job %s: its shadow sent a bad event: %s", name,
+			  error ? error->message : "no Event");
 		return;
 	}
 	if (!kite_ad_get_string(ad, "EventSlot", &slot))
@@ -350,7 +519,8 @@ static void record_event(Shadow *sh, const char *text)
 		detail = kite_ad_get_real(ad, "CheckpointSeconds", &secs)
 			     ? g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs)
 			     : g_strdup_printf("%" G_GINT64_FORMAT " bytes", size);
-		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size, slot);
+		g_message("job %s: checkpoint of %" G_GINT64_FORMAT " bytes committed on %s", name, size,
+			  slot);
 	}
 	if (!kite_queue_job_event(sh->s->queue, &sh->id, event, slot, detail, ad, &error))
 		g_message("job %s: cannot record its %s event: %s", name, event, error->message);
@@ -361,13 +531,14 @@ static void on_shadow_line(GObject *source, GAsyncResult *res, gpointer data)
 	Shadow *sh = data;
 	gsize len = 0;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res, &len, &error);
+	g_autofree char *line =
+	    g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res, &len, &error);
 	if (!sh->s->shadows) /* shutting down */
 		return;
 	if (!line) {
 		if (error)
-			g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s", sh->id.cluster,
-				  sh->id.proc, error->message);
+			g_message("shadow of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ": %s",
+				  sh->id.cluster, sh->id.proc, error->message);
 		g_subprocess_wait_async(sh->proc, NULL, on_shadow_exit, sh);
 		return;
 	}
@@ -375,21 +546,19 @@ static void on_shadow_line(GObject *source, GAsyncResult *res, gpointer data)
 		Finished *f = g_new0(Finished, 1);
 		f->sh = sh;
 		f->out = g_strdup(sh->block->str);
+		f->outcome = sh->block_is_outcome;
+		if (f->outcome)
+			sh->reported = TRUE;
 		queue_finished(sh->s, f);
 		g_string_truncate(sh->block, 0);
+		sh->block_is_outcome = FALSE;
 	} else if (sh->block->len + len < MAX_SHADOW_OUTPUT) {
 		g_string_append_len(sh->block, line, len);
 		g_string_append_c(sh->block, '\n');
+		if (g_str_has_prefix(line, "Outcome = "))
+			sh->block_is_outcome = TRUE;
 	}
 	g_data_input_stream_read_line_async(sh->lines, G_PRIORITY_DEFAULT, NULL, on_shadow_line, sh);
-}
-
-static void on_input_written(GObject *source, GAsyncResult *res, gpointer data)
-{
-	g_autoptr(GError) error = NULL;
-	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error))
-		g_message("writing to a shadow: %s", error->message);
-	g_output_stream_close(G_OUTPUT_STREAM(source), NULL, NULL);
 }
 
 /* A checkpointed job's first run: the agent picks its checkpoint server
@@ -462,10 +631,9 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	gint64 claim_lease = 0;
 	kite_ad_get_int(slot, "ClaimLease", &claim_lease);
 	g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, claim_lease);
-	const char *argv[] = {program,	"--job",	  jobid,	"--startd",  addr,
-			      "--slot", slot_name,	  "--key-file", s->key_path, "--poll-interval",
-			      poll,	"--max-transfer", max,		"--lease",   lease,
-			      NULL};
+	const char *argv[] = {
+	    program,	 "--job",	    jobid, "--startd",	     addr, "--slot",  slot_name, "--key-file",
+	    s->key_path, "--poll-interval", poll,  "--max-transfer", max,  "--lease", lease,	 NULL};
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
@@ -484,13 +652,37 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->max_retries = 3;
 	kite_ad_get_int(job, "MaxRetries", &sh->max_retries);
 	kite_ad_get_int(job, "NumRetries", &sh->retries);
+	sh->slot_ad = kite_ad_copy(slot);
+	sh->claimed_at = kite_now_monotonic();
+	sh->n_jobs = 1;
+	g_autofree char *ad_text = shadow_job_text(s, job, slot, id, slot_name);
+	sh->feed = g_new0(Feed, 1);
+	sh->feed->out = g_object_ref(g_subprocess_get_stdin_pipe(sh->proc));
+	feed_send(sh->feed, g_strdup_printf("%s\nJOB %zu\n%s", claim, strlen(ad_text), ad_text));
+	sh->block = g_string_new(NULL);
+	sh->lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sh->proc));
+	g_data_input_stream_read_line_async(sh->lines, G_PRIORITY_DEFAULT, NULL, on_shadow_line, sh);
+	g_hash_table_insert(s->shadows, g_utf8_casefold(slot_name, -1), sh);
+	g_message("job %s matched to %s; shadow pid %s", jobid, slot_name,
+		  g_subprocess_get_identifier(sh->proc));
+	return TRUE;
+}
+
+/* The text of @job's ad for its shadow, as the job starts on @slot: with
+ * its checkpoint capabilities (kept apart from the queue's ads), or a
+ * checkpoint server chosen for its first run, and the checkpoint
+ * interval the agent chose (each choice recorded as an event). */
+static char *shadow_job_text(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id,
+			     const char *slot_name)
+{
 	g_autofree char *caps = kite_queue_job_ckpt_caps(s->queue, id);
 	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
 	if (caps)
 		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
 	if (!caps)
 		choose_ckpt_server(s, with_caps, slot, id, slot_name);
-	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name, kite_config_get_duration(s->config, "ckpt_cost_default"),
+	kite_ckpt_interval_choose(s->mtbf, with_caps, slot_name,
+				  kite_config_get_duration(s->config, "ckpt_cost_default"),
 				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_min"),
 				  (gint64)kite_config_get_duration(s->config, "ckpt_interval_max"));
 	g_autofree char *choice = NULL;
@@ -499,17 +691,7 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 		kite_ad_set_string(note, "CheckpointIntervalChoice", choice);
 		kite_queue_job_event(s->queue, id, "checkpoint-interval", slot_name, choice, note, NULL);
 	}
-	g_autofree char *ad_text = kite_ad_to_text(with_caps);
-	sh->input = g_strdup_printf("%s\n%s", claim, ad_text);
-	sh->block = g_string_new(NULL);
-	sh->lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sh->proc));
-	g_output_stream_write_all_async(g_subprocess_get_stdin_pipe(sh->proc), sh->input, strlen(sh->input),
-					G_PRIORITY_DEFAULT, NULL, on_input_written, sh);
-	g_data_input_stream_read_line_async(sh->lines, G_PRIORITY_DEFAULT, NULL, on_shadow_line, sh);
-	g_hash_table_insert(s->shadows, g_utf8_casefold(slot_name, -1), sh);
-	g_message("job %s matched to %s; shadow pid %s", jobid, slot_name,
-		  g_subprocess_get_identifier(sh->proc));
-	return TRUE;
+	return kite_ad_to_text(with_caps);
 }
 
 GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)

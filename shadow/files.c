@@ -15,73 +15,124 @@
 #define SANDBOX_STDOUT ".kite_stdout"
 #define SANDBOX_STDERR ".kite_stderr"
 
-static gboolean add_file(GVariantBuilder *b, GHashTable *names, const char *path, guint32 mode, gsize *budget,
-			 char **out_name, GError **error)
+/* Read @path for the startd, within *@budget, as a file named by its
+ * base name (which must differ from those in @names).  Its contents,
+ * and its name in @out_name if wanted; NULL with @error. */
+static GBytes *read_file(GHashTable *names, const char *path, gsize *budget, char **out_name, GError **error)
 {
 	g_autofree char *name = g_path_get_basename(path);
-	if (!g_hash_table_add(names, g_strdup(name)))
-		return kite_throw(error, KITE_ERROR_INVALID,
-				  "two input files are named %s; names must differ in their last component",
-				  name);
+	if (!g_hash_table_add(names, g_strdup(name))) {
+		kite_throw(error, KITE_ERROR_INVALID,
+			   "two input files are named %s; names must differ in their last component", name);
+		return NULL;
+	}
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return kite_throw_errno(error, "%s", path);
-	if (!S_ISREG(st.st_mode))
-		return kite_throw(error, KITE_ERROR_INVALID, "%s is not a regular file", path);
-	if ((guint64)st.st_size > *budget)
-		return kite_throw(error, KITE_ERROR_LIMIT,
-				  "%s (%lld bytes) does not fit in what is left of max_transfer_size", path,
-				  (long long)st.st_size);
+	if (stat(path, &st) < 0) {
+		kite_throw_errno(error, "%s", path);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		kite_throw(error, KITE_ERROR_INVALID, "%s is not a regular file", path);
+		return NULL;
+	}
+	if ((guint64)st.st_size > *budget) {
+		kite_throw(error, KITE_ERROR_LIMIT,
+			   "%s (%lld bytes) does not fit in what is left of max_transfer_size", path,
+			   (long long)st.st_size);
+		return NULL;
+	}
 	g_autofree char *data = NULL;
 	gsize len = 0;
 	if (!g_file_get_contents(path, &data, &len, error))
-		return FALSE;
-	if (len > *budget)
-		return kite_throw(error, KITE_ERROR_LIMIT, "%s grew beyond max_transfer_size", path);
+		return NULL;
+	if (len > *budget) {
+		kite_throw(error, KITE_ERROR_LIMIT, "%s grew beyond max_transfer_size", path);
+		return NULL;
+	}
 	*budget -= len;
-	GBytes *bytes = g_bytes_new_take(g_steal_pointer(&data), len);
-	g_variant_builder_add(b, "(su@ay)", name, mode,
-			      g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
-	g_bytes_unref(bytes);
 	if (out_name)
 		*out_name = g_steal_pointer(&name);
+	return g_bytes_new_take(g_steal_pointer(&data), len);
+}
+
+static void add_entry(GVariantBuilder *b, const char *name, guint32 mode, GBytes *bytes)
+{
+	g_variant_builder_add(b, "(su@ay)", name, mode,
+			      g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
+}
+
+/* Add the input file @path to @b. */
+static gboolean add_file(GVariantBuilder *b, GHashTable *names, const char *path, gsize *budget,
+			 GError **error)
+{
+	g_autofree char *name = NULL;
+	g_autoptr(GBytes) bytes = read_file(names, path, budget, &name, error);
+	if (!bytes)
+		return FALSE;
+	add_entry(b, name, 0644, bytes);
 	return TRUE;
 }
 
-GVariant *kite_shadow_gather_inputs(const KiteAd *job, gsize max, char **out_exec_name, int *out_hold_code,
-				    GError **error)
+void kite_job_files_clear(KiteJobFiles *f)
+{
+	g_clear_pointer(&f->exec_name, g_free);
+	g_clear_pointer(&f->exec_sha256, g_free);
+	g_clear_pointer(&f->exec, g_bytes_unref);
+	g_clear_pointer(&f->inputs, g_variant_unref);
+}
+
+GVariant *kite_job_files_all(const KiteJobFiles *f)
+{
+	GVariantBuilder b;
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a(suay)"));
+	add_entry(&b, f->exec_name, 0755, f->exec);
+	GVariantIter it;
+	GVariant *entry;
+	g_variant_iter_init(&it, f->inputs);
+	while ((entry = g_variant_iter_next_value(&it)))
+		g_variant_builder_add_value(&b, entry), g_variant_unref(entry);
+	return g_variant_builder_end(&b);
+}
+
+gboolean kite_shadow_gather_inputs(const KiteAd *job, gsize max, KiteJobFiles *out, int *out_hold_code,
+				   GError **error)
 {
 	GVariantBuilder b;
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a(suay)"));
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	gsize budget = max;
 	g_autofree char *cmd = NULL, *in = NULL, *transfer = NULL, *exec_name = NULL;
+	g_autoptr(GBytes) exec = NULL;
 	if (!kite_ad_get_string(job, "Cmd", &cmd) || !*cmd) {
 		kite_throw(error, KITE_ERROR_INVALID, "the job has no Cmd");
 		*out_hold_code = 6;
 		goto fail;
 	}
-	if (!add_file(&b, names, cmd, 0755, &budget, &exec_name, error)) {
+	exec = read_file(names, cmd, &budget, &exec_name, error);
+	if (!exec) {
 		g_prefix_error(error, "executable: ");
 		*out_hold_code = 6;
 		goto fail;
 	}
 	*out_hold_code = 13;
-	if (kite_ad_get_string(job, "In", &in) && *in && !add_file(&b, names, in, 0644, &budget, NULL, error))
+	if (kite_ad_get_string(job, "In", &in) && *in && !add_file(&b, names, in, &budget, error))
 		goto fail;
 	if (kite_ad_get_string(job, "TransferInput", &transfer) && *transfer) {
 		g_auto(GStrv) list = g_strsplit(transfer, ",", -1);
 		for (char **p = list; *p; p++) {
 			g_strstrip(*p);
-			if (**p && !add_file(&b, names, *p, 0644, &budget, NULL, error))
+			if (**p && !add_file(&b, names, *p, &budget, error))
 				goto fail;
 		}
 	}
-	*out_exec_name = g_steal_pointer(&exec_name);
-	return g_variant_builder_end(&b);
+	out->exec_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, exec);
+	out->exec = g_steal_pointer(&exec);
+	out->exec_name = g_steal_pointer(&exec_name);
+	out->inputs = g_variant_ref_sink(g_variant_builder_end(&b));
+	return TRUE;
 fail:
 	g_variant_builder_clear(&b);
-	return NULL;
+	return FALSE;
 }
 
 static gboolean write_file(const char *path, const guint8 *data, gsize len, guint32 mode, GError **error)

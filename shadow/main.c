@@ -1,19 +1,28 @@
-/* main.c — the shadow: one per running job, started by the schedd
- * (schedd/shadows.c).  It reads the claim id and the job ad on stdin,
- * claims the slot from its startd (authenticated with the pool key),
- * sends the executable and inputs, polls the startd until the job has
- * exited (each poll is also the claim's heartbeat), writes the outputs
- * home, releases the claim and prints its outcome as an ad on stdout:
+/* main.c — the shadow: one per claim, started by the schedd
+ * (schedd/shadows.c), following one running job at a time.  It reads
+ * the claim id and the first job ad on stdin, claims the slot from its
+ * startd (authenticated with the pool key), sends the executable and
+ * inputs, polls the startd until the job has exited (each poll is also
+ * the claim's heartbeat), writes the outputs home and prints the job's
+ * outcome as an ad on stdout:
  *
  *   Outcome = "completed" | "requeue" | "hold"
  *   ExitCode / ExitSignal, WallSeconds, Reason, HoldReasonCode,
  *   SlotLost (the startd was unreachable or refused the claim, or was
- *   lost), JobStarted (the job's process was started)
+ *   lost), JobStarted (the job's process was started),
+ *   NextJob (true: the claim is kept, and the shadow waits on stdin for
+ *   the owner's next job — claim reuse)
  *
- * Before the outcome it prints events as they happen, each an ad with
- * an Event attribute ("started", "suspended", "running", "checkpoint")
- * followed by an empty line; the outcome ad is the last (schedd/shadows.c
- * records each in the queue as it comes).  A "checkpoint" event carries
+ * stdin is "CLAIM-ID\n" and then frames "JOB <bytes>\n<job ad>" — the
+ * first job, and after each outcome with NextJob the next one — or
+ * "NONE\n" (or end of file): no next job, release the claim.  A next
+ * job goes to the startd as CLAIM_NEXT (the startd may refuse: its
+ * owner came back, Start, claim_worklife), then as the first one did.
+ *
+ * Before each outcome it prints events as they happen, each an ad with
+ * an Event attribute ("started", "suspended", "running", "checkpoint");
+ * every ad, outcome included, is followed by an empty line
+ * (schedd/shadows.c records each in the queue as it comes).  A "checkpoint" event carries
  * LastCheckpointImage, LastCheckpointSandbox, LastCheckpointTime,
  * CheckpointSize and CheckpointSeconds.
  *
@@ -68,7 +77,8 @@ static const GOptionEntry options[] = {
     {"max-transfer", 0, 0, G_OPTION_ARG_INT64, &arg_max_transfer, "Most bytes of input to send", "BYTES"},
     {"lease", 0, 0, G_OPTION_ARG_DOUBLE, &arg_lease,
      "The startd's ClaimLease: seconds without an answer after which it has killed the job "
-     "(0: 120)", "S"},
+     "(0: 120)",
+     "S"},
     {NULL},
 };
 
@@ -93,9 +103,9 @@ typedef struct {
 	gint64 code, signal, hold_code;
 	char *reason;
 	gint64 started;
-	gboolean slot_lost; /* the startd was unreachable or refused the claim */
+	gboolean slot_lost;  /* the startd was unreachable or refused the claim */
 	char *ckpt_unusable; /* why the job's checkpoint could not be restarted */
-	KiteAd *ckpt;        /* the newest checkpoint's attributes, if one was taken */
+	KiteAd *ckpt;	     /* the newest checkpoint's attributes, if one was taken */
 } Outcome;
 
 static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
@@ -112,7 +122,7 @@ static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const
 	o->hold_code = hold_code;
 }
 
-static void print_outcome(const Outcome *o)
+static void print_outcome(const Outcome *o, gboolean next_job)
 {
 	g_autoptr(KiteAd) ad = kite_ad_new();
 	kite_ad_set_string(ad, "Outcome", o->outcome);
@@ -131,9 +141,21 @@ static void print_outcome(const Outcome *o)
 		kite_ad_set_bool(ad, "JobStarted", TRUE);
 	if (o->ckpt_unusable)
 		kite_ad_set_string(ad, "CheckpointUnusable", o->ckpt_unusable);
+	if (next_job)
+		kite_ad_set_bool(ad, "NextJob", TRUE);
 	g_autofree char *text = kite_ad_to_text(ad);
 	fputs(text, stdout);
+	fputs("\n", stdout);
 	fflush(stdout);
+}
+
+static void outcome_clear(Outcome *o)
+{
+	g_free(o->reason);
+	g_free(o->ckpt_unusable);
+	if (o->ckpt)
+		kite_ad_free(o->ckpt);
+	*o = (Outcome){.outcome = "requeue"};
 }
 
 /* An event for the queue (see the top of this file). */
@@ -174,27 +196,40 @@ static void note_checkpoint(GVariant *attrs, Outcome *o, const KiteAd *job)
 static void request_checkpoint(KiteConn *conn, const char *claim, gboolean exit)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) r = kite_conn_call(conn, KITE_MSG_CLAIM_CHECKPOINT, g_variant_new("(sb)", claim, exit),
-					       KITE_MSG_CLAIM_REPLY, &error);
+	g_autoptr(GVariant) r =
+	    kite_conn_call(conn, KITE_MSG_CLAIM_CHECKPOINT, g_variant_new("(sb)", claim, exit),
+			   KITE_MSG_CLAIM_REPLY, &error);
 	if (!r)
 		g_message("asking %s to checkpoint the job: %s", arg_slot, error->message);
 }
 
-static char *read_stdin(GError **error)
+/* The next job from the schedd on stdin: a parsed ad, or NULL with
+ * @error unset for "NONE" or end of file (no more jobs), or with @error
+ * for a garbled frame. */
+static KiteAd *read_job(GError **error)
 {
-	GString *s = g_string_new(NULL);
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
-		if (s->len + n > MAX_STDIN) {
-			g_string_free(s, TRUE);
-			kite_throw(error, KITE_ERROR_LIMIT, "the job ad on stdin is over %d bytes",
-				   MAX_STDIN);
-			return NULL;
-		}
-		g_string_append_len(s, buf, n);
+	char line[64];
+	if (!fgets(line, sizeof line, stdin) || g_str_equal(line, "NONE\n"))
+		return NULL;
+	char *end = NULL;
+	guint64 len = g_str_has_prefix(line, "JOB ") ? g_ascii_strtoull(line + 4, &end, 10) : 0;
+	if (!end || *end != '\n' || len > MAX_STDIN) {
+		kite_throw(error, KITE_ERROR_PROTOCOL,
+			   "the schedd sent \"%.*s\", not a job frame of at most %d bytes",
+			   (int)strcspn(line, "\n"), line, MAX_STDIN);
+		return NULL;
 	}
-	return g_string_free(s, FALSE);
+	g_autofree char *text = g_malloc(len + 1);
+	if (fread(text, 1, len, stdin) != len) {
+		kite_throw(error, KITE_ERROR_PROTOCOL,
+			   "the job ad on stdin ends before its %" G_GUINT64_FORMAT " bytes", len);
+		return NULL;
+	}
+	text[len] = '\0';
+	KiteAd *ad = kite_ad_parse(text, error);
+	if (!ad)
+		g_prefix_error(error, "the job ad from the schedd: ");
+	return ad;
 }
 
 /* When root, become the job's owner (if such a local user exists and is
@@ -248,6 +283,15 @@ static void release(KiteConn *conn, const char *claim)
 		g_message("releasing the claim on %s: %s", arg_slot, error->message);
 }
 
+/* "CLUSTER.PROC" of @job, for the log. */
+static char *job_label(const KiteAd *job)
+{
+	gint64 cluster = 0, proc = 0;
+	kite_ad_get_int(job, "ClusterId", &cluster);
+	kite_ad_get_int(job, "ProcId", &proc);
+	return g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, cluster, proc);
+}
+
 /* Sleep @seconds unless SIGTERM comes first. */
 static void nap(double seconds)
 {
@@ -256,41 +300,35 @@ static void nap(double seconds)
 		;
 }
 
-/* Follow the job to its end; fills @o. */
-static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
+/* Start the claimed slot's job and follow it to its end; fills @o.
+ * TRUE when the job completed and the claim is still held (it may take
+ * the owner's next job), FALSE when the claim was released or lost.
+ * *@inout_conn may be replaced (a reconnect) or cleared. */
+static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 {
 	g_autoptr(GError) error = NULL;
-	if (terminate) {
-		set_outcome(o, "requeue", 0, "the shadow was stopped before it claimed %s", arg_slot);
-		return;
-	}
-	g_autoptr(KiteConn) conn = connect_startd(key, MAX(30, 4 * arg_poll), &error);
-	if (!conn) {
-		set_outcome(o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
-			    error->message);
-		o->slot_lost = TRUE;
-		return;
-	}
-	g_autoptr(GVariant) r = kite_conn_call(
-	    conn, KITE_MSG_CLAIM, g_variant_new("(ss@a(ss))", arg_slot, claim, kite_ad_to_variant(job)),
-	    KITE_MSG_CLAIM_REPLY, &error);
-	if (!r) {
-		set_outcome(o, "requeue", 0, "%s refused the claim: %s", arg_slot, error->message);
-		o->slot_lost = TRUE;
-		return;
-	}
-	g_clear_pointer(&r, g_variant_unref);
-
-	g_autofree char *exec_name = NULL;
+	g_autoptr(KiteConn) conn = g_steal_pointer(inout_conn);
+	g_autoptr(GVariant) r = NULL;
+	g_auto(KiteJobFiles) files = {0};
 	int hold_code = 0;
-	GVariant *files = kite_shadow_gather_inputs(job, arg_max_transfer, &exec_name, &hold_code, &error);
-	if (!files) {
+	if (!kite_shadow_gather_inputs(job, arg_max_transfer, &files, &hold_code, &error)) {
 		release(conn, claim);
 		set_outcome(o, "hold", hold_code, "%s", error->message);
-		return;
+		return FALSE;
 	}
-	r = kite_conn_call(conn, KITE_MSG_ACTIVATE, g_variant_new("(ss@a(suay))", claim, exec_name, files),
-			   KITE_MSG_ACTIVATE_REPLY, &error);
+	/* The executable by its hash first: a startd that ran it before
+	 * keeps it, and then it need not travel (nor be checked) again. */
+	r = kite_conn_call(
+	    conn, KITE_MSG_ACTIVATE_CACHED,
+	    g_variant_new("(sss@a(suay))", claim, files.exec_name, files.exec_sha256, files.inputs),
+	    KITE_MSG_ACTIVATE_REPLY, &error);
+	if (!r && g_error_matches(error, KITE_ERROR, KITE_ERROR_NOT_FOUND)) {
+		g_clear_error(&error);
+		r = kite_conn_call(
+		    conn, KITE_MSG_ACTIVATE,
+		    g_variant_new("(ss@a(suay))", claim, files.exec_name, kite_job_files_all(&files)),
+		    KITE_MSG_ACTIVATE_REPLY, &error);
+	}
 	if (!r) {
 		if (g_error_matches(error, KITE_ERROR, KITE_ERROR_FAILED)) {
 			release(conn, claim);
@@ -300,7 +338,7 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			set_outcome(o, "requeue", 0, "%s did not start the job: %s", arg_slot,
 				    error->message);
 		}
-		return;
+		return FALSE;
 	}
 	gint64 pid;
 	g_variant_get(r, "(x)", &pid);
@@ -331,7 +369,7 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			set_outcome(o, "requeue", 0,
 				    "the shadow was stopped (the job was removed or held, or "
 				    "the schedd stopped)");
-			return;
+			return FALSE;
 		}
 		g_clear_error(&error);
 		if (!conn)
@@ -356,23 +394,24 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 				}
 				continue;
 			}
-			set_outcome(o, "requeue", 0,
-				    "lost the startd of %s: no answer for %.0f s, longer than its claim lease "
-				    "(%s)",
-				    arg_slot, silent, error->message);
+			set_outcome(
+			    o, "requeue", 0,
+			    "lost the startd of %s: no answer for %.0f s, longer than its claim lease "
+			    "(%s)",
+			    arg_slot, silent, error->message);
 			o->slot_lost = TRUE;
-			return;
+			return FALSE;
 		}
 		if (!st && g_error_matches(error, KITE_ERROR, KITE_ERROR_LIMIT)) {
 			release(conn, claim);
 			set_outcome(o, "hold", 12, "the job's outputs cannot be brought back: %s",
 				    error->message);
-			return;
+			return FALSE;
 		}
 		if (!st) {
 			set_outcome(o, "requeue", 0, "lost the startd of %s: %s", arg_slot, error->message);
 			o->slot_lost = TRUE;
-			return;
+			return FALSE;
 		}
 		if (silence) {
 			g_message("the startd of %s answers again after %.1f s", arg_slot,
@@ -392,20 +431,21 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 		if (strcmp(state, "restart-failed") == 0) {
 			release(conn, claim);
 			o->ckpt_unusable = g_strdup(why);
-			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s", arg_slot, why);
-			return;
+			set_outcome(o, "requeue", 0, "the checkpoint could not be restarted on %s: %s",
+				    arg_slot, why);
+			return FALSE;
 		}
 		if (strcmp(state, "held") == 0) {
 			/* The startd killed the job for breaking a limit of its
 			 * request (34: Condor's "memory usage exceeds a limit"). */
 			release(conn, claim);
 			set_outcome(o, "hold", 34, "%s", why);
-			return;
+			return FALSE;
 		}
 		if (strcmp(state, "vacated") == 0) {
 			release(conn, claim);
 			set_outcome(o, "requeue", 0, "%s", *why ? why : "vacated");
-			return;
+			return FALSE;
 		}
 		if (strcmp(state, "exited") != 0)
 			continue;
@@ -415,22 +455,86 @@ static void run(const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
 			release(conn, claim);
 			set_outcome(o, "hold", 12, "the job's outputs could not be written: %s",
 				    error->message);
+			return FALSE;
+		}
+		o->outcome = "completed";
+		*inout_conn = g_steal_pointer(&conn);
+		return TRUE;
+	}
+}
+
+/* Claim the slot for @job and run it, then — while the schedd offers
+ * the owner's next job (claim reuse) and the startd takes it — the
+ * next, printing each job's outcome; finally release the claim. */
+static void serve(const char *claim, KiteAd *job, GBytes *key)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) current = job;
+	Outcome o = {.outcome = "requeue"};
+	g_autoptr(KiteConn) conn = NULL;
+	if (terminate) {
+		set_outcome(&o, "requeue", 0, "the shadow was stopped before it claimed %s", arg_slot);
+	} else if (!(conn = connect_startd(key, MAX(30, 4 * arg_poll), &error))) {
+		set_outcome(&o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
+			    error->message);
+		o.slot_lost = TRUE;
+	} else {
+		g_autoptr(GVariant) r =
+		    kite_conn_call(conn, KITE_MSG_CLAIM,
+				   g_variant_new("(ss@a(ss))", arg_slot, claim, kite_ad_to_variant(job)),
+				   KITE_MSG_CLAIM_REPLY, &error);
+		if (!r) {
+			set_outcome(&o, "requeue", 0, "%s refused the claim: %s", arg_slot, error->message);
+			o.slot_lost = TRUE;
+			g_clear_pointer(&conn, kite_conn_free);
+		}
+	}
+	while (conn && run_job(&conn, claim, current, key, &o)) {
+		/* The claim is kept: ask the schedd for the owner's next job. */
+		print_outcome(&o, TRUE);
+		outcome_clear(&o);
+		g_clear_error(&error);
+		g_autoptr(KiteAd) next = terminate ? NULL : read_job(&error);
+		if (!next) {
+			if (error)
+				g_message("job %s: %s", arg_job ? arg_job : "?", error->message);
+			release(conn, claim);
 			return;
 		}
-		release(conn, claim);
-		o->outcome = "completed";
-		return;
+		g_clear_pointer(&current, kite_ad_free);
+		current = g_steal_pointer(&next);
+		g_free(arg_job);
+		arg_job = job_label(current);
+		kite_conn_set_timeout(conn, MAX(30, 4 * arg_poll));
+		g_autoptr(GVariant) r = kite_conn_call(
+		    conn, KITE_MSG_CLAIM_NEXT, g_variant_new("(s@a(ss))", claim, kite_ad_to_variant(current)),
+		    KITE_MSG_CLAIM_REPLY, &error);
+		if (!r) {
+			/* Not started: the job goes back to Idle, as a match
+			 * that did not take. */
+			set_outcome(&o, "requeue", 0, "%s did not take the claim's next job: %s", arg_slot,
+				    error->message);
+			if (!g_error_matches(error, KITE_ERROR, KITE_ERROR_IO))
+				release(conn, claim);
+			break;
+		}
 	}
+	if (o.reason)
+		g_message("job %s: %s: %s", arg_job ? arg_job : "?", o.outcome, o.reason);
+	print_outcome(&o, FALSE);
+	outcome_clear(&o);
 }
 
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) ctx =
-	    g_option_context_new("— follows one running job (started by the schedd)");
+	    g_option_context_new("— holds one claim and follows its running jobs (started by the schedd)");
 	g_option_context_add_main_entries(ctx, options, NULL);
-	g_option_context_set_summary(ctx, "Reads the claim id and the job ad on stdin and prints the outcome "
-					  "on stdout.\nSee docs/running-jobs.md.");
+	g_option_context_set_summary(ctx,
+				     "Reads the claim id and the job ad on stdin and prints the outcome "
+				     "on stdout; with claim reuse, the owner's next jobs follow on stdin.\n"
+				     "See docs/running-jobs.md.");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "shadow: %s\n", error->message);
 		return 2;
@@ -449,31 +553,29 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR2, &sr, NULL);
 
 	Outcome o = {.outcome = "requeue"};
-	g_autofree char *input = read_stdin(&error);
-	char *nl = input ? strchr(input, '\n') : NULL;
+	char claim[256];
 	g_autoptr(KiteAd) job = NULL;
 	g_autoptr(GBytes) key = NULL;
-	if (!nl) {
-		set_outcome(&o, "requeue", 0, "the shadow got no claim id and job ad: %s",
-			    error ? error->message : "no newline");
+	if (!fgets(claim, sizeof claim, stdin) || !strchr(claim, '\n')) {
+		set_outcome(&o, "requeue", 0, "the shadow got no claim id on stdin");
 	} else {
-		*nl = '\0';
-		job = kite_ad_parse(nl + 1, &error);
+		*strchr(claim, '\n') = '\0';
+		job = read_job(&error);
 		if (!job)
-			set_outcome(&o, "requeue", 0, "the shadow got a bad job ad: %s", error->message);
+			set_outcome(&o, "requeue", 0, "the shadow got no job: %s",
+				    error ? error->message : "end of input");
 		else if (!(key = kite_auth_load_key(arg_key_file, FALSE, &error)))
 			set_outcome(&o, "requeue", 0, "pool key: %s", error->message);
 		else if (!become_owner(job, &error) || !follow_parent(&error))
 			set_outcome(&o, "hold", 0, "%s", error->message);
-		else
-			run(input, job, key, &o);
+		else {
+			serve(claim, g_steal_pointer(&job), key);
+			return 0;
+		}
 	}
 	if (o.reason)
 		g_message("job %s: %s: %s", arg_job ? arg_job : "?", o.outcome, o.reason);
-	print_outcome(&o);
-	g_free(o.reason);
-	g_free(o.ckpt_unusable);
-	if (o.ckpt)
-		kite_ad_free(o.ckpt);
+	print_outcome(&o, FALSE);
+	outcome_clear(&o);
 	return 0;
 }

@@ -9,13 +9,28 @@
 
 G_BEGIN_DECLS
 
-/* Files of the job @job to send: the executable (Cmd, mode 0755), the
- * stdin file (In) and TransferInput, each under its base name, at most
- * @max bytes together.  Returns an a(suay) value (floating) and writes
- * the executable's name there; on failure sets @error and, in
- * @out_hold_code, Condor's HoldReasonCode (6: executable, 13: input). */
-GVariant *kite_shadow_gather_inputs(const KiteAd *job, gsize max, char **out_exec_name, int *out_hold_code,
-				    GError **error);
+/* What a job takes along: its executable apart (sent by content, or by
+ * its SHA-256 to a startd that keeps it) and the other input files. */
+typedef struct {
+	char *exec_name;   /* its base name in the sandbox */
+	char *exec_sha256; /* of its contents, hex */
+	GBytes *exec;	   /* its contents */
+	GVariant *inputs;  /* a(suay): the stdin file and TransferInput, mode 0644 */
+} KiteJobFiles;
+
+void kite_job_files_clear(KiteJobFiles *f);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KiteJobFiles, kite_job_files_clear)
+
+/* Every file as ACTIVATE sends them, the executable first (mode 0755);
+ * a floating a(suay). */
+GVariant *kite_job_files_all(const KiteJobFiles *f);
+
+/* Files of the job @job to send: the executable (Cmd), the stdin file
+ * (In) and TransferInput, each under its base name, at most @max bytes
+ * together, into @out; on failure sets @error and, in @out_hold_code,
+ * Condor's HoldReasonCode (6: executable, 13: input). */
+gboolean kite_shadow_gather_inputs(const KiteAd *job, gsize max, KiteJobFiles *out, int *out_hold_code,
+				   GError **error);
 
 /* Write the files of @files (a(suay) from the startd): the job's stdout
  * to Out, stderr to Err (dropped when unset) and any other file to Iwd

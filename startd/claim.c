@@ -19,6 +19,7 @@
 #include "address.h"
 #include "auth.h"
 #include "ckpt-store.h"
+#include "exec-cache.h"
 #include "libckpt/image-format.h"
 #include "sandbox.h"
 #include "startd.h"
@@ -30,8 +31,15 @@
 #define MAX_FILES     1000
 #define MAX_FILE_NAME 255
 
+/* A claim, and the run of its current job.  With claim reuse
+ * (CLAIM_NEXT) one claim runs several jobs of its owner in turn: the
+ * fields from @job on describe the current one and are cleared by
+ * claim_clear_job() between them. */
 typedef struct {
 	char *id;
+	double claimed_at; /* monotonic; claim_worklife counts from here */
+	guint n_jobs;	   /* jobs activated on this claim */
+	double last_heard;
 	KiteAd *job;
 	KiteJobUser user;
 	char *sandbox;
@@ -43,14 +51,13 @@ typedef struct {
 	gboolean over_memory; /* killed for using more than RequestMemory */
 	int wait_status;
 	char *why; /* why it was vacated */
-	double last_heard;
 	gint64 start_time;
 	/* checkpointing (docs/running-jobs.md, "Checkpoints") */
-	char *ckpt_dir;        /* this job's images; NULL: not checkpointed */
+	char *ckpt_dir;	       /* this job's images; NULL: not checkpointed */
 	gboolean restarted;    /* started from the job's LastCheckpointImage */
 	gboolean checkpointed; /* exited after a committed checkpoint */
 	char *restart_failed;  /* why `ckpt restart` refused the image */
-	char *server;          /* the checkpoint server the job's images go to, or NULL */
+	char *server;	       /* the checkpoint server the job's images go to, or NULL */
 	gint64 ckpt_seq;       /* libckpt's number of the newest image reported */
 	KiteAd *ckpt_attrs;    /* its attributes */
 } Claim;
@@ -58,17 +65,17 @@ typedef struct {
 /* stderr of `ckpt restart` in the sandbox: empty unless the restart failed */
 #define RESTART_LOG ".kite_restart.log"
 
-static void claim_free(Claim *c)
+/* Forget the claim's current job — its sandbox, cgroup, checkpoint
+ * state and ad — keeping the claim itself.  The job must not be
+ * running. */
+static void claim_clear_job(Claim *c)
 {
-	if (!c)
-		return;
 	if (c->watch)
 		g_source_remove(c->watch);
 	kite_job_cgroup_free(c->cgroup);
 	if (c->sandbox)
 		kite_sandbox_remove(c->sandbox);
 	g_free(c->sandbox);
-	g_free(c->id);
 	g_free(c->why);
 	g_free(c->ckpt_dir);
 	g_free(c->restart_failed);
@@ -79,6 +86,20 @@ static void claim_free(Claim *c)
 	kite_job_user_clear(&c->user);
 	if (c->inputs)
 		g_hash_table_unref(c->inputs);
+	Claim keep = {.id = c->id,
+		      .claimed_at = c->claimed_at,
+		      .n_jobs = c->n_jobs,
+		      .last_heard = c->last_heard,
+		      .released = c->released};
+	*c = keep;
+}
+
+static void claim_free(Claim *c)
+{
+	if (!c)
+		return;
+	claim_clear_job(c);
+	g_free(c->id);
 	g_free(c);
 }
 
@@ -313,7 +334,8 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		 * exits 126 (docs/ckpt.md). */
 		g_autoptr(GBytes) log = kite_sandbox_read(c->sandbox, RESTART_LOG, 4096, NULL);
 		if (!(log && g_bytes_get_size(log) > 0) && WIFEXITED(status) && WEXITSTATUS(status) == 126) {
-			g_autoptr(GBytes) err = kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
+			g_autoptr(GBytes) err =
+			    kite_sandbox_read(c->sandbox, KITE_SANDBOX_STDERR, 1 << 20, NULL);
 			gsize n = err ? g_bytes_get_size(err) : 0;
 			g_autofree char *text = n ? g_strndup(g_bytes_get_data(err, NULL), n) : NULL;
 			char *line = text ? strstr(text, "ckpt-restore: ") : NULL;
@@ -321,11 +343,14 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 				log = g_bytes_new(line, strcspn(line, "\n"));
 		}
 		if (log && g_bytes_get_size(log) > 0) {
-			c->restart_failed = g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
-			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir, c->restart_failed);
+			c->restart_failed =
+			    g_strchomp(g_strndup(g_bytes_get_data(log, NULL), g_bytes_get_size(log)));
+			g_message("%s: the restart from %s failed: %s", slot->name, c->ckpt_dir,
+				  c->restart_failed);
 		}
 	}
-	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS && !c->restart_failed)
+	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS &&
+	    !c->restart_failed)
 		delete_server_space(c);
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
@@ -395,6 +420,28 @@ static gint lookup_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	return i;
 }
 
+/* The job ad @adv a shadow offers @slot, if it parses and the slot's
+ * Start holds for it — the startd has the last word.  NULL after
+ * refusing the request. */
+static KiteAd *job_for_slot(KiteServerConn *conn, const KiteSlot *slot, GVariant *adv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) job = kite_ad_from_variant(adv, &error);
+	if (!job) {
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
+		return NULL;
+	}
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(slot->ad, "Start", job, &v);
+	gboolean ok = kite_value_is_true(&v);
+	kite_value_clear(&v);
+	if (!ok) {
+		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
+		return NULL;
+	}
+	return g_steal_pointer(&job);
+}
+
 static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 {
 	const char *name, *id;
@@ -418,25 +465,13 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 				   kite_slot_activity_name(slot->activity));
 		return;
 	}
-	g_autoptr(GError) error = NULL;
-	g_autoptr(KiteAd) job = kite_ad_from_variant(adv, &error);
-	if (!job) {
-		kite_server_refuse(conn, KITE_ERROR_INVALID, "the job ad: %s", error->message);
+	g_autoptr(KiteAd) job = job_for_slot(conn, slot, adv);
+	if (!job)
 		return;
-	}
-	/* The startd has the last word: its Start must hold for this job. */
-	KiteValue v = KITE_VALUE_INIT;
-	kite_ad_eval(slot->ad, "Start", job, &v);
-	gboolean ok = kite_value_is_true(&v);
-	kite_value_clear(&v);
-	if (!ok) {
-		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: Start is not true for this job", slot->name);
-		return;
-	}
 	Claim *c = g_new0(Claim, 1);
 	c->id = g_strdup(id);
 	c->job = g_steal_pointer(&job);
-	c->last_heard = kite_now_monotonic();
+	c->last_heard = c->claimed_at = kite_now_monotonic();
 	d->claims->pdata[i] = c;
 	KitePolicyInput matched = {.matched = TRUE}, claimed = {.claimed = TRUE};
 	update_and_advertise(d, i, &matched);
@@ -450,6 +485,59 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	g_autofree char *msg = g_strdup_printf("claimed %s", slot->name);
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
+}
+
+/* CLAIM_NEXT (claim reuse): the shadow of a claim whose job has
+ * exited, and whose outputs it has taken, offers the owner's next job.
+ * The startd keeps the last word as for CLAIM — the slot must be
+ * Claimed/Idle (not given back to its owner meanwhile), its Start must
+ * hold for the new job, the job must be the same owner's — and a claim
+ * older than claim_worklife (0: never reused) takes no more jobs.  On
+ * success the finished job's sandbox goes and the claim waits for
+ * ACTIVATE; on refusal the claim is unchanged and the shadow releases
+ * it. */
+static void handle_claim_next(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	g_autoptr(GVariant) adv = NULL;
+	g_variant_get(body, "(&s@a(ss))", NULL, &adv);
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
+		return;
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	c->last_heard = kite_now_monotonic();
+	if (c->released || !c->exited || slot->state != KITE_SLOT_CLAIMED ||
+	    slot->activity != KITE_SLOT_IDLE) {
+		kite_server_refuse(conn, KITE_ERROR_STATE,
+				   "the claim on %s cannot take another job now (%s/%s%s)", slot->name,
+				   kite_slot_state_name(slot->state), kite_slot_activity_name(slot->activity),
+				   c->exited ? "" : ", its job has not finished");
+		return;
+	}
+	double worklife = kite_config_get_duration(d->config, "claim_worklife");
+	if (c->last_heard - c->claimed_at >= worklife) {
+		kite_server_refuse(
+		    conn, KITE_ERROR_STATE,
+		    "the claim on %s is %.0f s old, at or over claim_worklife (%g s): it takes no more jobs",
+		    slot->name, c->last_heard - c->claimed_at, worklife);
+		return;
+	}
+	g_autoptr(KiteAd) job = job_for_slot(conn, slot, adv);
+	if (!job)
+		return;
+	g_autofree char *owner = NULL, *next_owner = NULL;
+	kite_ad_get_string(c->job, "Owner", &owner);
+	kite_ad_get_string(job, "Owner", &next_owner);
+	if (g_strcmp0(owner, next_owner) != 0) {
+		kite_server_refuse(conn, KITE_ERROR_PERMISSION,
+				   "the claim on %s is %s's; a job of %s needs a claim of its own",
+				   slot->name, owner ? owner : "?", next_owner ? next_owner : "nobody");
+		return;
+	}
+	claim_clear_job(c);
+	c->job = g_steal_pointer(&job);
+	g_autofree char *msg = g_strdup_printf("%s takes the next job", slot->name);
 	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
 }
 
@@ -547,7 +635,8 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 	g_auto(KiteCkptCaps) caps = {0};
 	g_autofree char *caps_path = g_build_filename(c->ckpt_dir, "server.caps", NULL);
 	if (kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text) {
-		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user, error) ||
+		if (!write_private(c->ckpt_dir, "server.caps", caps_text, strlen(caps_text), &c->user,
+				   error) ||
 		    !kite_ckpt_caps_load(caps_path, &caps, error))
 			return FALSE;
 		if (caps.server && g_strcmp0(caps.server, c->server) != 0) {
@@ -562,7 +651,8 @@ static gboolean prepare_server_dir(KiteStartd *d, Claim *c, const char *server, 
 		}
 		g_auto(KiteCkptInfo) info = {0};
 		g_autoptr(GError) renew_error = NULL;
-		if (caps.manage && !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
+		if (caps.manage &&
+		    !kite_ckpt_client_manage(cc, caps.manage, "renew", lease, &info, &renew_error))
 			g_message("renewing the lease of checkpoint %s: %s", caps.id, renew_error->message);
 	} else {
 		if (!kite_ckpt_client_allocate(cc, owner, 0, lease, &caps, error) ||
@@ -609,9 +699,10 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	g_autofree char *env_uploader = g_strdup_printf("KITE_CKPT_UPLOADER=%s/ckpt", c->ckpt_dir);
 	const char *env[] = {env_token, env_uploader, NULL};
 	KiteLaunch launch = {.env = c->server ? env : NULL};
-	gboolean have_image = c->server ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
-					      kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
-					: kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
+	gboolean have_image = c->server
+				  ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
+					kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
+				  : kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image;
 	if (have_image && kite_ad_get_string(c->job, "LastCheckpointSandbox", &old_sandbox) && *old_sandbox) {
 		g_autofree char *move = g_strdup_printf("%s=%s", old_sandbox, c->sandbox);
 		/* the agent's interval for this run replaces the one the
@@ -621,25 +712,27 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 		g_autofree char *interval = g_strdup_printf("%" G_GINT64_FORMAT, MAX(every, 0));
 		/* and its images, status, caps and uploader are in this
 		 * machine's directory for the job */
-		const char *from_dir[] = {ckpt, "restart", "--move", move, "--interval", interval,
-					  "--ckpt-dir", c->ckpt_dir, image, NULL};
-		const char *from_server[] = {ckpt,	"restart",    "--move",	  move, "--interval", interval,
-					     "--ckpt-dir", c->ckpt_dir, "--caps", caps, NULL};
+		const char *from_dir[] = {ckpt,	    "restart",	  "--move",    move,  "--interval",
+					  interval, "--ckpt-dir", c->ckpt_dir, image, NULL};
+		const char *from_server[] = {ckpt,	   "restart", "--move",	    move,
+					     "--interval", interval,  "--ckpt-dir", c->ckpt_dir,
+					     "--caps",	   caps,      NULL};
 		launch.command = c->server ? from_server : from_dir;
 		launch.stderr_name = RESTART_LOG;
 		c->restarted = TRUE;
 		g_message("restarting the job from %s", image);
-		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid,
-						 error);
+		return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup,
+						 pid, error);
 	}
 	gint64 interval = 0;
 	kite_ad_get_int(c->job, "CheckpointInterval", &interval);
 	g_autofree char *every = g_strdup_printf("%" G_GINT64_FORMAT, MAX(interval, 0));
 	const char *to_dir[] = {ckpt, "run", "--dir", c->ckpt_dir, "--interval", every, "--", NULL};
-	const char *to_server[] = {ckpt,     "run",	    "--dir", c->ckpt_dir, "--server", c->server,
-				   "--caps", caps, "--interval", every,	"--",	      NULL};
+	const char *to_server[] = {ckpt,     "run", "--dir",	  c->ckpt_dir, "--server", c->server,
+				   "--caps", caps,  "--interval", every,       "--",	   NULL};
 	launch.prefix = c->server ? to_server : to_dir;
-	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid, error);
+	return kite_sandbox_spawn_launch(c->sandbox, exec_name, &launch, c->job, &c->user, c->cgroup, pid,
+					 error);
 }
 
 /* What libckpt's DIR/status says of the newest checkpoint attempt. */
@@ -713,7 +806,8 @@ static GVariant *checkpoint_attrs(Claim *c)
 		 * wrote it: this run's, unless nothing was written since the
 		 * restart. */
 		g_autofree char *old = NULL;
-		gboolean ours = st.mtime >= c->start_time || !kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
+		gboolean ours =
+		    st.mtime >= c->start_time || !kite_ad_get_string(c->job, "LastCheckpointSandbox", &old);
 		gint64 size;
 		double secs;
 		image_size(c, st.image, &size, &secs);
@@ -742,11 +836,12 @@ static GVariant *checkpoint_attrs(Claim *c)
 	return kite_ad_to_variant(c->ckpt_attrs);
 }
 
-static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+/* ACTIVATE (the executable among @files) and ACTIVATE_CACHED (@sha256
+ * names a cached executable, which is not among @files): write the
+ * files into a fresh sandbox and start the job. */
+static void activate(KiteStartd *d, KiteServerConn *conn, GVariant *body, const char *exec_name,
+		     const char *sha256, GVariant *files)
 {
-	const char *exec_name;
-	g_autoptr(GVariant) files = NULL;
-	g_variant_get(body, "(&s&s@a(suay))", NULL, &exec_name, &files);
 	gint i = lookup_claim(d, conn, body);
 	if (i < 0)
 		return;
@@ -765,7 +860,17 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 				   MAX_FILES);
 		return;
 	}
+	if (sha256 && !kite_exec_cache_has(d->exec_cache, sha256)) {
+		/* the shadow sends it again, whole */
+		kite_server_refuse(conn, KITE_ERROR_NOT_FOUND,
+				   "no executable with SHA-256 %.64s is cached here", sha256);
+		return;
+	}
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (sha256 && (!plain_name(exec_name) || !g_hash_table_add(names, g_strdup(exec_name)))) {
+		kite_server_refuse(conn, KITE_ERROR_INVALID, "bad executable name \"%s\"", exec_name);
+		return;
+	}
 	for (gsize k = 0; k < n; k++) {
 		const char *name;
 		g_variant_get_child(files, k, "(&su@ay)", &name, NULL, NULL);
@@ -775,7 +880,7 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 			return;
 		}
 	}
-	if (!g_hash_table_contains(names, exec_name)) {
+	if (!sha256 && !g_hash_table_contains(names, exec_name)) {
 		kite_server_refuse(conn, KITE_ERROR_INVALID, "the executable %s is not among the files sent",
 				   exec_name);
 		return;
@@ -794,8 +899,15 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		guint32 mode;
 		g_autoptr(GVariant) data = NULL;
 		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, &data);
-		write_input(c->sandbox, name, mode, data, &c->user, &error);
+		if (write_input(c->sandbox, name, mode, data, &c->user, &error) && !sha256 &&
+		    g_str_equal(name, exec_name)) {
+			gsize len;
+			const guint8 *bytes = g_variant_get_fixed_array(data, &len, 1);
+			kite_exec_cache_add(d->exec_cache, bytes, len);
+		}
 	}
+	if (c->sandbox && !error && sha256)
+		kite_exec_cache_place(d->exec_cache, sha256, c->sandbox, exec_name, &c->user, &error);
 	if (!error && d->cgroups) {
 		/* One claim per slot: the slot names the leaf. */
 		g_autofree char *leaf = g_strdup_printf("slot%u", slot->id);
@@ -812,17 +924,34 @@ static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	}
 	c->inputs = g_steal_pointer(&names);
 	c->pid = pid;
+	c->n_jobs++;
 	c->started = c->running = TRUE;
 	c->start_time = kite_now_wall();
 	ExitWatch *w = g_new0(ExitWatch, 1);
 	w->d = d;
 	w->slot = i;
 	c->watch = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, on_job_exit, w, g_free);
-	g_message("%s: job of %s started as %s (pid %d) in %s", slot->name, owner ? owner : "?", c->user.name,
-		  pid, c->sandbox);
+	g_message("%s: job of %s started as %s (pid %d) in %s, job %u of claim %.8s…", slot->name,
+		  owner ? owner : "?", c->user.name, pid, c->sandbox, c->n_jobs, c->id);
 	KitePolicyInput ev = {.job_started = TRUE};
 	update_and_advertise(d, i, &ev);
 	kite_server_reply(conn, KITE_MSG_ACTIVATE_REPLY, g_variant_new("(x)", (gint64)pid));
+}
+
+static void handle_activate(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *exec_name;
+	g_autoptr(GVariant) files = NULL;
+	g_variant_get(body, "(&s&s@a(suay))", NULL, &exec_name, &files);
+	activate(d, conn, body, exec_name, NULL, files);
+}
+
+static void handle_activate_cached(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	const char *exec_name, *sha256;
+	g_autoptr(GVariant) files = NULL;
+	g_variant_get(body, "(&s&s&s@a(suay))", NULL, &exec_name, &sha256, &files);
+	activate(d, conn, body, exec_name, sha256, files);
 }
 
 /* The job's outputs: stdout, stderr and every regular file it left in
@@ -883,7 +1012,7 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	if (c->running) {
 		/* A job being vacated (checkpoint, then exit) is not running
 		 * again, even though it was continued to take its checkpoint. */
-		state = slot->state == KITE_SLOT_PREEMPTING	   ? "vacating"
+		state = slot->state == KITE_SLOT_PREEMPTING	? "vacating"
 			: slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
 								: "running";
 	} else if (c->exited && c->restart_failed) {
@@ -910,8 +1039,9 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	}
 	if (!files)
 		files = g_variant_new_array(G_VARIANT_TYPE("(suay)"), NULL, 0);
-	kite_server_reply(conn, KITE_MSG_CLAIM_STATUS_REPLY,
-			  g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
+	kite_server_reply(
+	    conn, KITE_MSG_CLAIM_STATUS_REPLY,
+	    g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
 }
 
 /* `pool ckpt` / `pool vacate`: libckpt's SIGUSR2 (checkpoint and go
@@ -928,7 +1058,8 @@ static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 	c->last_heard = kite_now_monotonic();
 	if (!c->running || !c->ckpt_dir) {
 		kite_server_refuse(conn, KITE_ERROR_STATE, "%s: %s", slot->name,
-				   !c->running ? "the job is not running" : "the job is not checkpointed (mode none)");
+				   !c->running ? "the job is not running"
+					       : "the job is not checkpointed (mode none)");
 		return;
 	}
 	if (exit) {
@@ -936,7 +1067,8 @@ static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 		g_free(c->why);
 		c->why = g_strdup_printf("vacated from %s on request", slot->name);
 	}
-	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing", c->pid);
+	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing",
+		  c->pid);
 	signal_job(c, SIGCONT);
 	if (kill(c->pid, exit ? SIGTSTP : SIGUSR2) < 0 && errno != ESRCH)
 		g_warning("kill job %d: %s", c->pid, g_strerror(errno));
@@ -980,6 +1112,12 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	case KITE_MSG_CLAIM_CHECKPOINT:
 		handle_checkpoint(d, conn, body);
 		break;
+	case KITE_MSG_CLAIM_NEXT:
+		handle_claim_next(d, conn, body);
+		break;
+	case KITE_MSG_ACTIVATE_CACHED:
+		handle_activate_cached(d, conn, body);
+		break;
 	default:
 		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",
 				   kite_wire_type_name(type));
@@ -1018,6 +1156,9 @@ static void open_cgroups(KiteStartd *d)
 gboolean kite_claims_start(KiteStartd *d, GError **error)
 {
 	open_cgroups(d);
+	g_autofree char *cache_dir = g_build_filename(d->state_dir, "exec-cache", NULL);
+	if (!(d->exec_cache = kite_exec_cache_new(cache_dir, error)))
+		return FALSE;
 	d->claims = g_ptr_array_new();
 	g_ptr_array_set_size(d->claims, d->slots->len);
 	KiteServerOptions so = {
@@ -1057,6 +1198,10 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 		       kite_config_get_duration(d->config, "poll_interval") +
 		       4 * kite_config_get_duration(d->config, "schedd_timeout");
 	kite_ad_set_int(d->machine, "ClaimLease", (gint64)ceil(lease));
+	/* The schedd offers a claim's shadow the owner's next job only
+	 * while the claim is younger than this (0: never). */
+	kite_ad_set_int(d->machine, "ClaimWorklife",
+			(gint64)kite_config_get_duration(d->config, "claim_worklife"));
 	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }
@@ -1076,6 +1221,7 @@ void kite_claims_stop(KiteStartd *d)
 	}
 	g_clear_pointer(&d->claims, g_ptr_array_unref);
 	g_clear_pointer(&d->server, kite_server_free);
+	g_clear_pointer(&d->exec_cache, kite_exec_cache_free);
 	if (d->cgroups) {
 		g_clear_pointer(&d->cgroups, kite_cgroups_free);
 		g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);

@@ -1,15 +1,29 @@
 /* sandbox.c — a job's directory, identity and process; see sandbox.h.
- * Between fork and exec the child only sets up descriptors, limits and
- * its identity and then reports an exec failure through a close-on-exec
- * pipe, so the startd learns of a missing or unrunnable program at
- * once. */
+ *
+ * The job's process is started with vfork(): the child borrows the
+ * startd's memory until it execs, so starting a job costs neither a copy
+ * of the startd's page tables nor a wait for a forked child to be
+ * scheduled while the startd's main loop (and every other slot's
+ * shadow) waits on it — with 50 slots turning over, that wait was most
+ * of the startd's time per job.  The price is that the child may only
+ * make system calls: it runs on the startd's stack and heap, so it must
+ * not allocate, take a lock, or change anything libc keeps in memory.
+ * Everything is therefore worked out before the vfork (argv, envp,
+ * descriptors, limits, identity), and the child drops its identity and
+ * capabilities with raw syscall()s — glibc's setuid()/setgroups()
+ * would broadcast the change to the startd's other threads, and
+ * libcap-ng keeps its state in the shared memory.  It reports an exec
+ * failure in a variable of the parent's, which the parent reads once
+ * the child has exec'd or exited, so the startd learns of a missing or
+ * unrunnable program at once. */
 #include "sandbox.h"
 
-#include <cap-ng.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,63 +137,123 @@ GBytes *kite_sandbox_read(const char *sandbox, const char *name, gsize max, GErr
 	return g_bytes_new_take(g_steal_pointer(&buf), got);
 }
 
-/* In the child: give up everything (as the user, or as ourselves) and
- * exec.  Returns only on failure, with errno set. */
-static void child_exec(const char *sandbox, const char *exec_path, char **argv, char **envp, int in_fd,
-		       int out_fd, int err_fd, const KiteJobUser *user, int cgroup_fd, gint64 mem_mib,
-		       gint64 disk_kib)
+/* Everything the child needs, worked out before vfork(). */
+typedef struct {
+	const char *sandbox, *exec_path;
+	char **argv, **envp;
+	int in_fd, out_fd, err_fd;
+	const KiteJobUser *user;
+	int cgroup_fd; /* -1: none */
+	gint64 mem_mib, disk_kib;
+} ChildPlan;
+
+/* No capabilities at all: effective, permitted and inheritable (and
+ * so ambient) cleared, by the raw system call. */
+static int clear_caps(void)
 {
-	/* Into the job's cgroup first, while we may still write there:
-	 * whatever the job starts stays in it. */
-	if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0)
-		return;
-	setsid();
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-		return;
-	/* Nothing else of the startd's reaches the job (libckpt would also
-	 * refuse to checkpoint a job holding a stray pipe).  The error pipe
-	 * is close-on-exec already and survives until the exec. */
-	for (int fd = 3; fd < 1024; fd++) {
-		int fl = fcntl(fd, F_GETFD);
-		if (fl >= 0 && !(fl & FD_CLOEXEC))
-			close(fd);
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0}};
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/* Become @user for good, as libcap-ng's capng_change_id(...,
+ * CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) did: bounding set
+ * emptied, no supplementary groups, gid and uid changed.  Raw calls:
+ * they change this process alone. */
+static int change_identity(const KiteJobUser *user)
+{
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	    syscall(SYS_setresgid, user->gid, user->gid, user->gid) < 0 ||
+	    syscall(SYS_setresuid, user->uid, user->uid, user->uid) < 0)
+		return -1;
+	return 0;
+}
+
+/* In the vfork()ed child: give up everything (as the user, or as
+ * ourselves) and exec.  Only system calls (see the top of the file).
+ * Returns only on failure, with errno set. */
+static void child_exec(const ChildPlan *p)
+{
+	/* Default dispositions before the signals the parent blocked
+	 * around the vfork() are let in: no handler of the startd's may
+	 * run on its borrowed stack. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		sigaction(sig, &dfl, NULL);
 	}
-	if (chdir(sandbox) < 0)
-		return;
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
+	/* Into the job's cgroup first, while we may still write there:
+	 * whatever the job starts stays in it. */
+	if (p->cgroup_fd >= 0 && write(p->cgroup_fd, "0", 1) < 0)
+		return;
+	setsid();
+	if (dup2(p->in_fd, 0) < 0 || dup2(p->out_fd, 1) < 0 || dup2(p->err_fd, 2) < 0)
+		return;
+	/* Nothing else of the startd's reaches the job (libckpt would also
+	 * refuse to checkpoint a job holding a stray pipe): every other
+	 * descriptor closes at the exec. */
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		for (int fd = 3; fd < 1024; fd++) {
+			int fl = fcntl(fd, F_GETFD);
+			if (fl >= 0 && !(fl & FD_CLOEXEC))
+				close(fd);
+		}
+	}
+	if (chdir(p->sandbox) < 0)
+		return;
 	struct rlimit core = {0, 0};
 	setrlimit(RLIMIT_CORE, &core);
 	/* Memory is the cgroup's business when there is one (RLIMIT_DATA
 	 * counts address space, not memory, and makes a job fail instead of
 	 * being told it used too much). */
-	if (mem_mib > 0 && cgroup_fd < 0) {
-		struct rlimit data = {(rlim_t)mem_mib << 20, (rlim_t)mem_mib << 20};
+	if (p->mem_mib > 0 && p->cgroup_fd < 0) {
+		struct rlimit data = {(rlim_t)p->mem_mib << 20, (rlim_t)p->mem_mib << 20};
 		setrlimit(RLIMIT_DATA, &data);
 	}
-	if (disk_kib > 0) {
-		struct rlimit fsize = {(rlim_t)disk_kib << 10, (rlim_t)disk_kib << 10};
+	if (p->disk_kib > 0) {
+		struct rlimit fsize = {(rlim_t)p->disk_kib << 10, (rlim_t)p->disk_kib << 10};
 		setrlimit(RLIMIT_FSIZE, &fsize);
 	}
-	capng_clear(CAPNG_SELECT_BOTH);
-	if (user->change) {
-		if (capng_change_id(user->uid, user->gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) < 0) {
-			errno = EPERM;
-			return;
-		}
-	} else if (capng_apply(CAPNG_SELECT_CAPS) < 0) {
-		errno = EPERM;
+	if (p->user->change && change_identity(p->user) < 0)
 		return;
-	}
+	if (clear_caps() < 0)
+		return;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return;
 	/* Set after the identity change, which clears it: a job does not
 	 * outlive a startd that was killed. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	execve(exec_path, argv, envp);
+	execve(p->exec_path, p->argv, p->envp);
+}
+
+/* Start the child of @p; its pid, or -1 with errno (the child's, if it
+ * could not exec). */
+static pid_t spawn_child(const ChildPlan *p)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	volatile int child_errno = 0;
+	pid_t pid = vfork();
+	if (pid == 0) {
+		child_exec(p);
+		child_errno = errno ? errno : ENOEXEC;
+		_exit(127);
+	}
+	int e = pid < 0 ? errno : child_errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid > 0 && e) {
+		/* The child ran until its _exit(): reap it. */
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	errno = e;
+	return pid;
 }
 
 static int open_in(const char *sandbox, const char *name, int flags)
@@ -219,7 +294,8 @@ gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, c
 			g_ptr_array_add(argv, g_strdup(*a));
 	} else {
 		/* ./NAME: found in the sandbox, also through `ckpt run`'s execvp */
-		g_ptr_array_add(argv, launch->prefix ? g_strdup_printf("./%s", exec_name) : g_strdup(exec_name));
+		g_ptr_array_add(argv,
+				launch->prefix ? g_strdup_printf("./%s", exec_name) : g_strdup(exec_name));
 		for (char **a = argv_tail; a && *a; a++)
 			g_ptr_array_add(argv, g_strdup(*a));
 	}
@@ -259,7 +335,6 @@ gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, c
 				     : open_in(sandbox, KITE_SANDBOX_STDOUT, O_WRONLY | O_CREAT | O_TRUNC);
 	int err_fd = open_in(sandbox, launch->command ? launch->stderr_name : KITE_SANDBOX_STDERR,
 			     O_WRONLY | O_CREAT | O_TRUNC);
-	int pipefd[2] = {-1, -1};
 	gboolean ok = in_fd >= 0 && out_fd >= 0 && err_fd >= 0;
 	if (!ok)
 		kite_throw_errno(error, "open the job's standard files in %s", sandbox);
@@ -267,35 +342,21 @@ gboolean kite_sandbox_spawn_launch(const char *sandbox, const char *exec_name, c
 	    ((!launch->command && fchown(out_fd, user->uid, user->gid) < 0) ||
 	     fchown(err_fd, user->uid, user->gid) < 0))
 		ok = kite_throw_errno(error, "chown the job's output files to %s", user->name);
-	if (ok && pipe2(pipefd, O_CLOEXEC) < 0)
-		ok = kite_throw_errno(error, "pipe");
+	ChildPlan plan = {.sandbox = sandbox,
+			  .exec_path = exec_path,
+			  .argv = (char **)argv->pdata,
+			  .envp = envp,
+			  .in_fd = in_fd,
+			  .out_fd = out_fd,
+			  .err_fd = err_fd,
+			  .user = user,
+			  .cgroup_fd = cgroup ? kite_job_cgroup_procs_fd(cgroup) : -1,
+			  .mem_mib = mem,
+			  .disk_kib = disk};
 	pid_t pid = -1;
-	if (ok && (pid = fork()) < 0)
-		ok = kite_throw_errno(error, "fork");
-	if (ok && pid == 0) {
-		close(pipefd[0]);
-		child_exec(sandbox, exec_path, (char **)argv->pdata, envp, in_fd, out_fd, err_fd, user,
-			   cgroup ? kite_job_cgroup_procs_fd(cgroup) : -1, mem, disk);
-		int e = errno;
-		if (write(pipefd[1], &e, sizeof e) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	if (ok) {
-		close(pipefd[1]);
-		pipefd[1] = -1;
-		int e = 0;
-		ssize_t n;
-		do
-			n = read(pipefd[0], &e, sizeof e);
-		while (n < 0 && errno == EINTR);
-		if (n == sizeof e) {
-			errno = e;
-			ok = kite_throw_errno(error, "start %s as %s", exec_name, user->name);
-			waitpid(pid, NULL, 0);
-		}
-	}
-	int fds[] = {in_fd, out_fd, err_fd, pipefd[0], pipefd[1]};
+	if (ok && (pid = spawn_child(&plan)) < 0)
+		ok = kite_throw_errno(error, "start %s as %s", exec_name, user->name);
+	int fds[] = {in_fd, out_fd, err_fd};
 	for (gsize i = 0; i < G_N_ELEMENTS(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -33,6 +33,7 @@ struct _KiteStartd {
 	KiteServer *server;
 	GPtrArray *claims; /* one per slot, NULL when the slot has none */
 	KiteCgroups *cgroups; /* the jobs' cgroup subtree, NULL: rlimits */
+	struct _KiteExecCache *exec_cache; /* executables by content (exec-cache.c) */
 };
 
 /* Most slots one startd offers. */

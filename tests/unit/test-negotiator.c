@@ -13,6 +13,7 @@
 #include "test-helpers.h"
 
 #include "ad.h"
+#include "schedd/autocluster.h"
 #include "schedd/negotiator.h"
 
 /* Older cmocka has no assert_near. */
@@ -214,13 +215,66 @@ static void test_autoclusters(void **state)
 	assert_string_equal(got2, "1.1->odd");
 }
 
+/* Claim reuse: each kept claim takes its owner's next job that suits
+ * its slot — by JobPrio, then id — and no job goes to two claims. */
+static void test_claims(void **state)
+{
+	g_autoptr(GPtrArray) slots = ads();
+	g_ptr_array_add(slots, slot_ad("small", 512, NULL));
+	g_ptr_array_add(slots, slot_ad("big", 4096, NULL));
+	g_ptr_array_add(slots, slot_ad("bob's", 4096, NULL));
+	g_ptr_array_add(slots, slot_ad("alice's too", 4096, NULL));
+	const char *owners[] = {"alice", "alice", "bob", "alice"};
+	g_autoptr(GPtrArray) jobs = ads();
+	g_ptr_array_add(jobs, job_ad(1, 0, "alice", 1024, NULL)); /* too big for "small" */
+	g_ptr_array_add(jobs, job_ad(1, 1, "alice", 1024, NULL));
+	g_ptr_array_add(jobs, job_ad(2, 0, "alice", 100, NULL));
+	g_ptr_array_add(jobs, job_ad(3, 0, "carol", 100, NULL)); /* nobody's claim */
+	KiteAd *urgent = job_ad(4, 0, "alice", 1024, NULL);
+	kite_ad_set_int(urgent, "JobPrio", 5);
+	g_ptr_array_add(jobs, urgent);
+	/* the groups, as the schedd's autocluster cache gives them */
+	g_autoptr(GHashTable) refs = kite_autocluster_slot_refs(slots);
+	g_autoptr(GHashTable) by_sig = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GArray) groups = g_array_new(FALSE, TRUE, sizeof(KiteJobGroup));
+	for (guint i = 0; i < jobs->len; i++) {
+		const KiteAd *ad = jobs->pdata[i];
+		KiteGroupJob m = {.index = i};
+		kite_ad_get_int(ad, "ClusterId", &m.id.cluster);
+		kite_ad_get_int(ad, "ProcId", &m.id.proc);
+		kite_ad_get_int(ad, "JobPrio", &m.prio);
+		char *sig = kite_autocluster_signature(ad, refs);
+		gpointer k;
+		if (!g_hash_table_lookup_extended(by_sig, sig, NULL, &k)) {
+			KiteJobGroup g = {.ad = ad, .jobs = g_array_new(FALSE, FALSE, sizeof(KiteGroupJob))};
+			kite_ad_get_string(ad, "Owner", (char **)&g.owner);
+			g_array_append_val(groups, g);
+			k = GUINT_TO_POINTER(groups->len - 1);
+			g_hash_table_insert(by_sig, g_strdup(sig), k);
+		}
+		g_free(sig);
+		g_array_append_val(g_array_index(groups, KiteJobGroup, GPOINTER_TO_UINT(k)).jobs, m);
+	}
+	KiteNegotiationStats st;
+	g_autoptr(GArray) m = kite_negotiate_claims((const KiteJobGroup *)groups->data, groups->len, slots, owners, &st);
+	g_autofree char *got = describe(m, slots);
+	/* "small" gets the only alice job that fits it; "big" the urgent
+	 * one; bob has no job; "alice's too" the next in id order. */
+	assert_string_equal(got, "2.0->small 4.0->big 1.0->alice's too");
+	for (guint k = 0; k < groups->len; k++) {
+		KiteJobGroup *g = &g_array_index(groups, KiteJobGroup, k);
+		g_free((char *)g->owner);
+		g_array_unref(g->jobs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_sided),	      cmocka_unit_test(test_rank_and_single_use),
 	    cmocka_unit_test(test_unmatchable_stays), cmocka_unit_test(test_priority_within_user),
 	    cmocka_unit_test(test_fair_share),	      cmocka_unit_test(test_usage_decays),
-	    cmocka_unit_test(test_autoclusters),
+	    cmocka_unit_test(test_autoclusters),      cmocka_unit_test(test_claims),
 	};
 	return cmocka_run_group_tests_name("negotiator", tests, NULL, NULL);
 }
