@@ -15,13 +15,16 @@ BIN=$TOP/bin
 PROGS=$BIN/tests/programs
 FLOOR=$BIN/bench/ckpt-floor
 RUNS=${RUNS:-5}
+# `make all` does not build the floor program (`make bench` does)
+[ -x "$FLOOR" ] || make -C "$TOP" -s bin/bench/ckpt-floor >/dev/null || exit 1
 D=$(mktemp -d /dev/shm/kite-ckpt-bench.XXXXXX)
 trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
 cd "$D" || exit 1
 
 now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
+# median; of an even count, the mean of the middle two (the compute job has two pairs)
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # col FILE N [DIVISOR]: median of column N of FILE (divided)
 col() { awk -v c="$2" -v d="${3:-1}" '{print $c/d}' "$1" | median; }
 wait_for() { # FILE PATTERN
@@ -39,6 +42,9 @@ status_num() { sed -n "s/^$2 .*$3 \([0-9]*\).*/\1/p" "$1/status"; }
 #   fork_us prefork_us child_cpu_ms bare_fork_ms incr_pause_us incr_commit_ms incr_read"
 one_big() {
 	local mib=$1 dir=$D/big$RANDOM
+	# emptied here: the job's own redirection happens later, in the
+	# background, and the last run's "ready" must not be seen meanwhile
+	: >out.txt
 	"$BIN/ckpt" run --dir "$dir" -- "$PROGS/bigmem" "$mib" 1 >out.txt 2>err.txt &
 	local P=$!
 	wait_for out.txt ready || return 1
@@ -75,6 +81,7 @@ one_big() {
 # one_steady: a full 1 GiB checkpoint once images are recycled (the 4th in a row)
 one_steady() {
 	local dir=$D/steady$RANDOM
+	: >sout.txt
 	KITE_CKPT_FULL_EVERY=1 "$BIN/ckpt" run --dir "$dir" -- "$PROGS/bigmem" 1024 >sout.txt 2>/dev/null &
 	local P=$!
 	wait_for sout.txt ready || return 1
@@ -159,7 +166,7 @@ if [ "${LONG:-0}" = 1 ] && want compute || [[ " ${ONLY:-} " == *" compute "* ]];
 	R[slow]=$(awk '{printf "%.1f\n", 100*($4-$1)/$1}' comp.txt | median)
 	R[slow_cpu]=$(awk '{printf "%.1f\n", 100*($5-$2)/$2}' comp.txt | median)
 	R[slow_children]=$(awk '{printf "%.1f\n", 100*$6/$2}' comp.txt | median)
-	R[slow_detail]=$(awk '{printf "%s%s s alone, %s s with %d checkpoints, load %s then %s", (NR > 1 ? "; " : ""), $1, $4, $7, $8, $9}' comp.txt)
+	R[slow_detail]=$(awk '{printf "%s%s s alone, %s s with %d checkpoints (job CPU %+.1f %%, children %.1f %%), load %s then %s", (NR > 1 ? "; " : ""), $1, $4, $7, 100*($5-$2)/$2, 100*$6/$2, $8, $9}' comp.txt)
 else
 	R[slow]="not run (LONG=1)"
 	R[slow_detail]=""

@@ -16,6 +16,7 @@ cd "$D" || exit 1
 
 now_ns() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
+fastest() { sort -n | head -1 | grep . || echo n/a; }
 wait_for() { # FILE PATTERN
 	local i=0
 	until grep -q "$2" "$1" 2>/dev/null; do
@@ -95,21 +96,24 @@ floor_ms() {
 	case $1 in
 	tmpfs) s=$(now_ns); dd if=/dev/zero of="$D/floor" bs=4M count=256 status=none; e=$(now_ns); rm -f "$D/floor" ;;
 	tcp)
-		local port=$((20000 + RANDOM % 20000))
+		# the receiver binds port 0 and says which it got; both sides
+		# give up after 60 s (a run once hung here on a port in use)
+		rm -f floor-rx.txt # (the last run's port must not be read)
 		python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); print("up", flush=True)
-c, _ = s.accept(); n = 0; b = bytearray(1 << 22); v = memoryview(b)
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); s.settimeout(60)
+print("port", s.getsockname()[1], flush=True)
+c, _ = s.accept(); c.settimeout(60); n = 0; b = bytearray(1 << 22); v = memoryview(b)
 while True:
     r = c.recv_into(v)
     if not r: break
     n += r
-print(n)' "$port" >floor-rx.txt &
+print(n)' >floor-rx.txt &
 		local rx=$!
-		wait_for floor-rx.txt up
+		wait_for floor-rx.txt '^port [0-9]'
+		local port=$(sed -n 's/^port //p' floor-rx.txt)
 		s=$(now_ns)
-		python3 -c '
+		timeout 60 python3 -c '
 import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); b = bytes(1 << 22)
 for _ in range(256): c.sendall(b)
@@ -131,6 +135,8 @@ if want big; then
 	R[pct]=$(awk '{print $2}' big.txt | median)
 	R[restart]=$(awk '{print $3}' big.txt | median)
 	R[second]=$(awk '{print $4}' big.txt | median)
+	R[commit_min]=$(awk '{print $1}' big.txt | fastest)
+	R[restart_min]=$(awk '{print $3}' big.txt | fastest)
 fi
 if want many; then
 	read -r R[many_ms] R[many_ok] < <(many 16 64)
@@ -138,16 +144,16 @@ fi
 R[hwm]=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$SP/status)
 R[rss]=$(sort -n rss.txt | tail -1 | awk '{print int($1/1024)}')
 kill $SP; wait $SP 2>/dev/null
-for k in commit pct restart second many_ms many_ok rss hwm ftmpfs ftcp; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
+for k in commit commit_min pct restart restart_min second many_ms many_ok rss hwm ftmpfs ftcp; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
 
 echo "# ckpt_server figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, loopback, state in tmpfs, median of $RUNS)"
 echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| figure | measured | target |"
 echo "|---|---|---|"
-echo "| 1 GiB image stored and committed (\`ckpt now\` to the server, first image) | ${R[commit]} ms | ≤ 800 ms |"
+echo "| 1 GiB image stored and committed (\`ckpt now\` to the server, first image) | ${R[commit]} ms (fastest ${R[commit_min]}) | ≤ 800 ms |"
 echo "| next checkpoint after 1% of pages changed: bytes sent / image | ${R[pct]} % (committed in ${R[second]} ms) | ≤ 3 % |"
-echo "| 1 GiB restored from the server to running (\`ckpt restart\` to the restart callback) | ${R[restart]} ms | ≤ 500 ms |"
+echo "| 1 GiB restored from the server to running (\`ckpt restart\` to the restart callback) | ${R[restart]} ms (fastest ${R[restart_min]}) | ≤ 500 ms |"
 echo "| 16 jobs of 64 MiB checkpointing at once | ${R[many_ok]}/16 committed in ${R[many_ms]} ms | all finish |"
 echo "| server peak anonymous memory (RssAnon, sampled every 50 ms) over the whole run | ${R[rss]} MiB | bounded |"
 echo "| server VmHWM (includes pack files mapped for reading, tmpfs pages) | ${R[hwm]} MiB | |"
@@ -155,4 +161,5 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
 echo
 echo "Floor on this machine, same run: 1 GiB into a fresh tmpfs file ${R[ftmpfs]} ms; 1 GiB over loopback TCP ${R[ftcp]} ms."
 echo "Stored and committed / (tmpfs + TCP floors): $(ratio "${R[commit]}" $(( ${R[ftmpfs]:-0} + ${R[ftcp]:-0} )))×;" \
-	"restored / TCP floor: $(ratio "${R[restart]}" "${R[ftcp]}")×"
+	"restored / TCP floor: $(ratio "${R[restart]}" "${R[ftcp]}")×;" \
+	"restored / (tmpfs + TCP floors): $(ratio "${R[restart]}" $(( ${R[ftmpfs]:-0} + ${R[ftcp]:-0} )))× (a restore also fills 1 GiB of fresh memory)"

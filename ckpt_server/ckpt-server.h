@@ -114,10 +114,11 @@ gboolean kite_store_append(KiteCkptServer *s, KiteOwner *o, guint n, const guint
 			   const guint8 *const *data, const guint32 *lens, GError **error);
 /* fdatasync every pack of @o with bytes not yet durable. */
 gboolean kite_store_sync(KiteCkptServer *s, KiteOwner *o, GError **error);
-/* The chunk's data, checked against its header, CRC32C and hash; NULL
- * with @error naming @what (image and chunk) if it is corrupt. */
-const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, const char *what,
-				    GError **error);
+/* The chunk's data, checked against its header and CRC32C; NULL with
+ * @error naming the image and the chunk (@index in its manifest) if it is
+ * missing or corrupt. */
+const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, const char *image_id,
+				    guint64 index, GError **error);
 gboolean kite_store_commit(KiteCkptServer *s, KiteAlloc *a, KiteManifest *m, GError **error);
 /* The committed manifest of @a (cached), or NULL with @error. */
 KiteManifest *kite_store_manifest(KiteCkptServer *s, KiteAlloc *a, GError **error);

@@ -6,6 +6,7 @@
  * identity only decides who may allocate and list. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "ckpt-server.h"
@@ -301,6 +302,19 @@ static gboolean over_limits(KiteCkptServer *s, KiteServerConn *conn, KiteAlloc *
 	return FALSE;
 }
 
+/* Keys of a set of chunk hashes (16 bytes each, kept where they are). */
+static guint chunk_hash_hash(gconstpointer p)
+{
+	guint h;
+	memcpy(&h, p, sizeof h);
+	return h;
+}
+
+static gboolean chunk_hash_equal(gconstpointer a, gconstpointer b)
+{
+	return memcmp(a, b, KITE_CHUNK_HASH_BYTES) == 0;
+}
+
 static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 {
 	const char *id;
@@ -314,9 +328,9 @@ static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 	g_autoptr(GPtrArray) hashes = g_ptr_array_new(), data = g_ptr_array_new();
 	g_autoptr(GArray) lens = g_array_new(FALSE, FALSE, sizeof(guint32));
 	guint64 add = 0;
-	/* a chunk twice in one PUT is stored once */
-	g_autoptr(GHashTable) here = g_hash_table_new(g_bytes_hash, g_bytes_equal);
-	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	/* a chunk twice in one PUT is stored once; the keys are the hashes
+	 * in the body itself, so no chunk costs an allocation here */
+	g_autoptr(GHashTable) here = g_hash_table_new(chunk_hash_hash, chunk_hash_equal);
 	for (gsize off = 0; off < len;) {
 		guint32 l;
 		if (len - off < KITE_PUT_HEADER)
@@ -326,9 +340,7 @@ static void handle_put(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		if (l == 0 || l > KITE_CHUNK_MAX || len - off - KITE_PUT_HEADER < l)
 			goto bad;
 		const guint8 *h = d + off;
-		GBytes *k = g_bytes_new_static(h, KITE_CHUNK_HASH_BYTES);
-		g_ptr_array_add(keys, k);
-		if (!kite_store_lookup(u->alloc->owner, h) && g_hash_table_add(here, k)) {
+		if (!kite_store_lookup(u->alloc->owner, h) && g_hash_table_add(here, (gpointer)h)) {
 			g_ptr_array_add(hashes, (gpointer)h);
 			g_ptr_array_add(data, (gpointer)(d + off + KITE_PUT_HEADER));
 			g_array_append_val(lens, l);
@@ -442,8 +454,25 @@ static void handle_read(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 			  g_variant_new("(@ay)", g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, m, TRUE)));
 }
 
+/* KITE_FAULT=get:N (tests): the server dies on its Nth CKPT_GET, as
+ * if killed there, with earlier replies on their way: a reader sees its
+ * download cut off in the middle of an image. */
+static void fault_get(void)
+{
+	static gint64 fault_at = -1, gets;
+	if (fault_at < 0) {
+		const char *f = g_getenv("KITE_FAULT");
+		fault_at = f && g_str_has_prefix(f, "get:") ? g_ascii_strtoll(f + 4, NULL, 10) : 0;
+	}
+	if (fault_at > 0 && ++gets == fault_at) {
+		g_message("KITE_FAULT=get:%" G_GINT64_FORMAT ": dying on this CKPT_GET", fault_at);
+		_exit(70);
+	}
+}
+
 static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 {
+	fault_get();
 	const char *cap;
 	guint64 gen, first;
 	guint32 count;
@@ -481,15 +510,15 @@ static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 	gsize pos = 0;
 	for (guint32 i = 0; i < count; i++) {
 		const KiteChunkRef *r = &g_array_index(m->chunks, KiteChunkRef, first + i);
-		g_autofree char *what = g_strdup_printf("image %s: chunk %" G_GUINT64_FORMAT, a->id, first + i);
 		KiteChunkLoc *loc = kite_store_lookup(a->owner, r->hash);
 		char hex[33];
 		const guint8 *data = NULL;
 		if (!loc || loc->len != r->len || loc->crc != r->crc)
-			kite_throw(&error, KITE_ERROR_NOT_FOUND, "%s (%s) is missing from the store", what,
+			kite_throw(&error, KITE_ERROR_NOT_FOUND,
+				   "image %s: chunk %" G_GUINT64_FORMAT " (%s) is missing from the store", a->id, first + i,
 				   kite_chunk_hash_hex(r->hash, hex));
 		else
-			data = kite_store_read_chunk(s, a->owner, loc, what, &error);
+			data = kite_store_read_chunk(s, a->owner, loc, a->id, first + i, &error);
 		if (!data) {
 			g_free(out);
 			g_warning("%s", error->message);

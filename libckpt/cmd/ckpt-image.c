@@ -146,6 +146,67 @@ static gboolean verify_payload(KiteImage *img, const KiteImgRec *r, guint64 off,
 	return TRUE;
 }
 
+/* The bulk payloads (PAGES, FILEDATA) of an image, checked after the walk
+ * over its records by up to KITE_VERIFY_THREADS threads: reading a 1 GiB
+ * image and computing its CRC32C takes ~0.12 s of CPU here, most of a
+ * restart, and a second core halves the wait.  Small images are checked
+ * by the calling thread alone (starting threads would cost more). */
+#define KITE_VERIFY_THREADS 2
+#define KITE_VERIFY_PARALLEL_MIN (16u << 20)
+#define KITE_VERIFY_BUF (1u << 20)
+
+typedef struct {
+	KiteImgRec r;
+	guint64 off; /* of the payload */
+} PendingPayload;
+
+typedef struct {
+	KiteImage *img;
+	GArray *pending; /* PendingPayload, in file order */
+	gint next;       /* next index to take (atomic) */
+	gint first_bad;  /* lowest failing index, G_MAXINT if none (atomic) */
+} VerifyJob;
+
+static gpointer verify_worker(gpointer data)
+{
+	VerifyJob *job = data;
+	g_autofree guchar *buf = g_malloc(KITE_VERIFY_BUF);
+	for (;;) {
+		gint i = g_atomic_int_add(&job->next, 1);
+		if (i >= (gint)job->pending->len || i > g_atomic_int_get(&job->first_bad))
+			return NULL;
+		PendingPayload *p = &g_array_index(job->pending, PendingPayload, i);
+		if (!verify_payload(job->img, &p->r, p->off, buf, KITE_VERIFY_BUF, NULL)) {
+			gint bad = g_atomic_int_get(&job->first_bad);
+			while (i < bad && !g_atomic_int_compare_and_exchange(&job->first_bad, bad, i))
+				bad = g_atomic_int_get(&job->first_bad);
+		}
+	}
+}
+
+/* Check every pending payload; on a mismatch the error is the one of the
+ * first bad record in the file, as a sequential check would report. */
+static gboolean verify_pending(KiteImage *img, GArray *pending, guint64 bytes, GError **error)
+{
+	VerifyJob job = { img, pending, 0, G_MAXINT };
+	GThread *helpers[KITE_VERIFY_THREADS - 1] = { NULL };
+	guint nhelpers = 0;
+	if (bytes >= KITE_VERIFY_PARALLEL_MIN && g_get_num_processors() > 1)
+		for (; nhelpers < KITE_VERIFY_THREADS - 1; nhelpers++) {
+			helpers[nhelpers] = g_thread_try_new("ckpt-verify", verify_worker, &job, NULL);
+			if (!helpers[nhelpers])
+				break; /* fewer threads: the same result, later */
+		}
+	verify_worker(&job);
+	for (guint i = 0; i < nhelpers; i++)
+		g_thread_join(helpers[i]);
+	if (job.first_bad == G_MAXINT)
+		return TRUE;
+	PendingPayload *p = &g_array_index(pending, PendingPayload, job.first_bad);
+	g_autofree guchar *buf = g_malloc(KITE_VERIFY_BUF);
+	return verify_payload(img, &p->r, p->off, buf, KITE_VERIFY_BUF, error);
+}
+
 static char *dup_path(const char *p, guint32 len, guint64 avail)
 {
 	if (len > avail)
@@ -182,6 +243,8 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 	guint64 n = 0;
 	gboolean have_process = FALSE, have_end = FALSE;
 	KiteImageRegion *last_region = NULL;
+	g_autoptr(GArray) pending = g_array_new(FALSE, FALSE, sizeof(PendingPayload));
+	guint64 pending_bytes = 0;
 	while (!have_end) {
 		KiteImgRec r;
 		guint64 rec_off = off;
@@ -228,6 +291,10 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 			} else {
 				img->file_bytes += r.len - sizeof(KiteImgFileData);
 			}
+		} else if (bulk) {
+			PendingPayload pp = { r, off };
+			g_array_append_val(pending, pp);
+			pending_bytes += r.len;
 		} else {
 			if (!verify_payload(img, &r, off, buf, bufsize, error))
 				return NULL;
@@ -364,6 +431,8 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 		}
 		off += r.len;
 	}
+	if (!verify_pending(img, pending, pending_bytes, error))
+		return NULL;
 	if (img->end.nrecords != n || img->end.digest != digest) {
 		g_set_error(error, KITE_CKPT_ERROR, 1,
 			    "%s: END record does not match the records (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT

@@ -58,7 +58,7 @@ int kite_ckpt_cmd_inspect(int argc, char **argv)
 	g_autofree char *shown = NULL, *memfd_path = NULL;
 	if (server || caps || dir_caps || (!path && (g_getenv("KITE_CKPT_CAPS") || g_getenv("KITE_CKPT_READ_CAP")))) {
 		g_autoptr(GError) ferr = NULL;
-		int fd = kite_ckpt_server_fetch(server, caps, dir_caps ? path : NULL, &shown, &ferr);
+		int fd = kite_ckpt_server_fetch(server, caps, dir_caps ? path : NULL, &shown, NULL, &ferr);
 		if (fd < 0) {
 			fprintf(stderr, "ckpt inspect: %s: %s\n", shown ? shown : "the server image", ferr->message);
 			return 1;

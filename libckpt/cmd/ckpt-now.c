@@ -33,20 +33,37 @@ static char *proc_env(int pid, const char *name)
 	return NULL;
 }
 
-/* Whether @pid is still `ckpt restart` (or its restorer) bringing a
- * program back: its environment is not the program's yet. */
-static gboolean restart_in_progress(int pid)
+static char *proc_exe(int pid)
 {
 	g_autofree char *path = g_strdup_printf("/proc/%d/exe", pid);
-	g_autofree char *exe = g_file_read_link(path, NULL);
+	return g_file_read_link(path, NULL);
+}
+
+/* Whether @pid is still `ckpt restart` (or its restorer) bringing a
+ * program back — or not even that yet: a shell's `ckpt restart … &` is
+ * the shell's own copy until it execs (the same executable as its
+ * parent).  Either way its environment is not the program's yet. */
+static gboolean restart_in_progress(int pid)
+{
+	g_autofree char *exe = proc_exe(pid);
 	if (!exe)
 		return FALSE;
 	g_autofree char *base = g_path_get_basename(exe);
-	return strcmp(base, "ckpt") == 0 || strcmp(base, "ckpt-restore") == 0;
+	if (strcmp(base, "ckpt") == 0 || strcmp(base, "ckpt-restore") == 0)
+		return TRUE;
+	g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+	g_autofree char *stat = NULL;
+	if (!g_file_get_contents(path, &stat, NULL, NULL))
+		return FALSE;
+	const char *p = strrchr(stat, ')');
+	int ppid = p ? atoi(p + 4) : 0; /* ") S PPID" */
+	g_autofree char *parent_exe = ppid > 0 ? proc_exe(ppid) : NULL;
+	return parent_exe && strcmp(exe, parent_exe) == 0;
 }
 
-/* KITE_CKPT_DIR of @pid; a program being restarted is waited for (up to
- * 5 s), so that `ckpt now` right after `ckpt restart &` works. */
+/* KITE_CKPT_DIR of @pid.  A program that `ckpt restart` is still bringing
+ * back (or that a shell has not exec'd yet) is waited for, up to 5 s:
+ * `ckpt now` at once after `ckpt restart &` works. */
 static char *proc_ckpt_dir(int pid)
 {
 	for (int i = 0;; i++) {

@@ -465,10 +465,11 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	gboolean from_server = server || caps || (server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS)) ||
 			       (!path && (g_getenv("KITE_CKPT_CAPS") || g_getenv("KITE_CKPT_READ_CAP")));
 	g_autofree char *shown = NULL, *memfd_path = NULL;
+	gboolean checked = FALSE; /* the download checked the image's own checksums */
 	if (from_server) {
 		g_autoptr(GError) ferr = NULL;
 		const char *dir = server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS) ? path : NULL;
-		int fd = kite_ckpt_server_fetch(server, caps, dir, &shown, &ferr);
+		int fd = kite_ckpt_server_fetch(server, caps, dir, &shown, &checked, &ferr);
 		if (fd < 0) {
 			fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown ? shown : "the server image",
 				ferr->message);
@@ -484,7 +485,9 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	if (!shown)
 		shown = g_strdup(path);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, TRUE, &error);
+	/* A downloaded image whose payload checksums all held on the way in
+	 * is not read again: only its headers are (and checked again). */
+	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, !checked, &error);
 	KiteImage *img = chain ? chain->pdata[0] : NULL;
 	if (!img || !move_paths(chain, &error) || !check_cpu(&img->header, &error) || !check_vdso(img, &error) || !check_files(img, &error)) {
 		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown, error->message);

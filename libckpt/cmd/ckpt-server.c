@@ -59,7 +59,7 @@ static gboolean kite_ckpt_server_caps(const char *caps_file, KiteCkptCaps *out, 
 }
 
 int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
-			   GError **error)
+			   gboolean *out_checked, GError **error)
 {
 	g_auto(KiteCkptCaps) caps = {0};
 	g_autofree char *dir_caps = dir ? g_build_filename(dir, "server.caps", NULL) : NULL;
@@ -77,7 +77,7 @@ int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char
 	int fd = memfd_create("kite-image", MFD_CLOEXEC);
 	if (fd < 0)
 		return kite_throw_errno(error, "memfd_create"), -1;
-	if (!kite_ckpt_client_download(c, caps.read, fd, NULL, error)) {
+	if (!kite_ckpt_client_download(c, caps.read, fd, NULL, out_checked, error)) {
 		close(fd);
 		return -1;
 	}
@@ -190,19 +190,37 @@ static int cmd_download(int argc, char **argv)
 		fprintf(stderr, "ckpt download: no server address or no read capability\n");
 		return 1;
 	}
+	/* -o FILE: a regular file (or a new one) is written under a
+	 * temporary name beside it and renamed over it once the whole image
+	 * arrived, so a failed download leaves FILE as it was; anything else
+	 * (a device such as /dev/null, a FIFO) is written to directly and
+	 * never removed. */
 	int fd = 1;
-	if (out && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-		fprintf(stderr, "ckpt download: %s: %s\n", out, g_strerror(errno));
+	g_autofree char *tmp = NULL;
+	struct stat st;
+	if (out && (stat(out, &st) < 0 || S_ISREG(st.st_mode))) {
+		tmp = g_strdup_printf("%s.XXXXXX", out);
+		fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+	} else if (out)
+		fd = open(out, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "ckpt download: %s: %s\n", tmp ? tmp : out, g_strerror(errno));
 		return 1;
 	}
 	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, 60, &error);
-	if (!c || !kite_ckpt_client_download(c, caps.read, fd, NULL, &error)) {
-		fprintf(stderr, "ckpt download: %s\n", error->message);
-		if (out)
-			unlink(out);
-		return 1;
+	gboolean ok = c && kite_ckpt_client_download(c, caps.read, fd, NULL, NULL, &error);
+	if (ok && tmp && (fsync(fd) < 0 || rename(tmp, out) < 0)) {
+		kite_throw_errno(&error, "write %s", out);
+		ok = FALSE;
 	}
-	return 0;
+	if (!ok) {
+		fprintf(stderr, "ckpt download: %s\n", error->message);
+		if (tmp)
+			unlink(tmp);
+	}
+	if (fd != 1)
+		close(fd);
+	return ok ? 0 : 1;
 }
 
 static int cmd_lease(int argc, char **argv)

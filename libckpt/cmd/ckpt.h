@@ -16,9 +16,11 @@ int kite_ckpt_cmd_server(int argc, char **argv);
  * every chunk) and return it, positioned at 0, or -1 with @error.  The
  * capabilities come from @caps_file, or DIR/server.caps when @dir is
  * given, or KITE_CKPT_CAPS / KITE_CKPT_READ_CAP; @server overrides the
- * caps file's address.  @out_name: "server:HOST:PORT/ID" for messages. */
+ * caps file's address.  @out_name: "server:HOST:PORT/ID" for messages.
+ * @out_checked (may be NULL): whether the image's own checksums were
+ * all checked during the download, so it need not be read again. */
 int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
-			   GError **error);
+			   gboolean *out_checked, GError **error);
 
 /* Path of a file installed next to this program (bin/NAME) or in ../lib. */
 char *kite_ckpt_find_sibling(const char *env, const char *relpath);

@@ -29,7 +29,9 @@
 #define SCRATCH_MAPS (4u << 20)
 #define PM_BATCH 65536ul
 #define HASHBUF (1u << 16) /* entries of 16 bytes */
-#define SCRATCH_SIZE (SCRATCH_MAPS + PM_BATCH * 8 + KITE_IMG_CHUNK + 65536 + HASHBUF * 16 + 4096)
+#define PRESENT_VEC 4096 /* runs of present pages per PAGEMAP_SCAN */
+#define SCRATCH_SIZE \
+	(SCRATCH_MAPS + PM_BATCH * 8 + KITE_IMG_CHUNK + 65536 + HASHBUF * 16 + 4096 + PRESENT_VEC * sizeof(KitePageRegion))
 /* Big runs of pages start page-aligned in the image so that a restart can
  * map them straight from the file instead of copying them. */
 #define ALIGN_MIN (256u << 10)
@@ -55,6 +57,8 @@ typedef struct {
 	char *io;
 	char *meta;
 	char *zero; /* a page of zeros for padding */
+	KitePageRegion *pvec; /* kite_rt_pages_present's answer */
+	int pm_scan_fails;    /* the kernel has no PAGEMAP_SCAN: read pagemap */
 	int pmfd;
 	uint64_t created_ns;
 	/* incremental: the parent's page hashes, and ours for the next one */
@@ -428,6 +432,11 @@ static int droppable(W *w, const MapLine *m, int sel, int vol)
 	       (m->end <= kite_rt.self_lo || m->start >= kite_rt.self_hi);
 }
 
+/* Whether to give a run back: only runs with a page the parent wrote since
+ * the last scan (or of memory not tracked), the pages it is likely to
+ * write again while we live.  The others stay until the child exits,
+ * which is after the commit: zapping them here (~45 ms per GiB) would
+ * only delay it. */
 static int flush_any(W *w, int kind, uint64_t run, uint64_t len, int vol, int drop)
 {
 	int rc = kind == KEEP_REF ? flush_ref(w, run, len) : flush_run(w, run, len, vol);
@@ -444,6 +453,7 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 		return 0; /* cannot read it: nothing stored, comes back as zeros */
 	uint64_t run = 0, runlen = 0;
 	int runkind = KEEP_NONE;
+	int runw = 0; /* a page of the run was written since the last scan (or is not tracked) */
 	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	int vol = sp >= m->start && sp < m->end;
 	const TrackMap *tm = w->tracking ? tracked_map(w, m->start, m->end) : NULL;
@@ -452,7 +462,12 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 		uint64_t npages = (m->end - base) / PAGE;
 		if (npages > PM_BATCH)
 			npages = PM_BATCH;
-		if (sel != SEL_ALL) {
+		/* anonymous memory needs only "present or swapped": asked as
+		 * runs, cheaper than an entry per page */
+		if (sel == SEL_ANON && !w->pm_scan_fails &&
+		    kite_rt_pages_present(w->pmfd, base, npages, w->pm, w->pvec, PRESENT_VEC) < 0)
+			w->pm_scan_fails = 1;
+		if (sel == SEL_COW || (sel == SEL_ANON && w->pm_scan_fails)) {
 			long r = rs_pread_all(w->pmfd, w->pm, npages * 8, base / PAGE * 8);
 			if (r < 0) {
 				err("cannot read /proc/self/pagemap", NULL, r);
@@ -470,6 +485,11 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 				keep = ((w->pm[i] & PM_PRESENT) && !(w->pm[i] & PM_FILE)) || (w->pm[i] & PM_SWAP);
 			if (keep && kite_rt.nexclude && excluded(a))
 				keep = 0;
+			/* the hardware prefetcher stops at page boundaries: start
+			 * loading a page ahead, whose first line the zero check and
+			 * then the checksum wait for */
+			if (a + 2 * PAGE < m->end)
+				__builtin_prefetch((const void *)(uintptr_t)(a + 2 * PAGE));
 			int kind = KEEP_NONE;
 			uint64_t tbit = tm ? tm->bit + (a - tm->start) / PAGE : 0;
 			const uint64_t *pe;
@@ -494,6 +514,16 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 						 0);
 					kind = KEEP_STORE;
 				}
+			} else if (keep && w->hfd < 0 && !w->nparent) {
+				/* no hashes file to write and no parent to compare with
+				 * (an image for a checkpoint server, which names chunks by
+				 * their own hash): a page's hash would go nowhere, and is
+				 * most of this loop's time */
+				w->read++;
+				if (page_is_zero((const uint64_t *)(uintptr_t)a))
+					keep = 0;
+				else
+					kind = KEEP_STORE;
 			} else if (keep) {
 				uint64_t h = kite_xxh64((const void *)(uintptr_t)a, PAGE, 0);
 				w->read++;
@@ -510,19 +540,22 @@ static int dump_pages(W *w, const MapLine *m, int sel)
 					kind = (!vol && w->nparent && in_parent(w, a, h)) ? KEEP_REF : KEEP_STORE;
 				}
 			}
+			int written = !tm || bit_set(w->track.written, tbit);
 			if (kind != KEEP_NONE && kind == runkind && run + runlen == a && runlen < KITE_IMG_CHUNK) {
 				runlen += PAGE;
+				runw |= written;
 				continue;
 			}
-			int rc = flush_any(w, runkind, run, runlen, vol, drop);
+			int rc = flush_any(w, runkind, run, runlen, vol, drop && runw);
 			if (rc < 0)
 				return rc;
 			run = a;
 			runlen = kind != KEEP_NONE ? PAGE : 0;
 			runkind = kind;
+			runw = written;
 		}
 	}
-	return flush_any(w, runkind, run, runlen, vol, drop);
+	return flush_any(w, runkind, run, runlen, vol, drop && runw);
 }
 
 /* Fields 26.. of /proc/self/stat after the command name. */
@@ -1127,6 +1160,8 @@ int kite_rt_dump(int mode)
 	w.meta = w.io + KITE_IMG_CHUNK;
 	w.hbuf = (uint64_t *)(w.meta + 65536);
 	w.zero = (char *)(w.hbuf + 2 * HASHBUF);
+	w.pvec = (KitePageRegion *)(w.zero + 4096);
+	w.pm_scan_fails = kite_rt.fault_pmscan && kite_rt.fault_pmscan == kite_rt.seq;
 
 	/* before reading maps: the parent's hash table is mapped too, and
 	 * must be left out of the image like the scratch area.  Images for a

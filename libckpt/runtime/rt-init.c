@@ -145,6 +145,8 @@ __attribute__((constructor)) static void kite_rt_init(void)
 		if (*end == ':')
 			kite_rt.fault_seq = (uint32_t)strtoul(end + 1, NULL, 10);
 	}
+	if (fault && strncmp(fault, "pagemap-scan:", 13) == 0)
+		kite_rt.fault_pmscan = (uint32_t)strtoul(fault + 13, NULL, 10);
 	if (kite_rt.full_every < 1 || kite_rt.full_every > KITE_IMG_MAX_CHAIN)
 		kite_rt.full_every = 8;
 	kite_rt.timer_id = -1;

@@ -70,6 +70,8 @@ struct kite_pm_scan_arg {
 #define KITE_PM_SCAN_CHECK_WPASYNC 2
 #define KITE_PAGE_IS_WPALLOWED 1
 #define KITE_PAGE_IS_WRITTEN 2
+#define KITE_PAGE_IS_PRESENT 8
+#define KITE_PAGE_IS_SWAPPED 16
 
 #ifndef SYS_userfaultfd
 #define SYS_userfaultfd 323
@@ -255,6 +257,37 @@ int kite_rt_track_after_fork_writes(KiteTrack *t, uint64_t start, uint64_t end, 
 			if (!(t->pm[k] & PM_PRESENT) || (t->pm[k] & PM_EXCLUSIVE))
 				t->carry[(b + k) / 64] |= 1ull << ((b + k) % 64);
 		i += n;
+	}
+	return 0;
+}
+
+/* One PAGEMAP_SCAN answers with runs of pages instead of an entry per
+ * page, and without looking at each page's struct page as a pagemap read
+ * does (for its "exclusively mapped" bit): 1 GiB in ~4 ms instead of ~10
+ * here, in every checkpoint child. */
+int kite_rt_pages_present(int pmfd, uint64_t start, uint64_t npages, uint64_t *pm, KitePageRegion *vec, long veccap)
+{
+	uint64_t end = start + npages * PAGE, cur = start;
+	for (uint64_t i = 0; i < npages; i++)
+		pm[i] = 0;
+	while (cur < end) {
+		struct kite_pm_scan_arg a = {
+			.size = sizeof a,
+			.start = cur,
+			.end = end,
+			.vec = (uint64_t)(uintptr_t)vec,
+			.vec_len = (uint64_t)veccap,
+			.category_anyof_mask = KITE_PAGE_IS_PRESENT | KITE_PAGE_IS_SWAPPED,
+			.return_mask = KITE_PAGE_IS_PRESENT | KITE_PAGE_IS_SWAPPED,
+		};
+		long n = rs_call3(SYS_ioctl, pmfd, KITE_PAGEMAP_SCAN, &a);
+		if (n < 0 || a.walk_end <= cur || a.walk_end > end)
+			return -1;
+		for (long k = 0; k < n; k++)
+			for (uint64_t p = vec[k].start; p < vec[k].end && p < end; p += PAGE)
+				if (p >= start)
+					pm[(p - start) / PAGE] = PM_PRESENT;
+		cur = a.walk_end;
 	}
 	return 0;
 }

@@ -76,6 +76,7 @@ typedef struct {
 	volatile int done_flag;    /* a DONE arrived while another thread owned the handler */
 	long fault_write;          /* KITE_FAULT=write:N[:SEQ]: the Nth image write fails (ENOSPC) */
 	uint32_t fault_seq;        /* ... in checkpoint SEQ only (0: every one) */
+	uint32_t fault_pmscan;     /* KITE_FAULT=pagemap-scan:SEQ: as if PAGEMAP_SCAN failed in checkpoint SEQ */
 	long tid_off;              /* struct pthread tid - thread pointer */
 	uint64_t main_tp;          /* thread pointer of the thread that ran the constructor */
 	long rseq_off;             /* rseq area - thread pointer (glibc's __rseq_offset) */
@@ -156,6 +157,10 @@ int kite_rt_track_owns_fd(int fd);
 int kite_rt_track_register(uint64_t start, uint64_t end);
 int kite_rt_track_scan(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
 int kite_rt_track_after_fork_writes(KiteTrack *t, uint64_t start, uint64_t end, uint64_t bit);
+/* Which of @npages pages from @start are present or swapped out in the
+ * memory @pmfd (a /proc/PID/pagemap) describes: pm[i] = 1ull << 63 (as a
+ * pagemap entry's "present") or 0.  -1 if the kernel lacks PAGEMAP_SCAN. */
+int kite_rt_pages_present(int pmfd, uint64_t start, uint64_t npages, uint64_t *pm, KitePageRegion *vec, long veccap);
 int kite_rt_track_protect_all(void); /* rt-dump.c: after a restart */
 /* rt-upload.c: images to a checkpoint server instead of the directory.
  * start: the uploader runs; returns the fd to write the image to (or

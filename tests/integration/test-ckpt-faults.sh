@@ -28,4 +28,22 @@ for n in 1 3 30; do
 	cmp -s ref.txt out.txt || fail "write $n: output differs"
 	pass "write $n of checkpoint 2 fails: reported ($(cut -c1-60 now.err)...), no partial image, next checkpoint and restart fine"
 done
+
+# The checkpoint child asks PAGEMAP_SCAN which anonymous pages are present,
+# and reads /proc/self/pagemap where the kernel lacks it
+# (KITE_FAULT=pagemap-scan:SEQ pretends so for checkpoint SEQ): a quiet
+# process's full images 2 (read) and 3 (scanned) store the same pages.
+rm -rf ck
+KITE_CKPT_FULL_EVERY=1 KITE_FAULT=pagemap-scan:2 "$BIN/ckpt" run --dir "$T/ck" -- sleep 1000 &
+P=$!
+for i in 1 2 3; do "$BIN/ckpt" now --dir "$T/ck" $P >/dev/null || fail "pagemap-scan: checkpoint $i failed"; done
+kill -9 $P
+wait $P 2>/dev/null
+for i in 2 3; do
+	"$BIN/ckpt" inspect --summary ck/ckpt-$i.img | sed -n -e 's/^memory: *\([0-9]* regions, [0-9]* bytes stored\).*/\1/p' \
+		-e '/^regions:/,$p' >regions-$i.txt || fail "pagemap-scan: inspect ckpt-$i.img"
+done
+grep -q "bytes stored" regions-2.txt && grep -q "heap" regions-2.txt || fail "pagemap-scan: no region table: $(head -3 regions-2.txt)"
+diff regions-2.txt regions-3.txt >regions.diff || fail "pagemap-scan: pagemap read and PAGEMAP_SCAN store different pages: $(head -5 regions.diff)"
+pass "pagemap read (checkpoint 2) and PAGEMAP_SCAN (checkpoint 3) store the same pages: $(head -1 regions-3.txt)"
 exit 0

@@ -101,26 +101,26 @@ flip() { # FILE OFFSET
 	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
 	printf "$(printf '\\%03o' $(((b ^ 0x5a) & 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
-for i in $(seq 1 12); do
-	off=$(( (RANDOM * 32768 + RANDOM) % size ))
+# the first chunk's header field by field (magic, length, CRC, reserved,
+# hash), then 12 bytes anywhere
+for off in 0 4 8 12 16 31 $(for i in $(seq 1 12); do echo $(( (RANDOM * 32768 + RANDOM) % size )); done); do
 	flip "$packs" $off
 	out=$("$BIN/ckpt" restart ck 2>&1) && fail "restart succeeded with byte $off of the pack flipped"
 	[[ "$out" == *"refusing to restart server:$SRV/$id: image $id: chunk "*" is corrupt"* ]] ||
 		fail "flip at $off: unexpected message: $out"
 	flip "$packs" $off
 done
-pass "12 bytes flipped in stored chunks: each detected, restart refused naming image and chunk"
+pass "every field of a chunk's header and 12 bytes anywhere flipped in stored chunks: each detected, restart refused naming image and chunk"
 echo "  e.g. $out" | cut -c1-200
 man=$T/srv/manifests/$id.manifest
 msize=$(stat -c %s "$man")
-for i in $(seq 1 6); do
-	off=$(( RANDOM % msize ))
+for off in 0 8 24 $(for i in $(seq 1 6); do echo $(( RANDOM % msize )); done); do # magic, version, count, anywhere
 	flip "$man" $off
 	out=$("$BIN/ckpt" inspect ck 2>&1) && fail "inspect succeeded with byte $off of the manifest flipped"
 	[[ "$out" == *"image $id: the manifest is corrupt"* ]] || fail "manifest flip at $off: unexpected message: $out"
 	flip "$man" $off
 done
-pass "6 bytes flipped in the manifest: each detected ($(echo "$out" | tail -1 | cut -c1-120))"
+pass "its magic, version and count and 6 bytes anywhere flipped in the manifest: each detected ($(echo "$out" | tail -1 | cut -c1-120))"
 "$BIN/ckpt" restart ck >>out.txt 2>err.txt || fail "restart after repair failed: $(cat err.txt)"
 tail -1 out.txt | grep -q "^ok: 200 steps" || fail "repaired image did not run to the end: $(tail -2 out.txt)"
 pass "repaired, the image restarts and runs to the end"

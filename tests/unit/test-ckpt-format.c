@@ -173,6 +173,59 @@ static void test_chunker(void **state)
 	assert_false(kite_chunker_is_image(&c));
 }
 
+/* image_stream() with every checksum filled in, as libckpt writes them. */
+static GByteArray *valid_image_stream(void)
+{
+	GByteArray *s = image_stream(100);
+	KiteImgHeader *h = (KiteImgHeader *)s->data;
+	h->header_crc = 0;
+	h->header_crc = kite_crc32c(0, h, sizeof *h);
+	for (gsize off = sizeof *h; off < s->len;) {
+		KiteImgRec *r = (KiteImgRec *)(s->data + off);
+		r->data_crc = kite_crc32c(0, s->data + off + sizeof *r, r->len);
+		r->hdr_crc = 0;
+		r->hdr_crc = kite_crc32c(0, r, sizeof *r);
+		off += sizeof *r + r->len;
+	}
+	return s;
+}
+
+static gboolean check_in_pieces(const guint8 *d, gsize len, gsize piece)
+{
+	KiteImageCheck c;
+	kite_image_check_init(&c);
+	for (gsize pos = 0; pos < len; pos += piece)
+		kite_image_check_feed(&c, d + pos, MIN(piece, len - pos));
+	return kite_image_check_passed(&c);
+}
+
+static void test_image_check(void **state)
+{
+	g_autoptr(GByteArray) s = valid_image_stream();
+	/* whole, whatever size the pieces arrive in */
+	for (gsize piece = 1; piece < s->len + 10; piece = piece * 3 + 1)
+		assert_true(check_in_pieces(s->data, s->len, piece));
+	/* every byte flipped, anywhere (header, record headers, payloads,
+	 * padding, END), is a no */
+	for (gsize off = 0; off < s->len; off++) {
+		s->data[off] ^= 0x20;
+		if (check_in_pieces(s->data, s->len, 4096))
+			fail_msg("byte %zu flipped, and the image passed", off);
+		s->data[off] ^= 0x20;
+	}
+	assert_true(check_in_pieces(s->data, s->len, 4096));
+	/* cut short, or followed by anything: a no */
+	assert_false(check_in_pieces(s->data, s->len - 1, 4096));
+	g_byte_array_append(s, (const guint8 *)"x", 1);
+	assert_false(check_in_pieces(s->data, s->len, 4096));
+	/* not an image */
+	g_autofree guint8 *raw = g_malloc0(10000);
+	assert_false(check_in_pieces(raw, 10000, 4096));
+	/* the checksums the writer leaves at zero: a no */
+	g_autoptr(GByteArray) z = image_stream(100);
+	assert_false(check_in_pieces(z->data, z->len, 4096));
+}
+
 static void test_leases(void **state)
 {
 	assert_int_equal(kite_lease_expiry(1000, 60, 3600, 86400), 1060);
@@ -201,7 +254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_caps),	 cmocka_unit_test(test_chunk_hash), cmocka_unit_test(test_manifest),
-	    cmocka_unit_test(test_chunker),	 cmocka_unit_test(test_leases),	    cmocka_unit_test(test_gc_decisions),
+	    cmocka_unit_test(test_chunker), cmocka_unit_test(test_image_check),	 cmocka_unit_test(test_leases),	    cmocka_unit_test(test_gc_decisions),
 	};
 	return cmocka_run_group_tests_name("ckpt-format", tests, NULL, NULL);
 }

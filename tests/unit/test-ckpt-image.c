@@ -56,8 +56,9 @@ static void test_xxh64(void **state)
 	assert_true(kite_xxh64(page, sizeof page, 0) != h);
 }
 
-/* A minimal image: header, PROCESS, one REGION with one PAGES record, END. */
-static GByteArray *build_image(void)
+/* An image: header, PROCESS, one REGION, @nchunks PAGES records of
+ * @chunk bytes each (filled with 0x5a), END. */
+static GByteArray *build_image_n(guint nchunks, gsize chunk)
 {
 	GByteArray *img = g_byte_array_new();
 	KiteImgHeader h;
@@ -75,22 +76,25 @@ static GByteArray *build_image(void)
 	guint64 nrec = 0;
 	g_autofree KiteImgProcess *p = g_new0(KiteImgProcess, 1);
 	strcpy(p->cwd, "/");
-	KiteImgRegion r = { .start = 0x10000, .end = 0x12000, .prot = 3, .flags = KITE_REG_DATA };
-	guchar pages[16 + 4096];
-	KiteImgPages pg = { 0x11000, 4096 };
-	memcpy(pages, &pg, 16);
-	memset(pages + 16, 0x5a, 4096);
+	KiteImgRegion r = { .start = 0x10000, .end = 0x11000 + nchunks * chunk, .prot = 3, .flags = KITE_REG_DATA };
+	g_autofree guchar *pages = g_malloc(16 + chunk);
+	memset(pages + 16, 0x5a, chunk);
 	struct {
 		guint32 type;
 		const void *data;
 		gsize len;
-	} recs[] = { { KITE_REC_PROCESS, p, sizeof *p }, { KITE_REC_REGION, &r, sizeof r }, { KITE_REC_PAGES, pages, sizeof pages } };
-	for (guint i = 0; i < G_N_ELEMENTS(recs); i++) {
-		KiteImgRec rec = { .type = recs[i].type, .len = recs[i].len };
-		rec.data_crc = kite_crc32c(0, recs[i].data, recs[i].len);
+	} recs[] = { { KITE_REC_PROCESS, p, sizeof *p }, { KITE_REC_REGION, &r, sizeof r }, { KITE_REC_PAGES, pages, 16 + chunk } };
+	for (guint i = 0; i < G_N_ELEMENTS(recs) - 1 + nchunks; i++) {
+		guint k = MIN(i, G_N_ELEMENTS(recs) - 1);
+		if (recs[k].type == KITE_REC_PAGES) {
+			KiteImgPages pg = { 0x11000 + (i - k) * chunk, chunk };
+			memcpy(pages, &pg, 16);
+		}
+		KiteImgRec rec = { .type = recs[k].type, .len = recs[k].len };
+		rec.data_crc = kite_crc32c(0, recs[k].data, recs[k].len);
 		rec.hdr_crc = kite_crc32c(0, &rec, sizeof rec);
 		g_byte_array_append(img, (guint8 *)&rec, sizeof rec);
-		g_byte_array_append(img, recs[i].data, (guint)recs[i].len);
+		g_byte_array_append(img, recs[k].data, (guint)recs[k].len);
 		digest = kite_crc32c(digest, &rec.data_crc, 4);
 		nrec++;
 	}
@@ -101,6 +105,12 @@ static GByteArray *build_image(void)
 	g_byte_array_append(img, (guint8 *)&rec, sizeof rec);
 	g_byte_array_append(img, (guint8 *)&e, sizeof e);
 	return img;
+}
+
+/* A minimal image: one PAGES record of one page. */
+static GByteArray *build_image(void)
+{
+	return build_image_n(1, 4096);
 }
 
 static char *write_tmp(const guint8 *data, gsize len)
@@ -193,6 +203,41 @@ static void test_damage(void **state)
 	expect_refused(a, "version");
 }
 
+/* An image large enough to be checked by several threads: every record
+ * is checked, and of two damaged ones the error names the first in the
+ * file, as a check in file order would. */
+static void test_damage_parallel(void **state)
+{
+	const gsize chunk = 1u << 20;
+	const guint n = 24;
+	g_autoptr(GByteArray) img = build_image_n(n, chunk);
+	g_autofree char *path = write_tmp(img->data, img->len);
+	g_autoptr(GError) error = NULL;
+	KiteImage *ok = kite_image_open(path, TRUE, &error);
+	g_unlink(path);
+	assert_non_null(ok);
+	assert_int_equal(ok->stored_bytes, (guint64)n * chunk);
+	kite_image_free(ok);
+
+	/* record k (0-based among the PAGES records) starts at first + k * step */
+	gsize first = KITE_IMG_HEADER_SIZE + 2 * sizeof(KiteImgRec) + sizeof(KiteImgProcess) + sizeof(KiteImgRegion);
+	gsize step = sizeof(KiteImgRec) + 16 + chunk;
+	for (guint last = 0; last < 2; last++) {
+		g_autoptr(GByteArray) a = g_byte_array_sized_new(img->len);
+		g_byte_array_append(a, img->data, img->len);
+		guint bad = last ? n - 1 : 5;
+		a->data[first + bad * step + sizeof(KiteImgRec) + 16 + 1000] ^= 1;
+		if (!last)
+			a->data[first + 17 * step + sizeof(KiteImgRec) + 16 + 7] ^= 0x80;
+		g_autofree char *msg = open_msg(a->data, a->len);
+		g_autofree char *want = g_strdup_printf("PAGES record at offset %" G_GSIZE_FORMAT ": data checksum mismatch",
+							first + bad * step);
+		assert_non_null(msg);
+		if (!strstr(msg, want))
+			fail_msg("message '%s' lacks '%s'", msg, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_xxh64),
 		cmocka_unit_test(test_valid_image),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_damage_parallel),
 	};
 	return cmocka_run_group_tests_name("ckpt-image", tests, NULL, NULL);
 }
