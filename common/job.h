@@ -17,6 +17,13 @@ typedef enum {
 	KITE_JOB_SUSPENDED = 7,
 } KiteJobStatus;
 
+/* In the mode of a file sent with ACTIVATE: an output an earlier run of
+ * the job left when it was vacated (spooled by the shadow), going back
+ * into the sandbox of the run that resumes from the checkpoint.  The
+ * startd does not count it as an input, so it comes home at the end like
+ * any output. */
+#define KITE_FILE_SPOOLED 0x80000000u
+
 /* One letter for `q`'s ST column. */
 char kite_job_status_letter(int status);
 const char *kite_job_status_name(int status);

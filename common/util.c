@@ -1,6 +1,7 @@
 /* util.c — small shared helpers; see util.h.  No printing here. */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -248,4 +249,22 @@ double kite_now_monotonic(void)
 gint64 kite_now_wall(void)
 {
 	return (gint64)time(NULL);
+}
+
+void kite_remove_flat_dir(const char *path)
+{
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dfd, e->d_name, 0); /* a subdirectory stays: rmdir below then fails */
+	closedir(d);
+	rmdir(path);
 }

@@ -55,6 +55,11 @@ gboolean kite_parse_size(const char *text, guint64 unit, guint64 *out_size, GErr
  * EINTR); @what names the file in the error. */
 gboolean kite_write_all(int fd, const void *data, gsize len, const char *what, GError **error);
 
+/* Remove directory @path and the files in it — one level only, never
+ * following a symbolic link (the directory may be a user's: a link in it
+ * is removed, not its target).  Quiet: a missing directory is no error. */
+void kite_remove_flat_dir(const char *path);
+
 /* Write @len bytes of @data to @path atomically (temporary file, fsync,
  * rename, fsync of the directory), with file mode @mode. */
 gboolean kite_write_file_atomic(const char *path, const void *data, gsize len, int mode, GError **error);

@@ -110,6 +110,8 @@ gboolean kite_schedd_periodic(gpointer schedd)
 			kite_schedd_negotiate_soon(s);
 		else
 			kite_schedd_shadows_jobs_left(s, results);
+		if (d->action == KITE_ACTION_REMOVE)
+			kite_schedd_spool_forget(s, &d->id);
 	}
 	return G_SOURCE_CONTINUE;
 }

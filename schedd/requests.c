@@ -232,6 +232,10 @@ static void handle_act(KiteSchedd *s, KiteServerConn *conn, GVariant *body)
 		return;
 	}
 	reply_results(conn, results);
+	if (action == KITE_ACTION_REMOVE)
+		for (guint i = 0; i < results->len; i++)
+			if (g_array_index(results, KiteActResult, i).ok)
+				kite_schedd_spool_forget(s, &g_array_index(results, KiteActResult, i).id);
 	if (action == KITE_ACTION_REMOVE || action == KITE_ACTION_HOLD)
 		kite_schedd_shadows_jobs_left(s, results);
 	else if (action == KITE_ACTION_RELEASE)

@@ -60,6 +60,10 @@ void kite_schedd_shadows_jobs_left(KiteSchedd *s, GArray *results);
  * @results to have their jobs checkpoint (and leave, with @vacate). */
 void kite_schedd_shadows_checkpoint(KiteSchedd *s, GArray *results, gboolean vacate);
 
+/* Drop what job @id left in the spool when it was vacated (it was
+ * removed: no run will resume it). */
+void kite_schedd_spool_forget(KiteSchedd *s, const KiteJobId *id);
+
 /* Evaluate jobs' periodic_hold/release/remove and act on them
  * (periodic.c); the periodic_expr_interval timer's callback. */
 gboolean kite_schedd_periodic(gpointer schedd);

@@ -15,8 +15,10 @@
  * is told "NONE" and releases the claim.  The schedd never talks to a
  * startd itself. */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -603,6 +605,37 @@ static void choose_ckpt_server(KiteSchedd *s, KiteAd *job, const KiteAd *slot, c
 	kite_queue_job_event(s->queue, id, "checkpoint-server", slot_name, why, note, NULL);
 }
 
+/* STATE/spool/OWNER, where @owner's shadows keep what vacated jobs leave
+ * (shadow --spool): made on first use, mode 0700, the owner's when we
+ * are root (shadows become the owner).  NULL if it cannot be made. */
+static char *owner_spool(KiteSchedd *s, const char *owner)
+{
+	if (!owner || !*owner || strchr(owner, '/') || !strcmp(owner, ".") || !strcmp(owner, ".."))
+		return NULL;
+	g_autofree char *root = g_build_filename(s->state_dir, "spool", NULL);
+	g_autofree char *dir = g_build_filename(root, owner, NULL);
+	if ((mkdir(root, 0755) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		g_message("no spool for %s's vacated jobs: %s: %s", owner, dir, g_strerror(errno));
+		return NULL;
+	}
+	struct passwd *pw = geteuid() == 0 ? getpwnam(owner) : NULL;
+	if (pw && lchown(dir, pw->pw_uid, pw->pw_gid) < 0)
+		g_message("cannot give %s to %s: %s", dir, owner, g_strerror(errno));
+	return g_steal_pointer(&dir);
+}
+
+void kite_schedd_spool_forget(KiteSchedd *s, const KiteJobId *id)
+{
+	g_autofree char *root = g_build_filename(s->state_dir, "spool", NULL);
+	g_autoptr(GDir) owners = g_dir_open(root, 0, NULL);
+	g_autofree char *leaf = job_name(id);
+	const char *owner;
+	while (owners && (owner = g_dir_read_name(owners))) {
+		g_autofree char *dir = g_build_filename(root, owner, leaf, NULL);
+		kite_remove_flat_dir(dir);
+	}
+}
+
 /* Start the shadow of @job, already marked Running on @slot.  FALSE if
  * it could not start (the job is then Idle again). */
 static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id)
@@ -631,9 +664,10 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	gint64 claim_lease = 0;
 	kite_ad_get_int(slot, "ClaimLease", &claim_lease);
 	g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, claim_lease);
-	const char *argv[] = {
-	    program,	 "--job",	    jobid, "--startd",	     addr, "--slot",  slot_name, "--key-file",
-	    s->key_path, "--poll-interval", poll,  "--max-transfer", max,  "--lease", lease,	 NULL};
+	g_autofree char *spool = owner_spool(s, owner);
+	const char *argv[] = {program,	      "--job",	 jobid, "--startd", addr,  "--slot",	     slot_name,
+			      "--key-file",   s->key_path, "--poll-interval", poll,	"--max-transfer", max,
+			      "--lease",      lease,	    spool ? "--spool" : NULL,	spool, NULL};
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "shadow.h"
 #include "util.h"
 
@@ -94,14 +95,68 @@ GVariant *kite_job_files_all(const KiteJobFiles *f)
 	return g_variant_builder_end(&b);
 }
 
-gboolean kite_shadow_gather_inputs(const KiteAd *job, gsize max, KiteJobFiles *out, int *out_hold_code,
-				   GError **error)
+static gboolean write_file(const char *path, const guint8 *data, gsize len, guint32 mode, GError **error);
+
+/* A file name the startd may send back: one path component. */
+static gboolean plain_name(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+/* SPOOL/CLUSTER.PROC, the job's own spool directory. */
+static char *spool_dir(const char *spool, const KiteAd *job)
+{
+	gint64 cluster = 0, proc = 0;
+	kite_ad_get_int(job, "ClusterId", &cluster);
+	kite_ad_get_int(job, "ProcId", &proc);
+	g_autofree char *leaf = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, cluster, proc);
+	return g_build_filename(spool, leaf, NULL);
+}
+
+void kite_shadow_spool_forget(const char *spool, const KiteAd *job)
+{
+	if (!spool)
+		return;
+	g_autofree char *dir = spool_dir(spool, job);
+	kite_remove_flat_dir(dir);
+}
+
+gboolean kite_shadow_spool_outputs(const char *spool, const KiteAd *job, GVariant *files, GError **error)
+{
+	if (!spool || g_variant_n_children(files) == 0)
+		return TRUE;
+	g_autofree char *dir = spool_dir(spool, job);
+	/* this vacate's files replace the last one's */
+	kite_remove_flat_dir(dir);
+	if (mkdir(dir, 0700) < 0)
+		return kite_throw_errno(error, "mkdir %s", dir);
+	GVariantIter it;
+	const char *name;
+	guint32 mode;
+	GVariant *data;
+	g_variant_iter_init(&it, files);
+	while (g_variant_iter_next(&it, "(&su@ay)", &name, &mode, &data)) {
+		g_autoptr(GVariant) owned = data;
+		if (!plain_name(name))
+			return kite_throw(error, KITE_ERROR_PROTOCOL, "the startd sent a file named \"%s\"", name);
+		gsize len;
+		const guint8 *bytes = g_variant_get_fixed_array(owned, &len, 1);
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		if (!write_file(path, bytes, len, mode, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean kite_shadow_gather_inputs(const KiteAd *job, gsize max, const char *spool, KiteJobFiles *out,
+				   int *out_hold_code, GError **error)
 {
 	GVariantBuilder b;
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a(suay)"));
 	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	gsize budget = max;
-	g_autofree char *cmd = NULL, *in = NULL, *transfer = NULL, *exec_name = NULL;
+	/* (every g_autofree here, before the first goto) */
+	g_autofree char *cmd = NULL, *in = NULL, *transfer = NULL, *exec_name = NULL, *image = NULL;
 	g_autoptr(GBytes) exec = NULL;
 	if (!kite_ad_get_string(job, "Cmd", &cmd) || !*cmd) {
 		kite_throw(error, KITE_ERROR_INVALID, "the job has no Cmd");
@@ -123,6 +178,26 @@ gboolean kite_shadow_gather_inputs(const KiteAd *job, gsize max, KiteJobFiles *o
 			g_strstrip(*p);
 			if (**p && !add_file(&b, names, *p, &budget, error))
 				goto fail;
+		}
+	}
+	/* A run that resumes from a checkpoint gets back what the vacated run
+	 * had written and closed (kite_shadow_spool_outputs). */
+	if (spool && kite_ad_get_string(job, "LastCheckpointImage", &image) && *image) {
+		g_autofree char *dir = spool_dir(spool, job);
+		g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+		const char *name;
+		while (d && (name = g_dir_read_name(d))) {
+			g_autofree char *path = g_build_filename(dir, name, NULL);
+			struct stat st;
+			if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			g_autofree char *base = NULL;
+			g_autoptr(GBytes) bytes = read_file(names, path, &budget, &base, error);
+			if (!bytes) {
+				g_prefix_error(error, "a file the job left when it was vacated: ");
+				goto fail;
+			}
+			add_entry(&b, base, KITE_FILE_SPOOLED | (st.st_mode & 0777), bytes);
 		}
 	}
 	out->exec_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, exec);
@@ -171,7 +246,7 @@ gboolean kite_shadow_write_outputs(const KiteAd *job, GVariant *files, GError **
 			path = out && *out ? g_strdup(out) : NULL;
 		else if (strcmp(name, SANDBOX_STDERR) == 0)
 			path = err && *err ? g_strdup(err) : NULL;
-		else if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		else if (!plain_name(name))
 			return kite_throw(error, KITE_ERROR_PROTOCOL,
 					  "the startd sent an output named \"%s\"", name);
 		else if (iwd && *iwd)

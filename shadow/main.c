@@ -64,6 +64,7 @@ static char *arg_key_file;
 static double arg_poll = 1.0;
 static gint64 arg_max_transfer = 32 * 1024 * 1024;
 static double arg_lease;
+static char *arg_spool;
 
 /* The lease assumed for a startd whose slot ad has no ClaimLease. */
 #define DEFAULT_LEASE 120.0
@@ -75,6 +76,8 @@ static const GOptionEntry options[] = {
     {"key-file", 0, 0, G_OPTION_ARG_FILENAME, &arg_key_file, "The pool key", "PATH"},
     {"poll-interval", 0, 0, G_OPTION_ARG_DOUBLE, &arg_poll, "Seconds between polls of the startd", "S"},
     {"max-transfer", 0, 0, G_OPTION_ARG_INT64, &arg_max_transfer, "Most bytes of input to send", "BYTES"},
+    {"spool", 0, 0, G_OPTION_ARG_FILENAME, &arg_spool,
+     "Keep a vacated job's files here (SPOOL/CLUSTER.PROC) for the run that resumes it", "DIR"},
     {"lease", 0, 0, G_OPTION_ARG_DOUBLE, &arg_lease,
      "The startd's ClaimLease: seconds without an answer after which it has killed the job "
      "(0: 120)",
@@ -311,7 +314,7 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 	g_autoptr(GVariant) r = NULL;
 	g_auto(KiteJobFiles) files = {0};
 	int hold_code = 0;
-	if (!kite_shadow_gather_inputs(job, arg_max_transfer, &files, &hold_code, &error)) {
+	if (!kite_shadow_gather_inputs(job, arg_max_transfer, arg_spool, &files, &hold_code, &error)) {
 		release(conn, claim);
 		set_outcome(o, "hold", hold_code, "%s", error->message);
 		return FALSE;
@@ -444,6 +447,11 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 		}
 		if (strcmp(state, "vacated") == 0) {
 			release(conn, claim);
+			if (!kite_shadow_spool_outputs(arg_spool, job, out, &error)) {
+				g_message("job %s: the files it left on %s are lost: %s", arg_job, arg_slot,
+					  error->message);
+				g_clear_error(&error);
+			}
 			set_outcome(o, "requeue", 0, "%s", *why ? why : "vacated");
 			return FALSE;
 		}
@@ -457,6 +465,7 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 				    error->message);
 			return FALSE;
 		}
+		kite_shadow_spool_forget(arg_spool, job);
 		o->outcome = "completed";
 		*inout_conn = g_steal_pointer(&conn);
 		return TRUE;

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "ckpt-store.h"
 #include "exec-cache.h"
+#include "job.h"
 #include "libckpt/image-format.h"
 #include "sandbox.h"
 #include "startd.h"
@@ -871,15 +872,22 @@ static void activate(KiteStartd *d, KiteServerConn *conn, GVariant *body, const 
 		kite_server_refuse(conn, KITE_ERROR_INVALID, "bad executable name \"%s\"", exec_name);
 		return;
 	}
+	g_autoptr(GPtrArray) spooled = g_ptr_array_new_with_free_func(g_free);
 	for (gsize k = 0; k < n; k++) {
 		const char *name;
-		g_variant_get_child(files, k, "(&su@ay)", &name, NULL, NULL);
+		guint32 mode;
+		g_variant_get_child(files, k, "(&su@ay)", &name, &mode, NULL);
 		if (!plain_name(name) || !g_hash_table_add(names, g_strdup(name))) {
 			kite_server_refuse(conn, KITE_ERROR_INVALID, "bad or repeated file name \"%s\"",
 					   name);
 			return;
 		}
+		if (mode & KITE_FILE_SPOOLED)
+			g_ptr_array_add(spooled, g_strdup(name));
 	}
+	/* An earlier run's outputs are outputs again, not inputs. */
+	for (guint k = 0; k < spooled->len; k++)
+		g_hash_table_remove(names, spooled->pdata[k]);
 	if (!sha256 && !g_hash_table_contains(names, exec_name)) {
 		kite_server_refuse(conn, KITE_ERROR_INVALID, "the executable %s is not among the files sent",
 				   exec_name);
@@ -954,11 +962,13 @@ static void handle_activate_cached(KiteStartd *d, KiteServerConn *conn, GVariant
 	activate(d, conn, body, exec_name, sha256, files);
 }
 
-/* The job's outputs: stdout, stderr and every regular file it left in
- * the sandbox's top directory that was not an input, at most
- * max_transfer_size in all.  Reading is local and bounded; it happens
- * once per job, when the shadow asks after the exit. */
-static GVariant *collect_outputs(KiteStartd *d, Claim *c, GError **error)
+/* The job's outputs: stdout, stderr (unless @with_std is FALSE) and every
+ * regular file it left in the sandbox's top directory that was not an
+ * input, at most max_transfer_size in all.  Reading is local and
+ * bounded; it happens once per job, when the shadow asks after the exit
+ * (or the vacate: then without stdout and stderr, which the checkpoint
+ * holds). */
+static GVariant *collect_outputs(KiteStartd *d, Claim *c, gboolean with_std, GError **error)
 {
 	gsize budget = kite_config_get_size(d->config, "max_transfer_size");
 	GVariantBuilder b;
@@ -972,6 +982,8 @@ static GVariant *collect_outputs(KiteStartd *d, Claim *c, GError **error)
 	guint count = 0;
 	while ((name = g_dir_read_name(dir))) {
 		gboolean std = !strcmp(name, KITE_SANDBOX_STDOUT) || !strcmp(name, KITE_SANDBOX_STDERR);
+		if (std && !with_std)
+			continue;
 		if (!std && g_hash_table_contains(c->inputs, name))
 			continue;
 		g_autofree char *path = g_build_filename(c->sandbox, name, NULL);
@@ -1024,6 +1036,13 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	} else if (c->exited && c->vacated) {
 		state = "vacated";
 		why = c->why;
+		/* The files it wrote and closed are in no checkpoint: the shadow
+		 * keeps them for the run that resumes from it. */
+		g_autoptr(GError) error = NULL;
+		files = collect_outputs(d, c, FALSE, &error);
+		if (!files)
+			g_message("%s: the vacated job's files cannot go back with it: %s", slot->name,
+				  error->message);
 	} else if (c->exited) {
 		state = "exited";
 		if (WIFSIGNALED(c->wait_status))
@@ -1031,7 +1050,7 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 		else
 			code = WEXITSTATUS(c->wait_status);
 		g_autoptr(GError) error = NULL;
-		files = collect_outputs(d, c, &error);
+		files = collect_outputs(d, c, TRUE, &error);
 		if (!files) {
 			kite_server_refuse(conn, KITE_ERROR_LIMIT, "%s", error->message);
 			return;
