@@ -102,8 +102,12 @@ check_eq "its output is ws1's run alone" "started in $TMP/ws1/execute finished i
 check_eq "no two copies ever ran at once" "" "$(cat "$TMP/twice" 2>/dev/null)"
 
 # ---- a run that finishes while cut off is not accepted ----
-run_preferring ws2 quick 'sleep 1; echo ran in $$KITE_SANDBOX'
 ws2_log_lines=$(wc -l <ws2/startd.log)
+run_preferring ws2 quick 'sleep 1; echo ran in $$KITE_SANDBOX'
+# Cut only once it runs there (a cut between the match and the start is
+# the case above): Running in the queue comes before the start.
+wait_for 10 bash -c "tail -n +$((ws2_log_lines + 1)) ws2/startd.log | grep -q 'started as'" ||
+	fail "quick: the job never started on ws2" "$(tail -5 ws2/startd.log)"
 link_down ws2
 # It exits on ws2 a second later, with nobody there to take its output.
 if wait_for 20 in_history "$ID"; then pass "the job completes after all"; else fail "the job completes after all" "$(q -a -l "$ID" | grep -i 'remote\|requeue')"; fi
