@@ -110,7 +110,9 @@ int main(int argc, char **argv)
 				printf("FAIL: pthread_kill of thread %d at step %ld\n", t, i);
 				fails = 1;
 			}
-			for (int w = 0; w < 4000 && kicks[t] == before; w++)
+			/* (10 s: a loaded machine may take a while to run it, more so in
+			 * the middle of a checkpoint, which holds signals) */
+			for (int w = 0; w < 20000 && kicks[t] == before; w++)
 				usleep(500);
 			if (kicks[t] == before) {
 				printf("FAIL: thread %d never got its signal at step %ld\n", t, i);
