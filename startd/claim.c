@@ -351,8 +351,14 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 		}
 	}
 	if (c->server && WIFEXITED(status) && WEXITSTATUS(status) != KITE_CKPT_EXIT_STATUS &&
-	    !c->restart_failed)
+	    !c->restart_failed) {
 		delete_server_space(c);
+		/* With a server the job's directory here is this machine's own
+		 * (caps, token, libckpt's status): nothing in it is of use now.
+		 * (Images in a checkpoint_dir stay: the directory may be shared
+		 * with a run of the same job on another machine.) */
+		kite_remove_flat_dir(c->ckpt_dir);
+	}
 	update_and_advertise(d, w->slot, NULL);
 	if (c->released) {
 		drop_claim(d, w->slot);

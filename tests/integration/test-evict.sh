@@ -113,6 +113,7 @@ IMAGE_PREFIX=server:$SRV/
 evict_and_migrate server ws3 ws4 "ckpt_server: $SRV"
 check_contains "server: the startd allocated the job's space as a pool daemon" "checkpoint space" "$(cat ws3/startd.log)"
 check_contains "server: and deleted it when the job ended" "deleted: the job ended" "$(cat ws4/startd.log)"
+check_eq "server: and its job directory on the machine is gone" "" "$(ls ws4/checkpoints 2>/dev/null)"
 check_not_contains "server: no committed image is left on the server" "committed" \
 	"$(KITE_POOL_KEY_FILE=$TMP/s/pool.key pool ckpt --ckpt-server "$SRV" ls 2>&1)"
 
