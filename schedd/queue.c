@@ -825,6 +825,14 @@ gboolean kite_queue_edit(KiteQueue *q, const KiteJobId *ids, guint n_ids, const 
 	return TRUE;
 }
 
+/* The ad in the first column of @st's next row (bound and reset by the
+ * caller), or an empty one. */
+static KiteAd *stored_ad(sqlite3_stmt *st)
+{
+	KiteAd *ad = sqlite3_step(st) == SQLITE_ROW ? kite_ad_parse((const char *)sqlite3_column_text(st, 0), NULL) : NULL;
+	return ad ? ad : kite_ad_new();
+}
+
 static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *results, const char *attr,
 				    KiteExpr *e, gboolean is_prio, gint64 prio, const char *requester,
 				    gboolean is_admin, GError **error)
@@ -852,22 +860,14 @@ static gboolean edit_in_transaction(KiteQueue *q, GArray *targets, GArray *resul
 		sqlite3_reset(get);
 		sqlite3_bind_int64(get, 1, t->id.cluster);
 		sqlite3_bind_int64(get, 2, t->id.proc);
-		g_autoptr(KiteAd) pad = NULL;
-		if (sqlite3_step(get) == SQLITE_ROW)
-			pad = kite_ad_parse((const char *)sqlite3_column_text(get, 0), NULL);
-		if (!pad)
-			pad = kite_ad_new();
+		g_autoptr(KiteAd) pad = stored_ad(get);
 		kite_ad_set(pad, attr, e);
 		g_autofree char *text = kite_ad_to_text(pad);
 		g_autofree char *cmd = NULL;
 		if (shows_in_cmd) {
 			sqlite3_reset(get_cluster);
 			sqlite3_bind_int64(get_cluster, 1, t->id.cluster);
-			g_autoptr(KiteAd) full = NULL;
-			if (sqlite3_step(get_cluster) == SQLITE_ROW)
-				full = kite_ad_parse((const char *)sqlite3_column_text(get_cluster, 0), NULL);
-			if (!full)
-				full = kite_ad_new();
+			g_autoptr(KiteAd) full = stored_ad(get_cluster);
 			for (guint a = 0; a < kite_ad_size(pad); a++)
 				kite_ad_set(full, kite_ad_name_at(pad, a), kite_ad_expr_at(pad, a));
 			cmd = command_line(full);

@@ -96,6 +96,7 @@ GVariant *kite_job_files_all(const KiteJobFiles *f)
 }
 
 static gboolean write_file(const char *path, const guint8 *data, gsize len, guint32 mode, GError **error);
+static gboolean write_files(GVariant *files, const char *dir, const char *out, const char *err, GError **error);
 
 /* A file name the startd may send back: one path component. */
 static gboolean plain_name(const char *name)
@@ -130,22 +131,7 @@ gboolean kite_shadow_spool_outputs(const char *spool, const KiteAd *job, GVarian
 	kite_remove_flat_dir(dir);
 	if (mkdir(dir, 0700) < 0)
 		return kite_throw_errno(error, "mkdir %s", dir);
-	GVariantIter it;
-	const char *name;
-	guint32 mode;
-	GVariant *data;
-	g_variant_iter_init(&it, files);
-	while (g_variant_iter_next(&it, "(&su@ay)", &name, &mode, &data)) {
-		g_autoptr(GVariant) owned = data;
-		if (!plain_name(name))
-			return kite_throw(error, KITE_ERROR_PROTOCOL, "the startd sent a file named \"%s\"", name);
-		gsize len;
-		const guint8 *bytes = g_variant_get_fixed_array(owned, &len, 1);
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		if (!write_file(path, bytes, len, mode, error))
-			return FALSE;
-	}
-	return TRUE;
+	return write_files(files, dir, NULL, NULL, error);
 }
 
 gboolean kite_shadow_gather_inputs(const KiteAd *job, gsize max, const char *spool, KiteJobFiles *out,
@@ -225,12 +211,10 @@ static gboolean write_file(const char *path, const guint8 *data, gsize len, guin
 	return TRUE;
 }
 
-gboolean kite_shadow_write_outputs(const KiteAd *job, GVariant *files, GError **error)
+/* Write @files (a(suay) from the startd) under @dir by name, stdout to
+ * @out and stderr to @err (NULL or "": dropped). */
+static gboolean write_files(GVariant *files, const char *dir, const char *out, const char *err, GError **error)
 {
-	g_autofree char *out = NULL, *err = NULL, *iwd = NULL;
-	kite_ad_get_string(job, "Out", &out);
-	kite_ad_get_string(job, "Err", &err);
-	kite_ad_get_string(job, "Iwd", &iwd);
 	GVariantIter it;
 	const char *name;
 	guint32 mode;
@@ -247,13 +231,21 @@ gboolean kite_shadow_write_outputs(const KiteAd *job, GVariant *files, GError **
 		else if (strcmp(name, SANDBOX_STDERR) == 0)
 			path = err && *err ? g_strdup(err) : NULL;
 		else if (!plain_name(name))
-			return kite_throw(error, KITE_ERROR_PROTOCOL,
-					  "the startd sent an output named \"%s\"", name);
-		else if (iwd && *iwd)
-			path = g_build_filename(iwd, name, NULL);
+			return kite_throw(error, KITE_ERROR_PROTOCOL, "the startd sent an output named \"%s\"", name);
+		else if (dir && *dir)
+			path = g_build_filename(dir, name, NULL);
 		/* stdout and stderr get the user's umask, like a shell's > */
 		if (path && !write_file(path, bytes, len, std ? 0666 : mode, error))
 			return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean kite_shadow_write_outputs(const KiteAd *job, GVariant *files, GError **error)
+{
+	g_autofree char *out = NULL, *err = NULL, *iwd = NULL;
+	kite_ad_get_string(job, "Out", &out);
+	kite_ad_get_string(job, "Err", &err);
+	kite_ad_get_string(job, "Iwd", &iwd);
+	return write_files(files, iwd, out, err, error);
 }
