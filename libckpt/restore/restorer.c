@@ -36,6 +36,10 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#define MADV_NOHUGEPAGE 15
+#endif
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE 1
 #define MREMAP_FIXED 2
@@ -449,6 +453,11 @@ static int try_map(int fd, uint64_t a, uint64_t len, uint64_t off)
 	KiteImgRegion *r = region_at(a);
 	if (!r || a + len > r->end || (r->flags & (KITE_REG_FILE | KITE_REG_SHARED | KITE_REG_STACK)))
 		return 0;
+	/* memory that had huge pages is read into them instead: a mapping of
+	 * the image would give it the image file's 4 KiB pages, and every
+	 * later checkpoint would pay fork()'s copy of their page tables */
+	if (r->flags & KITE_REG_HUGE)
+		return 0;
 	int prot = (int)r->prot | PROT_WRITE;
 	long m = rs_mmap(a, len, prot, MAP_PRIVATE | MAP_FIXED, fd, (long)off);
 	if (m != (long)a)
@@ -517,6 +526,10 @@ static void map_regions(int imgfd)
 		}
 		if (a != (long)r->start)
 			die("cannot map the region at", NULL, r->start, a);
+		/* huge pages again (libckpt/runtime/rt-hugepages.c), asked for
+		 * before the pages are filled */
+		if (r->flags & KITE_REG_HUGE)
+			rs_call3(SYS_madvise, r->start, len, MADV_HUGEPAGE);
 	}
 	/* contents, newest image first, PARENT ranges from older ones */
 	(void)imgfd;
@@ -527,6 +540,10 @@ static void map_regions(int imgfd)
 			continue;
 		if ((r->flags & KITE_REG_DATA) && !(r->prot & PROT_WRITE))
 			rs_mprotect(r->start, r->end - r->start, r->prot);
+		/* the program's own "no huge pages", on whatever now maps it
+		 * (pieces may be mapped from the image) */
+		if (r->flags & KITE_REG_NOHUGE)
+			rs_call3(SYS_madvise, r->start, r->end - r->start, MADV_NOHUGEPAGE);
 	}
 }
 
