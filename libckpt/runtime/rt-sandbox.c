@@ -260,8 +260,8 @@ static int save_file(S *s, int dfd, const char *name, size_t name_len, char *io)
 	if (rs_fstat(fd, &after) < 0 || ns_of(&after.st_ctim) > s->limit_ns ||
 	    ns_of(&after.st_ctim) != ns_of(&before.st_ctim) || (uint64_t)after.st_size != off) {
 		fail("sandbox file ", name,
-		     " changed after the checkpoint began (the job wrote it meanwhile); its saved copy would not match "
-		     "the job's memory, so the image is refused and the next checkpoint tries again",
+		     " changed after the checkpoint began; a copy of it would not match the memory being saved, so the "
+		     "image is refused and the next checkpoint tries again",
 		     0);
 		rc = -16;
 		goto out;

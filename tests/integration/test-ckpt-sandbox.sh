@@ -126,11 +126,46 @@ wait_ready $B
 want="ckpt now: checkpoint of process $B failed: the sandbox's closed files are over KITE_CKPT_SANDBOX_MAX (1048576 bytes) at big.bin (2097152 bytes); remove files the job no longer needs, or raise the limit"
 [ "$(cat now.err)" = "$want" ] || fail "message for a sandbox over its limit: $(cat now.err)"
 [ -e ck3/latest ] && fail "an image was committed for a sandbox over its limit"
-ls ck3 | grep -q 'tmp' && fail "a refused image left temporary files: $(ls -A ck3)"
+ls -A ck3 | grep -q 'tmp' && fail "a refused image left temporary files: $(ls -A ck3)"
 kill -0 $B || fail "the job did not carry on after the refused checkpoint"
 kill -9 $B
 wait $B 2>/dev/null
 pass "sandbox over KITE_CKPT_SANDBOX_MAX: refused with the reason, no image, the job carries on"
+
+# --- a file written while the checkpoint runs: no torn or too new copy
+mkdir hot
+printf 'steady\n' >hot/hot.txt
+cd hot
+KITE_CKPT_SANDBOX=$T/hot "$BIN/ckpt" run --dir "$T/ck4" -- "$PROGS/quiet" 100000 50 >"$T/hot.out" 2>"$T/hot.err" &
+H=$!
+cd "$T"
+wait_ready $H
+( while :; do echo "rewritten $RANDOM" >hot/hot.txt; done ) 2>/dev/null &
+W=$!
+sleep 0.2
+# (a checkpoint may legitimately succeed if the writer was descheduled
+# through the whole window on a busy machine: a few tries)
+refused=0
+for i in 1 2 3 4 5; do
+	"$BIN/ckpt" now $H >/dev/null 2>now.err || { refused=1; break; }
+done
+[ $refused = 1 ] || fail "five checkpoints succeeded while hot.txt was being rewritten"
+want="ckpt now: checkpoint of process $H failed: sandbox file hot.txt changed after the checkpoint began; a copy of it would not match the memory being saved, so the image is refused and the next checkpoint tries again"
+[ "$(cat now.err)" = "$want" ] || fail "message for a file written during the checkpoint: $(cat now.err)"
+ls -A ck4 | grep -q 'tmp' && fail "a refused image left temporary files: $(ls -A ck4)"
+kill $W
+wait $W 2>/dev/null
+printf 'settled\n' >hot/hot.txt
+sleep 0.05
+img=$("$BIN/ckpt" now $H) || fail "checkpoint once hot.txt settled: $(cat ck4/status)"
+mkdir hot2
+(cd hot2 && exec "$BIN/ckpt" restart --move "$T/hot=$T/hot2" "$img" >>"$T/hot.out" 2>>"$T/hot.err") &
+R=$!
+wait_ready $R
+[ "$(cat hot2/hot.txt)" = settled ] || fail "hot.txt restored as '$(cat hot2/hot.txt)', not as it was at the checkpoint"
+kill -9 $R $H
+wait $R $H 2>/dev/null
+pass "hot.txt rewritten during the checkpoint: refused with the reason; once it settled, saved and restored"
 
 # --- a damaged copy of a file: the restart is refused, naming the image and the file
 cp "$img1" bad.img
