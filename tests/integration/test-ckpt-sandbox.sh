@@ -7,8 +7,10 @@
 # those of an uninterrupted run.  An image taken when no file changed
 # stores no file bytes (they stay in the parent); a file changed between
 # checkpoints is stored anew (only its changed chunk); a restart replaces
-# a file whose content differs; a sandbox over KITE_CKPT_SANDBOX_MAX and
-# a damaged file copy are refused with messages that say what and where.
+# a file whose content differs; on a ckpt_server a second image sends
+# nothing of an unchanged file; a sandbox over KITE_CKPT_SANDBOX_MAX, a
+# file rewritten while the checkpoint runs and a damaged file copy are
+# refused with messages that say what and where.
 set -u
 . "$(dirname "$0")/../programs/ckpt-test-lib.sh"
 cd "$T" || exit 1
@@ -166,6 +168,38 @@ wait_ready $R
 kill -9 $R $H
 wait $R $H 2>/dev/null
 pass "hot.txt rewritten during the checkpoint: refused with the reason; once it settled, saved and restored"
+
+# --- on a checkpoint server: unchanged files are deduplicated
+if [ -x "$BIN/ckpt_server" ]; then
+	. "$TOP/tests/integration/ckpt-server-lib.sh"
+	start_server
+	mkdir srvjob
+	head -c $((4 << 20)) /dev/urandom >srvjob/big.dat
+	cd srvjob
+	KITE_CKPT_SANDBOX=. "$BIN/ckpt" run --server "$SRV" --dir "$T/ck5" -- "$PROGS/quiet" 100000 50 >"$T/srv.out" 2>"$T/srv.err" &
+	S=$!
+	cd "$T"
+	wait_ready $S
+	"$BIN/ckpt" now $S >/dev/null || fail "first checkpoint to the server: $(cat ck5/status)"
+	"$BIN/ckpt" now $S >/dev/null || fail "second checkpoint to the server: $(cat ck5/status)"
+	read -r size1 sent1 < <(grep "committed image" "$T/srv/log" | tail -2 | head -1 |
+		sed -n 's/.*: \([0-9]*\) bytes in [0-9]* chunks; the upload sent \([0-9]*\) bytes/\1 \2/p')
+	read -r size2 sent2 < <(grep "committed image" "$T/srv/log" | tail -1 |
+		sed -n 's/.*: \([0-9]*\) bytes in [0-9]* chunks; the upload sent \([0-9]*\) bytes/\1 \2/p')
+	[ -n "$sent2" ] && [ "$size2" -gt $((4 << 20)) ] || fail "server image of '$size2' bytes: $(tail -3 "$T/srv/log")"
+	[ "$sent1" -gt $((4 << 20)) ] || fail "the first image sent only $sent1 bytes: the 4 MiB file is not in it"
+	[ "$sent2" -lt $((1 << 20)) ] || fail "the second image (nothing changed) sent $sent2 bytes of $size2"
+	# and restarted from the server elsewhere, big.dat is back
+	mkdir srvjob2
+	(cd srvjob2 && exec "$BIN/ckpt" restart --move "$T/srvjob=$T/srvjob2" "$T/ck5" >>"$T/srv.out" 2>>"$T/srv.err") &
+	R=$!
+	wait_ready $R
+	cmp -s srvjob/big.dat srvjob2/big.dat || fail "big.dat restored from the server differs"
+	kill -9 $R $S
+	wait $R $S 2>/dev/null
+	stop_server
+	pass "on a ckpt_server: image 1 sent $sent1 bytes, image 2 (nothing changed) $sent2 of $size2; restarted elsewhere with big.dat"
+fi
 
 # --- a damaged copy of a file: the restart is refused, naming the image and the file
 cp "$img1" bad.img

@@ -16,7 +16,7 @@ PHASES=$ROOT/bin/tests/programs/phases
 start_schedd "$TMP/s" "negotiator_interval: 1s" "claim_poll_interval: 0.1s"
 cd "$TMP"
 mkdir ref
-(cd ref && "$PHASES" 60 100 >out.txt 2>err.txt) || fail "the reference run of phases failed" "$(cat ref/err.txt)"
+(cd ref && "$PHASES" 60 130 >out.txt 2>err.txt) || fail "the reference run of phases failed" "$(cat ref/err.txt)"
 cp "$PHASES" phases
 
 mkdir -p srv
@@ -28,12 +28,14 @@ wait_for 10 test -s srv/ckpt_server.addr || { fail "ckpt_server did not start" "
 SRV=$(cat srv/ckpt_server.addr)
 
 # a lost startd is noticed within ClaimLease (claim_lease 2 s + polls)
+# (a file every 1.3 s, a checkpoint every second: a checkpoint that
+# coincides with a new file is refused, the next one is not)
 job_startds "ckpt_server: $SRV" "claim_lease: 2s" "schedd_timeout: 0.5s"
 start_startd ws1 "${STARTD_CONFIG[@]}"
 WS1=$STARTD_PID
 cat >phases.yaml <<'YAML'
 executable: phases
-arguments: ["60", "100"]
+arguments: ["60", "130"]
 output: phases.out
 error: phases.err
 checkpoint: {interval: 1s}
