@@ -193,8 +193,12 @@ static void load_parent(S *s, char *scratch_table, uint64_t table_slots)
 static int save_file(S *s, int dfd, const char *name, size_t name_len, char *io)
 {
 	int fd = (int)rs_openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
-	if (fd < 0)
-		return 0; /* a symbolic link, or gone: it is not a file of the sandbox */
+	if (fd == -40 /* ELOOP */ || fd == -2 /* ENOENT */ || fd == -6 /* ENXIO */)
+		return 0; /* a symbolic link, gone (removed: see the directory's ctime), or a socket */
+	if (fd < 0) {
+		fail("cannot read sandbox file ", name, " (the job could not have it back)", fd);
+		return fd;
+	}
 	struct stat before, after;
 	int rc = 0;
 	if (rs_fstat(fd, &before) < 0 || !S_ISREG(before.st_mode))
