@@ -28,10 +28,11 @@ void kite_ckpt_sandbox_print(const KiteImage *img)
 			if (!c->stored)
 				parent += c->len;
 		}
-		g_autofree char *where = parent == 0 ? g_strdup("stored")
-					 : parent == f->f.size ? g_strdup("from the parent")
-							       : g_strdup_printf("%" G_GUINT64_FORMAT " bytes from the parent",
-										 parent);
+		g_autofree char *where =
+		    parent == 0 ? g_strdup("stored")
+		    : parent == f->f.size
+			? g_strdup("from the parent")
+			: g_strdup_printf("%" G_GUINT64_FORMAT " bytes from the parent", parent);
 		printf("  %04o %12" G_GUINT64_FORMAT " %-16s %s\n", f->f.mode, f->f.size, where, f->name);
 	}
 }
@@ -56,7 +57,7 @@ static GHashTable *index_chunks(GPtrArray *chain)
 				if (!c->stored)
 					continue;
 				Source *s = g_new(Source, 1);
-				*s = (Source){ c->hash, c->len, img, c->data_off };
+				*s = (Source){c->hash, c->len, img, c->data_off};
 				g_hash_table_replace(t, &s->hash, s);
 			}
 		}
@@ -109,7 +110,8 @@ static gboolean write_file(KiteImage *img, GHashTable *sources, const char *dir,
 	g_autofree char *tmp = g_strdup_printf("%s/.kite-restore-%d", dir, (int)getpid());
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
-		g_set_error(error, KITE_CKPT_ERROR, 1, "cannot recreate sandbox file %s: %s", path, g_strerror(errno));
+		g_set_error(error, KITE_CKPT_ERROR, 1, "cannot recreate sandbox file %s: %s", path,
+			    g_strerror(errno));
 		return FALSE;
 	}
 	guint64 off = 0;
@@ -121,7 +123,8 @@ static gboolean write_file(KiteImage *img, GHashTable *sources, const char *dir,
 			const Source *s = g_hash_table_lookup(sources, &c->hash);
 			if (!s || s->len != c->len) {
 				g_set_error(error, KITE_CKPT_ERROR, 1,
-					    "%s: sandbox file %s: bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+					    "%s: sandbox file %s: bytes %" G_GUINT64_FORMAT
+					    "-%" G_GUINT64_FORMAT
 					    " are in none of its parent images (the chain is incomplete)",
 					    img->path, f->name, off, off + c->len);
 				goto fail;
@@ -132,20 +135,23 @@ static gboolean write_file(KiteImage *img, GHashTable *sources, const char *dir,
 		if (!pread_all(from->fd, buf, c->len, at) || kite_xxh64(buf, c->len, 0) != c->hash) {
 			g_set_error(error, KITE_CKPT_ERROR, 1,
 				    "%s: sandbox file %s: bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
-				    " read from %s are not the ones the image lists (hash mismatch): the image is corrupt",
+				    " read from %s are not the ones the image lists (hash mismatch): the "
+				    "image is corrupt",
 				    img->path, f->name, off, off + c->len, from->path);
 			goto fail;
 		}
 		if (write(out, buf, c->len) != (ssize_t)c->len) {
-			g_set_error(error, KITE_CKPT_ERROR, 1, "write %s: %s", tmp, g_strerror(errno ? errno : ENOSPC));
+			g_set_error(error, KITE_CKPT_ERROR, 1, "write %s: %s", tmp,
+				    g_strerror(errno ? errno : ENOSPC));
 			goto fail;
 		}
 		off += c->len;
 	}
-	struct timespec times[2] = { { 0, UTIME_OMIT }, { f->f.mtime_sec, f->f.mtime_nsec } };
+	struct timespec times[2] = {{0, UTIME_OMIT}, {f->f.mtime_sec, f->f.mtime_nsec}};
 	if (fchmod(out, f->f.mode & 07777) < 0 || futimens(out, times) < 0 || close(out) < 0) {
 		out = -1;
-		g_set_error(error, KITE_CKPT_ERROR, 1, "cannot set the mode and time of %s: %s", tmp, g_strerror(errno));
+		g_set_error(error, KITE_CKPT_ERROR, 1, "cannot set the mode and time of %s: %s", tmp,
+			    g_strerror(errno));
 		goto fail;
 	}
 	out = -1;
@@ -181,13 +187,16 @@ gboolean kite_ckpt_sandbox_restore(GPtrArray *chain, GError **error)
 		struct stat st;
 		if (lstat(path, &st) == 0) {
 			if (S_ISDIR(st.st_mode)) {
-				g_set_error(error, KITE_CKPT_ERROR, 1,
-					    "cannot recreate sandbox file %s: a directory of that name is in the way", path);
+				g_set_error(
+				    error, KITE_CKPT_ERROR, 1,
+				    "cannot recreate sandbox file %s: a directory of that name is in the way",
+				    path);
 				return FALSE;
 			}
 			if (same_content(path, f, &st, buf)) {
 				if ((st.st_mode & 07777) != f->f.mode && chmod(path, f->f.mode & 07777) < 0) {
-					g_set_error(error, KITE_CKPT_ERROR, 1, "chmod %s: %s", path, g_strerror(errno));
+					g_set_error(error, KITE_CKPT_ERROR, 1, "chmod %s: %s", path,
+						    g_strerror(errno));
 					return FALSE;
 				}
 				continue;

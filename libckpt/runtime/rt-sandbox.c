@@ -38,11 +38,11 @@
 #include "libckpt/runtime/rt.h"
 #include "libckpt/xxhash64.h"
 
-#define SBX_FD_MIN 1000
+#define SBX_FD_MIN	1000
 #define SBX_MAX_DEFAULT (1ull << 30)
-#define SBX_MAX_LIMIT (16ull << 30) /* an SBXFILE record's chunk list stays far below 1 MiB */
-#define DENTS_BYTES (64u << 10)
-#define PARENT_MAX (1u << 22) /* chunk entries believed in a parent's list */
+#define SBX_MAX_LIMIT	(16ull << 30) /* an SBXFILE record's chunk list stays far below 1 MiB */
+#define DENTS_BYTES	(64u << 10)
+#define PARENT_MAX	(1u << 22) /* chunk entries believed in a parent's list */
 
 static int sbx_fd = -1;
 static int sbx_open_errno; /* KITE_CKPT_SANDBOX set but not usable */
@@ -97,8 +97,8 @@ typedef struct {
 
 typedef struct {
 	const KiteSbxOut *out;
-	char *name;        /* KITE_IMG_MAX_PATH: messages */
-	int64_t limit_ns;  /* a ctime after this: changed since the checkpoint */
+	char *name;	  /* KITE_IMG_MAX_PATH: messages */
+	int64_t limit_ns; /* a ctime after this: changed since the checkpoint */
 	/* the parent's chunks, as an open-addressing table of indices + 1 */
 	const Entry *parent;
 	long parent_map;
@@ -115,7 +115,7 @@ typedef struct {
 
 static void fail(const char *a, const char *b, const char *c, long e)
 {
-	RsStr s = { kite_rt.errmsg, 0, sizeof kite_rt.errmsg };
+	RsStr s = {kite_rt.errmsg, 0, sizeof kite_rt.errmsg};
 	rs_str_add(&s, a);
 	if (b)
 		rs_str_add(&s, b);
@@ -147,7 +147,7 @@ static int in_parent(const S *s, uint64_t hash, uint32_t len)
 
 static void dir_name(char *buf, size_t cap, uint32_t seq, const char *suffix)
 {
-	RsStr s = { buf, 0, cap };
+	RsStr s = {buf, 0, cap};
 	rs_str_add(&s, kite_rt.dir);
 	rs_str_add(&s, "/.ckpt-");
 	rs_str_num(&s, seq);
@@ -165,9 +165,10 @@ static void load_parent(S *s, char *scratch_table, uint64_t table_slots)
 		return;
 	struct stat st;
 	KiteSbxFilesHeader h;
-	int ok = rs_fstat(fd, &st) == 0 && rs_pread_all(fd, &h, sizeof h, 0) == 0 && h.magic == KITE_SBX_FILES_MAGIC &&
-		 h.seq == s->out->parent_seq && h.created_ns == s->out->parent_created_ns && h.count &&
-		 h.count <= PARENT_MAX && h.count * 2 <= table_slots && (uint64_t)st.st_size == sizeof h + h.count * sizeof(Entry);
+	int ok = rs_fstat(fd, &st) == 0 && rs_pread_all(fd, &h, sizeof h, 0) == 0 &&
+		 h.magic == KITE_SBX_FILES_MAGIC && h.seq == s->out->parent_seq &&
+		 h.created_ns == s->out->parent_created_ns && h.count && h.count <= PARENT_MAX &&
+		 h.count * 2 <= table_slots && (uint64_t)st.st_size == sizeof h + h.count * sizeof(Entry);
 	long m = ok ? rs_mmap(0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : -1;
 	rs_close(fd);
 	if (!ok || (m < 0 && m > -4096))
@@ -209,7 +210,8 @@ static int save_file(S *s, int dfd, const char *name, size_t name_len, char *io)
 			goto out; /* open for writing: saved with its descriptor */
 	}
 	if (++s->nfiles > KITE_IMG_MAX_SBX_FILES) {
-		fail("the sandbox holds more than 4096 files (at ", name, "); libckpt saves at most that many", 0);
+		fail("the sandbox holds more than 4096 files (at ", name,
+		     "); libckpt saves at most that many", 0);
 		rc = -7;
 		goto out;
 	}
@@ -235,7 +237,7 @@ static int save_file(S *s, int dfd, const char *name, size_t name_len, char *io)
 		if (!got)
 			break;
 		if (s->total + got > sbx_max) {
-			RsStr m = { kite_rt.errmsg, 0, sizeof kite_rt.errmsg };
+			RsStr m = {kite_rt.errmsg, 0, sizeof kite_rt.errmsg};
 			rs_str_add(&m, "the sandbox's closed files are over KITE_CKPT_SANDBOX_MAX (");
 			rs_str_num(&m, (long)sbx_max);
 			rs_str_add(&m, " bytes) at ");
@@ -249,14 +251,15 @@ static int save_file(S *s, int dfd, const char *name, size_t name_len, char *io)
 		s->total += got;
 		uint64_t h = kite_xxh64(io, got, 0);
 		KiteImgSbxChunk *c = &chunks[n++];
-		*c = (KiteImgSbxChunk){ .hash = h, .len = (uint32_t)got, .stored = !in_parent(s, h, (uint32_t)got) };
+		*c = (KiteImgSbxChunk){
+		    .hash = h, .len = (uint32_t)got, .stored = !in_parent(s, h, (uint32_t)got)};
 		if (c->stored) {
-			KiteImgFileData d = { KITE_FILEDATA_SANDBOX, 0, off };
+			KiteImgFileData d = {KITE_FILEDATA_SANDBOX, 0, off};
 			if ((rc = s->out->emit(s->out->w, KITE_REC_FILEDATA, &d, sizeof d, io, got)) < 0)
 				goto out;
 		}
 		if (s->nmine < s->maxmine)
-			s->mine[s->nmine++] = (Entry){ h, (uint32_t)got, 0 };
+			s->mine[s->nmine++] = (Entry){h, (uint32_t)got, 0};
 		off += got;
 		if (got < KITE_IMG_CHUNK)
 			break;
@@ -264,18 +267,19 @@ static int save_file(S *s, int dfd, const char *name, size_t name_len, char *io)
 	if (rs_fstat(fd, &after) < 0 || ns_of(&after.st_ctim) > s->limit_ns ||
 	    ns_of(&after.st_ctim) != ns_of(&before.st_ctim) || (uint64_t)after.st_size != off) {
 		fail("sandbox file ", name,
-		     " changed after the checkpoint began; a copy of it would not match the memory being saved, so the "
+		     " changed after the checkpoint began; a copy of it would not match the memory being "
+		     "saved, so the "
 		     "image is refused and the next checkpoint tries again",
 		     0);
 		rc = -16;
 		goto out;
 	}
-	*f = (KiteImgSbxFile){ .size = off,
-			       .mtime_sec = after.st_mtim.tv_sec,
-			       .mtime_nsec = (uint32_t)after.st_mtim.tv_nsec,
-			       .mode = after.st_mode & 07777,
-			       .nchunks = n,
-			       .name_len = (uint32_t)name_len };
+	*f = (KiteImgSbxFile){.size = off,
+			      .mtime_sec = after.st_mtim.tv_sec,
+			      .mtime_nsec = (uint32_t)after.st_mtim.tv_nsec,
+			      .mode = after.st_mode & 07777,
+			      .nchunks = n,
+			      .name_len = (uint32_t)name_len};
 	rc = s->out->emit(s->out->w, KITE_REC_SBXFILE, f, sizeof *f + n * sizeof *chunks, name, name_len);
 out:
 	rs_close(fd);
@@ -291,7 +295,7 @@ static void write_list(const S *s)
 	int fd = (int)rs_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	KiteSbxFilesHeader h = { KITE_SBX_FILES_MAGIC, kite_rt.seq, 0, s->out->created_ns, s->nmine };
+	KiteSbxFilesHeader h = {KITE_SBX_FILES_MAGIC, kite_rt.seq, 0, s->out->created_ns, s->nmine};
 	if (s->nmine >= s->maxmine || rs_write_all(fd, &h, sizeof h) < 0 ||
 	    rs_write_all(fd, s->mine, s->nmine * sizeof(Entry)) < 0) {
 		rs_close(fd);
@@ -305,9 +309,10 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 {
 	if (sbx_open_errno) {
 		fail("KITE_CKPT_SANDBOX=", sbx_given,
-		     sbx_open_errno == -22 && sbx_fd < 0 ? " is not usable (or KITE_CKPT_SANDBOX_MAX is not a size "
-							   "such as 512M, at most 16G)"
-							 : ": cannot open the directory",
+		     sbx_open_errno == -22 && sbx_fd < 0
+			 ? " is not usable (or KITE_CKPT_SANDBOX_MAX is not a size "
+			   "such as 512M, at most 16G)"
+			 : ": cannot open the directory",
 		     sbx_open_errno);
 		return sbx_open_errno;
 	}
@@ -315,7 +320,8 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 		return 0;
 	struct stat dst, ist;
 	if (rs_fstat(sbx_fd, &dst) < 0 || !S_ISDIR(dst.st_mode)) {
-		fail("libckpt's descriptor on the sandbox (KITE_CKPT_SANDBOX) is no longer a directory: the program "
+		fail("libckpt's descriptor on the sandbox (KITE_CKPT_SANDBOX) is no longer a directory: the "
+		     "program "
 		     "closed or replaced it",
 		     NULL, NULL, 0);
 		return -9;
@@ -328,9 +334,9 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 	/* When the checkpoint began: a ctime after it (less the coarse
 	 * clock's tick, which file times are taken from) is a change the
 	 * memory being saved does not know of. */
-	S s = { .out = out, .limit_ns = INT64_MAX };
+	S s = {.out = out, .limit_ns = INT64_MAX};
 	if (out->mode != KITE_MODE_EXIT) {
-		struct timespec now, tick = { 0, 10000000 };
+		struct timespec now, tick = {0, 10000000};
 		rs_clock_gettime(CLOCK_REALTIME, &now);
 		rs_call2(SYS_clock_getres, CLOCK_REALTIME_COARSE, &tick);
 		uint64_t since_fork_us = rs_mono_us() - kite_rt.t_clone_us;
@@ -338,11 +344,12 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 	}
 	uint64_t maxchunks = sbx_max / KITE_IMG_CHUNK + KITE_IMG_MAX_SBX_FILES + 1;
 	uint64_t table_slots = 2 * (uint64_t)PARENT_MAX;
-	uint64_t size = DENTS_BYTES + KITE_IMG_MAX_PATH + maxchunks * sizeof(Entry) +
-			sizeof(KiteImgSbxFile) + (sbx_max / KITE_IMG_CHUNK + 1) * sizeof(KiteImgSbxChunk) +
+	uint64_t size = DENTS_BYTES + KITE_IMG_MAX_PATH + maxchunks * sizeof(Entry) + sizeof(KiteImgSbxFile) +
+			(sbx_max / KITE_IMG_CHUNK + 1) * sizeof(KiteImgSbxChunk) +
 			table_slots * sizeof(uint32_t);
 	size = (size + 4095) & ~4095ull;
-	long mem = rs_mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	long mem =
+	    rs_mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem < 0 && mem > -4096) {
 		fail("cannot map scratch memory for the sandbox", NULL, NULL, mem);
 		return (int)mem;
@@ -353,14 +360,15 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 	s.mine = (Entry *)(s.name + KITE_IMG_MAX_PATH);
 	s.maxmine = maxchunks;
 	s.rec = (char *)(s.mine + maxchunks);
-	char *table = s.rec + sizeof(KiteImgSbxFile) + (sbx_max / KITE_IMG_CHUNK + 1) * sizeof(KiteImgSbxChunk);
+	char *table =
+	    s.rec + sizeof(KiteImgSbxFile) + (sbx_max / KITE_IMG_CHUNK + 1) * sizeof(KiteImgSbxChunk);
 	int rc = 0, dfd = -1;
 	if (out->parent_seq && !out->upload)
 		load_parent(&s, table, table_slots);
 
 	/* SANDBOX: where the files are (the descriptor follows a --move) */
 	char lnk[64];
-	RsStr l = { lnk, 0, sizeof lnk };
+	RsStr l = {lnk, 0, sizeof lnk};
 	rs_str_add(&l, "/proc/self/fd/");
 	rs_str_num(&l, sbx_fd);
 	long plen = rs_readlink(lnk, s.name, KITE_IMG_MAX_PATH - 1);
@@ -385,7 +393,8 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 			const char *name = dents + off + 19;
 			unsigned char type = (unsigned char)dents[off + 18];
 			off += *(unsigned short *)(dents + off + 16);
-			if (rs_streq(name, ".") || rs_streq(name, "..") || (type != DT_REG && type != DT_UNKNOWN))
+			if (rs_streq(name, ".") || rs_streq(name, "..") ||
+			    (type != DT_REG && type != DT_UNKNOWN))
 				continue;
 			if ((rc = save_file(&s, dfd, name, rs_strlen(name), out->io)) < 0)
 				goto done;
@@ -397,7 +406,8 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 	}
 	/* a file created, renamed or deleted after the checkpoint */
 	if (rs_fstat(dfd, &dst) < 0 || ns_of(&dst.st_ctim) > s.limit_ns) {
-		fail("files were created, renamed or removed in the sandbox after the checkpoint began; the image "
+		fail("files were created, renamed or removed in the sandbox after the checkpoint began; the "
+		     "image "
 		     "is refused and the next checkpoint tries again",
 		     NULL, NULL, 0);
 		rc = -16;
