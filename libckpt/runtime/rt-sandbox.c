@@ -46,6 +46,7 @@
 
 static int sbx_fd = -1;
 static int sbx_open_errno; /* KITE_CKPT_SANDBOX set but not usable */
+static int sbx_bad_max;	   /* KITE_CKPT_SANDBOX_MAX set but not a size */
 static uint64_t sbx_max = SBX_MAX_DEFAULT;
 static char sbx_given[KITE_IMG_MAX_PATH];
 
@@ -73,10 +74,8 @@ __attribute__((constructor)) static void kite_rt_sandbox_init(void)
 		return;
 	rs_strlcpy(sbx_given, dir, sizeof sbx_given);
 	const char *max = getenv("KITE_CKPT_SANDBOX_MAX");
-	if (max && *max && parse_size(max, &sbx_max) < 0) {
-		sbx_open_errno = -22; /* refused at the first checkpoint, with the reason */
-		return;
-	}
+	if (max && *max && parse_size(max, &sbx_max) < 0)
+		sbx_bad_max = 1; /* refused at the first checkpoint, with the reason */
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		sbx_open_errno = -(long)errno;
@@ -307,13 +306,12 @@ static void write_list(const S *s)
 
 int kite_rt_sandbox_dump(const KiteSbxOut *out)
 {
+	if (sbx_bad_max) {
+		fail("KITE_CKPT_SANDBOX_MAX is not a size such as 512M (at most 16G)", NULL, NULL, 0);
+		return -22;
+	}
 	if (sbx_open_errno) {
-		fail("KITE_CKPT_SANDBOX=", sbx_given,
-		     sbx_open_errno == -22 && sbx_fd < 0
-			 ? " is not usable (or KITE_CKPT_SANDBOX_MAX is not a size "
-			   "such as 512M, at most 16G)"
-			 : ": cannot open the directory",
-		     sbx_open_errno);
+		fail("KITE_CKPT_SANDBOX: cannot open the directory ", sbx_given, NULL, sbx_open_errno);
 		return sbx_open_errno;
 	}
 	if (sbx_fd < 0)
@@ -321,8 +319,7 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 	struct stat dst, ist;
 	if (rs_fstat(sbx_fd, &dst) < 0 || !S_ISDIR(dst.st_mode)) {
 		fail("libckpt's descriptor on the sandbox (KITE_CKPT_SANDBOX) is no longer a directory: the "
-		     "program "
-		     "closed or replaced it",
+		     "program closed or replaced it",
 		     NULL, NULL, 0);
 		return -9;
 	}
@@ -377,6 +374,12 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 		rc = plen < 0 ? (int)plen : -2;
 		goto done;
 	}
+	if (dst.st_nlink == 0) {
+		s.name[plen] = 0;
+		fail("the sandbox directory was removed: ", s.name, NULL, 0);
+		rc = -2;
+		goto done;
+	}
 	if ((rc = out->emit(out->w, KITE_REC_SANDBOX, s.name, (size_t)plen, NULL, 0)) < 0)
 		goto done;
 	/* a description of our own: the directory offset of sbx_fd is shared
@@ -407,8 +410,7 @@ int kite_rt_sandbox_dump(const KiteSbxOut *out)
 	/* a file created, renamed or deleted after the checkpoint */
 	if (rs_fstat(dfd, &dst) < 0 || ns_of(&dst.st_ctim) > s.limit_ns) {
 		fail("files were created, renamed or removed in the sandbox after the checkpoint began; the "
-		     "image "
-		     "is refused and the next checkpoint tries again",
+		     "image is refused and the next checkpoint tries again",
 		     NULL, NULL, 0);
 		rc = -16;
 		goto done;

@@ -133,6 +133,17 @@ kill -0 $B || fail "the job did not carry on after the refused checkpoint"
 kill -9 $B
 wait $B 2>/dev/null
 pass "sandbox over KITE_CKPT_SANDBOX_MAX: refused with the reason, no image, the job carries on"
+cd big
+KITE_CKPT_SANDBOX=$T/big KITE_CKPT_SANDBOX_MAX=lots "$BIN/ckpt" run --dir "$T/ck3b" -- "$PROGS/quiet" 100000 50 >>"$T/big.out" 2>>"$T/big.err" &
+B=$!
+cd "$T"
+wait_ready $B
+"$BIN/ckpt" now $B >/dev/null 2>now.err && fail "a checkpoint with KITE_CKPT_SANDBOX_MAX=lots succeeded"
+[ "$(cat now.err)" = "ckpt now: checkpoint of process $B failed: KITE_CKPT_SANDBOX_MAX is not a size such as 512M (at most 16G)" ] ||
+	fail "message for KITE_CKPT_SANDBOX_MAX=lots: $(cat now.err)"
+kill -9 $B
+wait $B 2>/dev/null
+pass "KITE_CKPT_SANDBOX_MAX=lots: $(cat now.err)"
 
 # --- a file written while the checkpoint runs: no torn or too new copy
 mkdir hot
