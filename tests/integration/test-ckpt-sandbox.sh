@@ -19,13 +19,16 @@ cd "$T" || exit 1
 mkdir ref
 printf 'input kept private\n' >ref/input.dat
 chmod 0640 ref/input.dat
-(cd ref && "$PROGS/phases" 60 40 >out.txt 2>err.txt) || fail "reference run of phases failed"
+# (150 steps of 40 ms: time for a periodic checkpoint to be seen on a busy
+# machine before the job ends; the reference runs meanwhile)
+(cd ref && exec "$PROGS/phases" 150 40 >out.txt 2>err.txt) &
+REF=$!
 
 # --- the same run, checkpointed every second, killed after a checkpoint
 mkdir sbx
 cp -p ref/input.dat sbx/input.dat
 cd sbx
-KITE_CKPT_SANDBOX=$T/sbx "$BIN/ckpt" run --dir "$T/ck" --interval 1 -- "$PROGS/phases" 60 40 >out.txt 2>err.txt &
+KITE_CKPT_SANDBOX=$T/sbx "$BIN/ckpt" run --dir "$T/ck" --interval 1 -- "$PROGS/phases" 150 40 >out.txt 2>err.txt &
 P=$!
 cd "$T"
 # until a committed image holds phase-10.txt (periodic checkpoints only)
@@ -45,6 +48,7 @@ grep -q ' out.txt$' inspect.txt && fail "stdout (open for writing) is listed as 
 pass "periodic checkpoint #$seq holds the closed files: $(grep -c ' phase-.*\.txt$' inspect.txt) phase files and input.dat"
 
 # --- restart in a fresh directory, as on another machine
+wait $REF || fail "reference run of phases failed: $(cat ref/err.txt)"
 mkdir new
 (cd new && "$BIN/ckpt" restart --move "$T/sbx=$T/new" "$T/ck" >"$T/restart.out" 2>"$T/restart.err") &
 R=$!
@@ -60,7 +64,7 @@ for f in ref/*; do
 	[ "$(stat -c %a "$f")" = "$(stat -c %a "new/$n")" ] ||
 		fail "new/$n has mode $(stat -c %a "new/$n"), the uninterrupted run's $(stat -c %a "$f")"
 done
-tail -1 new/out.txt | grep -q '^ok: 60 steps, 6 phase files$' || fail "phases did not check its files: $(tail -1 new/out.txt)"
+tail -1 new/out.txt | grep -q '^ok: 150 steps, 15 phase files$' || fail "phases did not check its files: $(tail -1 new/out.txt)"
 pass "killed after checkpoint #$seq, restarted with --move into a fresh directory: $(ls new | wc -l) files byte for byte and mode for mode"
 
 # --- incremental images: unchanged files cost nothing, changed chunks are stored again
