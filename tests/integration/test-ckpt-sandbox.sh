@@ -110,6 +110,10 @@ R=$!
 wait_ready $R
 cmp -s data.changed inc3/data.bin || fail "data.bin restored from image 3 (a chain of 3) differs from the changed file"
 cmp -s inc/note.txt inc3/note.txt || fail "note.txt restored from image 3 differs"
+# the restarted job's next image names its new sandbox (libckpt's descriptor followed the --move)
+img4=$("$BIN/ckpt" now $R) || fail "checkpoint of the restarted job: $(cat ck2/status)"
+"$BIN/ckpt" inspect --summary "$img4" >i4.txt || fail "inspect $img4"
+grep -q "^sandbox:    $T/inc3: 2 closed file(s), " i4.txt || fail "the restarted job's image: $(grep '^sandbox' i4.txt)"
 kill -9 $R
 wait $R 2>/dev/null
 (cd inc3 && exec "$BIN/ckpt" restart --move "$T/inc=$T/inc3" "$img2" >>"$T/quiet.out" 2>>"$T/restart2.err") &
