@@ -56,9 +56,8 @@ static void test_xxh64(void **state)
 	assert_true(kite_xxh64(page, sizeof page, 0) != h);
 }
 
-/* An image: header, PROCESS, one REGION, @nchunks PAGES records of
- * @chunk bytes each (filled with 0x5a), END. */
-static GByteArray *build_image_n(guint nchunks, gsize chunk)
+/* A new image: its header, full, checkpoint 1. */
+static GByteArray *new_image(void)
 {
 	GByteArray *img = g_byte_array_new();
 	KiteImgHeader h;
@@ -71,6 +70,14 @@ static GByteArray *build_image_n(guint nchunks, gsize chunk)
 	h.seq = 1;
 	h.header_crc = kite_crc32c(0, &h, sizeof h);
 	g_byte_array_append(img, (guint8 *)&h, sizeof h);
+	return img;
+}
+
+/* An image: header, PROCESS, one REGION, @nchunks PAGES records of
+ * @chunk bytes each (filled with 0x5a), END. */
+static GByteArray *build_image_n(guint nchunks, gsize chunk)
+{
+	GByteArray *img = new_image();
 
 	guint32 digest = 0;
 	guint64 nrec = 0;
@@ -262,17 +269,7 @@ enum { SBX_OK, SBX_BAD_NAME, SBX_NO_SANDBOX, SBX_LEN_MISMATCH, SBX_DAMAGED_DATA,
  * made wrong in the way @how says. */
 static GByteArray *build_sandbox_image(int how)
 {
-	GByteArray *img = g_byte_array_new();
-	KiteImgHeader h;
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, KITE_IMG_MAGIC, 8);
-	h.version = KITE_IMG_VERSION;
-	h.header_size = KITE_IMG_HEADER_SIZE;
-	h.arch = KITE_IMG_ARCH_X86_64;
-	h.page_size = 4096;
-	h.seq = 1;
-	h.header_crc = kite_crc32c(0, &h, sizeof h);
-	g_byte_array_append(img, (guint8 *)&h, sizeof h);
+	GByteArray *img = new_image();
 	guint32 digest = 0;
 	guint64 nrec = 0;
 	g_autofree KiteImgProcess *p = g_new0(KiteImgProcess, 1);
