@@ -453,11 +453,6 @@ static int try_map(int fd, uint64_t a, uint64_t len, uint64_t off)
 	KiteImgRegion *r = region_at(a);
 	if (!r || a + len > r->end || (r->flags & (KITE_REG_FILE | KITE_REG_SHARED | KITE_REG_STACK)))
 		return 0;
-	/* memory that had huge pages is read into them instead: a mapping of
-	 * the image would give it the image file's 4 KiB pages, and every
-	 * later checkpoint would pay fork()'s copy of their page tables */
-	if (r->flags & KITE_REG_HUGE)
-		return 0;
 	int prot = (int)r->prot | PROT_WRITE;
 	long m = rs_mmap(a, len, prot, MAP_PRIVATE | MAP_FIXED, fd, (long)off);
 	if (m != (long)a)
