@@ -535,10 +535,12 @@ static void map_regions(int imgfd)
 			continue;
 		if ((r->flags & KITE_REG_DATA) && !(r->prot & PROT_WRITE))
 			rs_mprotect(r->start, r->end - r->start, r->prot);
-		/* the program's own "no huge pages", on whatever now maps it
-		 * (pieces may be mapped from the image) */
-		if (r->flags & KITE_REG_NOHUGE)
-			rs_call3(SYS_madvise, r->start, r->end - r->start, MADV_NOHUGEPAGE);
+		/* the advice again on whatever maps it now: pieces of it may be
+		 * mapped from the image (their pages are the image's 4 KiB ones
+		 * until the program writes them) */
+		if (r->flags & (KITE_REG_HUGE | KITE_REG_NOHUGE))
+			rs_call3(SYS_madvise, r->start, r->end - r->start,
+				 (r->flags & KITE_REG_HUGE) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	}
 }
 
