@@ -1170,18 +1170,19 @@ static void open_cgroups(KiteStartd *d)
 		g_message("jobs get rlimits, not cgroups: %s", error->message);
 		return;
 	}
+	/* Where they are, for admins and for tests that clean up after a
+	 * startd they killed: written before the log says so (a test reads
+	 * it as soon as the line appears). */
+	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
+	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
+		g_warning("%s", error->message);
 	g_message("jobs run in cgroups under %s; memory: %s; cpu: %s", kite_cgroups_path(d->cgroups),
 		  kite_cgroups_has(d->cgroups, "memory") ? "memory.max"
 							 : "measured by the startd at every poll",
 		  kite_cgroups_has(d->cgroups, "cpu") ? "cpu.max and cpu.weight" : "not limited");
 	if (notes)
 		g_message("cgroups: %s", notes);
-	/* Where they are, for admins and for tests that clean up after a
-	 * startd they killed. */
-	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
-	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
-	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
-		g_warning("%s", error->message);
 }
 
 gboolean kite_claims_start(KiteStartd *d, GError **error)
