@@ -156,7 +156,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt.track_disabled = env_long("KITE_CKPT_NO_UFFD", 0) == 1;
 	kite_rt.huge_pages = env_long("KITE_CKPT_HUGE_PAGES", 1) != 0;
 	dl_iterate_phdr(find_self_data, NULL);
-	pthread_atfork(count_fork, NULL, NULL);
+	pthread_atfork(count_fork, NULL, kite_rt_huge_after_fork);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
