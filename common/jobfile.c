@@ -182,6 +182,7 @@ typedef struct {
 	char *environment;
 	KiteExpr *requirements, *rank;
 	KiteExpr *periodic_hold, *periodic_release, *periodic_remove;
+	KiteExpr *on_exit_hold, *on_exit_remove;
 	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
 	const char *checkpoint_mode;
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
@@ -205,6 +206,8 @@ static void job_parse_clear(JobParse *jp)
 	g_clear_pointer(&jp->periodic_hold, kite_expr_unref);
 	g_clear_pointer(&jp->periodic_release, kite_expr_unref);
 	g_clear_pointer(&jp->periodic_remove, kite_expr_unref);
+	g_clear_pointer(&jp->on_exit_hold, kite_expr_unref);
+	g_clear_pointer(&jp->on_exit_remove, kite_expr_unref);
 	for (guint i = 0; jp->custom && i < jp->custom->len; i++)
 		kite_expr_unref(g_array_index(jp->custom, CustomAttr, i).value);
 	g_clear_pointer(&jp->custom, g_array_unref);
@@ -369,7 +372,9 @@ static gboolean key_expr(JobParse *jp, const char *key, const KiteYamlNode *valu
 			  : g_str_equal(key, "rank")		  ? &jp->rank
 			  : g_str_equal(key, "periodic_hold")	  ? &jp->periodic_hold
 			  : g_str_equal(key, "periodic_release") ? &jp->periodic_release
-								  : &jp->periodic_remove;
+			  : g_str_equal(key, "periodic_remove")	  ? &jp->periodic_remove
+			  : g_str_equal(key, "on_exit_hold")	  ? &jp->on_exit_hold
+								  : &jp->on_exit_remove;
 	g_clear_pointer(slot, kite_expr_unref);
 	*slot = e;
 	return TRUE;
@@ -524,6 +529,8 @@ static const struct {
     {"periodic_hold", key_expr},
     {"periodic_release", key_expr},
     {"periodic_remove", key_expr},
+    {"on_exit_hold", key_expr},
+    {"on_exit_remove", key_expr},
     {"request_cpus", key_int},
     {"request_memory", key_size},
     {"request_disk", key_size},
@@ -742,6 +749,10 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		kite_ad_set(ad, "PeriodicRelease", jp->periodic_release);
 	if (jp->periodic_remove)
 		kite_ad_set(ad, "PeriodicRemove", jp->periodic_remove);
+	if (jp->on_exit_hold)
+		kite_ad_set(ad, "OnExitHold", jp->on_exit_hold);
+	if (jp->on_exit_remove)
+		kite_ad_set(ad, "OnExitRemove", jp->on_exit_remove);
 	kite_ad_set_int(ad, "JobPrio", jp->priority);
 	kite_ad_set_string(ad, "CheckpointMode", jp->checkpoint_mode);
 	if (jp->checkpoint_interval > 0)
