@@ -36,7 +36,8 @@ lib/libckpt.a: $(CKPT_RT_AOBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-CKPT_RESTORE_SRCS := libckpt/restore/restorer.c libckpt/crc32c.c
+CKPT_RESTORE_SRCS := libckpt/restore/restorer.c libckpt/restore/restore-stream.c libckpt/restore/chunk-hash.c \
+	libckpt/crc32c.c
 CKPT_RESTORE_OBJS := $(CKPT_RESTORE_SRCS:libckpt/%.c=$(BUILD)/libckpt-restore/%.o)
 CKPT_RESTORE_CFLAGS := -std=gnu11 $(WARN) -O2 -g -D_GNU_SOURCE -I. -Iinclude -ffreestanding \
 	-fno-stack-protector -fPIE -fvisibility=hidden -fno-builtin -fno-tree-loop-distribute-patterns \
