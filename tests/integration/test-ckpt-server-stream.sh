@@ -1,0 +1,118 @@
+#!/bin/bash
+# ckpt_server: `ckpt restart` streams the image into the restorer (its
+# head is downloaded and checked first, the memory arrives while the
+# restorer restores, docs/ckpt-server.md "Restarting from a server").
+# Each check is made where the bytes land, and nothing of the program runs
+# before the last byte is checked:
+#  1. a chunk corrupted late in the stream (KITE_FAULT=flip:N in the
+#     server: a byte flipped after the server's own check, as a bad link
+#     would) is refused naming the image and the chunk, exit status 1;
+#     the program's stdout file (open for writing: its contents are in
+#     the image) is left as it was;
+#  2. the same for a chunk of the head (checked by `ckpt restart` itself);
+#  3. the server dying while the memory streams: the message says how
+#     far the download got, exit status 1, no program;
+#  4. the restarted program runs with its memory intact, as anonymous
+#     memory (no mapping of a downloaded image file), its stdout file
+#     restored to the checkpoint's contents,
+#     and no process is left from the restart (the downloader is gone).
+set -u
+. "$(dirname "$0")/../programs/ckpt-test-lib.sh"
+. "$(dirname "$0")/ckpt-server-lib.sh"
+[ -x "$BIN/ckpt_server" ] || { echo "SKIP: ckpt_server not built"; exit 77; }
+cd "$T" || exit 1
+start_server
+check_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
+no_program() { # what a refused restart must leave: no bigmem of ours
+	check_eq "$1: programs left running" "" "$(for p in $(pgrep -x bigmem); do readlink "/proc/$p/cwd"; done | grep "^$T")"
+	grep -q restarted_ns err.txt && fail "$1: the program ran"
+	return 0
+}
+
+# bigmem 24: a 24 MiB image, its memory checked by the program itself
+"$BIN/ckpt" run --server "$SRV" --dir "$T/ck" -- "$PROGS/bigmem" 24 1 >out.txt 2>err.txt &
+P=$!
+wait_lines out.txt 1
+"$BIN/ckpt" now $P >/dev/null || fail "ckpt now failed: $(cat ck/status)"
+kill -9 $P
+wait $P 2>/dev/null
+id=$(awk '$1 == "id" {print $2}' ck/server.caps)
+chunks=$("$BIN/ckpt" lease --caps ck/server.caps stat | awk '$1 == "chunks" {print $2}')
+"$BIN/ckpt" download --caps ck/server.caps -o whole.img || fail "download failed"
+[ "$chunks" -gt 6000 ] || fail "the image has $chunks chunks, expected a page a chunk (> 6000)"
+# the last chunks are pages of the last PAGES record, far past the head
+late=$((chunks - 20))
+# bigmem's stdout is a file open for writing: its contents at the
+# checkpoint are in the image, restored only by a restart that happens
+echo "written after the checkpoint" >>out.txt
+
+# 1. a late chunk flipped on its way out
+stop_server
+KITE_FAULT=flip:$late start_server
+: >err.txt
+"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+rc=$?
+check_eq "exit status of a restart with a corrupt late chunk" 1 "$rc"
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk $late \(([0-9a-f]{32})\) failed its checksum on arrival$"
+[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt late chunk: unexpected message: $(cat restart.err)"
+no_program "corrupt late chunk"
+grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
+pass "chunk $late of $chunks flipped in the stream: refused naming it ($(cut -c1-60 restart.err)…), nothing runs"
+
+# 2. a chunk of the head flipped: `ckpt restart` itself refuses it
+stop_server
+KITE_FAULT=flip:3 start_server
+: >err.txt
+"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+check_eq "exit status of a restart with a corrupt head chunk" 1 "$?"
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk 3 \([0-9a-f]{32}\) failed its checksum on arrival$"
+[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt head chunk: unexpected message: $(cat restart.err)"
+no_program "corrupt head chunk"
+pass "chunk 3 (the head) flipped: refused naming it, nothing runs"
+
+# 3. the server dies while the memory streams: on its 8th CKPT_GET,
+#    past the head (the first reply) and the first GETs sent ahead
+stop_server
+KITE_FAULT=get:8 start_server
+: >err.txt
+"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+check_eq "exit status of a restart whose server died" 1 "$?"
+wait "$SRV_PID"
+check_eq "the server's exit status (KITE_FAULT=get:8)" 70 "$?"
+msg=$(cat restart.err)
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: the download stopped after ([0-9]+) of $chunks chunks \(([0-9]+) of [0-9]+ bytes\): ($SRV closed the connection|(send to|receive from) $SRV: (Connection reset by peer|Broken pipe))$"
+[[ "$msg" =~ $re ]] || fail "server died: unexpected message: $msg"
+got_bytes=${BASH_REMATCH[2]}
+# more than the head (the first reply, about 2 MiB) arrived, at most the
+# seven replies before the fatal GET (the server dies with some of them
+# still unsent)
+[ "$got_bytes" -gt $((2 << 20)) ] && [ "$got_bytes" -le $((15 << 20)) ] ||
+	fail "the download stopped after $got_bytes bytes: expected more than the head, at most seven replies"
+no_program "server died"
+grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
+pass "the server died mid-stream: refused ($(echo "$msg" | cut -c1-90)…), nothing runs"
+
+# 4. the restart itself: memory intact, anonymous, nothing left behind
+start_server
+: >err.txt
+"$BIN/ckpt" restart ck >>out.txt 2>>err.txt &
+R=$!
+i=0
+until grep -q restarted_ns err.txt; do
+	i=$((i + 1))
+	[ $i -gt 3000 ] && fail "no restart: $(cat err.txt)"
+	kill -0 $R 2>/dev/null || fail "restart failed: $(cat err.txt)"
+	sleep 0.01
+done
+grep -q "^written after the checkpoint" out.txt && fail "the restart did not restore the program's stdout file"
+check_eq "children of the restarted program (the downloader must be gone)" "" "$(cat /proc/$R/task/*/children 2>/dev/null | tr -d ' ')"
+grep -q "kite-image\|kite-stream" /proc/$R/maps && fail "the restarted program maps a downloaded image: $(grep kite- /proc/$R/maps)"
+kill -HUP $R
+i=0
+until grep -q "^verify" out.txt; do i=$((i + 1)); [ $i -gt 3000 ] && fail "no verify line"; sleep 0.01; done
+grep -q "^verify ok" out.txt || fail "restarted memory differs: $(grep verify out.txt)"
+kill -TERM $R
+wait $R 2>/dev/null
+cmp -s whole.img <("$BIN/ckpt" download --caps ck/server.caps) || fail "the image changed"
+pass "streamed restart: memory intact, anonymous, no downloader left"
+stop_server
