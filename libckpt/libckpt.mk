@@ -48,6 +48,13 @@ $(BUILD)/libckpt-restore/%.o: libckpt/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CKPT_RESTORE_CFLAGS) -c -o $@ $<
 
+# the chunk hash again with AVX2 (chosen at run time by the CPU)
+CKPT_RESTORE_OBJS += $(BUILD)/libckpt-restore/restore/chunk-hash-avx2.o
+$(BUILD)/libckpt-restore/restore/chunk-hash-avx2.o: libckpt/restore/chunk-hash.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<  (AVX2)")
+	$(Q)$(CC) $(CKPT_RESTORE_CFLAGS) -mavx2 -DRS_HASH_AVX2 -c -o $@ $<
+
 bin/ckpt-restore: $(CKPT_RESTORE_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
