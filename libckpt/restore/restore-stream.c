@@ -108,9 +108,17 @@ __attribute__((noreturn)) static void refuse_chunk(uint64_t i)
 	refuse(&s);
 }
 
+static void stream_read(void *dst, uint64_t len);
+
 __attribute__((noreturn)) static void refuse_record(const char *what, const char *type, uint64_t off, uint32_t stored,
 						    uint32_t computed)
 {
+	/* a chunk that failed its name says more (which chunk, and that it
+	 * changed on its way): read the rest of the current one, checked */
+	while (chunk < info->nchunks && pos != chunk_start) {
+		uint64_t left = chunk_start + chunks[chunk].len - pos;
+		stream_read(scratch, left < sizeof scratch ? left : sizeof scratch);
+	}
 	char buf[700];
 	RsStr s = msg_begin(buf, sizeof buf);
 	rs_str_add(&s, type);
