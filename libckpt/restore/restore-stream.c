@@ -250,16 +250,110 @@ static void stream_read(void *dst, uint64_t len)
 	landed(d, len);
 }
 
+/* Fresh pages are the dearest part of a restore (0.4 s per GiB in this
+ * VM against 0.1 s for copying the bytes in): a helper thread faults in
+ * each PAGES record's pages from its end while this thread populates and
+ * fills it from its start, so the two cores share the work where they
+ * meet.  Only pages of the record being read are touched: the memory
+ * the program gets is what it had. */
+extern long restorer_clone(unsigned long flags, void *stack, void *ctid, unsigned long tls, void (*fn)(void *),
+			   void *arg);
+#define HELPER_STEP (64u << 10)
+static char helper_stack[64 << 10] __attribute__((aligned(64)));
+static int helper_tid;             /* cleared by the kernel when it exits */
+static uint32_t helper_gen;        /* bumped for each record (futex word) */
+static uint64_t rec_lo, rec_hi;    /* the record's pages */
+static uint64_t main_hi;           /* this thread has claimed [rec_lo, main_hi) */
+static uint64_t helper_lo;         /* the helper has populated [helper_lo, rec_hi) */
+static int helper_stop;
+
+static void futex_wait(void *addr, uint32_t val)
+{
+	rs_call4(SYS_futex, addr, 0 /* FUTEX_WAIT */, val, 0);
+}
+
+static void futex_wake(void *addr)
+{
+	rs_call3(SYS_futex, addr, 1 /* FUTEX_WAKE */, 1);
+}
+
+static void helper_main(void *arg)
+{
+	(void)arg;
+	uint32_t seen = 0;
+	for (;;) {
+		uint32_t g = __atomic_load_n(&helper_gen, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&helper_stop, __ATOMIC_ACQUIRE))
+			rs_call1(SYS_exit, 0);
+		if (g == seen) {
+			futex_wait(&helper_gen, g);
+			continue;
+		}
+		seen = g;
+		uint64_t lo = __atomic_load_n(&rec_lo, __ATOMIC_ACQUIRE), hi = __atomic_load_n(&rec_hi, __ATOMIC_ACQUIRE);
+		/* from the end down, until the reader's claim or a new record */
+		while (hi > lo && __atomic_load_n(&helper_gen, __ATOMIC_ACQUIRE) == g) {
+			uint64_t n = hi - lo < HELPER_STEP ? hi - lo : HELPER_STEP;
+			if (hi - n < __atomic_load_n(&main_hi, __ATOMIC_ACQUIRE))
+				break;
+			rs_call3(SYS_madvise, hi - n, n, MADV_POPULATE_WRITE);
+			hi -= n;
+			__atomic_store_n(&helper_lo, hi, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static void helper_start(void)
+{
+	unsigned long fl = 0x100 /* CLONE_VM */ | 0x200 /* CLONE_FS */ | 0x400 /* CLONE_FILES */ |
+			   0x800 /* CLONE_SIGHAND */ | 0x10000 /* CLONE_THREAD */ | 0x40000 /* CLONE_SYSVSEM */ |
+			   0x200000 /* CLONE_CHILD_CLEARTID */;
+	long r = restorer_clone(fl, helper_stack + sizeof helper_stack, &helper_tid, 0, helper_main, 0);
+	/* (the helper waits for its first record: it cannot have exited) */
+	helper_tid = r > 0 ? (int)r : 0; /* no helper: one thread does it all */
+}
+
+static void helper_record(uint64_t lo, uint64_t hi)
+{
+	if (!helper_tid)
+		return;
+	__atomic_store_n(&rec_lo, lo, __ATOMIC_RELEASE);
+	__atomic_store_n(&rec_hi, hi, __ATOMIC_RELEASE);
+	__atomic_store_n(&main_hi, lo, __ATOMIC_RELEASE);
+	__atomic_store_n(&helper_lo, hi, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&helper_gen, 1, __ATOMIC_ACQ_REL);
+	futex_wake(&helper_gen);
+}
+
+static void helper_end(void)
+{
+	if (!helper_tid)
+		return;
+	__atomic_store_n(&helper_stop, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&helper_gen, 1, __ATOMIC_ACQ_REL);
+	futex_wake(&helper_gen);
+	for (int t; (t = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE)) != 0;)
+		futex_wait(&helper_tid, (uint32_t)t);
+}
+
 /* A record's payload into @dst (in pieces into memory the program will
  * own, or whole into scratch), its CRC32C carried in @crc. */
 static void read_payload(uint8_t *dst, uint64_t len, uint32_t *crc, int program_memory)
 {
 	while (len) {
 		uint64_t n = len < PIECE ? len : PIECE;
-		/* fault the piece in before the copy: a fault per page inside
-		 * the pipe's copy costs more than populating in one call */
-		if (program_memory && populate && rs_call3(SYS_madvise, dst, n, MADV_POPULATE_WRITE) == -22 /* EINVAL */)
-			populate = 0;
+		/* fault the piece in before the copy (a fault per page inside
+		 * the pipe's copy costs more than populating in one call),
+		 * unless the helper did */
+		if (program_memory && populate) {
+			uint64_t a = (uint64_t)(uintptr_t)dst, end = a + n;
+			__atomic_store_n(&main_hi, end, __ATOMIC_RELEASE);
+			/* the helper has done [helper_lo, the record's end) */
+			uint64_t done = helper_tid ? __atomic_load_n(&helper_lo, __ATOMIC_ACQUIRE) : end;
+			uint64_t upto = done < end ? done : end;
+			if (upto > a && rs_call3(SYS_madvise, a, upto - a, MADV_POPULATE_WRITE) == -22 /* EINVAL */)
+				populate = 0;
+		}
 		stream_read(dst, n);
 		*crc = kite_crc32c(*crc, dst, n);
 		dst += n;
@@ -271,6 +365,7 @@ void rstream_fill(uint64_t first_record, uint64_t nrec, uint32_t digest, int (*p
 {
 	pos = chunk_start = 0;
 	chunk = 0;
+	helper_start();
 	/* the chunks before the one that holds the first PAGES record: the
 	 * head restorer.c has read */
 	while (chunk < info->nchunks && chunk_start + chunks[chunk].len <= first_record)
@@ -303,6 +398,8 @@ void rstream_fill(uint64_t first_record, uint64_t nrec, uint32_t digest, int (*p
 			    !pages_ok(pg.addr, pg.len))
 				refuse_record("outside every stored region", "PAGES", off, 0, 0);
 			read_payload((uint8_t *)scratch, pad, &crc, 0);
+			if (populate)
+				helper_record(pg.addr, pg.addr + pg.len);
 			read_payload((uint8_t *)(uintptr_t)pg.addr, pg.len, &crc, 1);
 			if (crc != r.data_crc)
 				refuse_record("data checksum mismatch", "PAGES", off, r.data_crc, crc);
@@ -328,6 +425,7 @@ void rstream_fill(uint64_t first_record, uint64_t nrec, uint32_t digest, int (*p
 		digest = kite_crc32c(digest, &r.data_crc, 4);
 		nrec++;
 	}
+	helper_end();
 	if (pos != info->total || chunk != info->nchunks) {
 		char buf[300];
 		RsStr s = msg_begin(buf, sizeof buf);
