@@ -326,12 +326,25 @@ static gboolean place_fd(int target, int fd, GError **error, const char *path)
  * own descriptor, moved above all of them.  @stream_fds (or NULL): a
  * streamed restart's descriptors (ckpt-stream.h), moved above
  * them too (and their new numbers written back). */
+/* The parent an image on a server would need (0: a full image, as every
+ * checkpoint to a server is; one uploaded by hand may not be). */
+static guint32 server_image_parent(int fd)
+{
+	KiteImgHeader h;
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+		return 0;
+	guint32 crc = h.header_crc;
+	h.header_crc = 0;
+	return kite_crc32c(0, &h, sizeof h) == crc ? h.parent_seq : 0;
+}
+
 /* A streamed image's head, as a chain of one. */
 static GPtrArray *head_chain(const char *path, GError **error)
 {
 	KiteImage *img = kite_image_open_head(path, error);
 	if (!img)
 		return NULL;
+
 	GPtrArray *chain = g_ptr_array_new_with_free_func((GDestroyNotify)kite_image_free);
 	g_ptr_array_add(chain, img);
 	return chain;
@@ -530,6 +543,14 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 			return 1;
 		}
 		streamed = !kite_ckpt_stream_complete(stream, &checked);
+		guint32 parent = server_image_parent(kite_ckpt_stream_head_fd(stream));
+		if (parent) {
+			fprintf(stderr,
+				"ckpt restart: refusing to restart %s: an incremental image (its parent is image %u) needs "
+				"its parent, which a checkpoint server does not hold; upload a full image\n",
+				shown, parent);
+			return 1;
+		}
 		memfd_path = g_strdup_printf("/proc/self/fd/%d", kite_ckpt_stream_head_fd(stream));
 		path = memfd_path;
 	}

@@ -414,6 +414,9 @@ void rstream_fill(uint64_t first_record, uint64_t nrec, uint32_t digest, int (*p
 			if (e.nrecords != nrec || e.digest != digest || e.bytes != off)
 				refuse_record("does not match the records", "END", off, 0, 0);
 			break;
+		} else if (r.type == KITE_REC_PARENT) {
+			/* `ckpt restart` refuses incremental images before this */
+			refuse_record("needs a parent image", "PARENT", off, 0, 0);
 		} else {
 			/* anything else after the memory: checked, not used */
 			if (r.len > sizeof scratch)

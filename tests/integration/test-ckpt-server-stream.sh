@@ -12,6 +12,8 @@
 #  2. the same for a chunk of the head (checked by `ckpt restart` itself);
 #  3. the server dying while the memory streams: the message says how
 #     far the download got, exit status 1, no program;
+#  5. an incremental image (uploaded by hand) is refused: its parent is
+#     not on the server;
 #  4. the restarted program runs with its memory intact, as anonymous
 #     memory (no mapping of a downloaded image file), its stdout file
 #     restored to the checkpoint's contents,
@@ -92,8 +94,29 @@ no_program "server died"
 grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
 pass "the server died mid-stream: refused ($(echo "$msg" | cut -c1-90)…), nothing runs"
 
+# 5 (before 4, which ends the test). an incremental image uploaded by
+#    hand needs a parent no server holds: refused before anything runs
+"$BIN/ckpt" run --dir "$T/inc" -- "$PROGS/bigmem" 24 1 >inc-out.txt 2>inc-err.txt &
+Q=$!
+wait_lines inc-out.txt 1
+"$BIN/ckpt" now $Q >/dev/null || fail "first local checkpoint: $(cat inc/status)"
+kill -INT $Q
+wait_lines inc-out.txt 2
+img2=$("$BIN/ckpt" now $Q) || fail "second local checkpoint: $(cat inc/status)"
+kill -9 $Q
+wait $Q 2>/dev/null
+"$BIN/ckpt" inspect --summary "$img2" | grep -q "incremental: parent" || fail "the second local image is not incremental"
+start_server # (it died in 3)
+"$BIN/ckpt" alloc --server "$SRV" --owner carol inc.caps >/dev/null || fail "alloc failed"
+"$BIN/ckpt" upload --caps inc.caps <"$img2" >/dev/null || fail "upload of the incremental image failed"
+inc_id=$(awk '$1 == "id" {print $2}' inc.caps)
+out=$("$BIN/ckpt" restart --caps inc.caps 2>&1)
+check_eq "exit status of a restart of an incremental image from a server" 1 "$?"
+check_eq "refusal of an incremental image from a server" \
+	"ckpt restart: refusing to restart server:$SRV/$inc_id: an incremental image (its parent is image 1) needs its parent, which a checkpoint server does not hold; upload a full image" "$out"
+pass "an incremental image on a server: refused (needs its parent)"
+
 # 4. the restart itself: memory intact, anonymous, nothing left behind
-start_server
 : >err.txt
 "$BIN/ckpt" restart ck >>out.txt 2>>err.txt &
 R=$!
