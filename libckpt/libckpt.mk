@@ -62,7 +62,7 @@ bin/ckpt-restore: $(CKPT_RESTORE_OBJS)
 		-Wl,--build-id -o $@ $^ -lgcc
 
 CKPT_CMD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard libckpt/cmd/*.c)) $(BUILD)/libckpt/crc32c.o \
-	$(BUILD)/libckpt/elf-build-id.o
+	$(BUILD)/libckpt/elf-build-id.o $(BUILD)/libckpt/xxhash64.o
 
 bin/ckpt: $(CKPT_CMD_OBJS) $(COMMON_LIB)
 	$(call link_program)

@@ -704,8 +704,14 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	g_autofree char *caps = g_build_filename(c->ckpt_dir, "server.caps", NULL);
 	g_autofree char *env_token = g_strdup_printf("KITE_TOKEN_FILE=%s/token", c->ckpt_dir);
 	g_autofree char *env_uploader = g_strdup_printf("KITE_CKPT_UPLOADER=%s/ckpt", c->ckpt_dir);
-	const char *env[] = {env_token, env_uploader, NULL};
-	KiteLaunch launch = {.env = c->server ? env : NULL};
+	/* every image holds the files the job wrote and closed in its
+	 * sandbox, so a job whose machine dies resumes elsewhere with them
+	 * (docs/running-jobs.md, "Files") */
+	g_autofree char *env_sandbox = g_strdup_printf("KITE_CKPT_SANDBOX=%s", c->sandbox);
+	const char *env[] = {env_sandbox, env_token, env_uploader, NULL};
+	if (!c->server)
+		env[1] = NULL;
+	KiteLaunch launch = {.env = env};
 	gboolean have_image = c->server
 				  ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
 					kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image

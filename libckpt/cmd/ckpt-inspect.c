@@ -137,6 +137,7 @@ int kite_ckpt_cmd_inspect(int argc, char **argv)
 			printf(" (dup of fd %d)", f->f.dup_of);
 		printf("\n");
 	}
+	kite_ckpt_sandbox_print(img);
 	printf("\nregions:\n");
 	for (guint i = 0; i < img->regions->len; i++) {
 		const KiteImageRegion *r = img->regions->pdata[i];

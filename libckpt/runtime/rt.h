@@ -7,6 +7,7 @@
  *               Async-signal-safe: raw syscalls only.
  * rt-dump.c     the checkpoint child: writes the image.  Raw syscalls only.
  * rt-track.c    dirty-page tracking (userfaultfd write-protect + PAGEMAP_SCAN).
+ * rt-sandbox.c  the closed files of the job's sandbox (KITE_CKPT_SANDBOX).
  */
 #ifndef KITE_RT_H
 #define KITE_RT_H
@@ -171,6 +172,22 @@ void kite_rt_upload_move(const char *old, const char *new_dir);
 void kite_rt_upload_name(char *buf, size_t cap);
 int kite_rt_upload_start(int *out_pid, int *out_result);
 int kite_rt_upload_finish(int *fd, int pid, int result, int ok);
+
+/* rt-sandbox.c: the closed files of KITE_CKPT_SANDBOX, in the checkpoint
+ * child.  dump: SANDBOX, FILEDATA and SBXFILE records through @emit
+ * (after the descriptors, before memory); 0, or -errno with
+ * kite_rt.errmsg set.  finish: after the commit (or a failure), the
+ * image's chunk list for the next incremental image. */
+typedef struct {
+	void *w;
+	int (*emit)(void *w, uint32_t type, const void *a, size_t alen, const void *b, size_t blen);
+	char *io; /* KITE_IMG_CHUNK bytes of scratch */
+	int mode, upload;
+	uint32_t parent_seq; /* 0: a full image, every chunk stored */
+	uint64_t parent_created_ns, created_ns;
+} KiteSbxOut;
+int kite_rt_sandbox_dump(const KiteSbxOut *out);
+void kite_rt_sandbox_finish(uint32_t seq, int committed);
 
 /* context switch (rt-handler.c, asm) */
 int kite_ctx_save(KiteJmp *j) __attribute__((returns_twice));
