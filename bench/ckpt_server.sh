@@ -60,8 +60,14 @@ one_big() {
 	read -r size sent < <(last_commit)
 	kill -9 $P; wait $P 2>/dev/null
 	local restart_ms before_ms=n/a
+	BIG_RUN=$((${BIG_RUN:-0} + 1))
+	# with BEFORE, each build goes first in every other run (the first
+	# restore follows the upload and the job's exit)
+	if [ -n "${BEFORE:-}" ] && [ $((BIG_RUN % 2)) = 0 ]; then
+		before_ms=$(restart_ms "$BEFORE/bin" "$dir") || return 1
+	fi
 	restart_ms=$(restart_ms "$BIN" "$dir") || return 1
-	if [ -n "${BEFORE:-}" ]; then
+	if [ -n "${BEFORE:-}" ] && [ $((BIG_RUN % 2)) = 1 ]; then
 		before_ms=$(restart_ms "$BEFORE/bin" "$dir") || return 1
 	fi
 	"$BIN/ckpt" lease --caps "$dir/server.caps" delete >/dev/null

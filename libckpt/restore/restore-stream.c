@@ -243,8 +243,18 @@ static void stream_read(void *dst, uint64_t len)
 		}
 		if (r == -4 /* EINTR */)
 			continue;
-		if (r <= 0)
+		if (r == 0)
 			stream_ended();
+		if (r < 0) { /* e.g. EFAULT: no memory for the page (a memory limit) */
+			char buf[400];
+			RsStr s = msg_begin(buf, sizeof buf);
+			rs_str_add(&s, "cannot read the image into its memory at 0x");
+			rs_str_hex(&s, (uint64_t)(uintptr_t)(d + got));
+			rs_str_add(&s, " (errno ");
+			rs_str_num(&s, -r);
+			rs_str_add(&s, "; over a memory limit?)");
+			refuse(&s);
+		}
 		got += (uint64_t)r;
 	}
 	landed(d, len);
