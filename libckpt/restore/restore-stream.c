@@ -308,6 +308,9 @@ static void helper_main(void *arg)
 				break;
 			rs_call3(SYS_madvise, hi - n, n, MADV_POPULATE_WRITE);
 			hi -= n;
+			/* (a new record meanwhile: its helper_lo is the reader's) */
+			if (__atomic_load_n(&helper_gen, __ATOMIC_ACQUIRE) != g)
+				break;
 			__atomic_store_n(&helper_lo, hi, __ATOMIC_RELEASE);
 		}
 	}
