@@ -349,6 +349,18 @@ static gboolean sbx_file(KiteImage *img, const guchar *p, guint64 len, guint64 r
 	return TRUE;
 }
 
+/* Every sandbox FILEDATA read before @rec_off belongs to an SBXFILE. */
+static gboolean sbx_all_claimed(KiteImage *img, GArray *sbx_pending, guint64 rec_off, GError **error)
+{
+	if (!sbx_pending->len)
+		return TRUE;
+	g_set_error(error, KITE_CKPT_ERROR, 1,
+		    "%s: sandbox data before offset %" G_GUINT64_FORMAT
+		    " belongs to no SBXFILE record: the image is truncated or corrupt",
+		    img->path, rec_off);
+	return FALSE;
+}
+
 /* @head_only: stop before the first PAGES record (what a streamed
  * restart has before the memory arrives); no END to check then. */
 static KiteImage *image_open(const char *path, gboolean verify_data, gboolean head_only, GError **error)
@@ -407,13 +419,8 @@ static KiteImage *image_open(const char *path, gboolean verify_data, gboolean he
 		}
 		r.hdr_crc = hc;
 		if (head_only && r.type == KITE_REC_PAGES) {
-			if (sbx_pending->len) {
-				g_set_error(error, KITE_CKPT_ERROR, 1,
-					    "%s: sandbox data before offset %" G_GUINT64_FORMAT
-					    " belongs to no SBXFILE record: the image is truncated or corrupt",
-					    img->path, rec_off);
+			if (!sbx_all_claimed(img, sbx_pending, rec_off, error))
 				return NULL;
-			}
 			break;
 		}
 		off += sizeof r;
@@ -614,13 +621,8 @@ static KiteImage *image_open(const char *path, gboolean verify_data, gboolean he
 		case KITE_REC_END:
 			if (r.len < sizeof img->end || !read_at(img, &img->end, sizeof img->end, off, error))
 				return NULL;
-			if (sbx_pending->len) {
-				g_set_error(error, KITE_CKPT_ERROR, 1,
-					    "%s: sandbox data before offset %" G_GUINT64_FORMAT
-					    " belongs to no SBXFILE record: the image is truncated or corrupt",
-					    img->path, rec_off);
+			if (!sbx_all_claimed(img, sbx_pending, rec_off, error))
 				return NULL;
-			}
 			have_end = TRUE;
 			break;
 		default:

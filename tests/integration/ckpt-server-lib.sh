@@ -40,3 +40,31 @@ crash_server() {
 status_field() {
 	"$BIN/ckpt_server" --config "$T/srv/server.yaml" --state-dir "$T/srv" --status | awk -v k="$1:" '$1 == k {print $2}'
 }
+
+# restart_running DIR: `ckpt restart DIR` in the background (stdout to
+# out.txt, stderr to err.txt, emptied first), back once the program's
+# restart callback ran (bigmem prints restarted_ns); sets R to its pid.
+restart_running() {
+	: >err.txt
+	"$BIN/ckpt" restart "$1" >>out.txt 2>>err.txt &
+	R=$!
+	local i=0
+	until grep -q restarted_ns err.txt; do
+		i=$((i + 1))
+		[ $i -gt 3000 ] && fail "no restart from $1: $(cat err.txt)"
+		kill -0 $R 2>/dev/null || fail "restart from $1 failed: $(cat err.txt)"
+		sleep 0.01
+	done
+}
+
+# check_memory: the restarted bigmem ($R) checks every byte of its memory.
+check_memory() {
+	kill -HUP $R
+	local i=0
+	until grep -q "^verify" out.txt; do
+		i=$((i + 1))
+		[ $i -gt 3000 ] && fail "the restarted program did not check its memory"
+		sleep 0.01
+	done
+	grep -q "^verify ok" out.txt || fail "restarted memory differs: $(grep verify out.txt)"
+}

@@ -63,20 +63,8 @@ pass "a cut-off \`ckpt download -o FILE\` leaves FILE as it was and no temporary
 
 # 3. the server back: the same restart works, memory intact
 start_server
-: >err.txt
-"$BIN/ckpt" restart ck >>out.txt 2>>err.txt &
-R=$!
-i=0
-until grep -q restarted_ns err.txt; do
-	i=$((i + 1))
-	[ $i -gt 3000 ] && fail "no restart after the server came back: $(cat err.txt)"
-	kill -0 $R 2>/dev/null || fail "restart failed after the server came back: $(cat err.txt)"
-	sleep 0.01
-done
-kill -HUP $R
-wait_for_line() { local i=0; until grep -q "$2" "$1"; do i=$((i + 1)); [ $i -gt 3000 ] && return 1; sleep 0.01; done; }
-wait_for_line out.txt "^verify" || fail "the restarted program did not verify its memory"
-grep -q "^verify ok" out.txt || fail "restarted memory differs: $(grep verify out.txt)"
+restart_running ck
+check_memory
 kill -TERM $R
 wait $R 2>/dev/null
 cmp -s whole.img <("$BIN/ckpt" download --caps ck/server.caps) || fail "the image changed"

@@ -48,28 +48,26 @@ late=$((chunks - 20))
 # checkpoint are in the image, restored only by a restart that happens
 echo "written after the checkpoint" >>out.txt
 
+# flipped N WHAT: the server flips a byte of chunk N on its way out; the
+# restart must be refused naming that chunk, exit status 1, nothing run
+flipped() {
+	stop_server
+	KITE_FAULT=flip:$1 start_server
+	: >err.txt
+	"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+	check_eq "exit status of a restart with a corrupt $2" 1 "$?"
+	local re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk $1 \([0-9a-f]{32}\) failed its checksum on arrival$"
+	[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt $2: unexpected message: $(cat restart.err)"
+	no_program "corrupt $2"
+}
+
 # 1. a late chunk flipped on its way out
-stop_server
-KITE_FAULT=flip:$late start_server
-: >err.txt
-"$BIN/ckpt" restart ck >>out.txt 2>restart.err
-rc=$?
-check_eq "exit status of a restart with a corrupt late chunk" 1 "$rc"
-re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk $late \(([0-9a-f]{32})\) failed its checksum on arrival$"
-[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt late chunk: unexpected message: $(cat restart.err)"
-no_program "corrupt late chunk"
+flipped $late "late chunk"
 grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
 pass "chunk $late of $chunks flipped in the stream: refused naming it ($(cut -c1-60 restart.err)…), nothing runs"
 
 # 2. a chunk of the head flipped: `ckpt restart` itself refuses it
-stop_server
-KITE_FAULT=flip:3 start_server
-: >err.txt
-"$BIN/ckpt" restart ck >>out.txt 2>restart.err
-check_eq "exit status of a restart with a corrupt head chunk" 1 "$?"
-re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk 3 \([0-9a-f]{32}\) failed its checksum on arrival$"
-[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt head chunk: unexpected message: $(cat restart.err)"
-no_program "corrupt head chunk"
+flipped 3 "head chunk"
 pass "chunk 3 (the head) flipped: refused naming it, nothing runs"
 
 # 3. the server dies while the memory streams: on its 8th CKPT_GET,
@@ -117,23 +115,11 @@ check_eq "refusal of an incremental image from a server" \
 pass "an incremental image on a server: refused (needs its parent)"
 
 # 4. the restart itself: memory intact, anonymous, nothing left behind
-: >err.txt
-"$BIN/ckpt" restart ck >>out.txt 2>>err.txt &
-R=$!
-i=0
-until grep -q restarted_ns err.txt; do
-	i=$((i + 1))
-	[ $i -gt 3000 ] && fail "no restart: $(cat err.txt)"
-	kill -0 $R 2>/dev/null || fail "restart failed: $(cat err.txt)"
-	sleep 0.01
-done
+restart_running ck
 grep -q "^written after the checkpoint" out.txt && fail "the restart did not restore the program's stdout file"
 check_eq "children of the restarted program (the downloader must be gone)" "" "$(cat /proc/$R/task/*/children 2>/dev/null | tr -d ' ')"
 grep -q "kite-image\|kite-stream" /proc/$R/maps && fail "the restarted program maps a downloaded image: $(grep kite- /proc/$R/maps)"
-kill -HUP $R
-i=0
-until grep -q "^verify" out.txt; do i=$((i + 1)); [ $i -gt 3000 ] && fail "no verify line"; sleep 0.01; done
-grep -q "^verify ok" out.txt || fail "restarted memory differs: $(grep verify out.txt)"
+check_memory
 kill -TERM $R
 wait $R 2>/dev/null
 cmp -s whole.img <("$BIN/ckpt" download --caps ck/server.caps) || fail "the image changed"
