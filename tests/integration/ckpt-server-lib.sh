@@ -26,6 +26,9 @@ start_server() {
 	export KITE_POOL_KEY_FILE=$T/srv/pool.key
 }
 
+# check_eq WHAT EXPECTED GOT (as tests/integration/lib.sh's)
+check_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
+
 stop_server() {
 	kill "$SRV_PID" 2>/dev/null
 	wait "$SRV_PID" 2>/dev/null
@@ -67,4 +70,21 @@ check_memory() {
 		sleep 0.01
 	done
 	grep -q "^verify ok" out.txt || fail "restarted memory differs: $(grep verify out.txt)"
+}
+
+# checkpointed_bigmem MIB: bigmem of MIB MiB run with its images on the
+# server (directory $T/ck, stdout out.txt, stderr err.txt), checkpointed
+# once and killed; sets id, size and chunks of its image.
+checkpointed_bigmem() {
+	"$BIN/ckpt" run --server "$SRV" --dir "$T/ck" -- "$PROGS/bigmem" "$1" 1 >out.txt 2>err.txt &
+	local P=$!
+	wait_lines out.txt 1
+	"$BIN/ckpt" now $P >/dev/null || fail "ckpt now failed: $(cat "$T/ck/status")"
+	kill -9 $P
+	wait $P 2>/dev/null
+	id=$(awk '$1 == "id" {print $2}' "$T/ck/server.caps")
+	local st
+	st=$("$BIN/ckpt" lease --caps "$T/ck/server.caps" stat) || fail "lease stat failed: $st"
+	size=$(echo "$st" | awk '$1 == "size" {print $2}')
+	chunks=$(echo "$st" | awk '$1 == "chunks" {print $2}')
 }

@@ -13,17 +13,8 @@ set -u
 [ -x "$BIN/ckpt_server" ] || { echo "SKIP: ckpt_server not built"; exit 77; }
 cd "$T" || exit 1
 start_server
-check_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
 
-"$BIN/ckpt" run --server "$SRV" --dir "$T/ck" -- "$PROGS/bigmem" 48 1 >out.txt 2>err.txt &
-P=$!
-wait_lines out.txt 1
-"$BIN/ckpt" now $P >/dev/null || fail "ckpt now failed: $(cat ck/status)"
-kill -9 $P
-wait $P 2>/dev/null
-id=$(awk '$1 == "id" {print $2}' ck/server.caps)
-size=$("$BIN/ckpt" lease --caps ck/server.caps stat | awk '$1 == "size" {print $2}')
-chunks=$("$BIN/ckpt" lease --caps ck/server.caps stat | awk '$1 == "chunks" {print $2}')
+checkpointed_bigmem 48
 [ "$size" -gt $((48 << 20)) ] || fail "the image holds $size bytes, expected more than 48 MiB"
 
 # 1. the server dies mid-image under `ckpt restart`

@@ -24,7 +24,6 @@ set -u
 [ -x "$BIN/ckpt_server" ] || { echo "SKIP: ckpt_server not built"; exit 77; }
 cd "$T" || exit 1
 start_server
-check_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
 no_program() { # what a refused restart must leave: no bigmem of ours
 	check_eq "$1: programs left running" "" "$(for p in $(pgrep -x bigmem); do readlink "/proc/$p/cwd"; done | grep "^$T")"
 	grep -q restarted_ns err.txt && fail "$1: the program ran"
@@ -32,14 +31,7 @@ no_program() { # what a refused restart must leave: no bigmem of ours
 }
 
 # bigmem 24: a 24 MiB image, its memory checked by the program itself
-"$BIN/ckpt" run --server "$SRV" --dir "$T/ck" -- "$PROGS/bigmem" 24 1 >out.txt 2>err.txt &
-P=$!
-wait_lines out.txt 1
-"$BIN/ckpt" now $P >/dev/null || fail "ckpt now failed: $(cat ck/status)"
-kill -9 $P
-wait $P 2>/dev/null
-id=$(awk '$1 == "id" {print $2}' ck/server.caps)
-chunks=$("$BIN/ckpt" lease --caps ck/server.caps stat | awk '$1 == "chunks" {print $2}')
+checkpointed_bigmem 24
 "$BIN/ckpt" download --caps ck/server.caps -o whole.img || fail "download failed"
 [ "$chunks" -gt 6000 ] || fail "the image has $chunks chunks, expected a page a chunk (> 6000)"
 # the last chunks are pages of the last PAGES record, far past the head
