@@ -255,6 +255,8 @@ typedef struct {
 #define KITE_REG_VSYSCALL 0x40
 #define KITE_REG_DATA 0x80  /* some pages stored in PAGES records */
 #define KITE_REG_EXCLUDED 0x100 /* excluded by the program: restored as zeros */
+#define KITE_REG_HUGE 0x200     /* restored with MADV_HUGEPAGE (libckpt/runtime/rt-hugepages.c) */
+#define KITE_REG_NOHUGE 0x400   /* restored with MADV_NOHUGEPAGE: the program asked for it */
 
 typedef struct {
 	uint64_t start, end;

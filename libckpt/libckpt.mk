@@ -90,7 +90,7 @@ bin/tests/programs/%: $(BUILD)/tests/programs/%.o
 
 # Relinked test jobs: the same sources through ckpt-cc, dynamic and static.
 CKPT_RELINKED := $(patsubst %,bin/tests/programs/%.relinked,counter state api) \
-	$(patsubst %,bin/tests/programs/%.static,counter api threads)
+	$(patsubst %,bin/tests/programs/%.static,counter api threads hugemem)
 
 bin/tests/programs/%.relinked: tests/programs/%.c bin/ckpt-cc lib/libckpt.a
 	@mkdir -p $(dir $@)

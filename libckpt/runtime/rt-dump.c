@@ -801,6 +801,12 @@ static int write_memory(W *w)
 		if (sel < 0)
 			continue;
 		r.flags = flags | (sel != SEL_NONE ? KITE_REG_DATA : 0);
+		/* private anonymous memory (or a restarted program's, mapped
+		 * from its image): huge pages again after a restart if it had
+		 * them (rt-hugepages.c) */
+		int anon = sel != SEL_NONE && !m.shared && (m.prot & PROT_WRITE) &&
+			   !(flags & (KITE_REG_FILE | KITE_REG_SHARED | KITE_REG_STACK));
+		r.flags |= kite_rt_huge_flags(m.start, m.end, anon);
 		size_t plen = m.path_len > KITE_IMG_MAX_PATH - 1 ? KITE_IMG_MAX_PATH - 1 : m.path_len;
 		if (!(flags & KITE_REG_FILE) && m.path_len && m.path[0] == '/')
 			plen = m.path_len; /* kept for people (deleted file), not used at restart */

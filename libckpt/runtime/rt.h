@@ -8,6 +8,7 @@
  * rt-dump.c     the checkpoint child: writes the image.  Raw syscalls only.
  * rt-track.c    dirty-page tracking (userfaultfd write-protect + PAGEMAP_SCAN).
  * rt-sandbox.c  the closed files of the job's sandbox (KITE_CKPT_SANDBOX).
+ * rt-hugepages.c the program's mmap/madvise: huge pages for its large memory.
  */
 #ifndef KITE_RT_H
 #define KITE_RT_H
@@ -19,6 +20,9 @@
 #define KITE_RT_MAX_EXCLUDE 64
 #define KITE_RT_MAX_CALLBACKS 16
 #define KITE_RT_MAX_NONCES 8
+#define KITE_RT_MAX_ADVICE 32
+/* private anonymous mappings at least this big get huge pages (rt-hugepages.c) */
+#define KITE_HUGE_MIN (4ull << 20)
 
 /* si_value markers for signals the runtime sends itself. */
 #define KITE_SIGVAL_DONE 0x4b495445444f4e45ull    /* checkpoint child finished */
@@ -102,6 +106,14 @@ typedef struct {
 	} exclude[KITE_RT_MAX_EXCLUDE];
 	int nexclude;
 
+	/* huge pages (rt-hugepages.c) */
+	int huge_pages; /* KITE_CKPT_HUGE_PAGES (1): advise the program's large anonymous mappings */
+	struct {
+		uint64_t start, end;
+		int huge;
+	} advice[KITE_RT_MAX_ADVICE]; /* the program's own MADV_(NO)HUGEPAGE, newest last */
+	int nadvice;
+
 	struct {
 		void (*fn)(void *);
 		void *arg;
@@ -139,6 +151,10 @@ typedef struct {
 } KiteTrack;
 
 extern KiteRt kite_rt;
+
+/* KITE_REG_HUGE, KITE_REG_NOHUGE or 0 for a mapping (rt-hugepages.c) */
+uint32_t kite_rt_huge_flags(uint64_t start, uint64_t end, int private_anon_writable);
+void kite_rt_huge_after_fork(void);
 
 /* rt-handler.c */
 void kite_rt_handler(int sig, void *si, void *uc);
