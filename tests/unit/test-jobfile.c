@@ -391,6 +391,76 @@ static void test_expand(void **state)
 	assert_attr_int(ad0, "ProcId", 0);
 }
 
+/* `+Name: value` (HTCondor's +Name = value): quoted strings, plain
+ * expressions, macros in strings, anything a job file or Kite sets
+ * refused with the key's position. */
+static void test_custom_attributes(void **state)
+{
+	g_autoptr(KiteJobFile) jf = parse("executable: prog\n"
+					  "+Project: \"chemistry\"\n"
+					  "+Weight: 3\n"
+					  "+IsBig: RequestMemory > 4096 && Project == \"chemistry\"\n"
+					  "+Input: 'in.$(Process).dat'\n"
+					  "+_x2: true\n"
+					  "queue: 2\n");
+	assert_attr_string(jf->ad, "Project", "chemistry");
+	assert_attr_int(jf->ad, "Weight", 3);
+	assert_attr_expr(jf->ad, "IsBig", "RequestMemory > 4096 && Project == \"chemistry\"");
+	assert_attr_expr(jf->ad, "_x2", "true");
+	g_autoptr(KiteAd) ad = kite_jobfile_expand(jf->ad, 7, 1);
+	assert_attr_string(ad, "Input", "in.1.dat");
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(ad, "IsBig", NULL, &v);
+	assert_true(v.type == KITE_VALUE_BOOL && !v.b);
+	kite_value_clear(&v);
+
+	expect_error("executable: prog\n+my-attr: 1\n",
+		     "job.yaml:2:1: custom attribute `+my-attr`: a name is a letter or _ followed by letters, digits "
+		     "and _");
+	expect_error("executable: prog\n+: 1\n",
+		     "job.yaml:2:1: custom attribute `+`: a name is a letter or _ followed by letters, digits and _");
+	expect_error("executable: prog\n+owner: \"eve\"\n",
+		     "job.yaml:2:1: custom attribute `+owner`: Owner is kept by Kite, not set by a job file");
+	expect_error("executable: prog\n+RequestMemory: 9\n",
+		     "job.yaml:2:1: custom attribute `+RequestMemory`: RequestMemory comes from the job file's own "
+		     "keys (docs/job-file.md)");
+	expect_error("executable: prog\n+Project:\n",
+		     "job.yaml:2:10: custom attribute `+Project` wants a value: a quoted string or an expression");
+	expect_error("executable: prog\n+Project: [a, b]\n",
+		     "job.yaml:2:11: custom attribute `+Project` wants a value: a quoted string or an expression");
+	/* an ordinary misspelt key is still caught */
+	expect_error("executable: prog\nqueu: 2\n", "job.yaml:2:1: unknown key `queu` (did you mean `queue`?)");
+}
+
+/* getenv: the submitter's variables by name or pattern, sorted, before
+ * the job file's own (which win); "$" in them stays a "$". */
+static void test_getenv(void **state)
+{
+	g_setenv("KITE_T_B", "two words", TRUE);
+	g_setenv("KITE_T_A", "cost $5 and $(Process)", TRUE);
+	g_setenv("KITE_T_C", "from the shell", TRUE);
+	g_setenv("KITE_U", "other", TRUE);
+	g_autoptr(KiteJobFile) jf = parse("executable: prog\n"
+					  "getenv: [KITE_T_*, KITE_U]\n"
+					  "environment: {KITE_T_C: from the file}\n");
+	g_autoptr(KiteAd) ad = kite_jobfile_expand(jf->ad, 3, 1);
+	assert_attr_string(ad, "Environment",
+			   "'KITE_T_A=cost $5 and $(Process)' 'KITE_T_B=two words' KITE_U=other 'KITE_T_C=from the file'");
+	g_autoptr(KiteJobFile) all = parse("executable: prog\ngetenv: true\n");
+	g_autofree char *env = NULL;
+	assert_true(kite_ad_get_string(all->ad, "Environment", &env));
+	assert_non_null(strstr(env, "KITE_U=other"));
+	g_autoptr(KiteJobFile) none = parse("executable: prog\ngetenv: false\n");
+	assert_null(kite_ad_lookup(none->ad, "Environment"));
+	expect_error("executable: prog\ngetenv: [PATH, 'A-B']\n",
+		     "job.yaml:2:16: `A-B` in `getenv` is not a variable name or pattern (letters, digits, _, and * or "
+		     "?), or write `getenv: true` for all of them");
+	g_unsetenv("KITE_T_A");
+	g_unsetenv("KITE_T_B");
+	g_unsetenv("KITE_T_C");
+	g_unsetenv("KITE_U");
+}
+
 static void test_empty_values_mean_unset(void **state)
 {
 	g_autoptr(KiteJobFile) jf = parse("executable: prog\ninput:\noutput: ~\nenvironment:\nrequirements:\n"
@@ -775,6 +845,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dollar_in_cwd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_forms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requirements_omission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_attributes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_getenv, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_values_mean_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_display_name_and_cwd_default, setup, teardown),
