@@ -128,6 +128,10 @@ const KiteConfigKey kite_startd_config_keys[] = {
      "claim reuse: a claim runs its owner's next jobs, one after another, until it is this old (counted "
      "from the CLAIM); 0 runs one job per claim (HTCondor's CLAIM_WORKLIFE); slot ads carry it as "
      "ClaimWorklife"},
+    {"job_lease_duration", KITE_CONFIG_DURATION, "40m",
+     "a claim whose shadow lost its schedd keeps its job running this long for a restarted schedd's shadow "
+     "to reconnect, unless the job's ad sets JobLeaseDuration (seconds); then the job is vacated (checkpointed "
+     "and stopped) or killed (HTCondor's JOB_LEASE_DURATION); slot ads carry it as DefaultJobLease"},
     {"ckpt_program", KITE_CONFIG_STRING, NULL,
      "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
      "startd's own executable)"},
