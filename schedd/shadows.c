@@ -13,7 +13,14 @@
  * job goes to the shadow on its stdin once they are on disk; with no
  * suitable job (or the claim past its slot's ClaimWorklife) the shadow
  * is told "NONE" and releases the claim.  The schedd never talks to a
- * startd itself. */
+ * startd itself.
+ *
+ * Schedd restarts: every claim id is on disk (job_claims) with its job's
+ * Running state before a shadow uses it.  A stopping schedd's shadows
+ * (and a dead one's, by their parent-death signal) leave their claims to
+ * the job lease, and a starting schedd gives each Running job a shadow
+ * with --reconnect, or releases a claim whose job's outcome it has
+ * recorded (reconnect_all). */
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>

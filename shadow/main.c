@@ -31,9 +31,15 @@
  * without an answer (a network cut or a dead host look alike from
  * here), or at once when the startd says the claim is gone.  Blocking
  * I/O is fine here: the shadow follows one job and nothing else.
- * SIGTERM (the job was removed, or the schedd stops) releases the claim;
- * SIGUSR1 asks the job to checkpoint and leave (`pool vacate`), SIGUSR2
- * to checkpoint and go on (`pool ckpt`). */
+ * SIGTERM (the job was removed or held) releases the claim; SIGHUP (the
+ * schedd died or stops) leaves it to the job lease — CLAIM_DISCONNECT,
+ * then exit, and the job goes on — for the restarted schedd's new shadow,
+ * started with --reconnect, to take over with CLAIM_RECONNECT (and
+ * record a "reconnected" event, or an outcome with ReconnectFailed);
+ * --release-claim lets go a claim whose job's outcome the schedd has
+ * recorded (docs/running-jobs.md, "Schedd restarts").  SIGUSR1 asks
+ * the job to checkpoint and leave (`pool vacate`), SIGUSR2 to checkpoint
+ * and go on (`pool ckpt`). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
