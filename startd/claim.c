@@ -249,11 +249,13 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	c->released = TRUE;
 	KitePolicyInput ev = {.claim_released = TRUE};
 	update_and_advertise(d, i, &ev);
-	if (c->running) {
-		kill_job(c);
-	} else {
+	if (!c->running) {
 		drop_claim(d, i);
 		update_and_advertise(d, i, NULL);
+	} else if (!c->expired || !c->vacated) {
+		/* (a job whose lease ran out is vacating — checkpoint, then
+		 * exit — unless the slot was preempting it already) */
+		kill_job(c);
 	}
 }
 

@@ -161,6 +161,23 @@ if wait_for 10 grep -q "LastRequeueReason = \"$reason\"" <(q -a -l "$ID"); then 
 check_contains "a reconnect-failed event" "reconnect-failed" "$(q -a -l "$ID" | grep '^#   ')"
 check_not_contains "not counted as a failed run" "NumRetries" "$(q -a -l "$ID")"
 pool rm "$ID" >/dev/null
+# A checkpointed job whose lease runs out is vacated (checkpointed), not killed.
+cat >lease-ckpt.yaml <<'YAML'
+executable: counter
+arguments: ["400", "50"]
+requirements: TARGET.Name == "slot1@ws2" && MY.JobLeaseDuration =?= 2
+YAML
+ID=$(submit_id lease-ckpt.yaml)
+out=$(pool edit "$ID" JobLeaseDuration 2 2>&1); check_status "pool edit JobLeaseDuration ($out)" 0 $?
+if wait_for 15 status_is "$ID" R; then pass "a checkpointed job runs on ws2"; else fail "a checkpointed job runs on ws2" "$(q -a -l "$ID" | tail -3)"; fi
+wait_for 5 starts_at_least ws2 2
+PID=$(job_pid ws2 2)
+kill_schedd
+if wait_for 10 grep -q "vacating job (pid $PID) of claim .*: checkpoint and exit" ws2/startd.log; then pass "its lease runs out: the startd vacates it"; else fail "its lease runs out: the startd vacates it" "$(tail -5 ws2/startd.log)"; fi
+if wait_for 10 grep -q "job (pid $PID) exited with status 85" ws2/startd.log; then pass "and it leaves with a checkpoint"; else fail "and it leaves with a checkpoint" "$(tail -5 ws2/startd.log)"; fi
+restart_schedd
+if wait_for 10 grep -q "LastRequeueReason = \"$reason\"" <(q -a -l "$ID"); then pass "the restarted schedd requeues it too"; else fail "the restarted schedd requeues it too" "$(q -a -l "$ID" | grep -i requeue; tail -5 s/schedd.log)"; fi
+pool rm "$ID" >/dev/null
 kill "$WS2_PID"; wait "$WS2_PID" 2>/dev/null
 
 # ---- a checkpointed job vacated by its owner while the schedd is down ----
