@@ -33,6 +33,7 @@ static const KiteYamlLimits job_limits = {
 #define MAX_REQUEST_CPUS	   4096
 #define MAX_RETRIES		   1000
 #define MAX_CHECKPOINT_INTERVAL	   (365 * 86400)
+#define MAX_JOB_LEASE		   (30 * 86400)
 
 /* ---- $(Macro) ----------------------------------------------------------- */
 
@@ -185,6 +186,7 @@ typedef struct {
 	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
 	const char *checkpoint_mode;
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
+	gint64 job_lease;	    /* seconds; 0 = the startd's job_lease_duration */
 } JobParse;
 
 static void job_parse_clear(JobParse *jp)
@@ -427,6 +429,21 @@ static gboolean checkpoint_interval(JobParse *jp, const KiteYamlNode *value, GEr
 	return TRUE;
 }
 
+/* job_lease_duration: how long the job's startd keeps it running for a
+ * restarted schedd to reconnect (JobLeaseDuration, HTCondor's submit
+ * key of the same name). */
+static gboolean key_job_lease(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	double seconds;
+	if (!kite_yaml_get_duration(jp->doc, value, key, &seconds, error))
+		return FALSE;
+	if (seconds < 1 || seconds > MAX_JOB_LEASE)
+		return kite_yaml_throw(error, jp->doc, value,
+				       "`job_lease_duration` must be a duration from 1s to 30d, not `%s`", value->value);
+	jp->job_lease = (gint64)ceil(seconds);
+	return TRUE;
+}
+
 /* checkpoint: a mapping (mode, interval), or just the mode. */
 static gboolean key_checkpoint(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
 {
@@ -470,6 +487,7 @@ static const struct {
     {"priority", key_int},
     {"checkpoint", key_checkpoint},
     {"max_retries", key_int},
+    {"job_lease_duration", key_job_lease},
     {"queue", key_int},
 };
 
@@ -687,6 +705,8 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	if (jp->checkpoint_interval > 0)
 		kite_ad_set_int(ad, "CheckpointInterval", jp->checkpoint_interval);
 	kite_ad_set_int(ad, "MaxRetries", jp->max_retries);
+	if (jp->job_lease > 0)
+		kite_ad_set_int(ad, "JobLeaseDuration", jp->job_lease);
 	return g_steal_pointer(&ad);
 }
 

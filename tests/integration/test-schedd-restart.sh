@@ -164,14 +164,16 @@ if wait_for 10 grep -q "LastRequeueReason = \"$reason\"" <(q -a -l "$ID"); then 
 check_contains "a reconnect-failed event" "reconnect-failed" "$(q -a -l "$ID" | grep '^#   ')"
 check_not_contains "not counted as a failed run" "NumRetries" "$(q -a -l "$ID")"
 pool rm "$ID" >/dev/null
-# A checkpointed job whose lease runs out is vacated (checkpointed), not killed.
+# A checkpointed job whose lease runs out is vacated (checkpointed), not
+# killed.  (Its lease from the job file, this time.)
 cat >lease-ckpt.yaml <<'YAML'
 executable: counter
 arguments: ["400", "50"]
-requirements: TARGET.Name == "slot1@ws2" && MY.JobLeaseDuration =?= 2
+requirements: TARGET.Name == "slot1@ws2"
+job_lease_duration: 2s
 YAML
 ID=$(submit_id lease-ckpt.yaml)
-out=$(pool edit "$ID" JobLeaseDuration 2 2>&1); check_status "pool edit JobLeaseDuration ($out)" 0 $?
+check_contains "the job file's job_lease_duration is its JobLeaseDuration" "JobLeaseDuration = 2" "$(q -a -l "$ID")"
 if wait_for 15 status_is "$ID" R; then pass "a checkpointed job runs on ws2"; else fail "a checkpointed job runs on ws2" "$(q -a -l "$ID" | tail -3)"; fi
 wait_for 5 starts_at_least ws2 2
 PID=$(job_pid ws2 2)
