@@ -39,6 +39,9 @@ starts_on() { grep -c " started as " "$1/startd.log"; }
 starts_at_least() { [ "$(starts_on "$1")" -ge "$2" ]; }
 # story ID: the job's events (name and machine), oldest first, from q -l.
 story() { { q -a -l "$1" 2>/dev/null || q -a --history -l "$1"; } | awk '/^#   / {print $4}' | xargs; }
+# has_started: job $ID's "started" event is on disk (an event the schedd
+# heard but had not written when it died is lost with it).
+has_started() { story "$ID" | grep -qw started; }
 history_rows() { q -a --history 2>/dev/null | awk -v id="$1" '$1 == id' | wc -l; }
 
 start_startd ws1 "${STARTD_CONFIG[@]}"
@@ -96,6 +99,7 @@ YAML
 ID=$(submit_id quick.yaml)
 wait_for 10 starts_at_least ws1 2
 PID=$(job_pid ws1 2)
+wait_for 5 has_started
 kill_schedd
 if wait_for 10 grep -q "job (pid $PID) exited with status 0" ws1/startd.log; then pass "the job completes while the schedd is down"; else fail "the job completes while the schedd is down" "$(tail -5 ws1/startd.log)"; fi
 check_not_contains "the startd keeps the claim, outputs and all" "released" "$(tail -n 3 ws1/startd.log)"
@@ -197,6 +201,7 @@ ID=$(submit_id ckpt.yaml)
 if wait_for 15 status_is "$ID" R; then pass "a checkpointed job runs on ws1"; else fail "a checkpointed job runs on ws1" "$(q -a "$ID")"; fi
 wait_for 5 starts_at_least ws1 "$((starts_before + 21))"
 sleep 1.5
+wait_for 5 has_started
 kill_schedd
 # ws1's owner comes back and stays until the end
 ( while [ ! -e "$TMP/owner-gone" ]; do touch ws1/activity; sleep 0.1; done ) &
