@@ -123,7 +123,7 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"claim_lease", KITE_CONFIG_DURATION, "60s",
      "a claim whose shadow is not heard from for this long is released and its job killed; slot ads carry "
      "ClaimLease (this + poll_interval + 4 × schedd_timeout), after which a silent startd's shadow gives the "
-     "job up"},
+     "job up (a shadow that said its schedd is gone gets job_lease_duration instead)"},
     {"claim_worklife", KITE_CONFIG_DURATION, "20m",
      "claim reuse: a claim runs its owner's next jobs, one after another, until it is this old (counted "
      "from the CLAIM); 0 runs one job per claim (HTCondor's CLAIM_WORKLIFE); slot ads carry it as "
