@@ -402,6 +402,12 @@ static GPtrArray *pick_next_jobs(KiteSchedd *s, GPtrArray *waiting)
  * NULL (nothing is on disk). */
 static void answer_waiting(KiteSchedd *s, GPtrArray *waiting, GPtrArray *picked)
 {
+	/* KITE_FAULT=schedd-silent: the outcomes are on disk but no shadow
+	 * hears back, as when the schedd dies between its commit and the
+	 * answers (tests/integration/test-schedd-restart.sh). */
+	const char *fault = g_getenv("KITE_FAULT");
+	if (fault && g_str_equal(fault, "schedd-silent"))
+		return;
 	g_autofree KiteCycleMatch **next = g_new0(KiteCycleMatch *, waiting->len + 1);
 	for (guint i = 0; picked && i < picked->len; i++) {
 		KiteCycleMatch *m = picked->pdata[i];

@@ -7,7 +7,10 @@
 #    output byte for byte, once in the history, and its events and user
 #    log tell of the disconnection and the reconnection;
 #  - a job that completes while the schedd is down is recorded once,
-#    when the schedd is back;
+#    when the schedd is back, and so is one that completes while the
+#    schedd is frozen and then killed or stopped before it answers; a
+#    schedd that wrote a completion down but died before answering the
+#    shadow (KITE_FAULT=schedd-silent) releases the claim left behind;
 #  - a job whose lease (JobLeaseDuration) runs out before the schedd is
 #    back is killed by its startd and requeued, saying why;
 #  - a checkpointed job vacated by its machine's owner while the schedd
@@ -111,6 +114,68 @@ check_eq "its events: started, disconnected, reconnected (exited), exited once" 
 check_contains "the reconnection found it exited" "on slot1@ws1 is exited;" "$(q -a --history -l "$ID")"
 check_eq "it was not started again" "2" "$(starts_on ws1)"
 if wait_for 5 states_are ws1 "Unclaimed"; then pass "the slot is Unclaimed again"; else fail "the slot is Unclaimed again" "$(pool status)"; fi
+
+# ---- a job completes while the schedd is frozen: its shadow has brought
+# the outputs home and reported, and the schedd goes before it writes the
+# outcome down (SIGKILL), or writes it as it stops (SIGTERM) but never
+# answers the shadow.  Either way the completion is recorded once and the
+# slot is free again at once, not after the job lease.
+frozen_case() {
+	local how=$1 n=$2
+	cat >frozen.yaml <<YAML
+executable: /bin/sh
+arguments: ["-c", "echo frozen $how; sleep 1"]
+output: frozen-$how.out
+checkpoint: none
+YAML
+	ID=$(submit_id frozen.yaml)
+	wait_for 10 starts_at_least ws1 "$n"
+	PID=$(job_pid ws1 "$n")
+	wait_for 5 has_started
+	kill -STOP "$SCHEDD_PID"
+	wait_for 10 grep -q "job (pid $PID) exited with status 0" ws1/startd.log
+	if wait_for 5 test -s "frozen-$how.out"; then pass "$how: the shadow brought the output home while the schedd was frozen"; else fail "$how: the shadow brought the output home while the schedd was frozen"; fi
+	sleep 0.3
+	if [ "$how" = kill ]; then
+		kill -9 "$SCHEDD_PID"
+	else
+		kill -TERM "$SCHEDD_PID"; kill -CONT "$SCHEDD_PID"
+	fi
+	wait "$SCHEDD_PID" 2>/dev/null
+	restart_schedd
+	if wait_for 10 in_history "$ID"; then pass "$how: the completion is recorded"; else fail "$how: the completion is recorded" "$(q -a -l "$ID" | tail -5; tail -5 s/schedd.log)"; fi
+	check_eq "$how: once" "1" "$(history_rows "$ID")"
+	check_eq "$how: exited once among its events" "1" "$(story "$ID" | grep -o exited | wc -l)"
+	check_eq "$how: its output" "frozen $how" "$(cat "frozen-$how.out")"
+	check_eq "$how: it was not started again" "$n" "$(starts_on ws1)"
+	if wait_for 5 states_are ws1 "Unclaimed"; then pass "$how: the slot is free again at once"; else fail "$how: the slot is free again at once" "$(pool status; tail -5 ws1/startd.log)"; fi
+}
+frozen_case kill 3
+frozen_case term 4
+
+# ---- the schedd writes a completion down and dies before it answers the
+# shadow (KITE_FAULT=schedd-silent: it never answers): the shadow leaves
+# the claim, finished job and all, to the lease; the restarted schedd
+# finds the job done and releases the claim at once.
+kill_schedd
+KITE_FAULT=schedd-silent restart_schedd
+cat >silent.yaml <<'YAML'
+executable: /bin/sh
+arguments: ["-c", "echo silent"]
+output: silent.out
+checkpoint: none
+YAML
+ID=$(submit_id silent.yaml)
+if wait_for 10 in_history "$ID"; then pass "silent: the completion is on disk"; else fail "silent: the completion is on disk" "$(q -a "$ID")"; fi
+sleep 0.3
+check_not_contains "silent: the shadow, unanswered, holds the claim" "released" "$(tail -n 2 ws1/startd.log)"
+kill_schedd
+if wait_for 5 grep -q "lost its schedd" <(tail -n 2 ws1/startd.log); then pass "silent: the schedd dies: the shadow leaves the claim to the lease"; else fail "silent: the schedd dies: the shadow leaves the claim to the lease" "$(tail -3 ws1/startd.log)"; fi
+restart_schedd
+if wait_for 5 grep -q "job $ID: its outcome is recorded; releasing the claim on slot1@ws1 its shadow left" s/schedd.log; then pass "silent: the restarted schedd releases the claim"; else fail "silent: the restarted schedd releases the claim" "$(tail -5 s/schedd.log)"; fi
+if wait_for 5 states_are ws1 "Unclaimed"; then pass "silent: the slot is free again at once"; else fail "silent: the slot is free again at once" "$(pool status; tail -5 ws1/startd.log)"; fi
+check_eq "silent: the job completed once" "1" "$(history_rows "$ID")"
+check_eq "silent: its output" "silent" "$(cat silent.out)"
 
 # ---- a stream of short jobs on one reused claim, the schedd killed three times ----
 # (once stopped cleanly: a schedd restarted to upgrade it costs nothing either)
