@@ -1,9 +1,11 @@
 /* ckpt-floor: what this machine itself costs, measured beside libckpt's
  * figures in the same run of bench/ckpt.sh (so that load affects both).
  *
- *   ckpt-floor fork MIB RUNS   a bare fork() of a process that has just
+ *   ckpt-floor fork MIB RUNS [huge]
+ *                              a bare fork() of a process that has just
  *                              written all of its MIB MiB of 4 KiB pages
- *                              (as a job has before a checkpoint): median ms
+ *                              (as a job has before a checkpoint), or of
+ *                              2 MiB pages with `huge`: median ms
  *   ckpt-floor tmpfs DIR MIB   a process that filled MIB MiB of memory writes
  *                              it in 1 MiB writes into a new file in DIR,
  *                              then over the same file: ms each (what a
@@ -37,6 +39,8 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int want_huge;
+
 static char *touched(size_t mib)
 {
 	size_t len = mib << 20;
@@ -45,7 +49,7 @@ static char *touched(size_t mib)
 		perror("mmap");
 		exit(2);
 	}
-	madvise(m, len, MADV_NOHUGEPAGE);
+	madvise(m, len, want_huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < len; i += 4096)
 		m[i] = (char)i | 1;
 	return m;
@@ -138,12 +142,14 @@ static int cow(size_t mib)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[1], "fork") == 0)
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "huge") == 0)) && strcmp(argv[1], "fork") == 0) {
+		want_huge = argc == 5;
 		return bare_fork(strtoul(argv[2], NULL, 10), atoi(argv[3]));
+	}
 	if (argc == 4 && strcmp(argv[1], "tmpfs") == 0)
 		return tmpfs(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 3 && strcmp(argv[1], "cow") == 0)
 		return cow(strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: ckpt-floor fork MIB RUNS | tmpfs DIR MIB | cow MIB\n");
+	fprintf(stderr, "usage: ckpt-floor fork MIB RUNS [huge] | tmpfs DIR MIB | cow MIB\n");
 	return 2;
 }

@@ -39,7 +39,9 @@ wait_for() { # FILE PATTERN
 status_num() { sed -n "s/^$2 .*$3 \([0-9]*\).*/\1/p" "$1/status"; }
 
 # one_big MIB: prints "pause_us commit_ms restart_ms image_bytes incr_bytes
-#   fork_us prefork_us child_cpu_ms bare_fork_ms incr_pause_us incr_commit_ms incr_read"
+#   fork_us prefork_us child_cpu_ms bare_fork_ms incr_pause_us incr_commit_ms incr_read
+#   bare_fork_huge_ms restarted_pause_us"
+# (KITE_CKPT_HUGE_PAGES=0 in the environment: the job's memory in 4 KiB pages)
 one_big() {
 	local mib=$1 dir=$D/big$RANDOM
 	# emptied here: the job's own redirection happens later, in the
@@ -65,7 +67,7 @@ one_big() {
 	local pause2=$(sed -n 's/gap_us //p' out.txt | tail -1)
 	kill -9 $P; wait $P 2>/dev/null
 	# the machine's own floor for the pause, now, with the same memory
-	local bare=$("$FLOOR" fork "$mib" 3)
+	local bare=$("$FLOOR" fork "$mib" 3) bare_huge=$("$FLOOR" fork "$mib" 3 huge)
 	: >err.txt
 	s=$(now_ns)
 	"$BIN/ckpt" restart "$img2" >>out.txt 2>>err.txt &
@@ -73,9 +75,18 @@ one_big() {
 	wait_for err.txt restarted_ns || return 1
 	local r=$(sed -n 's/restarted_ns //p' err.txt | tail -1)
 	local restart_ms=$(( (r - s) / 1000000 ))
+	# the restarted program's next pause: is its memory as it was (huge
+	# pages or not)?
+	local ngap=$(grep -c gap_us out.txt)
+	kill -USR1 $R
+	until [ "$(grep -c gap_us out.txt)" -gt "$ngap" ]; do sleep 0.002; done
+	"$BIN/ckpt" now $R >/dev/null
+	kill -USR1 $R
+	until [ "$(grep -c gap_us out.txt)" -gt $((ngap + 1)) ]; do sleep 0.002; done
+	local pause3=$(sed -n 's/gap_us //p' out.txt | tail -1)
 	kill -TERM $R; wait $R 2>/dev/null
 	rm -rf "$dir"
-	echo "$pause $commit_ms $restart_ms $bytes $bytes2 $fork_us $prefork_us $cpu_ms $bare $pause2 $incr_ms $incr_read"
+	echo "$pause $commit_ms $restart_ms $bytes $bytes2 $fork_us $prefork_us $cpu_ms $bare $pause2 $incr_ms $incr_read $bare_huge $pause3"
 }
 
 # one_steady: a full 1 GiB checkpoint once images are recycled (the 4th in a row)
@@ -112,10 +123,14 @@ one_trivial() {
 
 declare -A R
 want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
-for mib in 100 1024; do
+for mib in 100 1024 4k; do
 	want big || continue
 	: >big.txt
-	for i in $(seq 1 "$RUNS"); do one_big $mib >>big.txt; done
+	if [ $mib = 4k ]; then # the same 1 GiB job with libckpt's huge pages off
+		for i in $(seq 1 "$RUNS"); do KITE_CKPT_HUGE_PAGES=0 one_big 1024 >>big.txt; done
+	else
+		for i in $(seq 1 "$RUNS"); do one_big $mib >>big.txt; done
+	fi
 	R[pause_$mib]=$(col big.txt 1 1000)
 	R[commit_$mib]=$(col big.txt 2)
 	R[restart_$mib]=$(col big.txt 3)
@@ -129,6 +144,8 @@ for mib in 100 1024; do
 	R[incr_ms_$mib]=$(col big.txt 11)
 	R[incr_read_$mib]=$(col big.txt 12)
 	R[pause_ratio_$mib]=$(awk '$9 > 0 {printf "%.2f\n", ($1/1000)/$9}' big.txt | median)
+	R[bare_huge_$mib]=$(col big.txt 13)
+	R[pause3_$mib]=$(col big.txt 14 1000)
 done
 # writing a fresh 1 GiB file and overwriting one, in tmpfs: the floor of a
 # first image and of a later one written over a recycled file
@@ -174,7 +191,8 @@ fi
 
 for k in pause_1024 commit_1024 restart_1024 bytes_1024 incr_1024 pause_100 commit_100 restart_100 incr_100 \
 	triv_ms triv_kib slow slow_detail steady fork_1024 prefork_1024 cpu_1024 bare_1024 pause2_1024 incr_ms_1024 \
-	incr_read_1024 pause_ratio_1024 bare_100 tmpfs_fresh tmpfs_over cow triv_spawn triv_child slow_cpu slow_children; do
+	incr_read_1024 pause_ratio_1024 bare_huge_1024 pause3_1024 pause_4k pause2_4k pause3_4k commit_4k restart_4k incr_4k \
+	bare_4k bare_100 tmpfs_fresh tmpfs_over cow triv_spawn triv_child slow_cpu slow_children; do
 	[ -n "${R[$k]+x}" ] || R[$k]="n/a"
 done
 out=$TOP/bench/ckpt-results.md
@@ -186,7 +204,8 @@ out=$TOP/bench/ckpt-results.md
 	echo
 	echo "| figure | measured | target | this machine's floor, same run |"
 	echo "|---|---|---|---|"
-	echo "| 1 GiB dirty: application pause | ${R[pause_1024]} ms (fork ${R[fork_1024]} ms, before it ${R[prefork_1024]} ms) | ≤ 20 ms | bare fork of 1 GiB: ${R[bare_1024]} ms (pause / bare fork: ${R[pause_ratio_1024]}) |"
+	echo "| 1 GiB dirty: application pause (first checkpoint / after 1 % changed / after a restart) | ${R[pause_1024]} / ${R[pause2_1024]} / ${R[pause3_1024]} ms (fork ${R[fork_1024]} ms, before it ${R[prefork_1024]} ms) | ≤ 20 ms | bare fork of 1 GiB: ${R[bare_huge_1024]} ms in 2 MiB pages, ${R[bare_1024]} ms in 4 KiB pages |"
+	echo "| … the same job with huge pages off (\`KITE_CKPT_HUGE_PAGES=0\`): pause (first / after 1 % / after a restart); first image; restart; 1 % changed | ${R[pause_4k]} / ${R[pause2_4k]} / ${R[pause3_4k]} ms; ${R[commit_4k]} ms; ${R[restart_4k]} ms; ${R[incr_4k]} % | | bare fork of 1 GiB in 4 KiB pages: ${R[bare_4k]} ms |"
 	echo "| 1 GiB dirty: first image committed (\`ckpt now\` returns) | ${R[commit_1024]} ms (child CPU ${R[cpu_1024]} ms) | ≤ 600 ms | 1 GiB into a new tmpfs file: ${R[tmpfs_fresh]} ms |"
 	echo "| 1 GiB dirty, steady state (full image, recycled file): committed | ${R[steady]} ms | ≤ 600 ms | 1 GiB over a tmpfs file: ${R[tmpfs_over]} ms |"
 	echo "| 1 GiB dirty: restart to running (from the incremental image: a chain of 2) | ${R[restart_1024]} ms | ≤ 300 ms | |"

@@ -15,6 +15,10 @@
  *     THREAD    one per thread other than the checkpointing one
  *     FD        one per open descriptor, each followed by its FILEDATA
  *     FILEDATA  contents of a file open for writing, in chunks
+ *     SANDBOX   the job's sandbox directory (KITE_CKPT_SANDBOX), at most one,
+ *               then for each closed regular file of its top directory the
+ *               FILEDATA records of its content (fd KITE_FILEDATA_SANDBOX)
+ *               and an SBXFILE record that names it and lists its chunks
  *     REGION    one per mapping, in address order
  *     PAGES     memory contents, chunks of at most KITE_IMG_CHUNK bytes
  *     PARENT    a run of pages unchanged since the parent image (incremental
@@ -86,6 +90,8 @@ enum {
 	KITE_REC_PAGES = 5,
 	KITE_REC_PARENT = 6,
 	KITE_REC_THREAD = 7,
+	KITE_REC_SANDBOX = 8,
+	KITE_REC_SBXFILE = 9,
 	KITE_REC_END = 0x7e7e,
 };
 
@@ -196,6 +202,49 @@ typedef struct {
 	/* data */
 } KiteImgFileData;
 
+/* The sandbox (libckpt/runtime/rt-sandbox.c, docs/ckpt.md "The sandbox"):
+ * the closed regular files of one directory, as of the checkpoint.  The
+ * SANDBOX payload is the directory's absolute path (no NUL).  A file's
+ * content is cut into chunks of KITE_IMG_CHUNK bytes; a chunk is either
+ * stored here, as a FILEDATA record with fd KITE_FILEDATA_SANDBOX and
+ * offset its place in the file (identical content gives identical
+ * records, which a checkpoint server stores once), or — in an
+ * incremental image — left in the parent chain, found there by its hash.
+ * The restorer skips all of this; `ckpt restart` writes the files. */
+#define KITE_FILEDATA_SANDBOX (-2)
+#define KITE_IMG_MAX_SBX_FILES 4096
+#define KITE_IMG_SBX_NAME_MAX 255
+
+typedef struct {
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t mode;     /* permission bits (07777) */
+	uint32_t nchunks;  /* KiteImgSbxChunk entries that follow */
+	uint32_t name_len; /* bytes of name after the chunks, no NUL, no '/' */
+	/* KiteImgSbxChunk chunks[nchunks]; char name[name_len] */
+} KiteImgSbxFile;
+
+typedef struct {
+	uint64_t hash;   /* XXH64 (seed 0) of the chunk's bytes */
+	uint32_t len;    /* KITE_IMG_CHUNK, except the last chunk */
+	uint32_t stored; /* 1: in a FILEDATA record of this image, before the SBXFILE; 0: in a parent image */
+} KiteImgSbxChunk;
+
+/* DIR/.ckpt-N.files: the chunks image N's sandbox files are made of, so
+ * that image N+1 can leave unchanged ones in its parent.  Like .hashes,
+ * not part of the image; losing it only makes the next image store every
+ * file again. */
+#define KITE_SBX_FILES_MAGIC 0x53454c4946584253ull
+typedef struct {
+	uint64_t magic;
+	uint32_t seq;
+	uint32_t pad;
+	uint64_t created_ns; /* of image N */
+	uint64_t count;
+	/* struct { uint64_t hash; uint32_t len, pad; } entries[count] */
+} KiteSbxFilesHeader;
+
 /* Region flags */
 #define KITE_REG_SHARED 0x1
 #define KITE_REG_FILE 0x2   /* mapped from path at restart */
@@ -206,6 +255,8 @@ typedef struct {
 #define KITE_REG_VSYSCALL 0x40
 #define KITE_REG_DATA 0x80  /* some pages stored in PAGES records */
 #define KITE_REG_EXCLUDED 0x100 /* excluded by the program: restored as zeros */
+#define KITE_REG_HUGE 0x200     /* restored with MADV_HUGEPAGE (libckpt/runtime/rt-hugepages.c) */
+#define KITE_REG_NOHUGE 0x400   /* restored with MADV_NOHUGEPAGE: the program asked for it */
 
 typedef struct {
 	uint64_t start, end;

@@ -54,7 +54,7 @@ bin/ckpt-restore: $(CKPT_RESTORE_OBJS)
 		-Wl,--build-id -o $@ $^ -lgcc
 
 CKPT_CMD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard libckpt/cmd/*.c)) $(BUILD)/libckpt/crc32c.o \
-	$(BUILD)/libckpt/elf-build-id.o
+	$(BUILD)/libckpt/elf-build-id.o $(BUILD)/libckpt/xxhash64.o
 
 bin/ckpt: $(CKPT_CMD_OBJS) $(COMMON_LIB)
 	$(call link_program)
@@ -82,7 +82,7 @@ bin/tests/programs/%: $(BUILD)/tests/programs/%.o
 
 # Relinked test jobs: the same sources through ckpt-cc, dynamic and static.
 CKPT_RELINKED := $(patsubst %,bin/tests/programs/%.relinked,counter state api) \
-	$(patsubst %,bin/tests/programs/%.static,counter api threads)
+	$(patsubst %,bin/tests/programs/%.static,counter api threads hugemem)
 
 bin/tests/programs/%.relinked: tests/programs/%.c bin/ckpt-cc lib/libckpt.a
 	@mkdir -p $(dir $@)

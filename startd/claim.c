@@ -815,8 +815,14 @@ static gboolean start_job(KiteStartd *d, Claim *c, const char *exec_name, GPid *
 	g_autofree char *caps = g_build_filename(c->ckpt_dir, "server.caps", NULL);
 	g_autofree char *env_token = g_strdup_printf("KITE_TOKEN_FILE=%s/token", c->ckpt_dir);
 	g_autofree char *env_uploader = g_strdup_printf("KITE_CKPT_UPLOADER=%s/ckpt", c->ckpt_dir);
-	const char *env[] = {env_token, env_uploader, NULL};
-	KiteLaunch launch = {.env = c->server ? env : NULL};
+	/* every image holds the files the job wrote and closed in its
+	 * sandbox, so a job whose machine dies resumes elsewhere with them
+	 * (docs/running-jobs.md, "Files") */
+	g_autofree char *env_sandbox = g_strdup_printf("KITE_CKPT_SANDBOX=%s", c->sandbox);
+	const char *env[] = {env_sandbox, env_token, env_uploader, NULL};
+	if (!c->server)
+		env[1] = NULL;
+	KiteLaunch launch = {.env = env};
 	gboolean have_image = c->server
 				  ? kite_ad_get_string(c->job, "CheckpointCaps", &caps_text) && *caps_text &&
 					kite_ad_get_string(c->job, "LastCheckpointImage", &image) && *image
@@ -1281,18 +1287,19 @@ static void open_cgroups(KiteStartd *d)
 		g_message("jobs get rlimits, not cgroups: %s", error->message);
 		return;
 	}
+	/* Where they are, for admins and for tests that clean up after a
+	 * startd they killed: written before the log says so (a test reads
+	 * it as soon as the line appears). */
+	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
+	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
+	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
+		g_warning("%s", error->message);
 	g_message("jobs run in cgroups under %s; memory: %s; cpu: %s", kite_cgroups_path(d->cgroups),
 		  kite_cgroups_has(d->cgroups, "memory") ? "memory.max"
 							 : "measured by the startd at every poll",
 		  kite_cgroups_has(d->cgroups, "cpu") ? "cpu.max and cpu.weight" : "not limited");
 	if (notes)
 		g_message("cgroups: %s", notes);
-	/* Where they are, for admins and for tests that clean up after a
-	 * startd they killed. */
-	g_autofree char *line = g_strdup_printf("%s\n", kite_cgroups_path(d->cgroups));
-	g_autofree char *path = g_build_filename(d->state_dir, "startd.cgroup", NULL);
-	if (!kite_write_file_atomic(path, line, strlen(line), 0644, &error))
-		g_warning("%s", error->message);
 }
 
 gboolean kite_claims_start(KiteStartd *d, GError **error)

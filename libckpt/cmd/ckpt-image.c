@@ -29,6 +29,10 @@ const char *kite_image_rec_name(guint32 type)
 		return "PARENT";
 	case KITE_REC_THREAD:
 		return "THREAD";
+	case KITE_REC_SANDBOX:
+		return "SANDBOX";
+	case KITE_REC_SBXFILE:
+		return "SBXFILE";
 	case KITE_REC_END:
 		return "END";
 	default:
@@ -49,7 +53,19 @@ void kite_image_free(KiteImage *img)
 		g_ptr_array_unref(img->fds);
 	if (img->records)
 		g_array_unref(img->records);
+	if (img->sbx_files)
+		g_ptr_array_unref(img->sbx_files);
+	g_free(img->sandbox);
 	g_free(img);
+}
+
+static void sbx_file_free(gpointer p)
+{
+	KiteImageSbxFile *f = p;
+	g_free(f->name);
+	if (f->chunks)
+		g_array_unref(f->chunks);
+	g_free(f);
 }
 
 static void region_free(gpointer p)
@@ -214,6 +230,125 @@ static char *dup_path(const char *p, guint32 len, guint64 avail)
 	return g_strndup(p, len);
 }
 
+/* A sandbox file's stored chunk, read before its SBXFILE record. */
+typedef struct {
+	KiteImgRec r;
+	guint64 off;      /* of the payload */
+	guint64 file_off; /* KiteImgFileData.offset */
+} SbxData;
+
+/* A message about a sandbox file: "IMAGE: sandbox file NAME: WHAT". */
+static gboolean sbx_fail(GError **error, KiteImage *img, const char *name, const char *what)
+{
+	g_set_error(error, KITE_CKPT_ERROR, 1, "%s: sandbox file %s: %s", img->path, name, what);
+	return FALSE;
+}
+
+/* The name an SBXFILE payload of @len bytes at @p claims, if it looks like
+ * one (for the message about a damaged record), else NULL. */
+static char *sbx_claimed_name(const guchar *p, guint64 len)
+{
+	KiteImgSbxFile f;
+	if (len < sizeof f)
+		return NULL;
+	memcpy(&f, p, sizeof f);
+	guint64 at = sizeof f + (guint64)f.nchunks * sizeof(KiteImgSbxChunk);
+	if (f.name_len == 0 || f.name_len > KITE_IMG_SBX_NAME_MAX || at > len || len - at < f.name_len)
+		return NULL;
+	char *name = g_strndup((const char *)p + at, f.name_len);
+	for (char *c = name; *c; c++)
+		if (!g_ascii_isprint(*c))
+			*c = '?';
+	return name;
+}
+
+/* An SBXFILE record (payload @p, @len bytes, already checksummed): check
+ * it against the FILEDATA records of @pending (its stored chunks, in
+ * order), checksum those, and add the file to @img. */
+static gboolean sbx_file(KiteImage *img, const guchar *p, guint64 len, guint64 rec_off, GArray *pending,
+			 gboolean verify_data, GHashTable *names, GError **error)
+{
+	KiteImgSbxFile f;
+	if (!img->sandbox || len < sizeof f) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad SBXFILE record at offset %" G_GUINT64_FORMAT "%s",
+			    img->path, rec_off, img->sandbox ? "" : " (no SANDBOX record before it)");
+		return FALSE;
+	}
+	memcpy(&f, p, sizeof f);
+	guint64 at = sizeof f + (guint64)f.nchunks * sizeof(KiteImgSbxChunk);
+	if (at > len || len - at != f.name_len || f.name_len == 0 || f.name_len > KITE_IMG_SBX_NAME_MAX) {
+		g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad SBXFILE record at offset %" G_GUINT64_FORMAT, img->path,
+			    rec_off);
+		return FALSE;
+	}
+	g_autofree char *name = g_strndup((const char *)p + at, f.name_len);
+	if (strlen(name) != f.name_len || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+		g_autofree char *shown = g_strescape(name, NULL);
+		g_set_error(error, KITE_CKPT_ERROR, 1,
+			    "%s: SBXFILE record at offset %" G_GUINT64_FORMAT " names '%s', not a plain file name", img->path,
+			    rec_off, shown);
+		return FALSE;
+	}
+	if (g_hash_table_contains(names, name))
+		return sbx_fail(error, img, name, "saved twice");
+	if (img->sbx_files->len >= KITE_IMG_MAX_SBX_FILES)
+		return sbx_fail(error, img, name, "more than 4096 sandbox files");
+	g_autoptr(GArray) chunks = g_array_new(FALSE, FALSE, sizeof(KiteImageSbxChunk));
+	guint64 total = 0, parent = 0;
+	guint stored = 0;
+	for (guint32 i = 0; i < f.nchunks; i++) {
+		KiteImgSbxChunk c;
+		memcpy(&c, p + sizeof f + i * sizeof c, sizeof c);
+		if (c.len == 0 || c.len > KITE_IMG_CHUNK || (i + 1 < f.nchunks && c.len != KITE_IMG_CHUNK))
+			return sbx_fail(error, img, name, "its list of chunks is malformed");
+		KiteImageSbxChunk ic = { c.hash, c.len, c.stored != 0, 0 };
+		if (ic.stored) {
+			if (stored >= pending->len)
+				return sbx_fail(error, img, name, "a stored chunk has no data record");
+			SbxData *d = &g_array_index(pending, SbxData, stored++);
+			if (d->file_off != total || d->r.len - sizeof(KiteImgFileData) != c.len)
+				return sbx_fail(error, img, name, "its data records do not match its list of chunks");
+			if (verify_data) {
+				g_autoptr(GError) local = NULL;
+				guchar *buf = g_malloc(KITE_IMG_CHUNK + sizeof(KiteImgFileData));
+				gboolean ok = verify_payload(img, &d->r, d->off, buf, KITE_IMG_CHUNK + sizeof(KiteImgFileData),
+							     &local);
+				g_free(buf);
+				if (!ok) {
+					const char *m = local->message;
+					if (g_str_has_prefix(m, img->path) && m[strlen(img->path)] == ':')
+						m += strlen(img->path) + 2;
+					g_autofree char *what = g_strdup_printf(
+					    "bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " of its copy are damaged (%s)",
+					    total, total + c.len, m);
+					return sbx_fail(error, img, name, what);
+				}
+			}
+			ic.data_off = d->off + sizeof(KiteImgFileData);
+		} else {
+			if (!img->header.parent_seq)
+				return sbx_fail(error, img, name, "refers to a parent image, but the image is a full one");
+			parent += c.len;
+		}
+		total += c.len;
+		g_array_append_val(chunks, ic);
+	}
+	if (stored != pending->len)
+		return sbx_fail(error, img, name, "data records that its list of chunks does not hold");
+	if (total != f.size)
+		return sbx_fail(error, img, name, "its chunks do not add up to its size");
+	KiteImageSbxFile *sf = g_new0(KiteImageSbxFile, 1);
+	sf->f = f;
+	sf->name = g_strdup(name);
+	sf->chunks = g_steal_pointer(&chunks);
+	g_ptr_array_add(img->sbx_files, sf);
+	g_hash_table_add(names, sf->name);
+	img->sbx_stored_bytes += total - parent;
+	img->sbx_parent_bytes += parent;
+	g_array_set_size(pending, 0);
+	return TRUE;
+}
+
 KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **error)
 {
 	g_autoptr(KiteImage) img = g_new0(KiteImage, 1);
@@ -233,6 +368,9 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 	img->regions = g_ptr_array_new_with_free_func(region_free);
 	img->fds = g_ptr_array_new_with_free_func(fd_free);
 	img->records = g_array_new(FALSE, FALSE, sizeof(KiteImageRec));
+	img->sbx_files = g_ptr_array_new_with_free_func(sbx_file_free);
+	g_autoptr(GArray) sbx_pending = g_array_new(FALSE, FALSE, sizeof(SbxData));
+	g_autoptr(GHashTable) sbx_names = g_hash_table_new(g_str_hash, g_str_equal);
 	if (!check_header(img, error))
 		return NULL;
 
@@ -277,6 +415,28 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 		KiteImageRec ir = { r.type, rec_off, r.len, r.data_crc };
 		g_array_append_val(img->records, ir);
 		gboolean bulk = r.type == KITE_REC_PAGES || r.type == KITE_REC_FILEDATA;
+		if (r.type == KITE_REC_FILEDATA && r.len >= sizeof(KiteImgFileData)) {
+			/* a sandbox file's chunk: checked with its SBXFILE record,
+			 * whose name the message can then give */
+			KiteImgFileData fd;
+			if (!read_at(img, &fd, sizeof fd, off, error))
+				return NULL;
+			if (fd.fd == KITE_FILEDATA_SANDBOX) {
+				if (!img->sandbox || r.len - sizeof fd > KITE_IMG_CHUNK) {
+					g_set_error(error, KITE_CKPT_ERROR, 1,
+						    "%s: bad sandbox FILEDATA record at offset %" G_GUINT64_FORMAT, img->path,
+						    rec_off);
+					return NULL;
+				}
+				SbxData sd = { r, off, fd.offset };
+				g_array_append_val(sbx_pending, sd);
+				bulk = FALSE;
+				digest = kite_crc32c(digest, &r.data_crc, 4);
+				n++;
+				off += r.len;
+				continue;
+			}
+		}
 		if (!bulk && r.len > KITE_IMG_MAX_META) {
 			g_set_error(error, KITE_CKPT_ERROR, 1, "%s: %s record at offset %" G_GUINT64_FORMAT " is too large",
 				    img->path, kite_image_rec_name(r.type), rec_off);
@@ -296,8 +456,12 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 			g_array_append_val(pending, pp);
 			pending_bytes += r.len;
 		} else {
-			if (!verify_payload(img, &r, off, buf, bufsize, error))
+			if (!verify_payload(img, &r, off, buf, bufsize, error)) {
+				g_autofree char *claimed = r.type == KITE_REC_SBXFILE ? sbx_claimed_name(buf, r.len) : NULL;
+				if (claimed)
+					g_prefix_error(error, "sandbox file %s (as the damaged record says): ", claimed);
 				return NULL;
+			}
 		}
 		if (r.type != KITE_REC_END) {
 			digest = kite_crc32c(digest, &r.data_crc, 4);
@@ -419,9 +583,32 @@ KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **erro
 			if (verify_data)
 				img->file_bytes += r.len - sizeof(KiteImgFileData);
 			break;
+		case KITE_REC_SANDBOX:
+			if (img->sandbox || r.len == 0 || r.len >= KITE_IMG_MAX_PATH || !read_at(img, buf, r.len, off, error) ||
+			    buf[0] != '/' || memchr(buf, 0, r.len)) {
+				if (error && !*error)
+					g_set_error(error, KITE_CKPT_ERROR, 1, "%s: bad SANDBOX record at offset %" G_GUINT64_FORMAT,
+						    img->path, rec_off);
+				return NULL;
+			}
+			img->sandbox = g_strndup((char *)buf, r.len);
+			break;
+		case KITE_REC_SBXFILE:
+			/* the payload is in buf: checksummed just above */
+			if (!read_at(img, buf, r.len, off, error) ||
+			    !sbx_file(img, buf, r.len, rec_off, sbx_pending, verify_data, sbx_names, error))
+				return NULL;
+			break;
 		case KITE_REC_END:
 			if (r.len < sizeof img->end || !read_at(img, &img->end, sizeof img->end, off, error))
 				return NULL;
+			if (sbx_pending->len) {
+				g_set_error(error, KITE_CKPT_ERROR, 1,
+					    "%s: sandbox data before offset %" G_GUINT64_FORMAT
+					    " belongs to no SBXFILE record: the image is truncated or corrupt",
+					    img->path, rec_off);
+				return NULL;
+			}
 			have_end = TRUE;
 			break;
 		default:

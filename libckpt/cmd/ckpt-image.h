@@ -23,6 +23,20 @@ typedef struct {
 	char *path;
 } KiteImageFd;
 
+/* A closed file of the sandbox (SBXFILE) and where its chunks are. */
+typedef struct {
+	guint64 hash;
+	guint32 len;
+	gboolean stored;  /* in this image; else in a parent (found by hash) */
+	guint64 data_off; /* stored: file offset of the chunk's bytes in the image */
+} KiteImageSbxChunk;
+
+typedef struct {
+	KiteImgSbxFile f;
+	char *name;
+	GArray *chunks; /* KiteImageSbxChunk */
+} KiteImageSbxFile;
+
 typedef struct {
 	guint32 type;
 	guint64 offset; /* of the record header in the file */
@@ -30,7 +44,7 @@ typedef struct {
 	guint32 data_crc;
 } KiteImageRec;
 
-typedef struct {
+typedef struct _KiteImage {
 	char *path;
 	int fd;
 	guint64 size;
@@ -44,6 +58,10 @@ typedef struct {
 	guint64 parent_bytes; /* memory bytes in PARENT records (taken from the parent image) */
 	guint64 file_bytes;   /* FILEDATA bytes */
 	guint nthreads;       /* THREAD records (threads besides the checkpointing one) */
+	char *sandbox;          /* SANDBOX: the directory whose closed files the image holds, or NULL */
+	GPtrArray *sbx_files;   /* KiteImageSbxFile, in image order */
+	guint64 sbx_stored_bytes; /* of them, bytes stored in this image */
+	guint64 sbx_parent_bytes; /* ... and left in the parent chain */
 } KiteImage;
 
 /* Open @path (an image, or a directory: its `latest`), check the header,

@@ -26,10 +26,11 @@ static const char *fd_kind(guint32 k)
 
 static void region_flags(guint32 f, char *buf, size_t cap)
 {
-	g_snprintf(buf, cap, "%s%s%s%s%s%s%s", f & KITE_REG_FILE ? "file " : "", f & KITE_REG_SHARED ? "shared " : "",
+	g_snprintf(buf, cap, "%s%s%s%s%s%s%s%s%s", f & KITE_REG_FILE ? "file " : "", f & KITE_REG_SHARED ? "shared " : "",
 		   f & KITE_REG_HEAP ? "heap " : "", f & KITE_REG_STACK ? "stack " : "",
 		   f & (KITE_REG_VDSO | KITE_REG_VVAR | KITE_REG_VSYSCALL) ? "kernel " : "",
-		   f & KITE_REG_DATA ? "data " : "", f & KITE_REG_EXCLUDED ? "excluded " : "");
+		   f & KITE_REG_DATA ? "data " : "", f & KITE_REG_EXCLUDED ? "excluded " : "",
+		   f & KITE_REG_HUGE ? "huge " : "", f & KITE_REG_NOHUGE ? "nohuge " : "");
 }
 
 int kite_ckpt_cmd_inspect(int argc, char **argv)
@@ -137,6 +138,7 @@ int kite_ckpt_cmd_inspect(int argc, char **argv)
 			printf(" (dup of fd %d)", f->f.dup_of);
 		printf("\n");
 	}
+	kite_ckpt_sandbox_print(img);
 	printf("\nregions:\n");
 	for (guint i = 0; i < img->regions->len; i++) {
 		const KiteImageRegion *r = img->regions->pdata[i];

@@ -18,7 +18,9 @@ static void usage(FILE *f)
 	      "       ckpt alloc --server HOST:PORT [--owner USER] [--lease DURATION] [--size SIZE] CAPSFILE\n"
 	      "       ckpt upload [--caps FILE] < IMAGE\n"
 	      "       ckpt download [--server HOST:PORT] [--caps FILE] [-o FILE]\n"
-	      "       ckpt lease [--caps FILE] stat|renew|delete [--lease DURATION]\n",
+	      "       ckpt lease [--caps FILE] stat|renew|delete [--lease DURATION]\n"
+	      "   KITE_CKPT_SANDBOX=DIR ckpt run ...: every image also holds the closed files of DIR\n"
+	      "       (restart writes them back, --move follows them; docs/ckpt.md \"The sandbox\")\n",
 	      f);
 }
 

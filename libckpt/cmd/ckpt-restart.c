@@ -177,6 +177,11 @@ static gboolean move_paths(GPtrArray *chain, GError **error)
 				f->path = m;
 			}
 		}
+		char *sbx = img->sandbox ? moved(img->sandbox) : NULL;
+		if (sbx) {
+			g_free(img->sandbox);
+			img->sandbox = sbx;
+		}
 		g_autofree char *cwd = moved(img->process.cwd);
 		if (cwd && g_strlcpy(img->process.cwd, cwd, sizeof img->process.cwd) >= sizeof img->process.cwd) {
 			g_set_error(error, KITE_CKPT_ERROR, 1, "--move: the working directory %s is too long", cwd);
@@ -489,7 +494,10 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	 * is not read again: only its headers are (and checked again). */
 	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, !checked, &error);
 	KiteImage *img = chain ? chain->pdata[0] : NULL;
-	if (!img || !move_paths(chain, &error) || !check_cpu(&img->header, &error) || !check_vdso(img, &error) || !check_files(img, &error)) {
+	/* the sandbox's closed files before check_files(): the program may
+	 * have mapped one */
+	if (!img || !move_paths(chain, &error) || !check_cpu(&img->header, &error) || !check_vdso(img, &error) ||
+	    !kite_ckpt_sandbox_restore(chain, &error) || !check_files(img, &error)) {
 		fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown, error->message);
 		return 1;
 	}

@@ -54,6 +54,21 @@ static int setup_server(const char *server, const char *caps_file, const char *o
 	return -1;
 }
 
+/* glibc's malloc advises huge pages for its own mappings and heap when
+ * told to (its mmap is internal: libckpt's mmap never sees it); see
+ * libckpt/runtime/rt-hugepages.c for why.  KITE_CKPT_HUGE_PAGES=0: not. */
+static void set_malloc_huge_pages(void)
+{
+	const char *want = g_getenv("KITE_CKPT_HUGE_PAGES");
+	if (want && g_strcmp0(want, "0") == 0)
+		return;
+	const char *old = g_getenv("GLIBC_TUNABLES");
+	if (old && strstr(old, "glibc.malloc.hugetlb="))
+		return; /* the user chose */
+	g_autofree char *v = old && *old ? g_strdup_printf("%s:glibc.malloc.hugetlb=1", old) : g_strdup("glibc.malloc.hugetlb=1");
+	g_setenv("GLIBC_TUNABLES", v, TRUE);
+}
+
 int kite_ckpt_cmd_run(int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -125,6 +140,7 @@ int kite_ckpt_cmd_run(int argc, char **argv)
 	g_setenv("LD_PRELOAD", preload, TRUE);
 	g_setenv("KITE_CKPT_DIR", absdir, TRUE);
 	g_setenv("KITE_CKPT_PID", pid, TRUE);
+	set_malloc_huge_pages();
 	execvp(argv[i], argv + i);
 	fprintf(stderr, "ckpt run: cannot run %s: %s\n", argv[i], g_strerror(errno));
 	return errno == ENOENT ? 127 : 126;

@@ -22,6 +22,15 @@ int kite_ckpt_cmd_server(int argc, char **argv);
 int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
 			   gboolean *out_checked, GError **error);
 
+/* The sandbox's closed files of an image (ckpt-sandbox.c).  print: the
+ * list `ckpt inspect` shows.  restore: write them into the image's
+ * sandbox directory (created if missing), taking unchanged chunks from
+ * the parents in @chain; a file already there with the same content is
+ * left alone, any other is replaced. */
+typedef struct _KiteImage KiteImage;
+void kite_ckpt_sandbox_print(const KiteImage *img);
+gboolean kite_ckpt_sandbox_restore(GPtrArray *chain, GError **error);
+
 /* Path of a file installed next to this program (bin/NAME) or in ../lib. */
 char *kite_ckpt_find_sibling(const char *env, const char *relpath);
 

@@ -36,6 +36,10 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#define MADV_NOHUGEPAGE 15
+#endif
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE 1
 #define MREMAP_FIXED 2
@@ -517,6 +521,10 @@ static void map_regions(int imgfd)
 		}
 		if (a != (long)r->start)
 			die("cannot map the region at", NULL, r->start, a);
+		/* huge pages again (libckpt/runtime/rt-hugepages.c), asked for
+		 * before the pages are filled */
+		if (r->flags & KITE_REG_HUGE)
+			rs_call3(SYS_madvise, r->start, len, MADV_HUGEPAGE);
 	}
 	/* contents, newest image first, PARENT ranges from older ones */
 	(void)imgfd;
@@ -527,6 +535,12 @@ static void map_regions(int imgfd)
 			continue;
 		if ((r->flags & KITE_REG_DATA) && !(r->prot & PROT_WRITE))
 			rs_mprotect(r->start, r->end - r->start, r->prot);
+		/* the advice again on whatever maps it now: pieces of it may be
+		 * mapped from the image (their pages are the image's 4 KiB ones
+		 * until the program writes them) */
+		if (r->flags & (KITE_REG_HUGE | KITE_REG_NOHUGE))
+			rs_call3(SYS_madvise, r->start, r->end - r->start,
+				 (r->flags & KITE_REG_HUGE) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	}
 }
 

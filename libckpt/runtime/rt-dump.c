@@ -7,7 +7,8 @@
  * (the restarted program would see the child's values), so everything it
  * computes lives on its stack or in the scratch mapping.
  *
- * Order: header, PROCESS, FD (+FILEDATA), REGION…, PAGES…, END; then
+ * Order: header, PROCESS, FD (+FILEDATA), SANDBOX (+FILEDATA, SBXFILE;
+ * rt-sandbox.c), REGION…, PAGES…, END; then
  * fsync, rename into place, fsync the directory (atomic commit), point
  * `latest` at it and drop the image before the previous one.
  */
@@ -768,6 +769,26 @@ static int write_fds(W *w)
 	return 0;
 }
 
+static int emit_for_sandbox(void *w, uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	return emit((W *)w, type, a, alen, b, blen);
+}
+
+/* The closed files of KITE_CKPT_SANDBOX (rt-sandbox.c); unchanged chunks
+ * of an incremental image stay in the parent, like unchanged pages. */
+static int write_sandbox(W *w, int mode, int upload)
+{
+	KiteSbxOut out = { .w = w,
+			   .emit = emit_for_sandbox,
+			   .io = w->io,
+			   .mode = mode,
+			   .upload = upload,
+			   .parent_seq = w->parent_seq,
+			   .parent_created_ns = w->parent_created_ns,
+			   .created_ns = w->created_ns };
+	return kite_rt_sandbox_dump(&out);
+}
+
 static int write_memory(W *w)
 {
 	const char *q = w->maps, *end = w->maps + w->maps_len;
@@ -780,6 +801,12 @@ static int write_memory(W *w)
 		if (sel < 0)
 			continue;
 		r.flags = flags | (sel != SEL_NONE ? KITE_REG_DATA : 0);
+		/* private anonymous memory (or a restarted program's, mapped
+		 * from its image): huge pages again after a restart if it had
+		 * them (rt-hugepages.c) */
+		int anon = sel != SEL_NONE && !m.shared && (m.prot & PROT_WRITE) &&
+			   !(flags & (KITE_REG_FILE | KITE_REG_SHARED | KITE_REG_STACK));
+		r.flags |= kite_rt_huge_flags(m.start, m.end, anon);
 		size_t plen = m.path_len > KITE_IMG_MAX_PATH - 1 ? KITE_IMG_MAX_PATH - 1 : m.path_len;
 		if (!(flags & KITE_REG_FILE) && m.path_len && m.path[0] == '/')
 			plen = m.path_len; /* kept for people (deleted file), not used at restart */
@@ -883,11 +910,14 @@ static void prune(W *w)
 			const char *name = buf + off + 19;
 			off += *(unsigned short *)(buf + off + 16);
 			int image = 1;
+			const char *side = ".hashes";
 			uint32_t k = name_seq(name, "ckpt-", ".img");
 			if (!k) {
 				k = name_seq(name, ".ckpt-", ".hashes");
 				image = 0;
 			}
+			if (!k && (k = name_seq(name, ".ckpt-", ".files")))
+				side = ".files"; /* rt-sandbox.c's chunk list */
 			if (!k || k >= kite_rt.seq)
 				continue; /* not ours, or newer (another history after a restart) */
 			int kept = 0;
@@ -895,7 +925,7 @@ static void prune(W *w)
 				kept |= keep[i] == k;
 			if (kept)
 				continue;
-			dir_file(path, sizeof path, image ? "ckpt-" : ".ckpt-", k, image ? ".img" : ".hashes");
+			dir_file(path, sizeof path, image ? "ckpt-" : ".ckpt-", k, image ? ".img" : side);
 			/* An image this process maps (zero-copy restart) must not be
 			 * overwritten: unlinking keeps its pages; recycling would not. */
 			if (image && !recycled && !mapped_by_us(w, path) && rs_rename(path, recycle) == 0)
@@ -959,6 +989,7 @@ static int commit(W *w)
 		dir_file(hfinal, sizeof hfinal, ".ckpt-", kite_rt.seq, ".hashes");
 		rs_rename(htmp, hfinal);
 	}
+	kite_rt_sandbox_finish(kite_rt.seq, 1);
 	prune(w);
 	return 0;
 }
@@ -1221,7 +1252,7 @@ int kite_rt_dump(int mode)
 	}
 write:
 	if ((rc = write_header(&w)) < 0 || (rc = write_process(&w)) < 0 || (rc = write_fds(&w)) < 0 ||
-	    (rc = write_memory(&w)) < 0)
+	    (rc = write_sandbox(&w, mode, upload)) < 0 || (rc = write_memory(&w)) < 0)
 		goto fail;
 	KiteImgEnd e = { .nrecords = w.nrec, .bytes = w.off, .digest = w.digest };
 	if ((rc = emit(&w, KITE_REC_END, &e, sizeof e, NULL, 0)) < 0)
@@ -1253,5 +1284,6 @@ fail:
 		rs_close(w.hfd);
 	rs_unlink(tmp);
 	rs_unlink(htmp);
+	kite_rt_sandbox_finish(kite_rt.seq, 0);
 	return (int)rc;
 }

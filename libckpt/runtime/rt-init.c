@@ -12,6 +12,7 @@
  *   KITE_CKPT_SIGNAL, KITE_CKPT_EXIT_SIGNAL   signal numbers (12, 20)
  *   KITE_CKPT_NO_UFFD    1: no userfaultfd dirty tracking (hash every page)
  *   KITE_CKPT_CHILD_NICE nice value of background checkpoint children (0)
+ *   KITE_CKPT_HUGE_PAGES 0: no huge pages for large anonymous memory (1)
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -153,6 +154,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt.proc.restart_info_addr = (uint64_t)(uintptr_t)&kite_rt.restart_info;
 	find_thread_identity();
 	kite_rt.track_disabled = env_long("KITE_CKPT_NO_UFFD", 0) == 1;
+	kite_rt.huge_pages = env_long("KITE_CKPT_HUGE_PAGES", 1) != 0;
 	dl_iterate_phdr(find_self_data, NULL);
 	pthread_atfork(count_fork, NULL, NULL);
 

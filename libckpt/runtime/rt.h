@@ -7,6 +7,8 @@
  *               Async-signal-safe: raw syscalls only.
  * rt-dump.c     the checkpoint child: writes the image.  Raw syscalls only.
  * rt-track.c    dirty-page tracking (userfaultfd write-protect + PAGEMAP_SCAN).
+ * rt-sandbox.c  the closed files of the job's sandbox (KITE_CKPT_SANDBOX).
+ * rt-hugepages.c the program's mmap/madvise: huge pages for its large memory.
  */
 #ifndef KITE_RT_H
 #define KITE_RT_H
@@ -18,6 +20,9 @@
 #define KITE_RT_MAX_EXCLUDE 64
 #define KITE_RT_MAX_CALLBACKS 16
 #define KITE_RT_MAX_NONCES 8
+#define KITE_RT_MAX_ADVICE 32
+/* private anonymous mappings at least this big get huge pages (rt-hugepages.c) */
+#define KITE_HUGE_MIN (4ull << 20)
 
 /* si_value markers for signals the runtime sends itself. */
 #define KITE_SIGVAL_DONE 0x4b495445444f4e45ull    /* checkpoint child finished */
@@ -101,6 +106,14 @@ typedef struct {
 	} exclude[KITE_RT_MAX_EXCLUDE];
 	int nexclude;
 
+	/* huge pages (rt-hugepages.c) */
+	int huge_pages; /* KITE_CKPT_HUGE_PAGES (1): advise the program's large anonymous mappings */
+	struct {
+		uint64_t start, end;
+		int huge;
+	} advice[KITE_RT_MAX_ADVICE]; /* the program's own MADV_(NO)HUGEPAGE, newest last */
+	int nadvice;
+
 	struct {
 		void (*fn)(void *);
 		void *arg;
@@ -139,6 +152,9 @@ typedef struct {
 
 extern KiteRt kite_rt;
 
+/* KITE_REG_HUGE, KITE_REG_NOHUGE or 0 for a mapping (rt-hugepages.c) */
+uint32_t kite_rt_huge_flags(uint64_t start, uint64_t end, int private_anon_writable);
+
 /* rt-handler.c */
 void kite_rt_handler(int sig, void *si, void *uc);
 int kite_rt_start_timer(void);
@@ -171,6 +187,22 @@ void kite_rt_upload_move(const char *old, const char *new_dir);
 void kite_rt_upload_name(char *buf, size_t cap);
 int kite_rt_upload_start(int *out_pid, int *out_result);
 int kite_rt_upload_finish(int *fd, int pid, int result, int ok);
+
+/* rt-sandbox.c: the closed files of KITE_CKPT_SANDBOX, in the checkpoint
+ * child.  dump: SANDBOX, FILEDATA and SBXFILE records through @emit
+ * (after the descriptors, before memory); 0, or -errno with
+ * kite_rt.errmsg set.  finish: after the commit (or a failure), the
+ * image's chunk list for the next incremental image. */
+typedef struct {
+	void *w;
+	int (*emit)(void *w, uint32_t type, const void *a, size_t alen, const void *b, size_t blen);
+	char *io; /* KITE_IMG_CHUNK bytes of scratch */
+	int mode, upload;
+	uint32_t parent_seq; /* 0: a full image, every chunk stored */
+	uint64_t parent_created_ns, created_ns;
+} KiteSbxOut;
+int kite_rt_sandbox_dump(const KiteSbxOut *out);
+void kite_rt_sandbox_finish(uint32_t seq, int committed);
 
 /* context switch (rt-handler.c, asm) */
 int kite_ctx_save(KiteJmp *j) __attribute__((returns_twice));

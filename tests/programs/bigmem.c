@@ -1,6 +1,9 @@
 /* bigmem: a large-memory job for libckpt tests and bench/ckpt.sh.
  *
- * Usage: bigmem MIB
+ * Usage: [BIGMEM_ADVICE=huge|nohuge] bigmem MIB
+ * Its memory is one mmap() and, like most programs, it gives no huge-page
+ * advice of its own unless BIGMEM_ADVICE says so (under libckpt that
+ * means libckpt's default: huge pages, docs/ckpt.md).
  * Fills MIB MiB with incompressible data, prints "ready", then spins
  * reading the clock and remembers the longest gap between two readings:
  * the pause a checkpoint costs the application.  Signals:
@@ -72,7 +75,11 @@ int main(int argc, char **argv)
 		perror("mmap");
 		return 2;
 	}
-	madvise(mem, n * 8, MADV_NOHUGEPAGE);
+	const char *advice = getenv("BIGMEM_ADVICE");
+	if (advice && strcmp(advice, "huge") == 0)
+		madvise(mem, n * 8, MADV_HUGEPAGE);
+	else if (advice && strcmp(advice, "nohuge") == 0)
+		madvise(mem, n * 8, MADV_NOHUGEPAGE);
 	uint64_t x = 88172645463325252ull;
 	for (size_t i = 0; i < n; i++) {
 		x ^= x << 13;

@@ -1,7 +1,7 @@
 /* test-ckpt-image.c — libckpt's checksums (CRC32C, XXH64) against known
  * values and a bitwise reference, and the image reader: a hand-built
  * image is accepted, and every kind of damage is refused with a message
- * that says what is wrong. */
+ * that says what is wrong — for the sandbox's records, naming the file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,9 +56,8 @@ static void test_xxh64(void **state)
 	assert_true(kite_xxh64(page, sizeof page, 0) != h);
 }
 
-/* An image: header, PROCESS, one REGION, @nchunks PAGES records of
- * @chunk bytes each (filled with 0x5a), END. */
-static GByteArray *build_image_n(guint nchunks, gsize chunk)
+/* A new image: its header, full, checkpoint 1. */
+static GByteArray *new_image(void)
 {
 	GByteArray *img = g_byte_array_new();
 	KiteImgHeader h;
@@ -71,6 +70,14 @@ static GByteArray *build_image_n(guint nchunks, gsize chunk)
 	h.seq = 1;
 	h.header_crc = kite_crc32c(0, &h, sizeof h);
 	g_byte_array_append(img, (guint8 *)&h, sizeof h);
+	return img;
+}
+
+/* An image: header, PROCESS, one REGION, @nchunks PAGES records of
+ * @chunk bytes each (filled with 0x5a), END. */
+static GByteArray *build_image_n(guint nchunks, gsize chunk)
+{
+	GByteArray *img = new_image();
 
 	guint32 digest = 0;
 	guint64 nrec = 0;
@@ -238,6 +245,105 @@ static void test_damage_parallel(void **state)
 	}
 }
 
+/* ---- the sandbox's records (SANDBOX, FILEDATA of fd -2, SBXFILE) ---- */
+
+static void add_rec(GByteArray *img, guint32 type, const void *a, gsize alen, const void *b, gsize blen,
+		    guint32 *digest, guint64 *nrec)
+{
+	KiteImgRec rec = { .type = type, .len = alen + blen };
+	rec.data_crc = kite_crc32c(kite_crc32c(0, a, alen), b, blen);
+	rec.hdr_crc = kite_crc32c(0, &rec, sizeof rec);
+	g_byte_array_append(img, (guint8 *)&rec, sizeof rec);
+	g_byte_array_append(img, a, (guint)alen);
+	if (blen)
+		g_byte_array_append(img, b, (guint)blen);
+	if (digest) {
+		*digest = kite_crc32c(*digest, &rec.data_crc, 4);
+		(*nrec)++;
+	}
+}
+
+enum { SBX_OK, SBX_BAD_NAME, SBX_NO_SANDBOX, SBX_LEN_MISMATCH, SBX_DAMAGED_DATA, SBX_PARENT_IN_FULL, SBX_ORPHAN_DATA };
+
+/* A full image with one sandbox file, note.txt ("hello\n", mode 0640),
+ * made wrong in the way @how says. */
+static GByteArray *build_sandbox_image(int how)
+{
+	GByteArray *img = new_image();
+	guint32 digest = 0;
+	guint64 nrec = 0;
+	g_autofree KiteImgProcess *p = g_new0(KiteImgProcess, 1);
+	strcpy(p->cwd, "/");
+	add_rec(img, KITE_REC_PROCESS, p, sizeof *p, NULL, 0, &digest, &nrec);
+	if (how != SBX_NO_SANDBOX)
+		add_rec(img, KITE_REC_SANDBOX, "/sbx", 4, NULL, 0, &digest, &nrec);
+	const char *content = "hello\n", *name = how == SBX_BAD_NAME ? "../x" : "note.txt";
+	KiteImgFileData d = { KITE_FILEDATA_SANDBOX, 0, 0 };
+	if (how == SBX_DAMAGED_DATA) {
+		/* the record's checksum is of the right bytes; the bytes are not */
+		KiteImgRec rec = { .type = KITE_REC_FILEDATA, .len = sizeof d + 6 };
+		rec.data_crc = kite_crc32c(kite_crc32c(0, &d, sizeof d), content, 6);
+		rec.hdr_crc = kite_crc32c(0, &rec, sizeof rec);
+		g_byte_array_append(img, (guint8 *)&rec, sizeof rec);
+		g_byte_array_append(img, (guint8 *)&d, sizeof d);
+		g_byte_array_append(img, (guint8 *)"jello\n", 6);
+		digest = kite_crc32c(digest, &rec.data_crc, 4);
+		nrec++;
+	} else {
+		add_rec(img, KITE_REC_FILEDATA, &d, sizeof d, content, 6, &digest, &nrec);
+	}
+	if (how != SBX_ORPHAN_DATA) {
+		struct {
+			KiteImgSbxFile f;
+			KiteImgSbxChunk c;
+		} rec = { { .size = 6, .mode = 0640, .nchunks = 1, .name_len = (guint32)strlen(name) },
+			  { kite_xxh64(content, 6, 0), how == SBX_LEN_MISMATCH ? 7 : 6, how != SBX_PARENT_IN_FULL } };
+		if (how == SBX_LEN_MISMATCH)
+			rec.f.size = 7;
+		add_rec(img, KITE_REC_SBXFILE, &rec, sizeof rec, name, strlen(name), &digest, &nrec);
+	}
+	KiteImgEnd e = { .nrecords = nrec, .bytes = img->len, .digest = digest };
+	add_rec(img, KITE_REC_END, &e, sizeof e, NULL, 0, NULL, NULL);
+	return img;
+}
+
+static void test_sandbox_records(void **state)
+{
+	g_autoptr(GByteArray) ok = build_sandbox_image(SBX_OK);
+	g_autofree char *path = write_tmp(ok->data, ok->len);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteImage) img = kite_image_open(path, TRUE, &error);
+	g_unlink(path);
+	assert_non_null(img);
+	assert_string_equal(img->sandbox, "/sbx");
+	assert_int_equal(img->sbx_files->len, 1);
+	const KiteImageSbxFile *f = img->sbx_files->pdata[0];
+	assert_string_equal(f->name, "note.txt");
+	assert_int_equal(f->f.mode, 0640);
+	assert_int_equal(f->f.size, 6);
+	assert_int_equal(img->sbx_stored_bytes, 6);
+	assert_int_equal(img->sbx_parent_bytes, 0);
+	assert_int_equal(img->file_bytes, 0); /* not counted as an open file's contents */
+
+	struct {
+		int how;
+		const char *want;
+	} bad[] = {
+		{ SBX_BAD_NAME, "names '../x', not a plain file name" },
+		{ SBX_NO_SANDBOX, "bad sandbox FILEDATA record at offset" },
+		{ SBX_LEN_MISMATCH, "sandbox file note.txt: its data records do not match its list of chunks" },
+		{ SBX_DAMAGED_DATA, "sandbox file note.txt: bytes 0-6 of its copy are damaged (FILEDATA record at offset" },
+		{ SBX_PARENT_IN_FULL, "sandbox file note.txt: refers to a parent image, but the image is a full one" },
+		{ SBX_ORPHAN_DATA, "belongs to no SBXFILE record" },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GByteArray) b = build_sandbox_image(bad[i].how);
+		g_autofree char *msg = open_msg(b->data, b->len);
+		if (!msg || !strstr(msg, bad[i].want))
+			fail_msg("case %u: got '%s', want '%s'", i, msg ? msg : "(accepted)", bad[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_valid_image),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_damage_parallel),
+		cmocka_unit_test(test_sandbox_records),
 	};
 	return cmocka_run_group_tests_name("ckpt-image", tests, NULL, NULL);
 }
