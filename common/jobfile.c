@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "util.h"
 #include "yaml-doc.h"
 
@@ -33,7 +34,6 @@ static const KiteYamlLimits job_limits = {
 #define MAX_REQUEST_CPUS	   4096
 #define MAX_RETRIES		   1000
 #define MAX_CHECKPOINT_INTERVAL	   (365 * 86400)
-#define MAX_JOB_LEASE		   (30 * 86400)
 
 /* ---- $(Macro) ----------------------------------------------------------- */
 
@@ -437,7 +437,7 @@ static gboolean key_job_lease(JobParse *jp, const char *key, const KiteYamlNode 
 	double seconds;
 	if (!kite_yaml_get_duration(jp->doc, value, key, &seconds, error))
 		return FALSE;
-	if (seconds < 1 || seconds > MAX_JOB_LEASE)
+	if (seconds < 1 || seconds > KITE_JOB_LEASE_MAX)
 		return kite_yaml_throw(error, jp->doc, value,
 				       "`job_lease_duration` must be a duration from 1s to 30d, not `%s`", value->value);
 	jp->job_lease = (gint64)ceil(seconds);

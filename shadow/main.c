@@ -52,6 +52,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "job.h"
 #include "log.h"
 #include "shadow.h"
 #include "util.h"
@@ -354,7 +355,7 @@ static double job_lease(const KiteAd *job)
 {
 	gint64 lease = 0;
 	if (kite_ad_get_int(job, "JobLeaseDuration", &lease) && lease > 0)
-		return (double)lease;
+		return (double)MIN(lease, KITE_JOB_LEASE_MAX);
 	return arg_job_lease > 0 ? arg_job_lease : DEFAULT_JOB_LEASE;
 }
 

@@ -398,7 +398,7 @@ static void set_job_lease(KiteStartd *d, Claim *c)
 {
 	gint64 lease = 0;
 	c->job_lease = kite_ad_get_int(c->job, "JobLeaseDuration", &lease) && lease > 0
-			   ? (double)lease
+			   ? (double)MIN(lease, KITE_JOB_LEASE_MAX)
 			   : kite_config_get_duration(d->config, "job_lease_duration");
 }
 
