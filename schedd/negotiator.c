@@ -358,6 +358,44 @@ GArray *kite_negotiate_claims(const KiteJobGroup *groups, guint n_groups, GPtrAr
 
 /* ---- why a job does not match ---- */
 
+/* Each slot's Start, clause by clause (as condor_q -better-analyze does):
+ * slots with the same Start text are taken together, and every clause
+ * that rejects the job on some of them is named with how many it holds
+ * on ("Start clause `KeyboardIdle > 900` holds on 0 of 3 slots"). */
+static void explain_start(GString *s, const KiteAd *job, GPtrArray *slots)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (guint i = 0; i < slots->len; i++) {
+		KiteExpr *start = kite_ad_lookup(slots->pdata[i], "Start");
+		g_autofree char *text = start ? kite_expr_to_string(start) : g_strdup("");
+		if (!start || g_hash_table_contains(seen, text))
+			continue;
+		g_autoptr(GPtrArray) same = g_ptr_array_new();
+		for (guint j = i; j < slots->len; j++) {
+			KiteExpr *other = kite_ad_lookup(slots->pdata[j], "Start");
+			g_autofree char *other_text = other ? kite_expr_to_string(other) : NULL;
+			if (other_text && g_str_equal(other_text, text))
+				g_ptr_array_add(same, slots->pdata[j]);
+		}
+		g_autoptr(GPtrArray) clauses = kite_expr_conjuncts(start);
+		for (guint c = 0; c < clauses->len; c++) {
+			guint ok = 0;
+			for (guint j = 0; j < same->len; j++) {
+				KiteValue v = KITE_VALUE_INIT;
+				kite_expr_eval(clauses->pdata[c], same->pdata[j], job, &v);
+				ok += kite_value_is_true(&v);
+				kite_value_clear(&v);
+			}
+			if (ok == same->len)
+				continue;
+			g_autofree char *clause = kite_expr_to_string(clauses->pdata[c]);
+			g_string_append_printf(s, "; Start clause `%s` holds on %u of %u slot%s", clause, ok, same->len,
+					       same->len == 1 ? "" : "s");
+		}
+		g_hash_table_add(seen, g_steal_pointer(&text));
+	}
+}
+
 char *kite_negotiator_analyze(const KiteAd *job, GPtrArray *slots, guint n_free)
 {
 	GString *s = g_string_new(NULL);
@@ -392,7 +430,9 @@ char *kite_negotiator_analyze(const KiteAd *job, GPtrArray *slots, guint n_free)
 			g_string_append_printf(s, "; requirement `%s` holds on %u", text, ok);
 		}
 	}
-	if (start_ok < n)
+	if (start_ok < n) {
 		g_string_append_printf(s, "; the slot's Start accepts this job on %u", start_ok);
+		explain_start(s, job, slots);
+	}
 	return g_string_free(s, FALSE);
 }

@@ -347,6 +347,16 @@ void kite_job_cgroup_kill(KiteJobCgroup *job)
 	}
 }
 
+gboolean kite_job_cgroup_freeze(KiteJobCgroup *job, gboolean frozen)
+{
+	g_autoptr(GError) error = NULL;
+	if (write_file(job->path, "cgroup.freeze", frozen ? "1" : "0", &error))
+		return TRUE;
+	if (errno != ENOENT)
+		g_warning("%s", error->message);
+	return FALSE;
+}
+
 gboolean kite_job_cgroup_sample_memory(KiteJobCgroup *job)
 {
 	if (has_controller(job->cg, "memory"))

@@ -61,6 +61,10 @@ const char *kite_job_cgroup_path(const KiteJobCgroup *job);
 /* SIGKILL every process in the leaf (cgroup.kill; on kernels before 5.14
  * each process of cgroup.procs in turn). */
 void kite_job_cgroup_kill(KiteJobCgroup *job);
+/* Freeze (TRUE) or thaw the job's cgroup (cgroup.freeze): every process
+ * in it, including any that left the job's process group or session.
+ * FALSE where the kernel has no cgroup.freeze (before 5.2). */
+gboolean kite_job_cgroup_freeze(KiteJobCgroup *job, gboolean frozen);
 
 /* Without the memory controller: measure the leaf's resident memory now
  * (sum of the processes' RSS) and keep its peak.  Returns TRUE when it

@@ -115,12 +115,30 @@ static void signal_job(Claim *c, int sig)
 		g_warning("kill job process group %d: %s", c->pid, g_strerror(errno));
 }
 
+/* Stop or continue the job: its process group (SIGSTOP, SIGCONT), and
+ * with a cgroup every process it started, wherever it moved — a process
+ * that left the job's session would escape SIGSTOP and keep using the
+ * owner's machine.  Continuing thaws first: a frozen process handles no
+ * signal, libckpt's checkpoint-and-exit included. */
+static void stop_job(Claim *c, gboolean stop)
+{
+	if (stop) {
+		signal_job(c, SIGSTOP);
+		if (c->cgroup)
+			kite_job_cgroup_freeze(c->cgroup, TRUE);
+	} else {
+		if (c->cgroup)
+			kite_job_cgroup_freeze(c->cgroup, FALSE);
+		signal_job(c, SIGCONT);
+	}
+}
+
 /* Kill the job: its process group, and with a cgroup every process it
  * started, wherever it moved (a new session, a double fork). */
 static void kill_job(Claim *c)
 {
 	signal_job(c, SIGKILL);
-	signal_job(c, SIGCONT);
+	stop_job(c, FALSE);
 	if (c->cgroup)
 		kite_job_cgroup_kill(c->cgroup);
 }
@@ -184,15 +202,14 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 						      "lease",
 						      slot->name)
 				    : g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
-		signal_job(c, SIGCONT);
+		stop_job(c, FALSE);
 		if (kill(c->pid, SIGTSTP) < 0 && errno != ESRCH)
 			g_warning("kill job %d: %s", c->pid, g_strerror(errno));
 	} else if (slot->state == KITE_SLOT_PREEMPTING && slot->activity == KITE_SLOT_KILLING &&
 		   old_activity != KITE_SLOT_KILLING && c->ckpt_dir) {
 		g_message("%s: killing job (pid %d): it did not checkpoint within MaxVacateTime", slot->name,
 			  c->pid);
-		signal_job(c, SIGKILL);
-		signal_job(c, SIGCONT);
+		kill_job(c);
 	} else if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING) {
 		/* Not checkpointed: vacating is killing. */
 		g_message("%s: killing job (pid %d) of claim %.8s…: %s", slot->name, c->pid, c->id,
@@ -206,10 +223,10 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 		kill_job(c);
 	} else if (slot->activity == KITE_SLOT_SUSPENDED && old_activity != KITE_SLOT_SUSPENDED) {
 		g_message("%s: suspending job (pid %d)", slot->name, c->pid);
-		signal_job(c, SIGSTOP);
+		stop_job(c, TRUE);
 	} else if (old_activity == KITE_SLOT_SUSPENDED && slot->activity == KITE_SLOT_BUSY) {
 		g_message("%s: continuing job (pid %d)", slot->name, c->pid);
-		signal_job(c, SIGCONT);
+		stop_job(c, FALSE);
 	}
 	return changed;
 }
@@ -1211,7 +1228,7 @@ static void handle_checkpoint(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 	}
 	g_message("%s: %s the job (pid %d) on request", slot->name, exit ? "vacating" : "checkpointing",
 		  c->pid);
-	signal_job(c, SIGCONT);
+	stop_job(c, FALSE);
 	if (kill(c->pid, exit ? SIGTSTP : SIGUSR2) < 0 && errno != ESRCH)
 		g_warning("kill job %d: %s", c->pid, g_strerror(errno));
 	g_autofree char *msg = g_strdup_printf("%s %s", exit ? "vacating" : "checkpointing", slot->name);

@@ -55,6 +55,13 @@ static void unlock(void)
 	__atomic_store_n(&advice_lock, 0, __ATOMIC_RELEASE);
 }
 
+/* In the child of the program's own fork(): a thread that held the lock
+ * at the fork does not exist there. */
+void kite_rt_huge_after_fork(void)
+{
+	unlock();
+}
+
 /* Forget what the program said about [s, e): a new mapping or new advice
  * replaces it.  Entries sticking out on one side are cut; one sticking out
  * on both is split in two (its right part is lost if the table is full). */

@@ -104,6 +104,8 @@ static void count_fork(void)
 		__atomic_add_fetch(kite_rt.forks, 1, __ATOMIC_SEQ_CST);
 }
 
+static int start_runtime(void);
+
 __attribute__((constructor)) static void kite_rt_init(void)
 {
 	/* Preloaded into a program that was relinked with its own runtime:
@@ -156,8 +158,26 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt.track_disabled = env_long("KITE_CKPT_NO_UFFD", 0) == 1;
 	kite_rt.huge_pages = env_long("KITE_CKPT_HUGE_PAGES", 1) != 0;
 	dl_iterate_phdr(find_self_data, NULL);
-	pthread_atfork(count_fork, NULL, NULL);
+	pthread_atfork(count_fork, NULL, kite_rt_huge_after_fork);
 
+	/* A request that arrives once the handler is installed but before
+	 * the runtime is active would be dropped by the handler (`ckpt now`
+	 * sends as soon as it sees the handler): held until the end. */
+	sigset_t held, old_mask;
+	sigemptyset(&held);
+	sigaddset(&held, kite_rt.sig_ckpt);
+	sigaddset(&held, kite_rt.sig_exit);
+	sigaddset(&held, kite_rt.sig_rt);
+	pthread_sigmask(SIG_BLOCK, &held, &old_mask);
+	if (start_runtime() < 0)
+		kite_rt.active = 0;
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+}
+
+/* The handlers, libckpt's own stack, tracking, the timer: -1 if the
+ * handlers cannot be installed (the runtime stays inactive). */
+static int start_runtime(void)
+{
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = (void (*)(int, siginfo_t *, void *))kite_rt_handler;
@@ -165,7 +185,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	sigfillset(&sa.sa_mask);
 	if (sigaction(kite_rt.sig_ckpt, &sa, NULL) < 0 || sigaction(kite_rt.sig_exit, &sa, NULL) < 0 ||
 	    sigaction(kite_rt.sig_rt, &sa, NULL) < 0)
-		return;
+		return -1;
 	/* the handler's own stack (with a guard page below) */
 	size_t ssz = 512 << 10;
 	char *stk = mmap(NULL, ssz + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -177,6 +197,7 @@ __attribute__((constructor)) static void kite_rt_init(void)
 	kite_rt_track_start();
 	kite_rt.active = 1;
 	kite_rt_start_timer();
+	return 0;
 }
 
 #ifdef KITE_RT_PRELOAD

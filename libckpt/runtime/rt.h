@@ -154,6 +154,7 @@ extern KiteRt kite_rt;
 
 /* KITE_REG_HUGE, KITE_REG_NOHUGE or 0 for a mapping (rt-hugepages.c) */
 uint32_t kite_rt_huge_flags(uint64_t start, uint64_t end, int private_anon_writable);
+void kite_rt_huge_after_fork(void);
 
 /* rt-handler.c */
 void kite_rt_handler(int sig, void *si, void *uc);

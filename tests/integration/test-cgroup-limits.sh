@@ -88,4 +88,31 @@ check_eq "and the process it left is gone" "" "$(pgrep -fx 'sleep 985')"
 kill "$C1_PID"; wait "$C1_PID" 2>/dev/null
 check_eq "a stopped startd removes its cgroups" "no" "$(test -e "$CG" && echo yes || echo no)"
 
+# ---- suspended: every process of the job stops, even one that left its session ----
+start_startd c2 "${STARTD_CONFIG[@]}" "keyboard_busy_time: 3s" "preempt: false" "continue: KeyboardIdle > 4"
+C2_PID=$STARTD_PID
+wait_for 10 grep -q "jobs run in cgroups" c2/startd.log
+CG2=$(cat c2/startd.cgroup)
+mkdir -m 1777 ticks
+cat >tick.yaml <<YAML
+executable: /bin/sh
+arguments: ["-c", "setsid sh -c 'while :; do echo x >>$TMP/ticks/escaped; sleep 0.05; done' </dev/null >/dev/null 2>&1 & while :; do echo x >>$TMP/ticks/job; sleep 0.05; done"]
+YAML
+ticks() { cat "ticks/$1" 2>/dev/null | wc -l; }
+grows() { local n=$(ticks "$1"); sleep 0.5; [ "$(ticks "$1")" -gt "$n" ]; }
+ID=$(submit_id tick.yaml)
+if wait_for 15 grows escaped && grows job; then pass "a job and a process it moved to a session of its own both run"; else fail "a job and a process it moved to a session of its own both run" "$(q -a "$ID"; tail -3 c2/startd.log)"; fi
+touch c2/activity
+if wait_for 5 bash -c "pool status | grep @c2 | grep -q Suspended"; then pass "the owner's return suspends the job"; else fail "the owner's return suspends the job" "$(pool status)"; fi
+check_eq "its cgroup is frozen" 1 "$(cat "$CG2/slot1/cgroup.freeze" 2>&1)"
+sleep 0.3
+if grows escaped; then fail "the process that left the job's session stops too" "it kept running"; else pass "the process that left the job's session stops too"; fi
+if grows job; then fail "the job itself stops" "it kept running"; else pass "the job itself stops"; fi
+if wait_for 10 grows escaped; then pass "idleness continues the process that left its session"; else fail "idleness continues the process that left its session" "$(pool status | grep @c2; tail -3 c2/startd.log)"; fi
+if grows job; then pass "and the job"; else fail "and the job" "$(tail -3 c2/startd.log)"; fi
+check_eq "its cgroup is thawed" 0 "$(cat "$CG2/slot1/cgroup.freeze" 2>&1)"
+pool rm "$ID" >/dev/null
+if wait_for 5 bash -c "! grows escaped"; then pass "removing it ends both"; else fail "removing it ends both" "$(pgrep -fa ticks)"; fi
+kill "$C2_PID"; wait "$C2_PID" 2>/dev/null
+
 finish

@@ -184,10 +184,19 @@ job_pid=""
 wait_for 5 find_job
 proc_state() { ps -o stat= -p "$job_pid" 2>/dev/null | cut -c1; }
 proc_state_is() { [ "$(proc_state)" == "$1" ]; }
+# stopped: by SIGSTOP (state T), or, where jobs run in cgroups, frozen
+# with the rest of its cgroup (the signal then waits until the thaw)
+job_frozen() {
+	local cg mnt
+	cg=$(sed -n 's/^0:://p' "/proc/$job_pid/cgroup" 2>/dev/null) && mnt=$(findmnt -n -t cgroup2 -o TARGET | head -1) &&
+		grep -qx "frozen 1" "$mnt$cg/cgroup.events" 2>/dev/null
+}
+job_stopped() { proc_state_is T || job_frozen; }
 touch ws3/activity
-if wait_for 5 proc_state_is T; then pass "the owner's return stops the job (SIGSTOP)"; else fail "the owner's return stops the job (SIGSTOP)" "state $(proc_state); $(tail -3 ws3/startd.log)"; fi
+if wait_for 5 job_stopped; then pass "the owner's return stops the job (SIGSTOP, or its cgroup frozen)"; else fail "the owner's return stops the job (SIGSTOP, or its cgroup frozen)" "state $(proc_state); $(tail -3 ws3/startd.log)"; fi
 check_contains "the slot is Claimed/Suspended" "Claimed    Suspended" "$(pool status | grep @ws3)"
-if wait_for 10 proc_state_is S; then pass "idleness continues it (SIGCONT)"; else fail "idleness continues it (SIGCONT)" "state $(proc_state); $(tail -3 ws3/startd.log)"; fi
+job_continued() { proc_state_is S && ! job_frozen; }
+if wait_for 10 job_continued; then pass "idleness continues it (SIGCONT, thawed)"; else fail "idleness continues it (SIGCONT, thawed)" "state $(proc_state); $(tail -3 ws3/startd.log)"; fi
 check_eq "the job was Running all along" "R" "$(status_of "$ID")"
 pool rm "$ID" >/dev/null
 if wait_for 5 bash -c "! kill -0 $job_pid 2>/dev/null"; then pass "removing a running job kills it"; else fail "removing a running job kills it" "pid $job_pid still there"; fi

@@ -217,6 +217,30 @@ static void test_autoclusters(void **state)
 
 /* Claim reuse: each kept claim takes its owner's next job that suits
  * its slot — by JobPrio, then id — and no job goes to two claims. */
+/* Why a job does not match: the job's Requirements and each slot's
+ * Start, clause by clause, with how many slots each clause holds on. */
+static void test_analyze(void **state)
+{
+	(void)state;
+	g_autoptr(GPtrArray) slots = ads();
+	g_ptr_array_add(slots, slot_ad("s1@a", 4096, "KeyboardIdle > 900 && TARGET.Owner != \"mallory\""));
+	g_ptr_array_add(slots, slot_ad("s2@a", 4096, "KeyboardIdle > 900 && TARGET.Owner != \"mallory\""));
+	g_ptr_array_add(slots, slot_ad("s1@b", 1024, "TARGET.RequestMemory < 512"));
+	kite_ad_set_int(slots->pdata[0], "KeyboardIdle", 30);
+	kite_ad_set_int(slots->pdata[1], "KeyboardIdle", 1200);
+	g_autoptr(KiteAd) job = job_ad(1, 0, "mallory", 2048, NULL);
+	g_autofree char *why = kite_negotiator_analyze(job, slots, 3);
+	assert_string_equal(why, "no slot matches (3 slots); requirement `TARGET.Memory >= MY.RequestMemory` holds on 2"
+				 "; the slot's Start accepts this job on 0"
+				 "; Start clause `KeyboardIdle > 900` holds on 1 of 2 slots"
+				 "; Start clause `TARGET.Owner != \"mallory\"` holds on 0 of 2 slots"
+				 "; Start clause `TARGET.RequestMemory < 512` holds on 0 of 1 slot");
+	/* a job some slot takes: counted, nothing explained */
+	g_autoptr(KiteAd) small = job_ad(2, 0, "alice", 256, NULL);
+	g_autofree char *ok = kite_negotiator_analyze(small, slots, 3);
+	assert_string_equal(ok, "2 of 3 slots match; 3 of the slots are free now");
+}
+
 static void test_claims(void **state)
 {
 	g_autoptr(GPtrArray) slots = ads();
@@ -275,6 +299,7 @@ int main(void)
 	    cmocka_unit_test(test_unmatchable_stays), cmocka_unit_test(test_priority_within_user),
 	    cmocka_unit_test(test_fair_share),	      cmocka_unit_test(test_usage_decays),
 	    cmocka_unit_test(test_autoclusters),      cmocka_unit_test(test_claims),
+	    cmocka_unit_test(test_analyze),
 	};
 	return cmocka_run_group_tests_name("negotiator", tests, NULL, NULL);
 }
