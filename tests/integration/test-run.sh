@@ -207,10 +207,14 @@ if wait_for 5 states_are ws3 "Unclaimed"; then pass "and frees its slot"; else f
 # now it runs on under its lease and the restarted schedd reconnects to
 # it — docs/running-jobs.md, "Schedd restarts"; test-schedd-restart.sh
 # has the whole story.)
+starts=$(grep -c ' started as ' ws3/startd.log)
 ID=$(submit long.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
 if wait_for 10 status_is "$ID" R; then pass "another job runs on ws3"; else fail "another job runs on ws3" "$(q -a "$ID")"; fi
-job_pid=""
-wait_for 5 find_job
+# (its pid from ws3's log, not pgrep: other runs of this test on the
+# machine have `sleep 30` jobs too)
+started_on_ws3() { [ "$(grep -c ' started as ' ws3/startd.log)" -gt "$starts" ]; }
+wait_for 5 started_on_ws3
+job_pid=$(grep ' started as ' ws3/startd.log | tail -1 | sed 's/.*(pid \([0-9]*\)).*/\1/')
 kill -9 "$SCHEDD_PID"; wait "$SCHEDD_PID" 2>/dev/null
 if wait_for 5 grep -q "lost its schedd; the claim and its job wait" ws3/startd.log; then pass "a dead schedd's shadow leaves the claim to the job lease"; else fail "a dead schedd's shadow leaves the claim to the job lease" "$(tail -3 ws3/startd.log)"; fi
 if [ -n "$job_pid" ] && kill -0 "$job_pid" 2>/dev/null; then pass "and the job goes on"; else fail "and the job goes on" "pid $job_pid; $(tail -3 ws3/startd.log)"; fi
