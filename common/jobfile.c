@@ -183,11 +183,20 @@ typedef struct {
 	char *environment;
 	KiteExpr *requirements, *rank;
 	KiteExpr *periodic_hold, *periodic_release, *periodic_remove;
+	KiteExpr *on_exit_hold, *on_exit_remove;
 	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
 	const char *checkpoint_mode;
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
 	gint64 job_lease;	    /* seconds; 0 = the startd's job_lease_duration */
+	GArray *custom;             /* CustomAttr: `+Name: value` keys, in file order */
 } JobParse;
+
+/* A custom attribute (`+Name: value`, HTCondor's `+Name = value`). */
+typedef struct {
+	const char *name; /* the key without its "+" (the document's text) */
+	const KiteYamlNode *key;
+	KiteExpr *value;
+} CustomAttr;
 
 static void job_parse_clear(JobParse *jp)
 {
@@ -199,6 +208,11 @@ static void job_parse_clear(JobParse *jp)
 	g_clear_pointer(&jp->periodic_hold, kite_expr_unref);
 	g_clear_pointer(&jp->periodic_release, kite_expr_unref);
 	g_clear_pointer(&jp->periodic_remove, kite_expr_unref);
+	g_clear_pointer(&jp->on_exit_hold, kite_expr_unref);
+	g_clear_pointer(&jp->on_exit_remove, kite_expr_unref);
+	for (guint i = 0; jp->custom && i < jp->custom->len; i++)
+		kite_expr_unref(g_array_index(jp->custom, CustomAttr, i).value);
+	g_clear_pointer(&jp->custom, g_array_unref);
 }
 
 typedef gboolean (*KeyHandler)(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error);
@@ -360,7 +374,9 @@ static gboolean key_expr(JobParse *jp, const char *key, const KiteYamlNode *valu
 			  : g_str_equal(key, "rank")		  ? &jp->rank
 			  : g_str_equal(key, "periodic_hold")	  ? &jp->periodic_hold
 			  : g_str_equal(key, "periodic_release") ? &jp->periodic_release
-								  : &jp->periodic_remove;
+			  : g_str_equal(key, "periodic_remove")	  ? &jp->periodic_remove
+			  : g_str_equal(key, "on_exit_hold")	  ? &jp->on_exit_hold
+								  : &jp->on_exit_remove;
 	g_clear_pointer(slot, kite_expr_unref);
 	*slot = e;
 	return TRUE;
@@ -462,6 +478,55 @@ static gboolean key_checkpoint(JobParse *jp, const char *key, const KiteYamlNode
 	return TRUE;
 }
 
+/* Attributes the schedd, the shadow or the startd keep for the job:
+ * a job file cannot set them with `+`. */
+static const char *const kept_by_kite[] = {
+    "Owner", "User", "AuthenticatedIdentity", "ClusterId", "ProcId", "JobStatus", "QDate", "EnteredCurrentStatus",
+    "JobCurrentStartDate", "CompletionDate", "ExitCode", "ExitSignal", "ExitBySignal", "RemoteHost",
+    "LastRemoteHost", "RemoteWallClockTime", "NumRetries", "NumCheckpoints", "HoldReason", "HoldReasonCode",
+    "LastRequeueReason", "LastRequeueTime", "LastCheckpointImage", "LastCheckpointSandbox", "LastCheckpointTime",
+    "CheckpointCaps", "CheckpointServer", "CheckpointServerChoice", "CheckpointSeq", "CheckpointSize",
+    "CheckpointSeconds", "CheckpointIntervalChoice", "CheckpointUnusable", "CheckpointUnusableReason",
+    "MatchAnalysis", "ImageSize", "MyType", NULL};
+
+/* `+Name: value`: a quoted value is a string, a plain one an expression
+ * (`+Project: "chemistry"`, `+Weight: 3`, `+Big: RequestMemory > 4096`). */
+static gboolean key_custom(JobParse *jp, const KiteYamlNode *keynode, const KiteYamlNode *value, GError **error)
+{
+	const char *key = keynode->value, *name = key + 1;
+	gboolean word = g_ascii_isalpha(name[0]) || name[0] == '_';
+	for (const char *c = name; word && *c; c++)
+		word = g_ascii_isalnum(*c) || *c == '_';
+	if (!word)
+		return kite_yaml_throw(error, jp->doc, keynode,
+				       "custom attribute `%s`: a name is a letter or _ followed by letters, digits "
+				       "and _",
+				       key);
+	for (const char *const *k = kept_by_kite; *k; k++)
+		if (g_ascii_strcasecmp(name, *k) == 0)
+			return kite_yaml_throw(error, jp->doc, keynode,
+					       "custom attribute `%s`: %s is kept by Kite, not set by a job file",
+					       key, *k);
+	if (value->kind != KITE_YAML_SCALAR || kite_yaml_is_null(value))
+		return kite_yaml_throw(error, jp->doc, value,
+				       "custom attribute `%s` wants a value: a quoted string or an expression", key);
+	KiteExpr *e = NULL;
+	if (value->plain) {
+		if (!macro_check(jp->doc, value, key, TRUE, NULL, error) ||
+		    !kite_yaml_get_expr(jp->doc, value, key, &e, error))
+			return FALSE;
+	} else {
+		if (!macro_check(jp->doc, value, key, TRUE, NULL, error))
+			return FALSE;
+		e = kite_expr_new_string(value->value);
+	}
+	if (!jp->custom)
+		jp->custom = g_array_new(FALSE, FALSE, sizeof(CustomAttr));
+	CustomAttr a = {name, keynode, e};
+	g_array_append_val(jp->custom, a);
+	return TRUE;
+}
+
 /* Every key a job file may have, in the order docs/job-file.md lists them. */
 static const struct {
 	const char *key;
@@ -481,6 +546,8 @@ static const struct {
     {"periodic_hold", key_expr},
     {"periodic_release", key_expr},
     {"periodic_remove", key_expr},
+    {"on_exit_hold", key_expr},
+    {"on_exit_remove", key_expr},
     {"request_cpus", key_int},
     {"request_memory", key_size},
     {"request_disk", key_size},
@@ -700,6 +767,10 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		kite_ad_set(ad, "PeriodicRelease", jp->periodic_release);
 	if (jp->periodic_remove)
 		kite_ad_set(ad, "PeriodicRemove", jp->periodic_remove);
+	if (jp->on_exit_hold)
+		kite_ad_set(ad, "OnExitHold", jp->on_exit_hold);
+	if (jp->on_exit_remove)
+		kite_ad_set(ad, "OnExitRemove", jp->on_exit_remove);
 	kite_ad_set_int(ad, "JobPrio", jp->priority);
 	kite_ad_set_string(ad, "CheckpointMode", jp->checkpoint_mode);
 	if (jp->checkpoint_interval > 0)
@@ -707,6 +778,16 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	kite_ad_set_int(ad, "MaxRetries", jp->max_retries);
 	if (jp->job_lease > 0)
 		kite_ad_set_int(ad, "JobLeaseDuration", jp->job_lease);
+	for (guint i = 0; jp->custom && i < jp->custom->len; i++) {
+		const CustomAttr *a = &g_array_index(jp->custom, CustomAttr, i);
+		if (kite_ad_lookup(ad, a->name)) {
+			kite_yaml_throw(error, doc, a->key,
+					"custom attribute `+%s`: %s comes from the job file's own keys (docs/job-file.md)",
+					a->name, a->name);
+			return NULL;
+		}
+		kite_ad_set(ad, a->name, a->value);
+	}
 	return g_steal_pointer(&ad);
 }
 
@@ -724,10 +805,11 @@ KiteJobFile *kite_jobfile_parse(const char *display_name, const char *data, gsiz
 	if (!doc)
 		return NULL;
 
-	const char *names[G_N_ELEMENTS(job_keys) + 1];
+	const char *names[G_N_ELEMENTS(job_keys) + 2];
 	for (guint i = 0; i < G_N_ELEMENTS(job_keys); i++)
 		names[i] = job_keys[i].key;
-	names[G_N_ELEMENTS(job_keys)] = NULL;
+	names[G_N_ELEMENTS(job_keys)] = KITE_YAML_ANY_PLUS_KEY; /* custom attributes */
+	names[G_N_ELEMENTS(job_keys) + 1] = NULL;
 
 	JobParse jp = {
 	    .doc = doc,
@@ -750,6 +832,8 @@ KiteJobFile *kite_jobfile_parse(const char *display_name, const char *data, gsiz
 	for (guint i = 0; doc->root && i < kite_yaml_mapping_size(doc->root); i++) {
 		const char *key = kite_yaml_mapping_key(doc->root, i)->value;
 		const KiteYamlNode *value = kite_yaml_mapping_value(doc->root, i);
+		if (key[0] == '+' && !key_custom(&jp, kite_yaml_mapping_key(doc->root, i), value, error))
+			goto out;
 		for (guint k = 0; k < G_N_ELEMENTS(job_keys); k++)
 			if (g_str_equal(key, job_keys[k].key) && !job_keys[k].handler(&jp, key, value, error))
 				goto out;

@@ -472,10 +472,11 @@ gboolean kite_yaml_check_keys(const KiteYamlDoc *doc, const KiteYamlNode *map, c
 					       "duplicate key `%s`%s (first given at line %u)", key->value,
 					       in, first->line);
 		g_hash_table_insert(seen, key->value, (gpointer)key);
-		if (!known || g_strv_contains(known, key->value))
+		if (!known || g_strv_contains(known, key->value) ||
+		    (key->value[0] == '+' && g_strv_contains(known, KITE_YAML_ANY_PLUS_KEY)))
 			continue;
 		const char *guess = kite_suggest(key->value, known);
-		if (guess)
+		if (guess && guess[0] != '+')
 			return kite_yaml_throw(error, doc, key, "unknown key `%s`%s (did you mean `%s`?)",
 					       key->value, in, guess);
 		if (known_hint)

@@ -79,6 +79,9 @@ gboolean kite_yaml_is_null(const KiteYamlNode *node);
  * scalar and appears once, and, when @known is not NULL, that every key
  * is one of @known ("unknown key `x` (did you mean `y`?)"; @known_hint
  * is added when there is no close match). */
+/* In @known of kite_yaml_check_keys: any key that starts with "+" is
+ * known (a job file's custom attributes). */
+#define KITE_YAML_ANY_PLUS_KEY "+*"
 gboolean kite_yaml_check_keys(const KiteYamlDoc *doc, const KiteYamlNode *map, const char *what,
 			      const char *root_hint, const char *const *known, const char *known_hint,
 			      GError **error);

@@ -176,6 +176,13 @@ enum {
 	KITE_FD_DEVICE = 3,  /* harmless character device reopened by path (/dev/null…) */
 	KITE_FD_DIR = 4,
 	KITE_FD_DUP = 5,     /* shares the open file description of dup_of */
+	/* Kernel objects recreated from their state: the "path" holds the
+	 * kernel's /proc/self/fdinfo/N text of the descriptor at the
+	 * checkpoint (libckpt/runtime/rt-anonfd.c). */
+	KITE_FD_EVENTFD = 6,  /* eventfd-count (and eventfd-semaphore) */
+	KITE_FD_TIMERFD = 7,  /* clockid, ticks, it_value, it_interval */
+	KITE_FD_SIGNALFD = 8, /* sigmask */
+	KITE_FD_EPOLL = 9,    /* tfd/events/data of each watched descriptor */
 };
 
 typedef struct {

@@ -66,6 +66,17 @@ void kite_schedd_shadows_checkpoint(KiteSchedd *s, GArray *results, gboolean vac
  * removed: no run will resume it). */
 void kite_schedd_spool_forget(KiteSchedd *s, const KiteJobId *id);
 
+/* What a job's on_exit_hold / on_exit_remove say about a run that ended
+ * with exit code @code or signal @sig (exit-policy.c); @out_reason is
+ * set (Condor's words) for HOLD and REQUEUE. */
+typedef enum {
+	KITE_EXIT_DEFAULT, /* neither is set: Kite's default */
+	KITE_EXIT_REMOVE,  /* leaves the queue (completed) */
+	KITE_EXIT_HOLD,
+	KITE_EXIT_REQUEUE, /* back to Idle, to run again */
+} KiteExitPolicy;
+KiteExitPolicy kite_exit_policy(const KiteAd *job, gint64 code, gint64 sig, char **out_reason);
+
 /* Evaluate jobs' periodic_hold/release/remove and act on them
  * (periodic.c); the periodic_expr_interval timer's callback. */
 gboolean kite_schedd_periodic(gpointer schedd);

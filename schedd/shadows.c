@@ -253,6 +253,25 @@ static void checkpoint_unusable(Shadow *sh, const char *why, gint64 wall)
 		g_message("job %s held: %s", name, reason);
 }
 
+static void keep_ad(const KiteJobRow *row, gpointer data)
+{
+	*(KiteAd **)data = row->ad ? kite_ad_copy(row->ad) : NULL;
+}
+
+/* The job's on_exit_hold / on_exit_remove (exit-policy.c), read from the
+ * queue: DEFAULT if it has neither or cannot be read. */
+static KiteExitPolicy job_exit_policy(KiteSchedd *s, const KiteJobId *id, gint64 code, gint64 sig,
+				      char **out_reason)
+{
+	*out_reason = NULL;
+	KiteJobId ids[1] = {*id};
+	KiteQueueFilter f = {.ids = ids, .n_ids = 1, .full_ad = TRUE};
+	g_autoptr(KiteAd) job = NULL;
+	if (!kite_queue_query(s->queue, &f, keep_ad, &job, NULL) || !job)
+		return KITE_EXIT_DEFAULT;
+	return kite_exit_policy(job, code, sig, out_reason);
+}
+
 /* Apply a shadow's outcome (@out, an ad; NULL or garbled if it died)
  * to the queue.  TRUE when the shadow keeps its claim and waits for the
  * owner's next job (NextJob). */
@@ -305,7 +324,21 @@ static gboolean apply_outcome(Shadow *sh, const char *out, int exit_status)
 		checkpoint_unusable(sh, unusable, wall);
 		return FALSE;
 	}
-	if (g_strcmp0(outcome, "completed") == 0 && sig > 0) {
+	g_autofree char *policy_reason = NULL;
+	KiteExitPolicy policy = g_strcmp0(outcome, "completed") == 0
+					? job_exit_policy(s, &sh->id, code, sig, &policy_reason)
+					: KITE_EXIT_DEFAULT;
+	if (policy == KITE_EXIT_HOLD || policy == KITE_EXIT_REQUEUE) {
+		gboolean held = policy == KITE_EXIT_HOLD;
+		if (!kite_queue_job_event(s->queue, &sh->id, held ? "held" : "requeued", sh->slot, policy_reason, NULL,
+					  &error)) {
+			g_message("job %s: cannot record its event: %s", name, error->message);
+			g_clear_error(&error);
+		}
+		if (held ? kite_queue_hold_running(s->queue, &sh->id, policy_reason, 3, wall)
+			 : kite_queue_set_idle(s->queue, &sh->id, wall, policy_reason, FALSE))
+			g_message("job %s %s: %s", name, held ? "held" : "is Idle again", policy_reason);
+	} else if (g_strcmp0(outcome, "completed") == 0 && sig > 0 && policy == KITE_EXIT_DEFAULT) {
 		g_autofree char *what =
 		    g_strdup_printf("killed by signal %" G_GINT64_FORMAT " on %s", sig, sh->slot);
 		retry_or_hold(sh, what, wall);

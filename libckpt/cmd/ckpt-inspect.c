@@ -19,6 +19,14 @@ static const char *fd_kind(guint32 k)
 		return "dir";
 	case KITE_FD_DUP:
 		return "dup";
+	case KITE_FD_EVENTFD:
+		return "eventfd";
+	case KITE_FD_TIMERFD:
+		return "timerfd";
+	case KITE_FD_SIGNALFD:
+		return "signalfd";
+	case KITE_FD_EPOLL:
+		return "epoll";
 	default:
 		return "?";
 	}
@@ -131,9 +139,15 @@ int kite_ckpt_cmd_inspect(int argc, char **argv)
 	printf("\ndescriptors:\n");
 	for (guint i = 0; i < img->fds->len; i++) {
 		const KiteImageFd *f = img->fds->pdata[i];
+		/* a kernel object's state (fdinfo lines) on one line */
+		g_autofree char *state = g_strdup(f->path);
+		g_strchomp(state);
+		for (char *c = state; *c; c++)
+			if (*c == '\n' || *c == '\t')
+				*c = *c == '\n' ? ';' : ' ';
 		printf("  fd %-3d %-8s flags %#o%s offset %" G_GINT64_FORMAT " size %" G_GUINT64_FORMAT "%s %s", f->f.fd,
 		       fd_kind(f->f.kind), f->f.open_flags, f->f.fd_flags & 1 ? " cloexec" : "", f->f.offset, f->f.size,
-		       f->f.has_contents ? " contents-saved" : "", f->path);
+		       f->f.has_contents ? " contents-saved" : "", state);
 		if (f->f.kind == KITE_FD_DUP)
 			printf(" (dup of fd %d)", f->f.dup_of);
 		printf("\n");

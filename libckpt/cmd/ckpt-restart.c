@@ -339,12 +339,23 @@ static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError *
 			g_hash_table_add(done, f->path);
 		}
 	}
+	/* in passes: everything else, then duplicates of it, then epoll
+	 * instances (what they watch is in place), then their duplicates */
+	g_autoptr(GHashTable) kind_of = g_hash_table_new(NULL, NULL);
+	for (guint i = 0; i < img->fds->len; i++) {
+		const KiteImageFd *f = img->fds->pdata[i];
+		g_hash_table_insert(kind_of, GINT_TO_POINTER(f->f.fd + 1), GUINT_TO_POINTER(f->f.kind));
+	}
 	gboolean keep[3] = { FALSE, FALSE, FALSE };
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 4; pass++)
 		for (guint i = 0; i < img->fds->len; i++) {
 			const KiteImageFd *f = img->fds->pdata[i];
 			int fd = -1;
-			if ((f->f.kind == KITE_FD_DUP) != (pass == 1))
+			gboolean of_epoll = f->f.kind == KITE_FD_DUP &&
+					    GPOINTER_TO_UINT(g_hash_table_lookup(kind_of, GINT_TO_POINTER(f->f.dup_of + 1))) ==
+						KITE_FD_EPOLL;
+			int wanted_pass = f->f.kind == KITE_FD_EPOLL ? 2 : f->f.kind != KITE_FD_DUP ? 0 : of_epoll ? 3 : 1;
+			if (pass != wanted_pass)
 				continue;
 			switch (f->f.kind) {
 			case KITE_FD_INHERIT:
@@ -366,6 +377,13 @@ static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError *
 				break;
 			case KITE_FD_DUP:
 				fd = dup(f->f.dup_of);
+				break;
+			case KITE_FD_EVENTFD:
+			case KITE_FD_TIMERFD:
+			case KITE_FD_SIGNALFD:
+			case KITE_FD_EPOLL:
+				if ((fd = kite_ckpt_anonfd_create(f, error)) < 0)
+					return -1;
 				break;
 			default:
 				g_set_error(error, KITE_CKPT_ERROR, 1, "fd %d: unknown kind %u", f->f.fd, f->f.kind);

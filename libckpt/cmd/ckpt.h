@@ -5,6 +5,8 @@
 #include <glib.h>
 #include <stdio.h>
 
+#include "libckpt/cmd/ckpt-image.h"
+
 int kite_ckpt_cmd_run(int argc, char **argv);
 int kite_ckpt_cmd_now(int argc, char **argv);
 int kite_ckpt_cmd_restart(int argc, char **argv);
@@ -30,6 +32,11 @@ int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char
 typedef struct _KiteImage KiteImage;
 void kite_ckpt_sandbox_print(const KiteImage *img);
 gboolean kite_ckpt_sandbox_restore(GPtrArray *chain, GError **error);
+
+/* An eventfd, timerfd, signalfd or epoll descriptor of the image made
+ * again from its recorded state (ckpt-anonfd.c): the new descriptor, or
+ * -1 with @error.  An epoll's watched descriptors must be in place. */
+int kite_ckpt_anonfd_create(const KiteImageFd *f, GError **error);
 
 /* Path of a file installed next to this program (bin/NAME) or in ../lib. */
 char *kite_ckpt_find_sibling(const char *env, const char *relpath);

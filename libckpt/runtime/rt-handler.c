@@ -547,6 +547,20 @@ static int scan_fds(uint32_t seq)
 			f->kind = KITE_FD_INHERIT;
 		} else if (S_ISCHR(st.st_mode) && is_harmless_device(e->path)) {
 			f->kind = KITE_FD_DEVICE;
+		} else if ((f->kind = kite_rt_anonfd_kind(e->path)) != 0) {
+			/* one kernel object under two numbers is a dup */
+			for (int k = 0; k < kite_rt.nfds; k++) {
+				KiteImgFd *o = &kite_rt.fds[k].fd;
+				if (o->kind == f->kind &&
+				    rs_call5(SYS_kcmp, kite_rt.proc.pid, kite_rt.proc.pid, KCMP_FILE, o->fd, fd) == 0) {
+					f->kind = KITE_FD_DUP;
+					f->dup_of = o->fd;
+					break;
+				}
+			}
+			if (f->kind != KITE_FD_DUP &&
+			    kite_rt_anonfd_save(fd, f->kind, e->path, sizeof e->path, &f->path_len) < 0)
+				return -1;
 		} else {
 			const char *what = S_ISFIFO(st.st_mode)	  ? " is a pipe ("
 					   : S_ISSOCK(st.st_mode) ? " is a socket ("

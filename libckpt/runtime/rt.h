@@ -156,6 +156,12 @@ extern KiteRt kite_rt;
 uint32_t kite_rt_huge_flags(uint64_t start, uint64_t end, int private_anon_writable);
 void kite_rt_huge_after_fork(void);
 
+/* eventfd/timerfd/signalfd/epoll descriptors (rt-anonfd.c): the KITE_FD_*
+ * kind of a descriptor whose /proc/self/fd link is @link (0: not one),
+ * and its state into @text (0, or -1 with kite_rt.errmsg set). */
+uint32_t kite_rt_anonfd_kind(const char *link);
+int kite_rt_anonfd_save(int fd, uint32_t kind, char *text, size_t cap, uint32_t *out_len);
+
 /* rt-handler.c */
 void kite_rt_handler(int sig, void *si, void *uc);
 int kite_rt_start_timer(void);

@@ -153,6 +153,13 @@ check_status "schedd with a typo in its config" 2 $rc
 check_contains "config typo: file, line, column and suggestion" "typo.yaml:2:1: unknown key \`max_job\`" "$out"
 check_contains "schedd --help-config lists keys" "max_jobs_per_owner" "$(schedd --help-config)"
 
+# custom attributes (`+Name: value`) are the job's, for q and constraints
+printf 'executable: /bin/true\n+Project: "chem $(Process)"\n+Weight: 2 * 3\nqueue: 2\n' >custom.yaml
+CID=$(submit custom.yaml | sed -n 's/.*cluster \([0-9]*\)\..*/\1/p')
+check_eq "custom attributes: strings (with macros) and expressions" "$(printf 'chem 0 6\nchem 1 6')" "$(q "$CID" -af Project Weight)"
+check_eq "and constraints see them" "$CID.1" "$(q -c 'Project == "chem 1"' -af 'strcat(ClusterId, ".", ProcId)')"
+pool rm "$CID" >/dev/null
+
 # Limits refuse clearly and leave nothing half-done.
 start_schedd "$TMP/lim" "max_jobs_per_submit: 5" "max_jobs_per_owner: 7"
 printf 'executable: /bin/true\nqueue: 6\n' >six.yaml

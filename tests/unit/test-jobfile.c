@@ -394,6 +394,47 @@ static void test_expand(void **state)
 	assert_attr_int(ad0, "ProcId", 0);
 }
 
+/* `+Name: value` (HTCondor's +Name = value): quoted strings, plain
+ * expressions, macros in strings, anything a job file or Kite sets
+ * refused with the key's position. */
+static void test_custom_attributes(void **state)
+{
+	g_autoptr(KiteJobFile) jf = parse("executable: prog\n"
+					  "+Project: \"chemistry\"\n"
+					  "+Weight: 3\n"
+					  "+IsBig: RequestMemory > 4096 && Project == \"chemistry\"\n"
+					  "+Input: 'in.$(Process).dat'\n"
+					  "+_x2: true\n"
+					  "queue: 2\n");
+	assert_attr_string(jf->ad, "Project", "chemistry");
+	assert_attr_int(jf->ad, "Weight", 3);
+	assert_attr_expr(jf->ad, "IsBig", "RequestMemory > 4096 && Project == \"chemistry\"");
+	assert_attr_expr(jf->ad, "_x2", "true");
+	g_autoptr(KiteAd) ad = kite_jobfile_expand(jf->ad, 7, 1);
+	assert_attr_string(ad, "Input", "in.1.dat");
+	KiteValue v = KITE_VALUE_INIT;
+	kite_ad_eval(ad, "IsBig", NULL, &v);
+	assert_true(v.type == KITE_VALUE_BOOL && !v.b);
+	kite_value_clear(&v);
+
+	expect_error("executable: prog\n+my-attr: 1\n",
+		     "job.yaml:2:1: custom attribute `+my-attr`: a name is a letter or _ followed by letters, digits "
+		     "and _");
+	expect_error("executable: prog\n+: 1\n",
+		     "job.yaml:2:1: custom attribute `+`: a name is a letter or _ followed by letters, digits and _");
+	expect_error("executable: prog\n+owner: \"eve\"\n",
+		     "job.yaml:2:1: custom attribute `+owner`: Owner is kept by Kite, not set by a job file");
+	expect_error("executable: prog\n+RequestMemory: 9\n",
+		     "job.yaml:2:1: custom attribute `+RequestMemory`: RequestMemory comes from the job file's own "
+		     "keys (docs/job-file.md)");
+	expect_error("executable: prog\n+Project:\n",
+		     "job.yaml:2:10: custom attribute `+Project` wants a value: a quoted string or an expression");
+	expect_error("executable: prog\n+Project: [a, b]\n",
+		     "job.yaml:2:11: custom attribute `+Project` wants a value: a quoted string or an expression");
+	/* an ordinary misspelt key is still caught */
+	expect_error("executable: prog\nqueu: 2\n", "job.yaml:2:1: unknown key `queu` (did you mean `queue`?)");
+}
+
 static void test_empty_values_mean_unset(void **state)
 {
 	g_autoptr(KiteJobFile) jf = parse("executable: prog\ninput:\noutput: ~\nenvironment:\nrequirements:\n"
@@ -783,6 +824,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dollar_in_cwd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_forms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requirements_omission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_attributes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_values_mean_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_display_name_and_cwd_default, setup, teardown),
