@@ -181,6 +181,8 @@ typedef struct {
 	GArray *transfer; /* KiteYamlItem */
 	char *arguments;
 	char *environment;
+	GHashTable *env_names;	/* names in `environment` (they win over getenv) */
+	GPtrArray *getenv;	/* `getenv`: name patterns of the submitter's environment */
 	KiteExpr *requirements, *rank;
 	KiteExpr *periodic_hold, *periodic_release, *periodic_remove;
 	KiteExpr *on_exit_hold, *on_exit_remove;
@@ -203,6 +205,8 @@ static void job_parse_clear(JobParse *jp)
 	g_clear_pointer(&jp->transfer, g_array_unref);
 	g_clear_pointer(&jp->arguments, g_free);
 	g_clear_pointer(&jp->environment, g_free);
+	g_clear_pointer(&jp->env_names, g_hash_table_unref);
+	g_clear_pointer(&jp->getenv, g_ptr_array_unref);
 	g_clear_pointer(&jp->requirements, kite_expr_unref);
 	g_clear_pointer(&jp->rank, kite_expr_unref);
 	g_clear_pointer(&jp->periodic_hold, kite_expr_unref);
@@ -327,10 +331,86 @@ static gboolean key_environment(JobParse *jp, const char *key, const KiteYamlNod
 			return FALSE;
 		g_autofree char *word = g_strdup_printf("%s=%s", name->value, text);
 		append_shell_word(out, word);
+		if (!jp->env_names)
+			jp->env_names = g_hash_table_new(g_str_hash, g_str_equal);
+		g_hash_table_add(jp->env_names, name->value);
 	}
 	g_free(jp->environment);
 	jp->environment = g_string_free(g_steal_pointer(&out), FALSE);
 	return TRUE;
+}
+
+/* getenv: true (all of the submitter's environment), false, or a list
+ * of names and shell patterns (`OMP_*`), as HTCondor's getenv. */
+static gboolean key_getenv(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	g_clear_pointer(&jp->getenv, g_ptr_array_unref);
+	if (kite_yaml_is_null(value))
+		return TRUE;
+	gboolean all;
+	if (value->kind == KITE_YAML_SCALAR && kite_yaml_text_to_bool(value->value, &all)) {
+		if (all) {
+			jp->getenv = g_ptr_array_new_with_free_func(g_free);
+			g_ptr_array_add(jp->getenv, g_strdup("*"));
+		}
+		return TRUE;
+	}
+	g_autoptr(GArray) items = kite_yaml_get_list(jp->doc, value, key, error);
+	if (!items)
+		return FALSE;
+	jp->getenv = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < items->len; i++) {
+		const KiteYamlItem *item = &g_array_index(items, KiteYamlItem, i);
+		gboolean ok = item->text[0] != '\0';
+		for (const char *c = item->text; ok && *c; c++)
+			ok = g_ascii_isalnum(*c) || *c == '_' || *c == '*' || *c == '?';
+		if (!ok)
+			return kite_yaml_throw(error, jp->doc, item->node,
+					       "`%s` in `getenv` is not a variable name or pattern (letters, digits, _, "
+					       "and * or ?), or write `getenv: true` for all of them",
+					       item->text);
+		g_ptr_array_add(jp->getenv, g_strdup(item->text));
+	}
+	return TRUE;
+}
+
+static gint compare_words(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The submitter's variables that `getenv` names and `environment` does
+ * not, sorted, as shell words before the job file's own ("$" doubled: the
+ * value is not a macro). */
+static char *environment_with_getenv(const JobParse *jp)
+{
+	if (!jp->getenv)
+		return g_strdup(jp->environment);
+	g_auto(GStrv) env = g_get_environ();
+	g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
+	for (char **e = env; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq)
+			continue;
+		g_autofree char *name = g_strndup(*e, eq - *e);
+		if (!env_name_is_valid(name) || (jp->env_names && g_hash_table_contains(jp->env_names, name)))
+			continue;
+		gboolean wanted = FALSE;
+		for (guint i = 0; !wanted && i < jp->getenv->len; i++)
+			wanted = g_pattern_match_simple(jp->getenv->pdata[i], name);
+		if (!wanted)
+			continue;
+		g_auto(GStrv) parts = g_strsplit(eq + 1, "$", -1);
+		g_autofree char *value = g_strjoinv("$$", parts);
+		g_ptr_array_add(words, g_strdup_printf("%s=%s", name, value));
+	}
+	g_ptr_array_sort(words, compare_words);
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < words->len; i++)
+		append_shell_word(out, words->pdata[i]);
+	if (jp->environment && *jp->environment)
+		g_string_append_printf(out, "%s%s", out->len ? " " : "", jp->environment);
+	return g_string_free(out, FALSE);
 }
 
 static gboolean key_transfer(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
@@ -535,6 +615,7 @@ static const struct {
     {"executable", key_path},
     {"arguments", key_arguments},
     {"environment", key_environment},
+    {"getenv", key_getenv},
     {"input", key_path},
     {"output", key_path},
     {"error", key_path},
@@ -742,8 +823,9 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	g_autoptr(KiteAd) ad = kite_ad_new();
 	kite_ad_set_string(ad, "Cmd", cmd);
 	kite_ad_set_string(ad, "Arguments", jp->arguments ? jp->arguments : "");
-	if (jp->environment)
-		kite_ad_set_string(ad, "Environment", jp->environment);
+	g_autofree char *environment = environment_with_getenv(jp);
+	if (environment && (*environment || jp->environment))
+		kite_ad_set_string(ad, "Environment", environment);
 	kite_ad_set_string(ad, "Iwd", iwd);
 	if (in)
 		kite_ad_set_string(ad, "In", in);

@@ -435,6 +435,35 @@ static void test_custom_attributes(void **state)
 	expect_error("executable: prog\nqueu: 2\n", "job.yaml:2:1: unknown key `queu` (did you mean `queue`?)");
 }
 
+/* getenv: the submitter's variables by name or pattern, sorted, before
+ * the job file's own (which win); "$" in them stays a "$". */
+static void test_getenv(void **state)
+{
+	g_setenv("KITE_T_B", "two words", TRUE);
+	g_setenv("KITE_T_A", "cost $5 and $(Process)", TRUE);
+	g_setenv("KITE_T_C", "from the shell", TRUE);
+	g_setenv("KITE_U", "other", TRUE);
+	g_autoptr(KiteJobFile) jf = parse("executable: prog\n"
+					  "getenv: [KITE_T_*, KITE_U]\n"
+					  "environment: {KITE_T_C: from the file}\n");
+	g_autoptr(KiteAd) ad = kite_jobfile_expand(jf->ad, 3, 1);
+	assert_attr_string(ad, "Environment",
+			   "'KITE_T_A=cost $5 and $(Process)' 'KITE_T_B=two words' KITE_U=other 'KITE_T_C=from the file'");
+	g_autoptr(KiteJobFile) all = parse("executable: prog\ngetenv: true\n");
+	g_autofree char *env = NULL;
+	assert_true(kite_ad_get_string(all->ad, "Environment", &env));
+	assert_non_null(strstr(env, "KITE_U=other"));
+	g_autoptr(KiteJobFile) none = parse("executable: prog\ngetenv: false\n");
+	assert_null(kite_ad_lookup(none->ad, "Environment"));
+	expect_error("executable: prog\ngetenv: [PATH, 'A-B']\n",
+		     "job.yaml:2:16: `A-B` in `getenv` is not a variable name or pattern (letters, digits, _, and * or "
+		     "?), or write `getenv: true` for all of them");
+	g_unsetenv("KITE_T_A");
+	g_unsetenv("KITE_T_B");
+	g_unsetenv("KITE_T_C");
+	g_unsetenv("KITE_U");
+}
+
 static void test_empty_values_mean_unset(void **state)
 {
 	g_autoptr(KiteJobFile) jf = parse("executable: prog\ninput:\noutput: ~\nenvironment:\nrequirements:\n"
@@ -825,6 +854,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_checkpoint_forms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requirements_omission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_custom_attributes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_getenv, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_values_mean_unset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_display_name_and_cwd_default, setup, teardown),
