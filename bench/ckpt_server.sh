@@ -4,6 +4,9 @@
 # runs.  Prints each figure beside its target.
 #   RUNS=3 bench/ckpt_server.sh
 #   ONLY="big many" ...   just those parts
+#   BEFORE=DIR ...        also restore each image with the build in DIR
+#                         (its bin/ and lib/, e.g. a copy made before a
+#                         change), alternating: before/after in one run
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/bin
@@ -41,7 +44,7 @@ export KITE_POOL_KEY_FILE=$D/srv/pool.key
 # last commit's "SIZE bytes … the upload sent SENT bytes" from the server log
 last_commit() { grep "committed image" srv/log | tail -1 | sed -n 's/.*: \([0-9]*\) bytes in [0-9]* chunks; the upload sent \([0-9]*\) bytes/\1 \2/p'; }
 
-# one_big: prints "commit_ms sent_pct restart_ms second_ms"
+# one_big: prints "commit_ms sent_pct restart_ms verify_ms second_ms before_ms before_verify_ms"
 one_big() {
 	local dir=$D/big$RANDOM
 	"$BIN/ckpt" run --server "$SRV" --dir "$dir" -- "$PROGS/bigmem" 1024 1 >out.txt 2>err.txt &
@@ -56,19 +59,41 @@ one_big() {
 	local size sent
 	read -r size sent < <(last_commit)
 	kill -9 $P; wait $P 2>/dev/null
+	local restart_ms before_ms="n/a n/a"
+	BIG_RUN=$((${BIG_RUN:-0} + 1))
+	# with BEFORE, each build goes first in every other run (the first
+	# restore follows the upload and the job's exit)
+	if [ -n "${BEFORE:-}" ] && [ $((BIG_RUN % 2)) = 0 ]; then
+		before_ms=$(restart_ms "$BEFORE/bin" "$dir") || return 1
+	fi
+	restart_ms=$(restart_ms "$BIN" "$dir") || return 1
+	if [ -n "${BEFORE:-}" ] && [ $((BIG_RUN % 2)) = 1 ]; then
+		before_ms=$(restart_ms "$BEFORE/bin" "$dir") || return 1
+	fi
+	"$BIN/ckpt" lease --caps "$dir/server.caps" delete >/dev/null
+	rm -rf "$dir"
+	# commit_ms pct restart_ms verify_ms second_ms before_ms before_verify_ms
+	echo "$commit_ms $(awk -v a="$sent" -v b="$size" 'BEGIN {printf "%.2f", 100*a/b}') $restart_ms $second_ms $before_ms"
+}
+
+# restart_ms BINDIR DIR: "RESTART VERIFY": `ckpt restart DIR` (BINDIR's)
+# to the program's restart callback, and the program's first pass over
+# its restored memory (bigmem's check of every byte: memory restored
+# lazily would be faulted in there), in ms
+restart_ms() {
 	: >err.txt
-	s=$(now_ns)
-	"$BIN/ckpt" restart "$dir" >>out.txt 2>>err.txt &
+	: >out.txt
+	local s=$(now_ns)
+	"$1/ckpt" restart "$2" >>out.txt 2>>err.txt &
 	local R=$!
 	wait_for err.txt restarted_ns || return 1
 	local r=$(sed -n 's/restarted_ns //p' err.txt | tail -1)
-	local restart_ms=$(( (r - s) / 1000000 ))
+	local h0=$(now_ns)
 	kill -HUP $R; wait_for out.txt "verify" || return 1
+	local h1=$(now_ns)
 	grep -q "verify ok" out.txt || { echo "restarted memory differs" >&2; return 1; }
 	kill -TERM $R; wait $R 2>/dev/null
-	"$BIN/ckpt" lease --caps "$dir/server.caps" delete >/dev/null
-	rm -rf "$dir"
-	echo "$commit_ms $(awk -v a="$sent" -v b="$size" 'BEGIN {printf "%.2f", 100*a/b}') $restart_ms $second_ms"
+	echo "$(( (r - s) / 1000000 )) $(( (h1 - h0) / 1000000 ))"
 }
 
 # many N MIB: N jobs checkpoint at once; prints "wall_ms ok_count"
@@ -134,9 +159,13 @@ if want big; then
 	R[commit]=$(awk '{print $1}' big.txt | median)
 	R[pct]=$(awk '{print $2}' big.txt | median)
 	R[restart]=$(awk '{print $3}' big.txt | median)
-	R[second]=$(awk '{print $4}' big.txt | median)
+	R[second]=$(awk '{print $5}' big.txt | median)
 	R[commit_min]=$(awk '{print $1}' big.txt | fastest)
 	R[restart_min]=$(awk '{print $3}' big.txt | fastest)
+	R[verify]=$(awk '{print $4}' big.txt | median)
+	R[before]=$(awk '$6 != "n/a" {print $6}' big.txt | median)
+	R[before_min]=$(awk '$6 != "n/a" {print $6}' big.txt | fastest)
+	R[before_verify]=$(awk '$7 != "n/a" {print $7}' big.txt | median)
 fi
 if want many; then
 	read -r R[many_ms] R[many_ok] < <(many 16 64)
@@ -144,7 +173,7 @@ fi
 R[hwm]=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$SP/status)
 R[rss]=$(sort -n rss.txt | tail -1 | awk '{print int($1/1024)}')
 kill $SP; wait $SP 2>/dev/null
-for k in commit commit_min pct restart restart_min second many_ms many_ok rss hwm ftmpfs ftcp; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
+for k in commit commit_min pct restart restart_min verify before before_min before_verify second many_ms many_ok rss hwm ftmpfs ftcp; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
 
 echo "# ckpt_server figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, loopback, state in tmpfs, median of $RUNS)"
 echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -154,6 +183,8 @@ echo "|---|---|---|"
 echo "| 1 GiB image stored and committed (\`ckpt now\` to the server, first image) | ${R[commit]} ms (fastest ${R[commit_min]}) | ≤ 800 ms |"
 echo "| next checkpoint after 1% of pages changed: bytes sent / image | ${R[pct]} % (committed in ${R[second]} ms) | ≤ 3 % |"
 echo "| 1 GiB restored from the server to running (\`ckpt restart\` to the restart callback) | ${R[restart]} ms (fastest ${R[restart_min]}) | ≤ 500 ms |"
+echo "| then the program's first pass over its 1 GiB (bigmem checks every byte) | ${R[verify]} ms | |"
+[ -n "${BEFORE:-}" ] && echo "| the same restore with the build in \`$BEFORE\` (alternating, same image); its first pass | ${R[before]} ms (fastest ${R[before_min]}); ${R[before_verify]} ms | |"
 echo "| 16 jobs of 64 MiB checkpointing at once | ${R[many_ok]}/16 committed in ${R[many_ms]} ms | all finish |"
 echo "| server peak anonymous memory (RssAnon, sampled every 50 ms) over the whole run | ${R[rss]} MiB | bounded |"
 echo "| server VmHWM (includes pack files mapped for reading, tmpfs pages) | ${R[hwm]} MiB | |"

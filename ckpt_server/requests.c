@@ -470,6 +470,19 @@ static void fault_get(void)
 	}
 }
 
+/* KITE_FAULT=flip:N (tests): one byte of chunk N of an image is flipped
+ * after its check, on its way out, as a bad link or bad memory would: a
+ * reader must catch it by the chunk's name. */
+static gint64 fault_flip(void)
+{
+	static gint64 chunk = -2;
+	if (chunk == -2) {
+		const char *f = g_getenv("KITE_FAULT");
+		chunk = f && g_str_has_prefix(f, "flip:") ? g_ascii_strtoll(f + 5, NULL, 10) : -1;
+	}
+	return chunk;
+}
+
 static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 {
 	fault_get();
@@ -526,6 +539,8 @@ static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 			return;
 		}
 		memcpy(out + pos, data, r->len);
+		if (G_UNLIKELY((gint64)(first + i) == fault_flip()) && r->len)
+			out[pos + r->len / 2] ^= 0x5a;
 		pos += r->len;
 	}
 	/* "(ay)" is serialised as the array's bytes alone: made from them

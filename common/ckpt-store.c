@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -35,6 +36,7 @@
 struct _KiteCkptClient {
 	KiteConn *conn;
 	char *address;
+	double timeout;
 };
 
 void kite_ckpt_client_free(KiteCkptClient *c)
@@ -49,6 +51,11 @@ void kite_ckpt_client_free(KiteCkptClient *c)
 const char *kite_ckpt_client_address(const KiteCkptClient *c)
 {
 	return c->address;
+}
+
+int kite_ckpt_client_fd(const KiteCkptClient *c)
+{
+	return kite_conn_fd(c->conn);
 }
 
 KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GError **error)
@@ -81,6 +88,7 @@ KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GE
 	KiteCkptClient *c = g_new0(KiteCkptClient, 1);
 	c->conn = g_steal_pointer(&conn);
 	c->address = g_strdup(address);
+	c->timeout = timeout;
 	return c;
 }
 
@@ -429,50 +437,102 @@ gboolean kite_ckpt_client_upload(KiteCkptClient *c, const char *write_cap, int f
 
 /* ---- download ---- */
 
-static gboolean send_get(KiteCkptClient *c, const char *cap, const KiteManifest *m, guint64 *next, GError **error)
-{
-	guint64 first = *next, bytes = 0;
-	guint count = 0;
-	while (*next < m->chunks->len) {
-		guint32 l = g_array_index(m->chunks, KiteChunkRef, *next).len;
-		if (count && bytes + l > GET_BYTES)
-			break;
-		bytes += l;
-		count++;
-		(*next)++;
-	}
-	return kite_conn_send(c->conn, KITE_MSG_CKPT_GET, g_variant_new("(sttu)", cap, m->generation, first, count),
-			      error);
-}
-
-/* Where downloaded chunks land: each reply is received into one buffer,
- * reused (it stays in the caches), checked there, and only then written
- * to the descriptor.  Receiving straight into a mapping of the file
- * (a memfd for `ckpt restart`) saves that copy but costs a page fault
- * per page: 0.69 s of CPU per GiB into a fresh memfd against 0.38 s
- * through write() on this machine. */
-typedef struct {
-	int fd;
-	guint8 *buf;
+/* A download in progress: the manifest, how far the requests and the
+ * replies got, and the GETs in flight (the connection answers in order,
+ * so reply k covers the chunks of request k). */
+struct _KiteCkptDownload {
+	KiteCkptClient *c; /* borrowed */
+	char *cap;
+	KiteManifest *m;
+	guint64 next;             /* first chunk not yet asked for */
+	guint64 done;             /* chunks received whole */
+	guint64 off;              /* image bytes received */
+	guint32 counts[GETS_AHEAD]; /* chunks of each GET in flight, oldest first */
+	guint inflight;
+	KiteImageCheck check;
+	guint8 *buf; /* each reply lands here, reused (it stays in the caches) */
 	gsize buf_len;
-} Sink;
+};
 
-/* Room for a reply of @len bytes. */
-static guint8 *sink_place(Sink *k, gsize len)
+void kite_ckpt_download_free(KiteCkptDownload *d)
 {
-	if (k->buf_len < len) {
-		g_free(k->buf);
-		k->buf = g_malloc(len);
-		k->buf_len = len;
-	}
-	return k->buf;
+	if (!d)
+		return;
+	g_free(d->cap);
+	kite_manifest_free(d->m);
+	g_free(d->buf);
+	g_free(d);
 }
 
-/* One CKPT_CHUNKS reply for chunks [*done, ...), received into the sink
- * at image offset @off and checked chunk by chunk. */
-static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, KiteImageCheck *check, guint64 *done,
-			    guint64 *off, GError **error)
+KiteCkptDownload *kite_ckpt_download_begin(KiteCkptClient *c, const char *read_cap, GError **error)
 {
+	g_autoptr(GVariant) r =
+	    kite_conn_call(c->conn, KITE_MSG_CKPT_READ, g_variant_new("(s)", read_cap), KITE_MSG_CKPT_MANIFEST, error);
+	if (!r)
+		return NULL;
+	g_autoptr(GVariant) mv = g_variant_get_child_value(r, 0);
+	gsize mlen;
+	const guint8 *mdata = g_variant_get_fixed_array(mv, &mlen, 1);
+	KiteManifest *m = kite_manifest_decode(mdata, mlen, "the image's manifest", error);
+	if (!m)
+		return NULL;
+	KiteCkptDownload *d = g_new0(KiteCkptDownload, 1);
+	d->c = c;
+	d->cap = g_strdup(read_cap);
+	d->m = m;
+	kite_image_check_init(&d->check);
+	return d;
+}
+
+const KiteManifest *kite_ckpt_download_manifest(const KiteCkptDownload *d)
+{
+	return d->m;
+}
+
+guint64 kite_ckpt_download_chunks_done(const KiteCkptDownload *d)
+{
+	return d->done;
+}
+
+guint64 kite_ckpt_download_bytes_done(const KiteCkptDownload *d)
+{
+	return d->off;
+}
+
+gboolean kite_ckpt_download_image_checked(const KiteCkptDownload *d)
+{
+	return kite_image_check_passed(&d->check);
+}
+
+/* Keep GETS_AHEAD requests of up to GET_BYTES in flight. */
+static gboolean send_gets(KiteCkptDownload *d, GError **error)
+{
+	const KiteManifest *m = d->m;
+	while (d->inflight < GETS_AHEAD && d->next < m->chunks->len) {
+		guint64 first = d->next, bytes = 0;
+		guint32 count = 0;
+		while (d->next < m->chunks->len) {
+			guint32 l = g_array_index(m->chunks, KiteChunkRef, d->next).len;
+			if (count && bytes + l > GET_BYTES)
+				break;
+			bytes += l;
+			count++;
+			d->next++;
+		}
+		if (!kite_conn_send(d->c->conn, KITE_MSG_CKPT_GET,
+				    g_variant_new("(sttu)", d->cap, m->generation, first, count), error))
+			return FALSE;
+		d->counts[d->inflight++] = count;
+	}
+	return TRUE;
+}
+
+/* The header of the oldest GET's reply: its body is @out_len bytes of
+ * chunk data, exactly the chunks asked for.  Anything else (an ERROR:
+ * a chunk the server found corrupt or missing) becomes @error. */
+static gboolean recv_reply_header(KiteCkptDownload *d, guint64 *out_len, GError **error)
+{
+	KiteCkptClient *c = d->c;
 	KiteWireHeader h;
 	if (!kite_conn_recv_header(c->conn, &h, error))
 		return FALSE;
@@ -484,78 +544,156 @@ static gboolean recv_chunks(KiteCkptClient *c, const KiteManifest *m, Sink *k, K
 				   kite_wire_type_name(type));
 		return FALSE;
 	}
+	guint64 want = 0;
+	for (guint32 i = 0; i < d->counts[0]; i++)
+		want += g_array_index(d->m->chunks, KiteChunkRef, d->done + i).len;
 	/* the body of "(ay)" is the array's bytes alone */
-	if (h.length > m->total - *off)
-		return kite_throw(error, KITE_ERROR_PROTOCOL, "image %s: %s sent %" G_GUINT64_FORMAT " bytes more than asked",
-				  m->id, c->address, (guint64)h.length - (m->total - *off));
-	guint8 *data = sink_place(k, h.length);
-	if (!kite_conn_recv_raw(c->conn, data, h.length, error))
-		return FALSE;
+	if (h.length != want)
+		return kite_throw(error, KITE_ERROR_PROTOCOL,
+				  "image %s: %s sent %" G_GUINT64_FORMAT " bytes for chunks %" G_GUINT64_FORMAT
+				  "+%u, which hold %" G_GUINT64_FORMAT,
+				  d->m->id, c->address, (guint64)h.length, d->done, d->counts[0], want);
+	*out_len = want;
+	return TRUE;
+}
+
+static void reply_done(KiteCkptDownload *d, guint64 len)
+{
+	d->done += d->counts[0];
+	d->off += len;
+	memmove(d->counts, d->counts + 1, --d->inflight * sizeof d->counts[0]);
+}
+
+/* A connection lost mid-image: say how far it got (a chunk the server
+ * refused, or one that failed here, is named already). */
+static gboolean stopped(KiteCkptDownload *d, GError **error)
+{
+	if (error && *error && (*error)->code == KITE_ERROR_IO)
+		g_prefix_error(error,
+			       "image %s: the download stopped after %" G_GUINT64_FORMAT " of %u chunks (%" G_GUINT64_FORMAT
+			       " of %" G_GUINT64_FORMAT " bytes): ",
+			       d->m->id, d->done, d->m->chunks->len, d->off, d->m->total);
+	return FALSE;
+}
+
+/* Each reply is received into one buffer, reused (it stays in the
+ * caches), checked there, and only then written to the descriptor.
+ * Receiving straight into a mapping of the file (a memfd for `ckpt
+ * restart`) saves that copy but costs a page fault per page: 0.69 s of
+ * CPU per GiB into a fresh memfd against 0.38 s through write() on this
+ * machine. */
+gboolean kite_ckpt_download_next(KiteCkptDownload *d, int fd, GError **error)
+{
+	const KiteManifest *m = d->m;
+	guint64 len;
+	if (!send_gets(d, error) || !recv_reply_header(d, &len, error))
+		return stopped(d, error);
+	if (d->buf_len < len) {
+		g_free(d->buf);
+		d->buf = g_malloc(len);
+		d->buf_len = len;
+	}
+	guint8 *data = d->buf;
+	if (!kite_conn_recv_raw(d->c->conn, data, len, error))
+		return stopped(d, error);
 	gsize pos = 0;
-	while (pos < h.length) {
-		const KiteChunkRef *ref = &g_array_index(m->chunks, KiteChunkRef, *done);
+	for (guint64 i = d->done; pos < len; i++) {
+		const KiteChunkRef *ref = &g_array_index(m->chunks, KiteChunkRef, i);
 		char hex[33];
-		if (h.length - pos < ref->len)
-			return kite_throw(error, KITE_ERROR_PROTOCOL,
-					  "image %s: chunk %" G_GUINT64_FORMAT " (%s) arrived truncated", m->id, *done,
-					  kite_chunk_hash_hex(ref->hash, hex));
 		/* XXH3-128 alone: the server checked the stored CRC32C already */
 		guint8 hv[KITE_CHUNK_HASH_BYTES];
 		kite_chunk_hash(data + pos, ref->len, hv);
 		if (memcmp(hv, ref->hash, sizeof hv) != 0)
 			return kite_throw(error, KITE_ERROR_INVALID,
-					  "image %s: chunk %" G_GUINT64_FORMAT " (%s) failed its checksum on arrival",
-					  m->id, *done, kite_chunk_hash_hex(ref->hash, hex));
+					  "image %s: chunk %" G_GUINT64_FORMAT " (%s) failed its checksum on arrival", m->id,
+					  i, kite_chunk_hash_hex(ref->hash, hex));
 		pos += ref->len;
-		(*done)++;
 	}
 	/* the image's own checksums, while the reply is in the caches */
-	kite_image_check_feed(check, data, h.length);
-	*off += h.length;
-	return kite_write_all(k->fd, data, h.length, "the downloaded image", error);
+	kite_image_check_feed(&d->check, data, len);
+	reply_done(d, len);
+	return kite_write_all(fd, data, len, "the downloaded image", error);
+}
+
+gboolean kite_ckpt_download_finished(const KiteCkptDownload *d)
+{
+	return d->done == d->m->chunks->len;
+}
+
+/* Wait until the socket has something to read, or the timeout passes. */
+static gboolean wait_readable(KiteCkptDownload *d, GError **error)
+{
+	struct pollfd p = {.fd = kite_conn_fd(d->c->conn), .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, (int)(d->c->timeout * 1000));
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return kite_throw_errno(error, "poll %s", d->c->address);
+	if (r == 0)
+		return kite_throw(error, KITE_ERROR_IO, "receive from %s: timed out after %.0f s", d->c->address,
+				  d->c->timeout);
+	return TRUE;
+}
+
+gboolean kite_ckpt_download_splice(KiteCkptDownload *d, int pipe_fd, GError **error)
+{
+	int sock = kite_conn_fd(d->c->conn);
+	guint64 len = 0, left = 0;
+	while (!kite_ckpt_download_finished(d)) {
+		if (!send_gets(d, error) || !recv_reply_header(d, &len, error))
+			return stopped(d, error);
+		left = len;
+		while (left) {
+			ssize_t n = splice(sock, NULL, pipe_fd, NULL, MIN(left, (guint64)1 << 30), SPLICE_F_MOVE | SPLICE_F_MORE);
+			if (n > 0) {
+				left -= (guint64)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN) {
+				if (!wait_readable(d, error))
+					goto cut;
+				continue;
+			}
+			if (n == 0)
+				kite_throw(error, KITE_ERROR_IO, "%s closed the connection", d->c->address);
+			else if (errno == EPIPE)
+				kite_throw(error, KITE_ERROR_FAILED, "the restorer stopped reading");
+			else
+				kite_throw_errno(error, "receive from %s", d->c->address);
+			goto cut;
+		}
+		reply_done(d, len);
+	}
+	return TRUE;
+cut:
+	/* the whole chunks of the reply that got through */
+	for (guint64 got = 0, i = d->done; got < len - left; i++) {
+		guint32 l = g_array_index(d->m->chunks, KiteChunkRef, i).len;
+		if (got + l > len - left)
+			break;
+		got += l;
+		d->done++;
+		d->off += l;
+	}
+	return stopped(d, error);
 }
 
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
 				   gboolean *out_image_checked, GError **error)
 {
-	g_autoptr(GVariant) r =
-	    kite_conn_call(c->conn, KITE_MSG_CKPT_READ, g_variant_new("(s)", read_cap), KITE_MSG_CKPT_MANIFEST, error);
-	if (!r)
+	g_autoptr(KiteCkptDownload) d = kite_ckpt_download_begin(c, read_cap, error);
+	if (!d)
 		return FALSE;
-	g_autoptr(GVariant) mv = g_variant_get_child_value(r, 0);
-	gsize mlen;
-	const guint8 *mdata = g_variant_get_fixed_array(mv, &mlen, 1);
-	g_autoptr(KiteManifest) m = kite_manifest_decode(mdata, mlen, "the image's manifest", error);
-	if (!m)
-		return FALSE;
-	Sink k = {.fd = fd};
-	KiteImageCheck check;
-	kite_image_check_init(&check);
-	guint64 next = 0, done = 0, off = 0;
-	guint inflight = 0;
-	gboolean ok = TRUE;
-	while (ok && done < m->chunks->len) {
-		while (ok && inflight < GETS_AHEAD && next < m->chunks->len) {
-			ok = send_get(c, read_cap, m, &next, error);
-			inflight++;
-		}
-		ok = ok && recv_chunks(c, m, &k, &check, &done, &off, error);
-		inflight--;
-	}
-	/* a connection lost mid-image: say how far it got (a chunk the
-	 * server refused, or one that failed here, is named already) */
-	if (!ok && error && *error && (*error)->code == KITE_ERROR_IO)
-		g_prefix_error(error,
-			       "image %s: the download stopped after %" G_GUINT64_FORMAT " of %u chunks (%" G_GUINT64_FORMAT
-			       " of %" G_GUINT64_FORMAT " bytes): ",
-			       m->id, done, m->chunks->len, off, m->total);
-	g_free(k.buf);
-	if (!ok)
-		return FALSE;
+	while (!kite_ckpt_download_finished(d))
+		if (!kite_ckpt_download_next(d, fd, error))
+			return FALSE;
 	if (out_bytes)
-		*out_bytes = off;
+		*out_bytes = d->off;
 	if (out_image_checked)
-		*out_image_checked = kite_image_check_passed(&check);
+		*out_image_checked = kite_ckpt_download_image_checked(d);
 	return TRUE;
 }
 

@@ -25,6 +25,8 @@ KiteCkptClient *kite_ckpt_client_connect(const char *address, double timeout, GE
 void kite_ckpt_client_free(KiteCkptClient *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteCkptClient, kite_ckpt_client_free)
 const char *kite_ckpt_client_address(const KiteCkptClient *c);
+/* The connection's socket (a process that takes the connection over). */
+int kite_ckpt_client_fd(const KiteCkptClient *c);
 
 typedef struct {
 	char *server; /* HOST:PORT */
@@ -79,6 +81,32 @@ gboolean kite_ckpt_client_upload(KiteCkptClient *c, const char *write_cap, int f
  * held, checked on the way (kite_image_check_feed()). */
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
 				   gboolean *out_image_checked, GError **error);
+
+/* A download taken step by step, for `ckpt restart` from a server
+ * (libckpt/cmd/ckpt-stream.c): the first replies into a descriptor,
+ * checked here, then the rest spliced unread from the socket into a pipe
+ * for a reader that checks every chunk where it lands (the restorer).
+ * Up to six GETs of 2 MiB are in flight at any time; they carry over
+ * from one step to the next, and to a fork()ed child that continues. */
+typedef struct _KiteCkptDownload KiteCkptDownload;
+/* READ: fetch and decode the manifest.  @c must outlive the download. */
+KiteCkptDownload *kite_ckpt_download_begin(KiteCkptClient *c, const char *read_cap, GError **error);
+void kite_ckpt_download_free(KiteCkptDownload *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteCkptDownload, kite_ckpt_download_free)
+const KiteManifest *kite_ckpt_download_manifest(const KiteCkptDownload *d);
+guint64 kite_ckpt_download_chunks_done(const KiteCkptDownload *d);
+guint64 kite_ckpt_download_bytes_done(const KiteCkptDownload *d);
+gboolean kite_ckpt_download_finished(const KiteCkptDownload *d);
+/* The next reply: every chunk checked against its name, then written to
+ * @fd.  Errors as kite_ckpt_client_download()'s. */
+gboolean kite_ckpt_download_next(KiteCkptDownload *d, int fd, GError **error);
+/* Whether the bytes so far were a whole image whose own checksums held. */
+gboolean kite_ckpt_download_image_checked(const KiteCkptDownload *d);
+/* Every reply still to come, its bytes moved from the socket into
+ * @pipe_fd without being read here (splice): the reader checks them.
+ * A reader that went away is KITE_ERROR_FAILED; a connection lost says
+ * how far the download got, as above. */
+gboolean kite_ckpt_download_splice(KiteCkptDownload *d, int pipe_fd, GError **error);
 
 /* @op: "stat", "renew" (for @lease seconds, 0: the default) or "delete".
  * @cap is a manage capability, or an allocation id (admins). */

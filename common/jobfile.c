@@ -38,9 +38,10 @@ static const KiteYamlLimits job_limits = {
 /* ---- $(Macro) ----------------------------------------------------------- */
 
 /* Condor spells these both ways; names are case-insensitive as there. */
-static const char *const macro_names[] = {"Cluster", "ClusterId", "Process", "ProcId", NULL};
+static const char *const macro_names[] = {"Cluster", "ClusterId", "Process", "ProcId", "Item", NULL};
 
-/* The macro named by @name[0..len) as 'C' (cluster) or 'P' (proc), or 0. */
+/* The macro named by @name[0..len) as 'C' (cluster), 'P' (proc) or 'I'
+ * (the proc's item of `queue: {items: …}`), or 0. */
 static char macro_kind(const char *name, gsize len)
 {
 	for (guint i = 0; macro_names[i]; i++)
@@ -50,9 +51,10 @@ static char macro_kind(const char *name, gsize len)
 }
 
 /* Expand @text: "$$" becomes "$" and, when @substitute, $(Cluster) and
- * $(Process) become the numbers; anything else, including unknown
- * macros, is copied as written.  Newly allocated. */
-static char *macro_expand(const char *text, gboolean substitute, gint64 cluster, gint64 proc)
+ * $(Process) become the numbers and $(Item) @item (when not NULL);
+ * anything else, including unknown macros, is copied as written.  Newly
+ * allocated. */
+static char *macro_expand_item(const char *text, gboolean substitute, gint64 cluster, gint64 proc, const char *item)
 {
 	GString *out = g_string_sized_new(strlen(text) + 8);
 	for (const char *p = text; *p;) {
@@ -64,7 +66,12 @@ static char *macro_expand(const char *text, gboolean substitute, gint64 cluster,
 		if (substitute && p[0] == '$' && p[1] == '(') {
 			const char *close = strchr(p + 2, ')');
 			char kind = close ? macro_kind(p + 2, close - p - 2) : 0;
-			if (kind) {
+			if (kind == 'I' && item) {
+				g_string_append(out, item);
+				p = close + 1;
+				continue;
+			}
+			if (kind == 'C' || kind == 'P') {
 				g_string_append_printf(out, "%" G_GINT64_FORMAT,
 						       kind == 'C' ? cluster : proc);
 				p = close + 1;
@@ -74,6 +81,22 @@ static char *macro_expand(const char *text, gboolean substitute, gint64 cluster,
 		g_string_append_c(out, *p++);
 	}
 	return g_string_free(out, FALSE);
+}
+
+static char *macro_expand(const char *text, gboolean substitute, gint64 cluster, gint64 proc)
+{
+	return macro_expand_item(text, substitute, cluster, proc, NULL);
+}
+
+/* Whether @text holds $(Item) (in any case). */
+static gboolean uses_item(const char *text)
+{
+	for (const char *p = strstr(text, "$("); p; p = strstr(p + 2, "$(")) {
+		const char *close = strchr(p + 2, ')');
+		if (close && macro_kind(p + 2, close - p - 2) == 'I' && (p == text || p[-1] != '$'))
+			return TRUE;
+	}
+	return FALSE;
 }
 
 /* "$" doubled, so that a real path (say, the current directory) placed
@@ -191,6 +214,9 @@ typedef struct {
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
 	gint64 job_lease;	    /* seconds; 0 = the startd's job_lease_duration */
 	GArray *custom;             /* CustomAttr: `+Name: value` keys, in file order */
+	GPtrArray *items;           /* `queue: {items: …}` or `{matching: …}`: one proc each */
+	const KiteYamlNode *queue_node;
+	char *matching;             /* the pattern, resolved once initial_dir is known */
 } JobParse;
 
 /* A custom attribute (`+Name: value`, HTCondor's `+Name = value`). */
@@ -217,6 +243,8 @@ static void job_parse_clear(JobParse *jp)
 	for (guint i = 0; jp->custom && i < jp->custom->len; i++)
 		kite_expr_unref(g_array_index(jp->custom, CustomAttr, i).value);
 	g_clear_pointer(&jp->custom, g_array_unref);
+	g_clear_pointer(&jp->items, g_ptr_array_unref);
+	g_clear_pointer(&jp->matching, g_free);
 }
 
 typedef gboolean (*KeyHandler)(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error);
@@ -474,6 +502,95 @@ static gboolean key_int(JobParse *jp, const char *key, const KiteYamlNode *value
 	return kite_yaml_get_int(jp->doc, value, key, 1, KITE_JOBFILE_MAX_QUEUE, &jp->queue, error);
 }
 
+static gint compare_item_names(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An item is a word: it lands inside string values and argument lists,
+ * where spaces, quotes, backslashes and "$" would change what they mean. */
+static gboolean item_is_word(const char *item)
+{
+	if (!*item)
+		return FALSE;
+	for (const char *c = item; *c; c++)
+		if (g_ascii_isspace(*c) || strchr("\"'\\$`", *c))
+			return FALSE;
+	return TRUE;
+}
+
+/* queue: N, or {items: [a, b, …]} (one proc per item, $(Item)), or
+ * {matching: PATTERN} (one proc per file of initial_dir that matches,
+ * in name order) — Condor's `queue N`, `queue from`, `queue matching`. */
+static gboolean key_queue(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	jp->queue_node = value;
+	if (value->kind != KITE_YAML_MAPPING)
+		return key_int(jp, key, value, error);
+	static const char *const known[] = {"items", "matching", NULL};
+	if (!kite_yaml_check_keys(jp->doc, value, key, NULL, known, "the keys are items and matching", error))
+		return FALSE;
+	if (kite_yaml_mapping_size(value) != 1)
+		return kite_yaml_throw(error, jp->doc, value, "`queue` takes items or matching, not both");
+	const char *which = kite_yaml_mapping_key(value, 0)->value;
+	const KiteYamlNode *v = kite_yaml_mapping_value(value, 0);
+	if (g_str_equal(which, "matching")) {
+		const char *pattern;
+		if (!kite_yaml_get_string(jp->doc, v, "queue.matching", &pattern, error))
+			return FALSE;
+		if (!*pattern || strchr(pattern, '/'))
+			return kite_yaml_throw(error, jp->doc, v,
+					       "`queue.matching` is a file name pattern in initial_dir, like `*.dat`");
+		g_free(jp->matching);
+		jp->matching = g_strdup(pattern);
+		return TRUE;
+	}
+	g_autoptr(GArray) items = kite_yaml_get_list(jp->doc, v, "queue.items", error);
+	if (!items)
+		return FALSE;
+	if (items->len == 0 || items->len > KITE_JOBFILE_MAX_QUEUE)
+		return kite_yaml_throw(error, jp->doc, v, "`queue.items` wants 1 to %d items, not %u",
+				       KITE_JOBFILE_MAX_QUEUE, items->len);
+	jp->items = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < items->len; i++) {
+		const KiteYamlItem *it = &g_array_index(items, KiteYamlItem, i);
+		if (!item_is_word(it->text))
+			return kite_yaml_throw(error, jp->doc, it->node,
+					       "item `%s` of `queue.items`: an item is a word (no spaces, quotes, "
+					       "backslashes or $)",
+					       it->text);
+		g_ptr_array_add(jp->items, g_strdup(it->text));
+	}
+	return TRUE;
+}
+
+/* queue: {matching: …}: the regular files of @iwd whose names match, sorted. */
+static gboolean match_files(JobParse *jp, const char *iwd, GError **error)
+{
+	g_autoptr(GDir) dir = g_dir_open(iwd, 0, NULL);
+	g_autoptr(GPatternSpec) spec = g_pattern_spec_new(jp->matching);
+	jp->items = g_ptr_array_new_with_free_func(g_free);
+	for (const char *name; dir && (name = g_dir_read_name(dir));) {
+		g_autofree char *path = g_build_filename(iwd, name, NULL);
+		if (!g_pattern_spec_match_string(spec, name) || !g_file_test(path, G_FILE_TEST_IS_REGULAR))
+			continue;
+		if (!item_is_word(name))
+			return kite_yaml_throw(error, jp->doc, jp->queue_node,
+					       "file `%s` matches `%s` but is not a word (no spaces, quotes, "
+					       "backslashes or $): rename it or list the items",
+					       name, jp->matching);
+		g_ptr_array_add(jp->items, g_strdup(name));
+	}
+	if (jp->items->len == 0)
+		return kite_yaml_throw(error, jp->doc, jp->queue_node, "no file in %s matches `%s`", iwd,
+				       jp->matching);
+	if (jp->items->len > KITE_JOBFILE_MAX_QUEUE)
+		return kite_yaml_throw(error, jp->doc, jp->queue_node, "%u files match `%s`: over %d procs",
+				       jp->items->len, jp->matching, KITE_JOBFILE_MAX_QUEUE);
+	g_ptr_array_sort(jp->items, compare_item_names);
+	return TRUE;
+}
+
 /* request_memory (a bare number is MiB) and request_disk (KiB), as in
  * Condor. */
 static gboolean key_size(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
@@ -636,7 +753,7 @@ static const struct {
     {"checkpoint", key_checkpoint},
     {"max_retries", key_int},
     {"job_lease_duration", key_job_lease},
-    {"queue", key_int},
+    {"queue", key_queue},
 };
 
 /* ---- checks that need the file system ------------------------------------- */
@@ -789,6 +906,8 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	g_autofree char *iwd_real = macro_expand(iwd, FALSE, 0, 0);
 	if (jp->initial_dir && !check_directory(doc, jp->initial_dir, iwd_real, error))
 		return NULL;
+	if (jp->matching && !match_files(jp, iwd_real, error))
+		return NULL;
 
 	g_autofree char *cmd = template_path(jp->executable->value, iwd);
 	g_autofree char *cmd_real = macro_expand(cmd, FALSE, 0, 0);
@@ -870,6 +989,24 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 		}
 		kite_ad_set(ad, a->name, a->value);
 	}
+	if (jp->items) {
+		/* each proc's $(Item), kept in the template only (expand takes it out) */
+		g_autoptr(GString) joined = g_string_new(NULL);
+		for (guint i = 0; i < jp->items->len; i++)
+			g_string_append_printf(joined, "%s%s", i ? "\n" : "", (const char *)jp->items->pdata[i]);
+		kite_ad_set_string(ad, "QueueItems", joined->str);
+	} else {
+		for (guint i = 0; i < kite_ad_size(ad); i++) {
+			g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(ad, i));
+			if (uses_item(text)) {
+				kite_yaml_throw(error, doc, jp->queue_node ? jp->queue_node : doc->root,
+						"`%s` uses $(Item), but `queue` has no items (write `queue: {items: "
+						"[…]}` or `queue: {matching: PATTERN}`)",
+						kite_ad_name_at(ad, i));
+				return NULL;
+			}
+		}
+	}
 	return g_steal_pointer(&ad);
 }
 
@@ -928,6 +1065,11 @@ out:
 	KiteJobFile *jf = g_new0(KiteJobFile, 1);
 	jf->ad = ad;
 	jf->queue = (guint)jp.queue;
+	g_autofree char *items = NULL;
+	if (kite_ad_get_string(ad, "QueueItems", &items)) {
+		g_auto(GStrv) each = g_strsplit(items, "\n", -1);
+		jf->queue = g_strv_length(each);
+	}
 	return jf;
 }
 
@@ -948,11 +1090,20 @@ KiteAd *kite_jobfile_expand(const KiteAd *tmpl, gint64 cluster, gint64 proc)
 	g_return_val_if_fail(tmpl != NULL, NULL);
 
 	KiteAd *ad = kite_ad_copy(tmpl);
+	/* queue: {items: …}: this proc's item, and the list stays in the template */
+	g_autofree char *items_text = NULL;
+	g_auto(GStrv) items = kite_ad_get_string(tmpl, "QueueItems", &items_text) ? g_strsplit(items_text, "\n", -1) : NULL;
+	const char *item = items && proc >= 0 && proc < (gint64)g_strv_length(items) ? items[proc] : NULL;
+	if (items) {
+		kite_ad_remove(ad, "QueueItems");
+		if (item)
+			kite_ad_set_string(ad, "Item", item);
+	}
 	for (guint i = 0; i < kite_ad_size(tmpl); i++) {
 		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(tmpl, i));
-		if (!strchr(text, '$'))
+		if (!strchr(text, '$') || g_str_equal(kite_ad_name_at(tmpl, i), "QueueItems"))
 			continue;
-		g_autofree char *expanded = macro_expand(text, TRUE, cluster, proc);
+		g_autofree char *expanded = macro_expand_item(text, TRUE, cluster, proc, item);
 		/* Cannot fail: only the inside of string literals changed. */
 		if (!kite_ad_set_parsed(ad, kite_ad_name_at(tmpl, i), expanded, NULL))
 			g_warn_if_reached();

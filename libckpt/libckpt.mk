@@ -36,7 +36,8 @@ lib/libckpt.a: $(CKPT_RT_AOBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-CKPT_RESTORE_SRCS := libckpt/restore/restorer.c libckpt/crc32c.c
+CKPT_RESTORE_SRCS := libckpt/restore/restorer.c libckpt/restore/restore-stream.c libckpt/restore/chunk-hash.c \
+	libckpt/crc32c.c
 CKPT_RESTORE_OBJS := $(CKPT_RESTORE_SRCS:libckpt/%.c=$(BUILD)/libckpt-restore/%.o)
 CKPT_RESTORE_CFLAGS := -std=gnu11 $(WARN) -O2 -g -D_GNU_SOURCE -I. -Iinclude -ffreestanding \
 	-fno-stack-protector -fPIE -fvisibility=hidden -fno-builtin -fno-tree-loop-distribute-patterns \
@@ -46,6 +47,13 @@ $(BUILD)/libckpt-restore/%.o: libckpt/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CKPT_RESTORE_CFLAGS) -c -o $@ $<
+
+# the chunk hash again with AVX2 (chosen at run time by the CPU)
+CKPT_RESTORE_OBJS += $(BUILD)/libckpt-restore/restore/chunk-hash-avx2.o
+$(BUILD)/libckpt-restore/restore/chunk-hash-avx2.o: libckpt/restore/chunk-hash.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<  (AVX2)")
+	$(Q)$(CC) $(CKPT_RESTORE_CFLAGS) -mavx2 -DRS_HASH_AVX2 -c -o $@ $<
 
 bin/ckpt-restore: $(CKPT_RESTORE_OBJS)
 	@mkdir -p $(dir $@)

@@ -280,7 +280,10 @@ static gboolean submit_in_transaction(KiteQueue *q, const KiteAd *tmpl, guint co
 		if (in_list(maintained_attrs, kite_ad_name_at(tmpl, i)))
 			continue;
 		g_autofree char *text = kite_expr_to_string(kite_ad_expr_at(tmpl, i));
-		KiteAd *dest = strstr(text, "$(") ? per_proc : shared;
+		/* (QueueItems, `queue: {items: …}`, gives each proc its $(Item)
+		 * and Item; kite_jobfile_expand leaves it out of the proc) */
+		KiteAd *dest = strstr(text, "$(") || g_str_equal(kite_ad_name_at(tmpl, i), "QueueItems") ? per_proc
+														      : shared;
 		kite_ad_set(dest, kite_ad_name_at(tmpl, i), kite_ad_expr_at(tmpl, i));
 	}
 	g_autoptr(KiteAd) cluster_ad = kite_jobfile_expand(shared, cluster, 0);

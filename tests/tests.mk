@@ -11,6 +11,12 @@ bin/tests/test-%: $(BUILD)/tests/unit/test-%.o $(SCHEDD_LIB) $(STARTD_LIB) $(COM
 
 INTEGRATION_TESTS += $(sort $(wildcard tests/integration/test-*.sh))
 
+# The restorer's chunk names (built freestanding, as in bin/ckpt-restore)
+# against the server's.
+bin/tests/test-restore-hash: $(BUILD)/tests/unit/test-restore-hash.o $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o \
+		$(BUILD)/libckpt-restore/restore/chunk-hash.o $(BUILD)/libckpt-restore/restore/chunk-hash-avx2.o
+	$(call link_program,-lcmocka)
+
 # The checkpoint server's formats need the CRC32C of libckpt.
 bin/tests/test-ckpt-format: $(BUILD)/tests/unit/test-ckpt-format.o $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o
 	$(call link_program,-lcmocka)

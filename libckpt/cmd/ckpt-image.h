@@ -69,6 +69,10 @@ typedef struct _KiteImage {
  * Returns NULL with @error set (the message names the file, the offset
  * and what is wrong). */
 KiteImage *kite_image_open(const char *path, gboolean verify_data, GError **error);
+/* The head of an image whose memory is still to come (a restart streamed
+ * from a checkpoint server): header and records up to the first PAGES
+ * record, every checksum of those checked; no END yet. */
+KiteImage *kite_image_open_head(const char *path, GError **error);
 void kite_image_free(KiteImage *img);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteImage, kite_image_free)
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "libckpt/cmd/ckpt-image.h"
+#include "libckpt/cmd/ckpt-stream.h"
 #include "libckpt/cmd/ckpt.h"
 #include "libckpt/crc32c.h"
 #include "libckpt/elf-build-id.h"
@@ -290,6 +291,26 @@ static gboolean write_contents(KiteImage *img, const KiteImageFd *f, GError **er
 	return TRUE;
 }
 
+/* The contents of the files the program had open for writing, each once. */
+static gboolean restore_contents(KiteImage *img, GError **error)
+{
+	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < img->fds->len; i++) {
+		const KiteImageFd *f = img->fds->pdata[i];
+		if (f->f.kind == KITE_FD_REGULAR && f->f.has_contents && !g_hash_table_contains(done, f->path)) {
+			if (!write_contents(img, f, error))
+				return FALSE;
+			g_hash_table_add(done, f->path);
+		}
+	}
+	return TRUE;
+}
+
+static gboolean restore_contents_cb(gpointer img, GError **error)
+{
+	return restore_contents(img, error);
+}
+
 static gboolean place_fd(int target, int fd, GError **error, const char *path)
 {
 	if (fd < 0) {
@@ -307,8 +328,34 @@ static gboolean place_fd(int target, int fd, GError **error, const char *path)
 }
 
 /* Recreate the image's descriptors at their numbers.  Returns the image's
- * own descriptor, moved above all of them. */
-static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError **error)
+ * own descriptor, moved above all of them.  @stream_fds (or NULL): a
+ * streamed restart's descriptors (ckpt-stream.h), moved above
+ * them too (and their new numbers written back). */
+/* The parent an image on a server would need (0: a full image, as every
+ * checkpoint to a server is; one uploaded by hand may not be). */
+static guint32 server_image_parent(int fd)
+{
+	KiteImgHeader h;
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+		return 0;
+	guint32 crc = h.header_crc;
+	h.header_crc = 0;
+	return kite_crc32c(0, &h, sizeof h) == crc ? h.parent_seq : 0;
+}
+
+/* A streamed image's head, as a chain of one. */
+static GPtrArray *head_chain(const char *path, GError **error)
+{
+	KiteImage *img = kite_image_open_head(path, error);
+	if (!img)
+		return NULL;
+
+	GPtrArray *chain = g_ptr_array_new_with_free_func((GDestroyNotify)kite_image_free);
+	g_ptr_array_add(chain, img);
+	return chain;
+}
+
+static int setup_fds(KiteImage *img, GPtrArray *chain, int *stream_fds, GString *fdargs, GError **error)
 {
 	int maxfd = 2;
 	for (guint i = 0; i < img->fds->len; i++) {
@@ -329,16 +376,32 @@ static int setup_fds(KiteImage *img, GPtrArray *chain, GString *fdargs, GError *
 		g_hash_table_add(imgfds, GINT_TO_POINTER(fd + 1));
 		g_string_append_printf(fdargs, "%s%d", i ? " " : "", fd);
 	}
-	/* contents first, each file once */
-	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
-	for (guint i = 0; i < img->fds->len; i++) {
-		const KiteImageFd *f = img->fds->pdata[i];
-		if (f->f.kind == KITE_FD_REGULAR && f->f.has_contents && !g_hash_table_contains(done, f->path)) {
-			if (!write_contents(img, f, error))
-				return -1;
-			g_hash_table_add(done, f->path);
+	for (int i = 0; stream_fds && i < KITE_CKPT_STREAM_FDS; i++) {
+		stream_fds[i] = fcntl(stream_fds[i], F_DUPFD, maxfd + 1);
+		if (stream_fds[i] < 0) {
+			g_set_error(error, KITE_CKPT_ERROR, 1, "fcntl: %s", g_strerror(errno));
+			return -1;
 		}
+		g_hash_table_add(imgfds, GINT_TO_POINTER(stream_fds[i] + 1));
 	}
+	/* contents first (or, streamed, once the whole image is checked: the
+	 * file must exist to be opened now) */
+	if (stream_fds) {
+		for (guint i = 0; i < img->fds->len; i++) {
+			const KiteImageFd *f = img->fds->pdata[i];
+			int fd = f->f.kind == KITE_FD_REGULAR && f->f.has_contents
+					 ? open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC, f->f.mode & 07777)
+					 : -2;
+			if (fd == -1) {
+				g_set_error(error, KITE_CKPT_ERROR, 1, "cannot restore the contents of %s: %s", f->path,
+					    g_strerror(errno));
+				return -1;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	} else if (!restore_contents(img, error))
+		return -1;
 	/* in passes: everything else, then duplicates of it, then epoll
 	 * instances (what they watch is in place), then their duplicates */
 	g_autoptr(GHashTable) kind_of = g_hash_table_new(NULL, NULL);
@@ -482,23 +545,36 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 		} else
 			path = argv[i];
 	}
-	/* An image on a checkpoint server: downloaded (every chunk verified)
-	 * into memory, then restarted from there like a file. */
+	/* An image on a checkpoint server: its head downloaded (every chunk
+	 * verified) into memory and checked here; the rest streams into the
+	 * restorer while it restores (ckpt-stream.c).  A small image arrives
+	 * whole with the head and is restarted from memory like a file. */
 	g_autofree char *server_dir = path ? g_build_filename(path, "server.caps", NULL) : NULL;
 	gboolean from_server = server || caps || (server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS)) ||
 			       (!path && (g_getenv("KITE_CKPT_CAPS") || g_getenv("KITE_CKPT_READ_CAP")));
 	g_autofree char *shown = NULL, *memfd_path = NULL;
 	gboolean checked = FALSE; /* the download checked the image's own checksums */
+	g_autoptr(KiteCkptStream) stream = NULL;
+	gboolean streamed = FALSE; /* the memory is still to come */
 	if (from_server) {
 		g_autoptr(GError) ferr = NULL;
 		const char *dir = server_dir && g_file_test(server_dir, G_FILE_TEST_EXISTS) ? path : NULL;
-		int fd = kite_ckpt_server_fetch(server, caps, dir, &shown, &checked, &ferr);
-		if (fd < 0) {
+		stream = kite_ckpt_stream_open(server, caps, dir, &shown, &ferr);
+		if (!stream) {
 			fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown ? shown : "the server image",
 				ferr->message);
 			return 1;
 		}
-		memfd_path = g_strdup_printf("/proc/self/fd/%d", fd);
+		streamed = !kite_ckpt_stream_complete(stream, &checked);
+		guint32 parent = server_image_parent(kite_ckpt_stream_head_fd(stream));
+		if (parent) {
+			fprintf(stderr,
+				"ckpt restart: refusing to restart %s: an incremental image (its parent is image %u) needs "
+				"its parent, which a checkpoint server does not hold; upload a full image\n",
+				shown, parent);
+			return 1;
+		}
+		memfd_path = g_strdup_printf("/proc/self/fd/%d", kite_ckpt_stream_head_fd(stream));
 		path = memfd_path;
 	}
 	if (!path) {
@@ -510,7 +586,7 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	/* A downloaded image whose payload checksums all held on the way in
 	 * is not read again: only its headers are (and checked again). */
-	g_autoptr(GPtrArray) chain = kite_image_open_chain(path, !checked, &error);
+	g_autoptr(GPtrArray) chain = streamed ? head_chain(path, &error) : kite_image_open_chain(path, !checked, &error);
 	KiteImage *img = chain ? chain->pdata[0] : NULL;
 	/* the sandbox's closed files before check_files(): the program may
 	 * have mapped one */
@@ -537,8 +613,16 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	}
 	fflush(stdout);
 	fflush(stderr);
+	int stream_fds[KITE_CKPT_STREAM_FDS];
+	if (streamed) {
+		if (!kite_ckpt_stream_start(stream, restore_contents_cb, img, img->fd, &error)) {
+			fprintf(stderr, "ckpt restart: refusing to restart %s: %s\n", shown, error->message);
+			return 1;
+		}
+		kite_ckpt_stream_restorer_fds(stream, stream_fds);
+	}
 	g_autoptr(GString) fdargs = g_string_new(NULL);
-	int imgfd = setup_fds(img, chain, fdargs, &error);
+	int imgfd = setup_fds(img, chain, streamed ? stream_fds : NULL, fdargs, &error);
 	if (imgfd < 0) {
 		fprintf(stderr, "ckpt restart: %s\n", error->message);
 		return 1;
@@ -546,11 +630,17 @@ int kite_ckpt_cmd_restart(int argc, char **argv)
 	umask((mode_t)img->process.umask);
 	g_auto(GStrv) fdv = g_strsplit(fdargs->str, " ", -1);
 	guint nfd = g_strv_length(fdv);
-	char **args = g_new0(char *, nfd + 9);
+	char **args = g_new0(char *, nfd + 15);
 	args[0] = "ckpt-restore";
 	for (guint i = 0; i < nfd; i++)
 		args[i + 1] = fdv[i];
 	guint k = nfd + 1;
+	if (streamed) {
+		args[k++] = "--stream";
+		for (int i = 0; i < KITE_CKPT_STREAM_FDS; i++)
+			args[k++] = g_strdup_printf("%d", stream_fds[i]);
+		args[k++] = g_strdup_printf("%d", (int)kite_ckpt_stream_downloader(stream));
+	}
 	if (move_old) {
 		args[k++] = "--move";
 		args[k++] = (char *)move_old;

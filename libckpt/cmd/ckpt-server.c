@@ -58,26 +58,36 @@ static gboolean kite_ckpt_server_caps(const char *caps_file, KiteCkptCaps *out, 
 			  "no capabilities: give --caps FILE (or set KITE_CKPT_CAPS, or KITE_CKPT_READ_CAP)");
 }
 
-int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
-			   gboolean *out_checked, GError **error)
+KiteCkptClient *kite_ckpt_server_connect(const char *server, const char *caps_file, const char *dir, char **out_name,
+					 char **out_read_cap, GError **error)
 {
 	g_auto(KiteCkptCaps) caps = {0};
 	g_autofree char *dir_caps = dir ? g_build_filename(dir, "server.caps", NULL) : NULL;
 	if (!kite_ckpt_server_caps(caps_file ? caps_file : dir_caps, &caps, error))
-		return -1;
+		return NULL;
 	const char *addr = server ? server : caps.server;
 	if (!addr)
-		return kite_throw(error, KITE_ERROR_INVALID, "no server address: give --server HOST:PORT"), -1;
+		return kite_throw(error, KITE_ERROR_INVALID, "no server address: give --server HOST:PORT"), NULL;
 	if (!caps.read)
-		return kite_throw(error, KITE_ERROR_INVALID, "the capabilities hold no read capability"), -1;
+		return kite_throw(error, KITE_ERROR_INVALID, "the capabilities hold no read capability"), NULL;
 	*out_name = g_strdup_printf("server:%s/%s", addr, caps.id ? caps.id : "image");
-	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, 60, error);
+	KiteCkptClient *c = kite_ckpt_client_connect(addr, 60, error);
+	if (c)
+		*out_read_cap = g_steal_pointer(&caps.read);
+	return c;
+}
+
+int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
+			   gboolean *out_checked, GError **error)
+{
+	g_autofree char *cap = NULL;
+	g_autoptr(KiteCkptClient) c = kite_ckpt_server_connect(server, caps_file, dir, out_name, &cap, error);
 	if (!c)
 		return -1;
 	int fd = memfd_create("kite-image", MFD_CLOEXEC);
 	if (fd < 0)
 		return kite_throw_errno(error, "memfd_create"), -1;
-	if (!kite_ckpt_client_download(c, caps.read, fd, NULL, out_checked, error)) {
+	if (!kite_ckpt_client_download(c, cap, fd, NULL, out_checked, error)) {
 		close(fd);
 		return -1;
 	}

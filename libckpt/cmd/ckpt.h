@@ -24,6 +24,13 @@ int kite_ckpt_cmd_server(int argc, char **argv);
 int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
 			   gboolean *out_checked, GError **error);
 
+/* Connect to the checkpoint server of an image and authenticate; the
+ * capabilities and @out_name as for kite_ckpt_server_fetch().
+ * @out_read_cap: the read capability (newly allocated). */
+typedef struct _KiteCkptClient KiteCkptClient;
+KiteCkptClient *kite_ckpt_server_connect(const char *server, const char *caps_file, const char *dir, char **out_name,
+					 char **out_read_cap, GError **error);
+
 /* The sandbox's closed files of an image (ckpt-sandbox.c).  print: the
  * list `ckpt inspect` shows.  restore: write them into the image's
  * sandbox directory (created if missing), taking unchanged chunks from

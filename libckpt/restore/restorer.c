@@ -32,6 +32,7 @@
 #include "libckpt/crc32c.h"
 #include "libckpt/image-format.h"
 #include "libckpt/raw-syscall.h"
+#include "libckpt/restore/restore-stream.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -165,12 +166,13 @@ static void say(const char *a, const char *b, uint64_t hex, long err)
 		rs_str_add(&s, ")");
 	}
 	rs_str_add(&s, "\n");
-	rs_write_all(2, buf, s.len);
+	rs_write_all(rstream_err_fd(), buf, s.len);
 }
 
 __attribute__((noreturn)) static void die(const char *a, const char *b, uint64_t hex, long err)
 {
 	say(a, b, hex, err);
+	rstream_abort();
 	if (past_no_return)
 		say("the address space was already replaced; the restart is lost (the image is intact)", NULL, 0, 0);
 	rs_exit_group(126);
@@ -243,6 +245,12 @@ static const char *region_path(const KiteImgRegion *r)
 	return pathbuf;
 }
 
+/* A streamed image (`--stream`): its head ends at the first PAGES
+ * record; the rest comes through restore-stream.c. */
+static int streamed;
+static uint64_t first_pages, head_nrec;
+static uint32_t head_digest;
+
 static void read_metadata(int fd)
 {
 	KiteImgHeader h;
@@ -262,9 +270,15 @@ static void read_metadata(int fd)
 		r.hdr_crc = 0;
 		if (kite_crc32c(0, &r, sizeof r) != hc)
 			die("corrupt record header at offset", NULL, off, 0);
+		if (streamed && r.type == KITE_REC_PAGES) {
+			first_pages = off;
+			break;
+		}
 		off += sizeof r;
 		if (r.type == KITE_REC_END)
 			break;
+		head_digest = kite_crc32c(head_digest, &r.data_crc, 4);
+		head_nrec++;
 		if (r.type == KITE_REC_PAGES || r.type == KITE_REC_FILEDATA) {
 			off += r.len;
 			continue;
@@ -494,6 +508,15 @@ static void resolve(int k, uint64_t a, uint64_t l)
 	}
 }
 
+/* Whether a streamed PAGES record's range lies in one stored region
+ * (mapped writable by map_regions()). */
+static int pages_ok(uint64_t a, uint64_t len)
+{
+	KiteImgRegion *r = region_at(a);
+	return r && len <= r->end - a && (r->flags & KITE_REG_DATA) &&
+	       !(r->flags & (KITE_REG_VDSO | KITE_REG_VVAR | KITE_REG_VSYSCALL));
+}
+
 static void map_regions(int imgfd)
 {
 	for (int i = 0; i < nregions; i++) {
@@ -528,7 +551,10 @@ static void map_regions(int imgfd)
 	}
 	/* contents, newest image first, PARENT ranges from older ones */
 	(void)imgfd;
-	resolve(0, 0, ~0ull);
+	if (streamed)
+		rstream_fill(first_pages, head_nrec, head_digest, pages_ok);
+	else
+		resolve(0, 0, ~0ull);
 	for (int i = 0; i < nregions; i++) {
 		KiteImgRegion *r = regions[i];
 		if (r->flags & (KITE_REG_VDSO | KITE_REG_VVAR | KITE_REG_VSYSCALL))
@@ -608,8 +634,17 @@ void restorer_main(long *sp)
 		die("usage: ckpt-restore FD (run by `ckpt restart`, not by hand)", NULL, 0, 0);
 	const char *a = argv[1];
 	int imgfd = (int)rs_parse_dec(&a);
+	long stream_args[5];
 	for (long i = 1; i < argc && nchain < KITE_IMG_MAX_CHAIN; i++) {
 		a = argv[i];
+		if (rs_memeq(a, "--stream", 9) && i + 5 < argc) { /* --stream INFO DATA VERDICT ERR PID */
+			for (int k = 0; k < 5; k++) {
+				a = argv[++i];
+				stream_args[k] = (long)rs_parse_dec(&a);
+			}
+			streamed = 1;
+			continue;
+		}
 		if (rs_memeq(a, "--move", 7) && i + 2 < argc) { /* --move OLD NEW */
 			move_old_len = copy_arg(move_old, argv[i + 1]);
 			move_new_len = copy_arg(move_new, argv[i + 2]);
@@ -627,6 +662,9 @@ void restorer_main(long *sp)
 		}
 		chain_fd[nchain++] = (int)rs_parse_dec(&a);
 	}
+	if (streamed)
+		rstream_init((int)stream_args[0], (int)stream_args[1], (int)stream_args[2], (int)stream_args[3],
+			     stream_args[4], imgfd, INDEX_BASE, INDEX_SIZE);
 	read_metadata(imgfd);
 
 	uint64_t lo = (uint64_t)(uintptr_t)__ehdr_start & ~(PAGE - 1);
@@ -636,15 +674,19 @@ void restorer_main(long *sp)
 	if (hi > INDEX_BASE || tmp_vdso + (64ul << 20) > INDEX_BASE)
 		die("restorer too large", NULL, hi, 0);
 	/* Shared, so that it does not count against RLIMIT_DATA: a job
-	 * restarted under its memory request must not fail for our index. */
-	long ix = rs_mmap(INDEX_BASE, INDEX_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-	if (ix != (long)INDEX_BASE)
-		die("cannot map the restorer's index at", NULL, INDEX_BASE, ix);
-	Ent *space = (Ent *)INDEX_BASE;
-	uint64_t left = INDEX_SIZE / sizeof(Ent);
-	for (int k = 0; k < nchain; k++)
-		index_image(k, &space, &left);
+	 * restarted under its memory request must not fail for our index.
+	 * (A streamed image has no chain to index: the stream's manifest is
+	 * mapped there.) */
+	if (!streamed) {
+		long ix = rs_mmap(INDEX_BASE, INDEX_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (ix != (long)INDEX_BASE)
+			die("cannot map the restorer's index at", NULL, INDEX_BASE, ix);
+		Ent *space = (Ent *)INDEX_BASE;
+		uint64_t left = INDEX_SIZE / sizeof(Ent);
+		for (int k = 0; k < nchain; k++)
+			index_image(k, &space, &left);
+	}
 	read_own_maps();
 
 	uint64_t all = ~0ull;
@@ -659,6 +701,8 @@ void restorer_main(long *sp)
 	}
 	place_vdso(tmp_vdso);
 	map_regions(imgfd);
+	if (streamed)
+		rstream_finish();
 	restore_mm();
 
 	for (int s = 1; s <= KITE_NSIG; s++) {

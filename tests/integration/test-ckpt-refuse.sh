@@ -34,7 +34,9 @@ expect_refused() { # NAME IMAGE PATTERN
 cp "$img" flip.img
 printf '\xff' | dd of=flip.img bs=1 seek=$((size * 2 / 3)) conv=notrunc status=none
 cmp -s "$img" flip.img && { printf '\x00' | dd of=flip.img bs=1 seek=$((size * 2 / 3)) conv=notrunc status=none; }
-expect_refused "flipped payload byte" flip.img "checksum mismatch"
+# (two thirds into the image is usually page data, whose checksum fails;
+# where the layout puts a record's header there, the header is refused)
+expect_refused "flipped byte two thirds in" flip.img "checksum mismatch\|bad [A-Z]* record"
 
 cp "$img" head.img
 printf 'X' | dd of=head.img bs=1 seek=100 conv=notrunc status=none

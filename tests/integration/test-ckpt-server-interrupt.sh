@@ -13,17 +13,8 @@ set -u
 [ -x "$BIN/ckpt_server" ] || { echo "SKIP: ckpt_server not built"; exit 77; }
 cd "$T" || exit 1
 start_server
-check_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
 
-"$BIN/ckpt" run --server "$SRV" --dir "$T/ck" -- "$PROGS/bigmem" 48 1 >out.txt 2>err.txt &
-P=$!
-wait_lines out.txt 1
-"$BIN/ckpt" now $P >/dev/null || fail "ckpt now failed: $(cat ck/status)"
-kill -9 $P
-wait $P 2>/dev/null
-id=$(awk '$1 == "id" {print $2}' ck/server.caps)
-size=$("$BIN/ckpt" lease --caps ck/server.caps stat | awk '$1 == "size" {print $2}')
-chunks=$("$BIN/ckpt" lease --caps ck/server.caps stat | awk '$1 == "chunks" {print $2}')
+checkpointed_bigmem 48
 [ "$size" -gt $((48 << 20)) ] || fail "the image holds $size bytes, expected more than 48 MiB"
 
 # 1. the server dies mid-image under `ckpt restart`
@@ -63,20 +54,8 @@ pass "a cut-off \`ckpt download -o FILE\` leaves FILE as it was and no temporary
 
 # 3. the server back: the same restart works, memory intact
 start_server
-: >err.txt
-"$BIN/ckpt" restart ck >>out.txt 2>>err.txt &
-R=$!
-i=0
-until grep -q restarted_ns err.txt; do
-	i=$((i + 1))
-	[ $i -gt 3000 ] && fail "no restart after the server came back: $(cat err.txt)"
-	kill -0 $R 2>/dev/null || fail "restart failed after the server came back: $(cat err.txt)"
-	sleep 0.01
-done
-kill -HUP $R
-wait_for_line() { local i=0; until grep -q "$2" "$1"; do i=$((i + 1)); [ $i -gt 3000 ] && return 1; sleep 0.01; done; }
-wait_for_line out.txt "^verify" || fail "the restarted program did not verify its memory"
-grep -q "^verify ok" out.txt || fail "restarted memory differs: $(grep verify out.txt)"
+restart_running ck
+check_memory
 kill -TERM $R
 wait $R 2>/dev/null
 cmp -s whole.img <("$BIN/ckpt" download --caps ck/server.caps) || fail "the image changed"

@@ -464,6 +464,42 @@ static void test_getenv(void **state)
 	g_unsetenv("KITE_U");
 }
 
+/* queue: {items: …} and {matching: …}: a proc per item, $(Item) and Item
+ * per proc, the list kept out of the procs; refusals with positions. */
+static void test_queue_items(void **state)
+{
+	g_autoptr(KiteJobFile) jf = parse("executable: prog\n"
+					  "arguments: [--in, $(Item), $(Process)]\n"
+					  "output: out.$(item)\n"
+					  "queue: {items: [x1, y-2, z.3]}\n");
+	assert_int_equal(jf->queue, 3);
+	g_autoptr(KiteAd) ad = kite_jobfile_expand(jf->ad, 5, 1);
+	assert_attr_string(ad, "Arguments", "--in y-2 1");
+	assert_attr_string(ad, "Out", "@/out.y-2");
+	assert_attr_string(ad, "Item", "y-2");
+	assert_null(kite_ad_lookup(ad, "QueueItems"));
+
+	write_file("b.dat", "", 0644);
+	write_file("a.dat", "", 0644);
+	write_file("c.txt", "", 0644);
+	g_autoptr(KiteJobFile) m = parse("executable: prog\narguments: $(Item)\nqueue: {matching: '*.dat'}\n");
+	assert_int_equal(m->queue, 2);
+	g_autoptr(KiteAd) m0 = kite_jobfile_expand(m->ad, 1, 0);
+	assert_attr_string(m0, "Arguments", "a.dat");
+
+	expect_error("executable: prog\narguments: $(Item)\n",
+		     "job.yaml:1:1: `Arguments` uses $(Item), but `queue` has no items (write `queue: {items: […]}` or "
+		     "`queue: {matching: PATTERN}`)");
+	expect_error("executable: prog\nqueue: {items: [a, 'b c']}\n",
+		     "job.yaml:2:20: item `b c` of `queue.items`: an item is a word (no spaces, quotes, backslashes or $)");
+	expect_error("executable: prog\nqueue: {matching: '*.none'}\n",
+		     "job.yaml:2:8: no file in @ matches `*.none`");
+	expect_error("executable: prog\nqueue: {items: [a], matching: '*'}\n",
+		     "job.yaml:2:8: `queue` takes items or matching, not both");
+	expect_error("executable: prog\nqueue: {item: [a]}\n",
+		     "job.yaml:2:9: unknown key `item` in `queue` (did you mean `items`?)");
+}
+
 static void test_empty_values_mean_unset(void **state)
 {
 	g_autoptr(KiteJobFile) jf = parse("executable: prog\ninput:\noutput: ~\nenvironment:\nrequirements:\n"
@@ -854,6 +890,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_checkpoint_forms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requirements_omission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_custom_attributes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_getenv, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expand, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_values_mean_unset, setup, teardown),

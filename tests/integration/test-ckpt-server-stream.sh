@@ -1,0 +1,119 @@
+#!/bin/bash
+# ckpt_server: `ckpt restart` streams the image into the restorer (its
+# head is downloaded and checked first, the memory arrives while the
+# restorer restores, docs/ckpt-server.md "Restarting from a server").
+# Each check is made where the bytes land, and nothing of the program runs
+# before the last byte is checked:
+#  1. a chunk corrupted late in the stream (KITE_FAULT=flip:N in the
+#     server: a byte flipped after the server's own check, as a bad link
+#     would) is refused naming the image and the chunk, exit status 1;
+#     the program's stdout file (open for writing: its contents are in
+#     the image) is left as it was;
+#  2. the same for a chunk of the head (checked by `ckpt restart` itself);
+#  3. the server dying while the memory streams: the message says how
+#     far the download got, exit status 1, no program;
+#  5. an incremental image (uploaded by hand) is refused: its parent is
+#     not on the server;
+#  4. the restarted program runs with its memory intact, as anonymous
+#     memory (no mapping of a downloaded image file), its stdout file
+#     restored to the checkpoint's contents,
+#     and no process is left from the restart (the downloader is gone).
+set -u
+. "$(dirname "$0")/../programs/ckpt-test-lib.sh"
+. "$(dirname "$0")/ckpt-server-lib.sh"
+[ -x "$BIN/ckpt_server" ] || { echo "SKIP: ckpt_server not built"; exit 77; }
+cd "$T" || exit 1
+start_server
+no_program() { # what a refused restart must leave: no bigmem of ours
+	check_eq "$1: programs left running" "" "$(for p in $(pgrep -x bigmem); do readlink "/proc/$p/cwd"; done | grep "^$T")"
+	grep -q restarted_ns err.txt && fail "$1: the program ran"
+	return 0
+}
+
+# bigmem 24: a 24 MiB image, its memory checked by the program itself
+checkpointed_bigmem 24
+"$BIN/ckpt" download --caps ck/server.caps -o whole.img || fail "download failed"
+[ "$chunks" -gt 6000 ] || fail "the image has $chunks chunks, expected a page a chunk (> 6000)"
+# the last chunks are pages of the last PAGES record, far past the head
+late=$((chunks - 20))
+# bigmem's stdout is a file open for writing: its contents at the
+# checkpoint are in the image, restored only by a restart that happens
+echo "written after the checkpoint" >>out.txt
+
+# flipped N WHAT: the server flips a byte of chunk N on its way out; the
+# restart must be refused naming that chunk, exit status 1, nothing run
+flipped() {
+	stop_server
+	KITE_FAULT=flip:$1 start_server
+	: >err.txt
+	"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+	check_eq "exit status of a restart with a corrupt $2" 1 "$?"
+	local re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk $1 \([0-9a-f]{32}\) failed its checksum on arrival$"
+	[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt $2: unexpected message: $(cat restart.err)"
+	no_program "corrupt $2"
+}
+
+# 1. a late chunk flipped on its way out
+flipped $late "late chunk"
+grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
+pass "chunk $late of $chunks flipped in the stream: refused naming it ($(cut -c1-60 restart.err)…), nothing runs"
+
+# 2. a chunk of the head flipped: `ckpt restart` itself refuses it
+flipped 3 "head chunk"
+pass "chunk 3 (the head) flipped: refused naming it, nothing runs"
+
+# 3. the server dies while the memory streams: on its 8th CKPT_GET,
+#    past the head (the first reply) and the first GETs sent ahead
+stop_server
+KITE_FAULT=get:8 start_server
+: >err.txt
+"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+check_eq "exit status of a restart whose server died" 1 "$?"
+wait "$SRV_PID"
+check_eq "the server's exit status (KITE_FAULT=get:8)" 70 "$?"
+msg=$(cat restart.err)
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: the download stopped after ([0-9]+) of $chunks chunks \(([0-9]+) of [0-9]+ bytes\): ($SRV closed the connection|(send to|receive from) $SRV: (Connection reset by peer|Broken pipe))$"
+[[ "$msg" =~ $re ]] || fail "server died: unexpected message: $msg"
+got_bytes=${BASH_REMATCH[2]}
+# more than the head (the first reply, about 2 MiB) arrived, at most the
+# seven replies before the fatal GET (the server dies with some of them
+# still unsent)
+[ "$got_bytes" -gt $((2 << 20)) ] && [ "$got_bytes" -le $((15 << 20)) ] ||
+	fail "the download stopped after $got_bytes bytes: expected more than the head, at most seven replies"
+no_program "server died"
+grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
+pass "the server died mid-stream: refused ($(echo "$msg" | cut -c1-90)…), nothing runs"
+
+# 5 (before 4, which ends the test). an incremental image uploaded by
+#    hand needs a parent no server holds: refused before anything runs
+"$BIN/ckpt" run --dir "$T/inc" -- "$PROGS/bigmem" 24 1 >inc-out.txt 2>inc-err.txt &
+Q=$!
+wait_lines inc-out.txt 1
+"$BIN/ckpt" now $Q >/dev/null || fail "first local checkpoint: $(cat inc/status)"
+kill -INT $Q
+wait_lines inc-out.txt 2
+img2=$("$BIN/ckpt" now $Q) || fail "second local checkpoint: $(cat inc/status)"
+kill -9 $Q
+wait $Q 2>/dev/null
+"$BIN/ckpt" inspect --summary "$img2" | grep -q "incremental: parent" || fail "the second local image is not incremental"
+start_server # (it died in 3)
+"$BIN/ckpt" alloc --server "$SRV" --owner carol inc.caps >/dev/null || fail "alloc failed"
+"$BIN/ckpt" upload --caps inc.caps <"$img2" >/dev/null || fail "upload of the incremental image failed"
+inc_id=$(awk '$1 == "id" {print $2}' inc.caps)
+out=$("$BIN/ckpt" restart --caps inc.caps 2>&1)
+check_eq "exit status of a restart of an incremental image from a server" 1 "$?"
+check_eq "refusal of an incremental image from a server" \
+	"ckpt restart: refusing to restart server:$SRV/$inc_id: an incremental image (its parent is image 1) needs its parent, which a checkpoint server does not hold; upload a full image" "$out"
+pass "an incremental image on a server: refused (needs its parent)"
+
+# 4. the restart itself: memory intact, anonymous, nothing left behind
+restart_running ck
+grep -q "^written after the checkpoint" out.txt && fail "the restart did not restore the program's stdout file"
+check_eq "children of the restarted program (the downloader must be gone)" "" "$(cat /proc/$R/task/*/children 2>/dev/null | tr -d ' ')"
+grep -q "kite-image\|kite-stream" /proc/$R/maps && fail "the restarted program maps a downloaded image: $(grep kite- /proc/$R/maps)"
+check_memory
+kill -TERM $R
+wait $R 2>/dev/null
+cmp -s whole.img <("$BIN/ckpt" download --caps ck/server.caps) || fail "the image changed"
+pass "streamed restart: memory intact, anonymous, no downloader left"
+stop_server
