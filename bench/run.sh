@@ -3,7 +3,7 @@
 # beside their targets; record them in bench/README.md.
 cd "$(dirname "$0")"
 rc=0
-for b in queue.sh ckpt.sh ckpt_server.sh pool.sh evict.sh sandbox.sh; do
+for b in queue.sh ckpt.sh ckpt_server.sh pool.sh evict.sh sandbox.sh reconnect.sh; do
 	[ -x "$b" ] || continue
 	echo "== bench/$b"
 	./"$b" || rc=1

@@ -123,11 +123,15 @@ const KiteConfigKey kite_startd_config_keys[] = {
     {"claim_lease", KITE_CONFIG_DURATION, "60s",
      "a claim whose shadow is not heard from for this long is released and its job killed; slot ads carry "
      "ClaimLease (this + poll_interval + 4 × schedd_timeout), after which a silent startd's shadow gives the "
-     "job up"},
+     "job up (a shadow that said its schedd is gone gets job_lease_duration instead)"},
     {"claim_worklife", KITE_CONFIG_DURATION, "20m",
      "claim reuse: a claim runs its owner's next jobs, one after another, until it is this old (counted "
      "from the CLAIM); 0 runs one job per claim (HTCondor's CLAIM_WORKLIFE); slot ads carry it as "
      "ClaimWorklife"},
+    {"job_lease_duration", KITE_CONFIG_DURATION, "40m",
+     "a claim whose shadow lost its schedd keeps its job running this long for a restarted schedd's shadow "
+     "to reconnect, unless the job's ad sets JobLeaseDuration (seconds); then the job is vacated (checkpointed "
+     "and stopped) or killed (HTCondor's JOB_LEASE_DURATION); slot ads carry it as DefaultJobLease"},
     {"ckpt_program", KITE_CONFIG_STRING, NULL,
      "the `ckpt` command that runs and restarts checkpointed jobs (default: `ckpt` beside the "
      "startd's own executable)"},

@@ -24,6 +24,11 @@ typedef enum {
  * any output. */
 #define KITE_FILE_SPOOLED 0x80000000u
 
+/* The longest job lease (JobLeaseDuration, seconds) a job may have: the
+ * job file refuses more, and a startd grants no more whatever the ad
+ * says (docs/running-jobs.md, "Schedd restarts"). */
+#define KITE_JOB_LEASE_MAX (30 * 86400)
+
 /* One letter for `q`'s ST column. */
 char kite_job_status_letter(int status);
 const char *kite_job_status_name(int status);

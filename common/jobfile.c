@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "util.h"
 #include "yaml-doc.h"
 
@@ -211,6 +212,7 @@ typedef struct {
 	gint64 request_cpus, request_memory, request_disk, priority, max_retries, queue;
 	const char *checkpoint_mode;
 	gint64 checkpoint_interval; /* seconds; 0 = the agent decides */
+	gint64 job_lease;	    /* seconds; 0 = the startd's job_lease_duration */
 	GArray *custom;             /* CustomAttr: `+Name: value` keys, in file order */
 	GPtrArray *items;           /* `queue: {items: …}` or `{matching: …}`: one proc each */
 	const KiteYamlNode *queue_node;
@@ -640,6 +642,21 @@ static gboolean checkpoint_interval(JobParse *jp, const KiteYamlNode *value, GEr
 	return TRUE;
 }
 
+/* job_lease_duration: how long the job's startd keeps it running for a
+ * restarted schedd to reconnect (JobLeaseDuration, HTCondor's submit
+ * key of the same name). */
+static gboolean key_job_lease(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
+{
+	double seconds;
+	if (!kite_yaml_get_duration(jp->doc, value, key, &seconds, error))
+		return FALSE;
+	if (seconds < 1 || seconds > KITE_JOB_LEASE_MAX)
+		return kite_yaml_throw(error, jp->doc, value,
+				       "`job_lease_duration` must be a duration from 1s to 30d, not `%s`", value->value);
+	jp->job_lease = (gint64)ceil(seconds);
+	return TRUE;
+}
+
 /* checkpoint: a mapping (mode, interval), or just the mode. */
 static gboolean key_checkpoint(JobParse *jp, const char *key, const KiteYamlNode *value, GError **error)
 {
@@ -735,6 +752,7 @@ static const struct {
     {"priority", key_int},
     {"checkpoint", key_checkpoint},
     {"max_retries", key_int},
+    {"job_lease_duration", key_job_lease},
     {"queue", key_queue},
 };
 
@@ -959,6 +977,8 @@ static KiteAd *build_ad(JobParse *jp, const char *cwd, GError **error)
 	if (jp->checkpoint_interval > 0)
 		kite_ad_set_int(ad, "CheckpointInterval", jp->checkpoint_interval);
 	kite_ad_set_int(ad, "MaxRetries", jp->max_retries);
+	if (jp->job_lease > 0)
+		kite_ad_set_int(ad, "JobLeaseDuration", jp->job_lease);
 	for (guint i = 0; jp->custom && i < jp->custom->len; i++) {
 		const CustomAttr *a = &g_array_index(jp->custom, CustomAttr, i);
 		if (kite_ad_lookup(ad, a->name)) {

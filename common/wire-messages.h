@@ -107,4 +107,14 @@
 	  "takes its place if Start holds and claim_worklife allows; then ACTIVATE; reply CLAIM_REPLY")  \
 	X(ACTIVATE_CACHED, 71, "(sssa(suay))",                                                               \
 	  "shadow -> startd: (claim id, executable name, its SHA-256 in hex, the other files): ACTIVATE with " \
-	  "an executable the startd keeps; NOT_FOUND if it does not (then ACTIVATE); reply ACTIVATE_REPLY")
+	  "an executable the startd keeps; NOT_FOUND if it does not (then ACTIVATE); reply ACTIVATE_REPLY") \
+	/* job leases and reconnection (shadow -> startd; docs/running-jobs.md, "Schedd restarts") */     \
+	X(CLAIM_DISCONNECT, 90, "(s)",                                                                       \
+	  "shadow -> startd: (claim id): the shadow's schedd is gone; keep the job for its job lease "       \
+	  "(JobLeaseDuration) for a new shadow to reconnect; reply CLAIM_REPLY")                            \
+	X(CLAIM_RECONNECT, 91, "(sxx)",                                                                      \
+	  "shadow -> startd: (claim id, cluster, proc): a new shadow takes over the claim and its job; "      \
+	  "reply CLAIM_RECONNECT_REPLY")                                                                   \
+	X(CLAIM_RECONNECT_REPLY, 92, "(sxxx)",                                                               \
+	  "startd -> shadow: (state: claimed|running|suspended|vacating|exited, job pid, job start time, "  \
+	  "seconds the claim went without a shadow)")

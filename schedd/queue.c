@@ -46,7 +46,10 @@ static const char schema[] =
     "  owner TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
     /* what no query shows: the capabilities of a job's checkpoint space */
     "CREATE TABLE IF NOT EXISTS job_secrets(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
-    "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
+    "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
+    /* the claim a Running job runs on, for a restarted schedd to reconnect */
+    "CREATE TABLE IF NOT EXISTS job_claims(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
+    "  claim TEXT NOT NULL, slot_ad TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
 
 /* Columns in the order every SELECT uses. */
 #define JOB_COLUMNS                                                                                          \
@@ -1171,6 +1174,81 @@ gboolean kite_queue_meta_set(KiteQueue *q, const char *key, gint64 value, GError
 	return sqlite3_step(st) == SQLITE_DONE || db_error(q, error, "store a meta value");
 }
 
+static gboolean forget_claim(KiteQueue *q, const KiteJobId *id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "DELETE FROM job_claims WHERE cluster = ? AND proc = ?", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	return step_done(q, st, error);
+}
+
+gboolean kite_queue_forget_claim(KiteQueue *q, const char *claim, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, "DELETE FROM job_claims WHERE claim = ?", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_text(st, 1, claim, -1, SQLITE_STATIC);
+	return step_done(q, st, error);
+}
+
+gboolean kite_queue_set_claim(KiteQueue *q, const KiteJobId *id, const char *claim, const char *slot_ad,
+			      GError **error)
+{
+	/* one row per claim: its current job's */
+	if (!kite_queue_forget_claim(q, claim, error))
+		return FALSE;
+	g_autoptr(sqlite3_stmt) st = prepare(q, "INSERT OR REPLACE INTO job_claims VALUES(?, ?, ?, ?)", error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	sqlite3_bind_text(st, 3, claim, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, slot_ad, -1, SQLITE_STATIC);
+	return step_done(q, st, error);
+}
+
+gboolean kite_queue_left_claims(KiteQueue *q, KiteQueueClaimFunc func, gpointer data, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(
+	    q,
+	    "SELECT c.cluster, c.proc, c.claim, c.slot_ad FROM job_claims c WHERE NOT EXISTS (SELECT 1 FROM jobs j "
+	    "WHERE j.cluster = c.cluster AND j.proc = c.proc AND j.status = 2)",
+	    error);
+	if (!st)
+		return FALSE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		KiteJobId id = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+		func(&id, (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3), data);
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(q, error, "read the claims left");
+	return exec(q,
+		    "DELETE FROM job_claims WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.cluster = job_claims.cluster "
+		    "AND j.proc = job_claims.proc AND j.status = 2)",
+		    error);
+}
+
+gboolean kite_queue_job_claim(KiteQueue *q, const KiteJobId *id, char **out_claim, char **out_slot_ad)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(
+	    q,
+	    "SELECT c.claim, c.slot_ad FROM job_claims c JOIN jobs j ON j.cluster = c.cluster AND j.proc = c.proc "
+	    "WHERE c.cluster = ? AND c.proc = ? AND j.status = 2",
+	    NULL);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id->cluster);
+	sqlite3_bind_int64(st, 2, id->proc);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return FALSE;
+	*out_claim = g_strdup((const char *)sqlite3_column_text(st, 0));
+	*out_slot_ad = g_strdup((const char *)sqlite3_column_text(st, 1));
+	return TRUE;
+}
+
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host)
 {
 	gint64 now = kite_now_wall();
@@ -1179,6 +1257,8 @@ gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *h
 			"WHERE status = 1 AND cluster = ? AND proc = ?",
 			"sx", host, now))
 		return FALSE;
+	/* an earlier run's claim is not this run's */
+	forget_claim(q, id, NULL);
 	g_autoptr(KiteAd) attrs = kite_ad_new();
 	kite_ad_set_int(attrs, "JobCurrentStartDate", now);
 	note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, "NumShadowStarts");
@@ -1269,7 +1349,10 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
 gint64 kite_queue_requeue_running(KiteQueue *q)
 {
 	g_autoptr(sqlite3_stmt) st =
-	    prepare(q, "UPDATE jobs SET status = 1, host = '', entered_status = ? WHERE status = 2", NULL);
+	    prepare(q,
+		    "UPDATE jobs SET status = 1, host = '', entered_status = ? WHERE status = 2 AND NOT EXISTS "
+		    "(SELECT 1 FROM job_claims c WHERE c.cluster = jobs.cluster AND c.proc = jobs.proc)",
+		    NULL);
 	if (!st)
 		return 0;
 	sqlite3_bind_int64(st, 1, kite_now_wall());

@@ -145,9 +145,31 @@ gboolean kite_queue_complete(KiteQueue *q, const KiteJobId *id, const KiteJobExi
  * and Condor's HoldReasonCode @code. */
 gboolean kite_queue_hold_running(KiteQueue *q, const KiteJobId *id, const char *reason, int code,
 				 gint64 wall_seconds);
-/* Every Running job back to Idle (a schedd starting has no shadows);
- * returns how many. */
+/* Every Running job without a recorded claim back to Idle (a schedd
+ * starting has no shadows; those with a claim are reconnected to, see
+ * kite_queue_job_claim()), and the claims of jobs not Running
+ * forgotten; returns how many jobs were requeued. */
 gint64 kite_queue_requeue_running(KiteQueue *q);
+
+/* The claim running job @id runs on (its id, a secret like
+ * CheckpointCaps that no query shows, and the text of the slot's ad
+ * when it was matched), recorded before its shadow starts, so that a
+ * restarted schedd can reconnect to the job (docs/running-jobs.md,
+ * "Schedd restarts").  kite_queue_set_running() forgets an earlier
+ * run's claim, and recording a claim's next job forgets its last. */
+gboolean kite_queue_set_claim(KiteQueue *q, const KiteJobId *id, const char *claim, const char *slot_ad,
+			      GError **error);
+/* FALSE when @id is not Running or has no recorded claim; else both
+ * strings, newly allocated. */
+gboolean kite_queue_job_claim(KiteQueue *q, const KiteJobId *id, char **out_claim, char **out_slot_ad);
+/* The claim @claim is gone (its shadow released it or lost it). */
+gboolean kite_queue_forget_claim(KiteQueue *q, const char *claim, GError **error);
+typedef void (*KiteQueueClaimFunc)(const KiteJobId *id, const char *claim, const char *slot_ad, gpointer data);
+/* A starting schedd: each recorded claim whose job is not Running any
+ * more (its shadow had reported the outcome and was waiting for the
+ * owner's next job when the schedd went, and left the claim to the job
+ * lease), for @func to release; then they are forgotten. */
+gboolean kite_queue_left_claims(KiteQueue *q, KiteQueueClaimFunc func, gpointer data, GError **error);
 
 /* Record @event ("started", "suspended", "running", "checkpoint",
  * "vacated", "exited", …) of running job @id on @host, in its own

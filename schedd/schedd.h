@@ -43,7 +43,9 @@ void kite_schedd_agent_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body
 
 /* The negotiator role and the shadows (shadows.c). */
 void kite_schedd_shadows_init(KiteSchedd *s);
-/* Kill every shadow (their jobs go back to Idle at the next start). */
+/* Stop every shadow: each leaves its claim to the job lease, and the
+ * next start reconnects to the jobs (docs/running-jobs.md, "Schedd
+ * restarts"). */
 void kite_schedd_shadows_free(KiteSchedd *s);
 /* Run a negotiation cycle soon (from the main loop, once however often
  * it is asked for before it runs). */

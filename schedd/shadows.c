@@ -13,7 +13,14 @@
  * job goes to the shadow on its stdin once they are on disk; with no
  * suitable job (or the claim past its slot's ClaimWorklife) the shadow
  * is told "NONE" and releases the claim.  The schedd never talks to a
- * startd itself. */
+ * startd itself.
+ *
+ * Schedd restarts: every claim id is on disk (job_claims) with its job's
+ * Running state before a shadow uses it.  A stopping schedd's shadows
+ * (and a dead one's, by their parent-death signal) leave their claims to
+ * the job lease, and a starting schedd gives each Running job a shadow
+ * with --reconnect, or releases a claim whose job's outcome it has
+ * recorded (reconnect_all). */
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>
@@ -52,6 +59,7 @@ typedef struct {
 	KiteJobId id;
 	char *slot;
 	char *owner;
+	char *claim; /* the claim id, recorded with each of its jobs (job_claims) */
 	GSubprocess *proc;
 	Feed *feed;		     /* its stdin */
 	GDataInputStream *lines;     /* its stdout */
@@ -109,6 +117,7 @@ static void shadow_free(Shadow *sh)
 {
 	g_free(sh->slot);
 	g_free(sh->owner);
+	g_free(sh->claim);
 	if (sh->feed) {
 		sh->feed->orphan = TRUE;
 		if (!sh->feed->writing)
@@ -123,6 +132,8 @@ static void shadow_free(Shadow *sh)
 	g_free(sh);
 }
 
+static void reconnect_all(KiteSchedd *s);
+
 void kite_schedd_shadows_init(KiteSchedd *s)
 {
 	s->usage = kite_usage_new(kite_config_get_duration(s->config, "usage_half_life"));
@@ -131,8 +142,9 @@ void kite_schedd_shadows_init(KiteSchedd *s)
 	gint64 n = kite_queue_requeue_running(s->queue);
 	if (n > 0)
 		g_message("%" G_GINT64_FORMAT
-			  " job(s) were Running when the schedd stopped; they are Idle again",
+			  " job(s) were Running with no claim recorded when the schedd stopped; they are Idle again",
 			  n);
+	reconnect_all(s);
 }
 
 static gboolean write_outcomes(gpointer data);
@@ -145,8 +157,10 @@ void kite_schedd_shadows_free(KiteSchedd *s)
 		g_hash_table_iter_init(&it, s->shadows);
 		/* The shadows release their claims; the Shadow records stay
 		 * with their pending callbacks, which never run now. */
+		/* SIGHUP, not SIGTERM: the shadows leave their claims to the
+		 * job lease, and the schedd reconnects when it starts again. */
 		while (g_hash_table_iter_next(&it, NULL, &value))
-			g_subprocess_send_signal(((Shadow *)value)->proc, SIGTERM);
+			g_subprocess_send_signal(((Shadow *)value)->proc, SIGHUP);
 		g_clear_pointer(&s->shadows, g_hash_table_unref);
 	}
 	if (s->negotiate_source)
@@ -277,13 +291,14 @@ static gboolean apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_int(ad, "ExitSignal", &sig);
 		kite_ad_get_int(ad, "HoldReasonCode", &hold_code);
 	}
-	gboolean lost = !ad, job_started = FALSE, next_job = FALSE;
+	gboolean lost = !ad, job_started = FALSE, next_job = FALSE, reconnect_failed = FALSE;
 	g_autofree char *unusable = NULL;
 	if (ad) {
 		kite_ad_get_bool(ad, "NextJob", &next_job);
 		kite_ad_get_bool(ad, "SlotLost", &lost);
 		kite_ad_get_bool(ad, "JobStarted", &job_started);
 		kite_ad_get_string(ad, "CheckpointUnusable", &unusable);
+		kite_ad_get_bool(ad, "ReconnectFailed", &reconnect_failed);
 	}
 	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
 	if (job_started)
@@ -293,6 +308,7 @@ static gboolean apply_outcome(Shadow *sh, const char *out, int exit_status)
 		const char *event = g_strcmp0(outcome, "completed") == 0 ? "exited"
 				    : g_strcmp0(outcome, "hold") == 0	 ? "held"
 				    : unusable				 ? "restart-failed"
+				    : reconnect_failed			 ? "reconnect-failed"
 									 : "requeued";
 		g_autofree char *detail =
 		    g_strcmp0(outcome, "completed") == 0
@@ -381,6 +397,7 @@ static void queue_finished(KiteSchedd *s, Finished *f)
 
 static char *shadow_job_text(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id,
 			     const char *slot_name);
+static char *reconnect_job_text(KiteSchedd *s, const KiteAd *job, const KiteJobId *id);
 
 /* A claim may take another job while its slot advertises a
  * ClaimWorklife (the startd's claim_worklife) it has not outlived — and
@@ -418,6 +435,12 @@ static GPtrArray *pick_next_jobs(KiteSchedd *s, GPtrArray *waiting)
  * NULL (nothing is on disk). */
 static void answer_waiting(KiteSchedd *s, GPtrArray *waiting, GPtrArray *picked)
 {
+	/* KITE_FAULT=schedd-silent: the outcomes are on disk but no shadow
+	 * hears back, as when the schedd dies between its commit and the
+	 * answers (tests/integration/test-schedd-restart.sh). */
+	const char *fault = g_getenv("KITE_FAULT");
+	if (fault && g_str_equal(fault, "schedd-silent"))
+		return;
 	g_autofree KiteCycleMatch **next = g_new0(KiteCycleMatch *, waiting->len + 1);
 	for (guint i = 0; picked && i < picked->len; i++) {
 		KiteCycleMatch *m = picked->pdata[i];
@@ -473,6 +496,11 @@ static gboolean write_outcomes(gpointer data)
 			 * with a job it had been given. */
 			if (!f->sh->reported || *f->out)
 				apply_outcome(f->sh, f->out, f->status);
+			/* its claim is released or lost: nothing to reconnect to */
+			if (f->sh->claim && !kite_queue_forget_claim(s->queue, f->sh->claim, &error)) {
+				g_message("forgetting a claim: %s", error->message);
+				g_clear_error(&error);
+			}
 		} else if (f->outcome) {
 			if (apply_outcome(f->sh, f->out, 0))
 				g_ptr_array_add(waiting, f->sh);
@@ -491,6 +519,19 @@ static gboolean write_outcomes(gpointer data)
 			feed_send(sh->feed, g_strdup("NONE\n"));
 	}
 	g_autoptr(GPtrArray) picked = batched && reusable->len ? pick_next_jobs(s, reusable) : NULL;
+	/* Each next job runs on its shadow's claim: recorded with its
+	 * Running state, in the same transaction. */
+	for (guint i = 0; picked && i < picked->len; i++) {
+		KiteCycleMatch *m = picked->pdata[i];
+		Shadow *sh = reusable->pdata[m->slot_index];
+		g_autofree char *slot_text = kite_ad_to_text(sh->slot_ad);
+		if (m->job && !kite_queue_set_claim(s->queue, &m->id, sh->claim, slot_text, &error)) {
+			g_warning("claim reuse: %s; job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not given",
+				  error->message, m->id.cluster, m->id.proc);
+			g_clear_error(&error);
+			g_clear_pointer(&m->job, kite_ad_free);
+		}
+	}
 	if (batched && !kite_queue_commit(s->queue, &error)) {
 		g_warning("outcomes of %u job(s) not written: %s (they are Idle again after a restart)",
 			  batch->len, error->message);
@@ -550,7 +591,9 @@ static void record_event(Shadow *sh, const char *text)
 	g_autofree char *detail = NULL;
 	gint64 size = 0;
 	double secs = 0;
-	if (g_str_equal(event, "checkpoint") && kite_ad_get_int(ad, "CheckpointSize", &size)) {
+	if (kite_ad_get_string(ad, "EventDetail", &detail))
+		kite_ad_remove(ad, "EventDetail");
+	else if (g_str_equal(event, "checkpoint") && kite_ad_get_int(ad, "CheckpointSize", &size)) {
 		detail = kite_ad_get_real(ad, "CheckpointSeconds", &secs)
 			     ? g_strdup_printf("%" G_GINT64_FORMAT " bytes, %.3f s", size, secs)
 			     : g_strdup_printf("%" G_GINT64_FORMAT " bytes", size);
@@ -669,23 +712,27 @@ void kite_schedd_spool_forget(KiteSchedd *s, const KiteJobId *id)
 	}
 }
 
-/* Start the shadow of @job, already marked Running on @slot.  FALSE if
- * it could not start (the job is then Idle again). */
-static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id)
+/* A fresh claim id (hex), or NULL with @error. */
+static char *new_claim_id(GError **error)
+{
+	guint8 raw[24];
+	if (!kite_auth_random(raw, sizeof raw, error))
+		return NULL;
+	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, sizeof raw);
+}
+
+/* Start the shadow of @job, already marked Running on @slot with
+ * @claim recorded: to claim the slot, or with @reconnect to take over
+ * the claim it already runs on.  FALSE if it could not start (the job is
+ * then Idle again). */
+static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slot, const KiteJobId *id,
+			     const char *claim, gboolean reconnect)
 {
 	g_autofree char *slot_name = NULL, *addr = NULL, *owner = NULL;
 	kite_ad_get_string(slot, "Name", &slot_name);
 	kite_ad_get_string(slot, "StartdAddr", &addr);
 	kite_ad_get_string(job, "Owner", &owner);
-	guint8 raw[24];
 	g_autoptr(GError) error = NULL;
-	if (!kite_auth_random(raw, sizeof raw, &error)) {
-		g_warning("cannot make a claim id: %s", error->message);
-		kite_queue_set_idle(s->queue, id, 0, "the shadow could not start", FALSE);
-		return FALSE;
-	}
-	g_autofree char *claim = g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, sizeof raw);
-
 	g_autofree char *program = shadow_program(s);
 	g_autofree char *jobid = job_name(id);
 	g_autofree char *poll =
@@ -697,10 +744,23 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	gint64 claim_lease = 0;
 	kite_ad_get_int(slot, "ClaimLease", &claim_lease);
 	g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, claim_lease);
+	gint64 default_job_lease = 0;
+	kite_ad_get_int(slot, "DefaultJobLease", &default_job_lease);
+	g_autofree char *job_lease = g_strdup_printf("%" G_GINT64_FORMAT, default_job_lease);
 	g_autofree char *spool = owner_spool(s, owner);
-	const char *argv[] = {program,	      "--job",	 jobid, "--startd", addr,  "--slot",	     slot_name,
-			      "--key-file",   s->key_path, "--poll-interval", poll,	"--max-transfer", max,
-			      "--lease",      lease,	    spool ? "--spool" : NULL,	spool, NULL};
+	/* the optional arguments go into the NULLs at the end */
+	const char *argv[] = {program,	   "--job",	     jobid,	"--startd",	  addr,
+			      "--slot",	   slot_name,	     "--key-file", s->key_path,	  "--poll-interval",
+			      poll,	   "--max-transfer", max,	"--lease",	  lease,
+			      "--job-lease", job_lease,	     NULL,	NULL,		  NULL,
+			      NULL};
+	guint n = G_N_ELEMENTS(argv) - 4;
+	if (spool) {
+		argv[n++] = "--spool";
+		argv[n++] = spool;
+	}
+	if (reconnect)
+		argv[n++] = "--reconnect";
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
@@ -714,15 +774,19 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->id = *id;
 	sh->slot = g_strdup(slot_name);
 	sh->owner = g_strdup(owner ? owner : "");
+	sh->claim = g_strdup(claim);
 	sh->proc = g_steal_pointer(&proc);
 	sh->started = kite_now_wall();
+	if (reconnect)
+		kite_ad_get_int(job, "JobCurrentStartDate", &sh->started);
 	sh->max_retries = 3;
 	kite_ad_get_int(job, "MaxRetries", &sh->max_retries);
 	kite_ad_get_int(job, "NumRetries", &sh->retries);
 	sh->slot_ad = kite_ad_copy(slot);
 	sh->claimed_at = kite_now_monotonic();
 	sh->n_jobs = 1;
-	g_autofree char *ad_text = shadow_job_text(s, job, slot, id, slot_name);
+	g_autofree char *ad_text =
+	    reconnect ? reconnect_job_text(s, job, id) : shadow_job_text(s, job, slot, id, slot_name);
 	sh->feed = g_new0(Feed, 1);
 	sh->feed->out = g_object_ref(g_subprocess_get_stdin_pipe(sh->proc));
 	feed_send(sh->feed, g_strdup_printf("%s\nJOB %zu\n%s", claim, strlen(ad_text), ad_text));
@@ -730,8 +794,9 @@ static gboolean start_shadow(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	sh->lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sh->proc));
 	g_data_input_stream_read_line_async(sh->lines, G_PRIORITY_DEFAULT, NULL, on_shadow_line, sh);
 	g_hash_table_insert(s->shadows, g_utf8_casefold(slot_name, -1), sh);
-	g_message("job %s matched to %s; shadow pid %s", jobid, slot_name,
-		  g_subprocess_get_identifier(sh->proc));
+	g_message(reconnect ? "job %s: reconnecting to its claim on %s; shadow pid %s"
+			    : "job %s matched to %s; shadow pid %s",
+		  jobid, slot_name, g_subprocess_get_identifier(sh->proc));
 	return TRUE;
 }
 
@@ -761,6 +826,111 @@ static char *shadow_job_text(KiteSchedd *s, const KiteAd *job, const KiteAd *slo
 	return kite_ad_to_text(with_caps);
 }
 
+/* The text of @job's ad for a shadow that reconnects to its run: as it
+ * is, with its checkpoint capabilities; nothing is chosen again. */
+static char *reconnect_job_text(KiteSchedd *s, const KiteAd *job, const KiteJobId *id)
+{
+	g_autofree char *caps = kite_queue_job_ckpt_caps(s->queue, id);
+	g_autoptr(KiteAd) with_caps = kite_ad_copy(job);
+	if (caps)
+		kite_ad_set_string(with_caps, "CheckpointCaps", caps);
+	return kite_ad_to_text(with_caps);
+}
+
+static void collect_running(const KiteJobRow *row, gpointer data)
+{
+	if (row->ad)
+		g_ptr_array_add(data, kite_ad_copy(row->ad));
+}
+
+static void on_releaser_exit(GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
+	g_object_unref(source);
+}
+
+/* A claim whose job's outcome is recorded, left to its job lease by a
+ * shadow that was waiting for the owner's next job when the schedd went:
+ * a shadow (--release-claim) lets it go now rather than after the lease
+ * (and only if it still holds that job). */
+static void release_left_claim(const KiteJobId *id, const char *claim, const char *slot_text, gpointer data)
+{
+	KiteSchedd *s = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteAd) slot = kite_ad_parse(slot_text, &error);
+	g_autofree char *slot_name = NULL, *addr = NULL;
+	if (!slot || !kite_ad_get_string(slot, "Name", &slot_name) || !kite_ad_get_string(slot, "StartdAddr", &addr))
+		return;
+	g_autofree char *program = shadow_program(s);
+	g_autofree char *jobid = job_name(id);
+	const char *argv[] = {program, "--job",	     jobid,	     "--startd",	addr, "--slot",
+			      slot_name, "--key-file", s->key_path, "--release-claim", NULL};
+	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE);
+	GSubprocess *proc = g_subprocess_launcher_spawnv(launcher, argv, &error);
+	if (!proc) {
+		g_warning("cannot start a shadow to release the claim on %s: %s", slot_name, error->message);
+		return;
+	}
+	g_autofree char *ad = g_strdup_printf("ClusterId = %" G_GINT64_FORMAT "\nProcId = %" G_GINT64_FORMAT "\n",
+					      id->cluster, id->proc);
+	g_autofree char *frame = g_strdup_printf("%s\nJOB %zu\n%s", claim, strlen(ad), ad);
+	GOutputStream *in = g_subprocess_get_stdin_pipe(proc);
+	if (!g_output_stream_write_all(in, frame, strlen(frame), NULL, NULL, &error))
+		g_message("writing to a shadow: %s", error->message);
+	g_output_stream_close(in, NULL, NULL);
+	g_message("job %s: its outcome is recorded; releasing the claim on %s its shadow left", jobid,
+		  slot_name);
+	g_subprocess_wait_async(proc, NULL, on_releaser_exit, NULL);
+}
+
+/* A schedd starting finds jobs Running with the claims they ran on:
+ * their shadows left the claims to the job lease when the schedd went,
+ * so each gets a new shadow that takes its claim over (and follows the
+ * job, or collects the outcome it reached meanwhile, or finds it gone
+ * and requeues it).  The jobs stay Running meanwhile. */
+static void reconnect_all(KiteSchedd *s)
+{
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)kite_ad_free);
+	KiteQueueFilter f = {.status = KITE_JOB_RUNNING, .full_ad = TRUE};
+	g_autoptr(GError) error = NULL;
+	if (!kite_queue_left_claims(s->queue, release_left_claim, s, &error)) {
+		g_warning("claims left by the last run: %s", error->message);
+		g_clear_error(&error);
+	}
+	if (!kite_queue_query(s->queue, &f, collect_running, jobs, &error)) {
+		g_warning("cannot read the running jobs to reconnect to them: %s", error->message);
+		return;
+	}
+	for (guint i = 0; i < jobs->len; i++) {
+		const KiteAd *job = jobs->pdata[i];
+		KiteJobId id = {0};
+		kite_ad_get_int(job, "ClusterId", &id.cluster);
+		kite_ad_get_int(job, "ProcId", &id.proc);
+		g_autofree char *claim = NULL, *slot_text = NULL, *slot_name = NULL;
+		g_autoptr(KiteAd) slot = NULL;
+		g_autofree char *name = job_name(&id);
+		if (!kite_queue_job_claim(s->queue, &id, &claim, &slot_text) ||
+		    !(slot = kite_ad_parse(slot_text, &error)) || !kite_ad_get_string(slot, "Name", &slot_name)) {
+			g_clear_error(&error);
+			if (kite_queue_set_idle(s->queue, &id, 0, "the schedd restarted and its claim is unreadable",
+						FALSE))
+				g_message("job %s is Idle again: its claim is unreadable", name);
+			continue;
+		}
+		g_autofree char *key = g_utf8_casefold(slot_name, -1);
+		if (g_hash_table_contains(s->shadows, key)) {
+			/* two Running jobs on one slot cannot both hold its claim */
+			kite_queue_set_idle(s->queue, &id, 0, "the schedd restarted; another job holds the claim",
+					    FALSE);
+			continue;
+		}
+		g_autofree char *detail =
+		    g_strdup_printf("the schedd restarted; reconnecting to the job on %s", slot_name);
+		kite_queue_job_event(s->queue, &id, "disconnected", slot_name, detail, NULL, NULL);
+		start_shadow(s, job, slot, &id, claim, TRUE);
+	}
+}
+
 GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
 {
 	kite_collector_expire(s->collector, kite_now_monotonic());
@@ -780,6 +950,38 @@ GPtrArray *kite_schedd_slot_ads(KiteSchedd *s, gboolean free_only)
 	return slots;
 }
 
+/* A claim id for each of @marked (KiteCycleMatch*, Running on disk),
+ * recorded with the job in one transaction before any shadow uses it:
+ * a shadow that outlives its schedd leaves its job running under the
+ * job lease, and a restarted schedd that did not know the claim would
+ * start the job a second time.  NULL (nothing recorded) on failure. */
+static GPtrArray *record_claims(KiteSchedd *s, GPtrArray *marked)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) claims = g_ptr_array_new_with_free_func(g_free);
+	if (!kite_queue_begin(s->queue, &error)) {
+		g_warning("claims of %u matched job(s) not recorded: %s", marked->len, error->message);
+		return NULL;
+	}
+	gboolean ok = TRUE;
+	for (guint i = 0; ok && i < marked->len; i++) {
+		const KiteCycleMatch *m = marked->pdata[i];
+		char *claim = new_claim_id(&error);
+		g_ptr_array_add(claims, claim);
+		g_autofree char *slot_text = kite_ad_to_text(m->slot);
+		ok = claim && (!m->job || kite_queue_set_claim(s->queue, &m->id, claim, slot_text, &error));
+	}
+	/* Claims recorded before a failure belong to jobs that go back to
+	 * Idle now; their next run replaces them. */
+	if (!kite_queue_commit(s->queue, ok ? &error : NULL))
+		ok = FALSE;
+	if (!ok) {
+		g_warning("claims of %u matched job(s) not recorded: %s", marked->len, error->message);
+		return NULL;
+	}
+	return g_steal_pointer(&claims);
+}
+
 gboolean kite_schedd_negotiate(gpointer data)
 {
 	KiteSchedd *s = data;
@@ -792,12 +994,15 @@ gboolean kite_schedd_negotiate(gpointer data)
 	}
 	if (stats.groups.n_jobs == 0)
 		return G_SOURCE_CONTINUE;
+	g_autoptr(GPtrArray) claims = record_claims(s, marked);
 	for (guint i = 0; i < marked->len; i++) {
 		const KiteCycleMatch *m = marked->pdata[i];
-		if (m->job)
-			start_shadow(s, m->job, m->slot, &m->id);
-		else
+		if (!m->job)
 			kite_queue_set_idle(s->queue, &m->id, 0, "its ad could not be read", FALSE);
+		else if (!claims)
+			kite_queue_set_idle(s->queue, &m->id, 0, "its claim could not be recorded", FALSE);
+		else
+			start_shadow(s, m->job, m->slot, &m->id, claims->pdata[i], FALSE);
 	}
 	g_autofree char *what = kite_cycle_stats_describe(&stats);
 	g_message("negotiation: %s", what);

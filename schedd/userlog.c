@@ -65,6 +65,9 @@ static int event_code(const char *event, const char **title)
 	    {"running", 11, "Job was unsuspended."},
 	    {"held", 12, "Job was held."},
 	    {"released", 13, "Job was released."},
+	    {"disconnected", 22, "Job disconnected, attempting to reconnect"},
+	    {"reconnected", 24, "Job reconnected"},
+	    {"reconnect-failed", 25, "Job reconnection failed"},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(table); i++)
 		if (g_str_equal(event, table[i].event)) {
@@ -107,7 +110,7 @@ char *kite_userlog_format(const KiteJobId *id, gint64 time, const char *event, c
 			g_string_append_printf(out, "\t%s\n", lines[i]);
 	}
 	/* where it happened, for the events of a run */
-	if ((code == 3 || code == 4 || code == 10 || code == 11) && host && *host)
+	if ((code == 3 || code == 4 || code == 10 || code == 11 || (code >= 22 && code <= 25)) && host && *host)
 		g_string_append_printf(out, "\tOn host: %s\n", host);
 	g_string_append(out, "...\n");
 	return g_string_free(out, FALSE);

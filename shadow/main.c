@@ -31,9 +31,15 @@
  * without an answer (a network cut or a dead host look alike from
  * here), or at once when the startd says the claim is gone.  Blocking
  * I/O is fine here: the shadow follows one job and nothing else.
- * SIGTERM (the job was removed, or the schedd stops) releases the claim;
- * SIGUSR1 asks the job to checkpoint and leave (`pool vacate`), SIGUSR2
- * to checkpoint and go on (`pool ckpt`). */
+ * SIGTERM (the job was removed or held) releases the claim; SIGHUP (the
+ * schedd died or stops) leaves it to the job lease — CLAIM_DISCONNECT,
+ * then exit, and the job goes on — for the restarted schedd's new shadow,
+ * started with --reconnect, to take over with CLAIM_RECONNECT (and
+ * record a "reconnected" event, or an outcome with ReconnectFailed);
+ * --release-claim lets go a claim whose job's outcome the schedd has
+ * recorded (docs/running-jobs.md, "Schedd restarts").  SIGUSR1 asks
+ * the job to checkpoint and leave (`pool vacate`), SIGUSR2 to checkpoint
+ * and go on (`pool ckpt`). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -46,6 +52,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "job.h"
 #include "log.h"
 #include "shadow.h"
 #include "util.h"
@@ -65,6 +72,9 @@ static double arg_poll = 1.0;
 static gint64 arg_max_transfer = 32 * 1024 * 1024;
 static double arg_lease;
 static char *arg_spool;
+static gboolean arg_reconnect;
+static gboolean arg_release_claim;
+static double arg_job_lease;
 
 /* The lease assumed for a startd whose slot ad has no ClaimLease. */
 #define DEFAULT_LEASE 120.0
@@ -82,14 +92,33 @@ static const GOptionEntry options[] = {
      "The startd's ClaimLease: seconds without an answer after which it has killed the job "
      "(0: 120)",
      "S"},
+    {"reconnect", 0, 0, G_OPTION_ARG_NONE, &arg_reconnect,
+     "Take over the claim (stdin's claim id) of a job that ran while the schedd restarted, rather than "
+     "claiming the slot",
+     NULL},
+    {"release-claim", 0, 0, G_OPTION_ARG_NONE, &arg_release_claim,
+     "Release the claim (stdin's claim id) if it still holds the job (stdin's job ad), whose outcome the "
+     "schedd has recorded; print nothing",
+     NULL},
+    {"job-lease", 0, 0, G_OPTION_ARG_DOUBLE, &arg_job_lease,
+     "The startd's job lease for jobs whose ad sets no JobLeaseDuration (its DefaultJobLease; 0: 2400)", "S"},
     {NULL},
 };
 
-static volatile sig_atomic_t terminate, want_vacate, want_ckpt;
+/* HTCondor's default JOB_LEASE_DURATION, for a startd that says none. */
+#define DEFAULT_JOB_LEASE 2400.0
+
+static volatile sig_atomic_t terminate, disconnect, want_vacate, want_ckpt;
 
 static void on_term(int sig)
 {
 	terminate = 1;
+}
+
+/* SIGHUP: the schedd is gone (or stops, and will start again). */
+static void on_disconnect(int sig)
+{
+	disconnect = 1;
 }
 
 static void on_request(int sig)
@@ -108,6 +137,7 @@ typedef struct {
 	gint64 started;
 	gboolean slot_lost;  /* the startd was unreachable or refused the claim */
 	char *ckpt_unusable; /* why the job's checkpoint could not be restarted */
+	gboolean reconnect_failed; /* --reconnect found no job to take over */
 	KiteAd *ckpt;	     /* the newest checkpoint's attributes, if one was taken */
 } Outcome;
 
@@ -144,6 +174,8 @@ static void print_outcome(const Outcome *o, gboolean next_job)
 		kite_ad_set_bool(ad, "JobStarted", TRUE);
 	if (o->ckpt_unusable)
 		kite_ad_set_string(ad, "CheckpointUnusable", o->ckpt_unusable);
+	if (o->reconnect_failed)
+		kite_ad_set_bool(ad, "ReconnectFailed", TRUE);
 	if (next_job)
 		kite_ad_set_bool(ad, "NextJob", TRUE);
 	g_autofree char *text = kite_ad_to_text(ad);
@@ -207,13 +239,18 @@ static void request_checkpoint(KiteConn *conn, const char *claim, gboolean exit)
 }
 
 /* The next job from the schedd on stdin: a parsed ad, or NULL with
- * @error unset for "NONE" or end of file (no more jobs), or with @error
- * for a garbled frame. */
-static KiteAd *read_job(GError **error)
+ * @error unset for "NONE" (no more jobs; *@out_none set) or end of file
+ * (the schedd is gone), or with @error for a garbled frame. */
+static KiteAd *read_job(gboolean *out_none, GError **error)
 {
 	char line[64];
-	if (!fgets(line, sizeof line, stdin) || g_str_equal(line, "NONE\n"))
+	*out_none = FALSE;
+	if (!fgets(line, sizeof line, stdin))
 		return NULL;
+	if (g_str_equal(line, "NONE\n")) {
+		*out_none = TRUE;
+		return NULL;
+	}
 	char *end = NULL;
 	guint64 len = g_str_has_prefix(line, "JOB ") ? g_ascii_strtoull(line + 4, &end, 10) : 0;
 	if (!end || *end != '\n' || len > MAX_STDIN) {
@@ -251,16 +288,17 @@ static gboolean become_owner(const KiteAd *job, GError **error)
 	return TRUE;
 }
 
-/* Get SIGTERM (release the claim, stop) when the schedd dies: a schedd
- * that starts again puts the job back to Idle, and it must not run
- * twice.  Set after become_owner(), which clears it. */
+/* Get SIGHUP when the schedd dies: the shadow hands the claim to its
+ * job lease (CLAIM_DISCONNECT) and goes, and the schedd that starts
+ * again reconnects to the job with a new shadow.  Set after
+ * become_owner(), which clears it. */
 static gboolean follow_parent(GError **error)
 {
 	pid_t parent = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+	if (prctl(PR_SET_PDEATHSIG, SIGHUP, 0, 0, 0) < 0)
 		return kite_throw_errno(error, "prctl PR_SET_PDEATHSIG");
 	if (getppid() != parent)
-		terminate = 1; /* the schedd died already */
+		disconnect = 1; /* the schedd died already */
 	return TRUE;
 }
 
@@ -286,6 +324,41 @@ static void release(KiteConn *conn, const char *claim)
 		g_message("releasing the claim on %s: %s", arg_slot, error->message);
 }
 
+/* The schedd is gone: leave the claim and its job to the job lease
+ * (the startd keeps both for a new shadow to take over) and exit,
+ * without an outcome — nobody reads it, and the restarted schedd learns
+ * the job's fate from the startd. */
+static void G_GNUC_NORETURN leave_to_lease(KiteConn *conn, const char *claim, GBytes *key)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteConn) own = NULL;
+	if (!conn)
+		conn = own = connect_startd(key, 5, &error);
+	g_autoptr(GVariant) r = conn ? kite_conn_call(conn, KITE_MSG_CLAIM_DISCONNECT, g_variant_new("(s)", claim),
+						      KITE_MSG_CLAIM_REPLY, &error)
+				     : NULL;
+	if (r) {
+		const char *msg;
+		g_variant_get(r, "(&s)", &msg);
+		g_message("job %s: the schedd is gone; the job goes on under its lease (%s)", arg_job, msg);
+	} else {
+		g_message("job %s: the schedd is gone, and the startd of %s could not be told so (%s): the job "
+			  "goes on until its claim lease runs out",
+			  arg_job, arg_slot, error->message);
+	}
+	exit(0);
+}
+
+/* The job lease the startd grants @job: its JobLeaseDuration, else the
+ * startd's default. */
+static double job_lease(const KiteAd *job)
+{
+	gint64 lease = 0;
+	if (kite_ad_get_int(job, "JobLeaseDuration", &lease) && lease > 0)
+		return (double)MIN(lease, KITE_JOB_LEASE_MAX);
+	return arg_job_lease > 0 ? arg_job_lease : DEFAULT_JOB_LEASE;
+}
+
 /* "CLUSTER.PROC" of @job, for the log. */
 static char *job_label(const KiteAd *job)
 {
@@ -303,14 +376,11 @@ static void nap(double seconds)
 		;
 }
 
-/* Start the claimed slot's job and follow it to its end; fills @o.
- * TRUE when the job completed and the claim is still held (it may take
- * the owner's next job), FALSE when the claim was released or lost.
- * *@inout_conn may be replaced (a reconnect) or cleared. */
-static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
+/* Send the job's executable and inputs and start it on the claimed
+ * slot; fills @o and releases the claim when it did not start. */
+static gboolean start_job(KiteConn *conn, const char *claim, const KiteAd *job, Outcome *o)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(KiteConn) conn = g_steal_pointer(inout_conn);
 	g_autoptr(GVariant) r = NULL;
 	g_auto(KiteJobFiles) files = {0};
 	int hold_code = 0;
@@ -348,6 +418,17 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 	g_message("job %s runs on %s (pid %" G_GINT64_FORMAT ")", arg_job, arg_slot, pid);
 	o->started = kite_now_wall();
 	print_event("started", NULL);
+	return TRUE;
+}
+
+/* Follow the claim's started job to its end; fills @o.  TRUE when the
+ * job completed and the claim is still held (it may take the owner's
+ * next job), FALSE when the claim was released or lost.  *@inout_conn
+ * may be replaced (a reconnect) or cleared. */
+static gboolean follow_job(KiteConn **inout_conn, const char *claim, const KiteAd *job, GBytes *key, Outcome *o)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteConn) conn = g_steal_pointer(inout_conn);
 	const char *last_state = "running";
 	/* Following the job: each exchange may take a quarter of the lease
 	 * before it counts as one missed heartbeat. */
@@ -366,6 +447,8 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 			request_checkpoint(conn, claim, want_vacate);
 			want_vacate = want_ckpt = 0;
 		}
+		if (disconnect && !terminate)
+			leave_to_lease(conn, claim, key);
 		if (terminate) {
 			if (conn)
 				release(conn, claim);
@@ -472,6 +555,108 @@ static gboolean run_job(KiteConn **inout_conn, const char *claim, const KiteAd *
 	}
 }
 
+/* --reconnect: take over the claim of @job, which the schedd found
+ * Running when it started again.  Returns the connection, with
+ * *@out_started TRUE when the job was started there (the shadow follows
+ * it, or collects the outcome it reached meanwhile) or FALSE when the
+ * claim holds it unstarted (the shadow starts it).  NULL with @o filled
+ * when there is nothing to take over: the startd says the claim is gone
+ * or holds another job, or it does not answer for longer than it could
+ * keep the job (the job lease plus ClaimLease: after that it has
+ * certainly given the job up, so the job may run elsewhere). */
+static KiteConn *reconnect(const char *claim, const KiteAd *job, GBytes *key, Outcome *o, gboolean *out_started)
+{
+	gint64 cluster = 0, proc = 0;
+	kite_ad_get_int(job, "ClusterId", &cluster);
+	kite_ad_get_int(job, "ProcId", &proc);
+	double lease = arg_lease > 0 ? arg_lease : DEFAULT_LEASE;
+	double limit = job_lease(job) + lease, since = kite_now_monotonic();
+	gboolean told = FALSE;
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		if (terminate || disconnect) {
+			set_outcome(o, "requeue", 0, "the shadow was stopped before it reconnected to %s", arg_slot);
+			return NULL;
+		}
+		g_autoptr(KiteConn) conn = connect_startd(key, CLAMP(lease / 4, 1, 30), &error);
+		g_autoptr(GVariant) r =
+		    conn ? kite_conn_call(conn, KITE_MSG_CLAIM_RECONNECT, g_variant_new("(sxx)", claim, cluster, proc),
+					  KITE_MSG_CLAIM_RECONNECT_REPLY, &error)
+			 : NULL;
+		if (r) {
+			const char *state;
+			gint64 pid, start, gap;
+			g_variant_get(r, "(&sxxx)", &state, &pid, &start, &gap);
+			*out_started = strcmp(state, "claimed") != 0;
+			g_autofree char *detail =
+			    *out_started ? g_strdup_printf("job pid %" G_GINT64_FORMAT " on %s is %s; %" G_GINT64_FORMAT
+							   " s without a shadow",
+							   pid, arg_slot, state, gap)
+					 : g_strdup_printf("the claim on %s had not started the job; starting it",
+							   arg_slot);
+			g_message("job %s: reconnected: %s", arg_job, detail);
+			g_autoptr(KiteAd) attrs = kite_ad_new();
+			kite_ad_set_string(attrs, "EventDetail", detail);
+			print_event("reconnected", attrs);
+			if (*out_started)
+				o->started = start;
+			return g_steal_pointer(&conn);
+		}
+		if (!g_error_matches(error, KITE_ERROR, KITE_ERROR_IO)) {
+			/* A claim on another job: that job's outcome is on disk
+			 * (the schedd gives a claim its next job only then), and
+			 * nobody else will take the claim over. */
+			if (g_error_matches(error, KITE_ERROR, KITE_ERROR_STATE))
+				release(conn, claim);
+			set_outcome(o, "requeue", 0, "reconnecting to %s failed: %s%s", arg_slot, error->message,
+				    g_error_matches(error, KITE_ERROR, KITE_ERROR_NOT_FOUND)
+					? " (its job lease ran out, or the startd restarted)"
+					: "");
+			o->reconnect_failed = TRUE;
+			return NULL;
+		}
+		double silent = kite_now_monotonic() - since;
+		if (silent > limit) {
+			set_outcome(o, "requeue", 0,
+				    "reconnecting to %s failed: no answer for %.0f s, longer than the job lease and "
+				    "claim lease (%s)",
+				    arg_slot, silent, error->message);
+			o->reconnect_failed = o->slot_lost = TRUE;
+			return NULL;
+		}
+		if (!told)
+			g_message("job %s: no answer from the startd of %s (%s); trying to reconnect for up to %.0f s",
+				  arg_job, arg_slot, error->message, limit);
+		told = TRUE;
+		nap(MIN(arg_poll * 4, 2.0));
+	}
+}
+
+/* --release-claim: a shadow left the claim to its job lease when the
+ * schedd went, though the schedd had recorded its job's outcome; let
+ * the slot go now rather than after the lease.  Only if the claim still
+ * holds that job: a claim taken over meanwhile is someone else's. */
+static void release_left_claim(const char *claim, const KiteAd *job, GBytes *key)
+{
+	gint64 cluster = 0, proc = 0;
+	kite_ad_get_int(job, "ClusterId", &cluster);
+	kite_ad_get_int(job, "ProcId", &proc);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KiteConn) conn = connect_startd(key, 10, &error);
+	g_autoptr(GVariant) r =
+	    conn ? kite_conn_call(conn, KITE_MSG_CLAIM_RECONNECT, g_variant_new("(sxx)", claim, cluster, proc),
+				  KITE_MSG_CLAIM_RECONNECT_REPLY, &error)
+		 : NULL;
+	if (r) {
+		release(conn, claim);
+		g_message("job %s: released the claim on %s it had left (its outcome is recorded)", arg_job,
+			  arg_slot);
+	} else if (!g_error_matches(error, KITE_ERROR, KITE_ERROR_NOT_FOUND)) {
+		g_message("job %s: cannot release the claim on %s it had left: %s", arg_job, arg_slot,
+			  error->message);
+	}
+}
+
 /* Claim the slot for @job and run it, then — while the schedd offers
  * the owner's next job (claim reuse) and the startd takes it — the
  * next, printing each job's outcome; finally release the claim. */
@@ -481,8 +666,11 @@ static void serve(const char *claim, KiteAd *job, GBytes *key)
 	g_autoptr(KiteAd) current = job;
 	Outcome o = {.outcome = "requeue"};
 	g_autoptr(KiteConn) conn = NULL;
+	gboolean started = FALSE; /* the job runs already (--reconnect) */
 	if (terminate) {
 		set_outcome(&o, "requeue", 0, "the shadow was stopped before it claimed %s", arg_slot);
+	} else if (arg_reconnect) {
+		conn = reconnect(claim, job, key, &o, &started);
 	} else if (!(conn = connect_startd(key, MAX(30, 4 * arg_poll), &error))) {
 		set_outcome(&o, "requeue", 0, "cannot reach the startd of %s at %s: %s", arg_slot, arg_startd,
 			    error->message);
@@ -498,12 +686,23 @@ static void serve(const char *claim, KiteAd *job, GBytes *key)
 			g_clear_pointer(&conn, kite_conn_free);
 		}
 	}
-	while (conn && run_job(&conn, claim, current, key, &o)) {
+	while (conn && (started || start_job(conn, claim, current, &o)) &&
+	       follow_job(&conn, claim, current, key, &o)) {
+		started = FALSE;
 		/* The claim is kept: ask the schedd for the owner's next job. */
 		print_outcome(&o, TRUE);
 		outcome_clear(&o);
 		g_clear_error(&error);
-		g_autoptr(KiteAd) next = terminate ? NULL : read_job(&error);
+		gboolean none = FALSE;
+		g_autoptr(KiteAd) next = terminate ? NULL : read_job(&none, &error);
+		if (!next && !none && !error && !terminate) {
+			/* The schedd went before it answered, perhaps before it
+			 * wrote the outcome down: the claim keeps the finished job
+			 * and its outputs for the restarted schedd, which records
+			 * the outcome (again, if it had: the same bytes, once in
+			 * the queue) or releases the claim. */
+			leave_to_lease(conn, claim, key);
+		}
 		if (!next) {
 			if (error)
 				g_message("job %s: %s", arg_job ? arg_job : "?", error->message);
@@ -557,6 +756,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_term};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	struct sigaction sh = {.sa_handler = on_disconnect};
+	sigaction(SIGHUP, &sh, NULL);
 	struct sigaction sr = {.sa_handler = on_request};
 	sigaction(SIGUSR1, &sr, NULL);
 	sigaction(SIGUSR2, &sr, NULL);
@@ -569,7 +770,8 @@ int main(int argc, char **argv)
 		set_outcome(&o, "requeue", 0, "the shadow got no claim id on stdin");
 	} else {
 		*strchr(claim, '\n') = '\0';
-		job = read_job(&error);
+		gboolean none;
+		job = read_job(&none, &error);
 		if (!job)
 			set_outcome(&o, "requeue", 0, "the shadow got no job: %s",
 				    error ? error->message : "end of input");
@@ -577,7 +779,10 @@ int main(int argc, char **argv)
 			set_outcome(&o, "requeue", 0, "pool key: %s", error->message);
 		else if (!become_owner(job, &error) || !follow_parent(&error))
 			set_outcome(&o, "hold", 0, "%s", error->message);
-		else {
+		else if (arg_release_claim) {
+			release_left_claim(claim, job, key);
+			return 0;
+		} else {
 			serve(claim, g_steal_pointer(&job), key);
 			return 0;
 		}

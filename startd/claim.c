@@ -61,6 +61,10 @@ typedef struct {
 	char *server;	       /* the checkpoint server the job's images go to, or NULL */
 	gint64 ckpt_seq;       /* libckpt's number of the newest image reported */
 	KiteAd *ckpt_attrs;    /* its attributes */
+	/* job leases (docs/running-jobs.md, "Schedd restarts") */
+	double job_lease;      /* seconds a disconnected claim waits for a new shadow */
+	gboolean disconnected; /* its shadow lost its schedd (CLAIM_DISCONNECT) */
+	gboolean expired;      /* nobody reconnected within the job lease */
 } Claim;
 
 /* stderr of `ckpt restart` in the sandbox: empty unless the restart failed */
@@ -91,7 +95,8 @@ static void claim_clear_job(Claim *c)
 		      .claimed_at = c->claimed_at,
 		      .n_jobs = c->n_jobs,
 		      .last_heard = c->last_heard,
-		      .released = c->released};
+		      .released = c->released,
+		      .disconnected = c->disconnected};
 	*c = keep;
 }
 
@@ -183,7 +188,7 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 	if (!changed || !c || !c->running)
 		return changed;
 	if (slot->state == KITE_SLOT_PREEMPTING && old_state != KITE_SLOT_PREEMPTING && c->ckpt_dir &&
-	    !c->released && slot->activity == KITE_SLOT_VACATING) {
+	    (!c->released || c->expired) && slot->activity == KITE_SLOT_VACATING) {
 		/* Checkpoint and leave (libckpt's SIGTSTP): the job exits with
 		 * KITE_CKPT_EXIT_STATUS once its image is committed, or KILL
 		 * ends it after MaxVacateTime.  SIGCONT first: a stopped job
@@ -193,7 +198,10 @@ gboolean kite_startd_update_slot(KiteStartd *d, guint i, const KitePolicyInput *
 			  c->id);
 		c->vacated = TRUE;
 		g_free(c->why);
-		c->why = g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
+		c->why = c->expired ? g_strdup_printf("vacated from %s: no shadow reconnected within its job "
+						      "lease",
+						      slot->name)
+				    : g_strdup_printf("vacated from %s: the owner policy preempted it", slot->name);
 		stop_job(c, FALSE);
 		if (kill(c->pid, SIGTSTP) < 0 && errno != ESRCH)
 			g_warning("kill job %d: %s", c->pid, g_strerror(errno));
@@ -258,11 +266,13 @@ static void release_claim(KiteStartd *d, guint i, const char *why)
 	c->released = TRUE;
 	KitePolicyInput ev = {.claim_released = TRUE};
 	update_and_advertise(d, i, &ev);
-	if (c->running) {
-		kill_job(c);
-	} else {
+	if (!c->running) {
 		drop_claim(d, i);
 		update_and_advertise(d, i, NULL);
+	} else if (!c->expired || !c->vacated) {
+		/* (a job whose lease ran out is vacating — checkpoint, then
+		 * exit — unless the slot was preempting it already) */
+		kill_job(c);
 	}
 }
 
@@ -383,12 +393,111 @@ static void on_job_exit(GPid pid, gint status, gpointer data)
 	}
 }
 
+/* ---- job leases and reconnection (docs/running-jobs.md, "Schedd
+ * restarts") ----
+ *
+ * A shadow whose schedd is gone says so (CLAIM_DISCONNECT) and exits
+ * without releasing the claim: the job goes on — checkpointing, under
+ * the owner policy — for its job lease (JobLeaseDuration in its ad,
+ * else job_lease_duration) rather than claim_lease, and a new shadow of
+ * the restarted schedd takes the claim over (CLAIM_RECONNECT) and
+ * follows the job, or collects the outcome it reached meanwhile, as the
+ * old one would have.  A claim nobody reconnects to in time ends as an
+ * owner's preemption would: a checkpointed job checkpoints and leaves,
+ * another is killed, and the slot is free again.  A shadow that simply
+ * goes silent (a network cut, a crashed host) still gets claim_lease:
+ * the cut-off host rule of "Several hosts" is unchanged. */
+
+static gint lookup_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body);
+
+/* The job lease of the claim's current job. */
+static void set_job_lease(KiteStartd *d, Claim *c)
+{
+	gint64 lease = 0;
+	c->job_lease = kite_ad_get_int(c->job, "JobLeaseDuration", &lease) && lease > 0
+			   ? (double)MIN(lease, KITE_JOB_LEASE_MAX)
+			   : kite_config_get_duration(d->config, "job_lease_duration");
+}
+
+static void expire_job_lease(KiteStartd *d, guint i)
+{
+	Claim *c = claim_of(d, i);
+	if (c->running && c->ckpt_dir) {
+		/* Checkpoint and leave, as for a preemption: the slot's state
+		 * machine sends SIGTSTP (then KILL after MaxVacateTime), and the
+		 * claim goes once the job has exited. */
+		c->expired = TRUE;
+		release_claim(d, i, "no shadow reconnected within its job lease; vacating the job");
+	} else {
+		release_claim(d, i, "no shadow reconnected within its job lease");
+	}
+}
+
+static void handle_disconnect(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
+		return;
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	c->last_heard = kite_now_monotonic();
+	c->disconnected = TRUE;
+	g_message("%s: the shadow of claim %.8s… lost its schedd; the claim and its job wait %.0f s (the "
+		  "job lease) for a new shadow",
+		  slot->name, c->id, c->job_lease);
+	g_autofree char *msg = g_strdup_printf("%s keeps the claim for %.0f s", slot->name, c->job_lease);
+	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
+}
+
+/* A restarted schedd's shadow takes the claim over: only for the job the
+ * claim holds (a claim that moved on to the owner's next job is not this
+ * job's any more), and not once it is being given up. */
+static void handle_reconnect(KiteStartd *d, KiteServerConn *conn, GVariant *body)
+{
+	gint64 cluster, proc;
+	g_variant_get(body, "(&sxx)", NULL, &cluster, &proc);
+	gint i = lookup_claim(d, conn, body);
+	if (i < 0)
+		return;
+	Claim *c = claim_of(d, i);
+	KiteSlot *slot = d->slots->pdata[i];
+	gint64 has_cluster = -1, has_proc = -1;
+	kite_ad_get_int(c->job, "ClusterId", &has_cluster);
+	kite_ad_get_int(c->job, "ProcId", &has_proc);
+	if (c->released) {
+		kite_server_refuse(conn, KITE_ERROR_STATE, "the claim on %s is being released", slot->name);
+		return;
+	}
+	if (has_cluster != cluster || has_proc != proc) {
+		kite_server_refuse(conn, KITE_ERROR_STATE,
+				   "the claim on %s holds job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+				   ", not %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+				   slot->name, has_cluster, has_proc, cluster, proc);
+		return;
+	}
+	double now = kite_now_monotonic(), gap = now - c->last_heard;
+	c->last_heard = now;
+	c->disconnected = FALSE;
+	const char *state = !c->started			      ? "claimed"
+			    : !c->running		      ? "exited"
+			    : slot->state == KITE_SLOT_PREEMPTING ? "vacating"
+			    : slot->activity == KITE_SLOT_SUSPENDED ? "suspended"
+								    : "running";
+	g_message("%s: claim %.8s… reconnected by a new shadow after %.1f s without one; job %" G_GINT64_FORMAT
+		  ".%" G_GINT64_FORMAT " (pid %d) is %s",
+		  slot->name, c->id, gap, cluster, proc, c->pid, state);
+	kite_server_reply(conn, KITE_MSG_CLAIM_RECONNECT_REPLY,
+			  g_variant_new("(sxxx)", state, (gint64)c->pid, c->start_time, (gint64)gap));
+}
+
 void kite_claims_check_leases(KiteStartd *d, double now)
 {
 	double lease = kite_config_get_duration(d->config, "claim_lease");
 	for (guint i = 0; d->claims && i < d->claims->len; i++) {
 		Claim *c = claim_of(d, i);
-		if (c && !c->released && now - c->last_heard > lease)
+		if (c && !c->released && c->disconnected && now - c->last_heard > c->job_lease)
+			expire_job_lease(d, i);
+		else if (c && !c->released && !c->disconnected && now - c->last_heard > lease)
 			release_claim(d, i, "its shadow was not heard from within claim_lease");
 	}
 }
@@ -496,6 +605,7 @@ static void handle_claim(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	c->id = g_strdup(id);
 	c->job = g_steal_pointer(&job);
 	c->last_heard = c->claimed_at = kite_now_monotonic();
+	set_job_lease(d, c);
 	d->claims->pdata[i] = c;
 	KitePolicyInput matched = {.matched = TRUE}, claimed = {.claimed = TRUE};
 	update_and_advertise(d, i, &matched);
@@ -561,6 +671,7 @@ static void handle_claim_next(KiteStartd *d, KiteServerConn *conn, GVariant *bod
 	}
 	claim_clear_job(c);
 	c->job = g_steal_pointer(&job);
+	set_job_lease(d, c);
 	g_autofree char *msg = g_strdup_printf("%s takes the next job", slot->name);
 	kite_server_reply(conn, KITE_MSG_CLAIM_REPLY, g_variant_new("(s)", msg));
 }
@@ -1166,6 +1277,12 @@ static void handle(KiteServerConn *conn, guint type, GVariant *body, gpointer da
 	case KITE_MSG_ACTIVATE_CACHED:
 		handle_activate_cached(d, conn, body);
 		break;
+	case KITE_MSG_CLAIM_DISCONNECT:
+		handle_disconnect(d, conn, body);
+		break;
+	case KITE_MSG_CLAIM_RECONNECT:
+		handle_reconnect(d, conn, body);
+		break;
 	default:
 		kite_server_refuse(conn, KITE_ERROR_PROTOCOL, "the startd does not answer %s",
 				   kite_wire_type_name(type));
@@ -1251,6 +1368,10 @@ gboolean kite_claims_start(KiteStartd *d, GError **error)
 	 * while the claim is younger than this (0: never). */
 	kite_ad_set_int(d->machine, "ClaimWorklife",
 			(gint64)kite_config_get_duration(d->config, "claim_worklife"));
+	/* The job lease of jobs whose ad sets none: how long a restarted
+	 * schedd's shadow may have to wait for this startd to answer. */
+	kite_ad_set_int(d->machine, "DefaultJobLease",
+			(gint64)ceil(kite_config_get_duration(d->config, "job_lease_duration")));
 	g_message("listening for shadows on %s:%u; shadows connect to %s", host, bound, addr);
 	return TRUE;
 }

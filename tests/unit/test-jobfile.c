@@ -182,6 +182,7 @@ static void test_full(void **state)
 					  "  mode: linked\n"
 					  "  interval: 15m\n"
 					  "max_retries: 0\n"
+					  "job_lease_duration: 2h\n"
 					  "queue: 10\n");
 	assert_int_equal(jf->queue, 10);
 	assert_attr_string(jf->ad, "Cmd", "@/prog");
@@ -198,6 +199,7 @@ static void test_full(void **state)
 	assert_attr_string(jf->ad, "CheckpointMode", "linked");
 	assert_attr_int(jf->ad, "CheckpointInterval", 900);
 	assert_attr_int(jf->ad, "MaxRetries", 0);
+	assert_attr_int(jf->ad, "JobLeaseDuration", 7200);
 	assert_attr_expr(jf->ad, "Rank", "TARGET.Cpus");
 	g_autofree char *a = arch();
 	g_autofree char *req =
@@ -225,6 +227,7 @@ static void test_full(void **state)
 	    "CheckpointMode",
 	    "CheckpointInterval",
 	    "MaxRetries",
+	    "JobLeaseDuration",
 	};
 	assert_int_equal(kite_ad_size(jf->ad), G_N_ELEMENTS(order));
 	for (guint i = 0; i < G_N_ELEMENTS(order); i++)
@@ -745,6 +748,11 @@ static void test_error_checkpoint(void **state)
 	expect_error(
 	    "executable: prog\ncheckpoint: {interval: 400d}\n",
 	    "job.yaml:2:24: `checkpoint.interval` must be `auto` or a duration from 1s to 365d, not `400d`");
+	expect_error("executable: prog\njob_lease_duration: 0s\n",
+		     "job.yaml:2:21: `job_lease_duration` must be a duration from 1s to 30d, not `0s`");
+	expect_error("executable: prog\njob_lease_duration: forever\n",
+		     "job.yaml:2:21: `job_lease_duration` must be a duration (a number of seconds, or with a unit "
+		     "ms, s, m, h or d, e.g. 15m), not `forever`");
 	expect_error("executable: prog\ncheckpoint: {mode: [a]}\n",
 		     "job.yaml:2:20: `checkpoint.mode` must be a string, not a list");
 }

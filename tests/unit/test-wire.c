@@ -425,6 +425,14 @@ static void test_header_refusals(void **state)
 			guint8 bad[KITE_WIRE_HEADER_SIZE];
 			memcpy(bad, buf, sizeof bad);
 			bad[b] ^= 0x40;
+			guint16 flipped = bad[6] << 8 | bad[7];
+			if (b == 7 && kite_wire_type_name(flipped)) {
+				/* another message's number (26 and 90, 28 and 92
+				 * differ in that bit): a header of that message */
+				assert_true(kite_wire_parse_header(bad, 64, &h, NULL));
+				assert_int_equal(h.type, flipped);
+				continue;
+			}
 			assert_false(kite_wire_parse_header(bad, 64, &h, NULL));
 		}
 		for (int b = 8; b < 12; b++) {
