@@ -684,7 +684,7 @@ static const char *const kept_by_kite[] = {
     "LastRequeueReason", "LastRequeueTime", "LastCheckpointImage", "LastCheckpointSandbox", "LastCheckpointTime",
     "CheckpointCaps", "CheckpointServer", "CheckpointServerChoice", "CheckpointSeq", "CheckpointSize",
     "CheckpointSeconds", "CheckpointIntervalChoice", "CheckpointUnusable", "CheckpointUnusableReason",
-    "MatchAnalysis", "ImageSize", "MyType", NULL};
+    "MatchAnalysis", "ImageSize", "MyType", "Item", "QueueItems", NULL};
 
 /* `+Name: value`: a quoted value is a string, a plain one an expression
  * (`+Project: "chemistry"`, `+Weight: 3`, `+Big: RequestMemory > 4096`). */

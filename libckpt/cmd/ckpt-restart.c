@@ -327,10 +327,6 @@ static gboolean place_fd(int target, int fd, GError **error, const char *path)
 	return TRUE;
 }
 
-/* Recreate the image's descriptors at their numbers.  Returns the image's
- * own descriptor, moved above all of them.  @stream_fds (or NULL): a
- * streamed restart's descriptors (ckpt-stream.h), moved above
- * them too (and their new numbers written back). */
 /* The parent an image on a server would need (0: a full image, as every
  * checkpoint to a server is; one uploaded by hand may not be). */
 static guint32 server_image_parent(int fd)
@@ -349,12 +345,15 @@ static GPtrArray *head_chain(const char *path, GError **error)
 	KiteImage *img = kite_image_open_head(path, error);
 	if (!img)
 		return NULL;
-
 	GPtrArray *chain = g_ptr_array_new_with_free_func((GDestroyNotify)kite_image_free);
 	g_ptr_array_add(chain, img);
 	return chain;
 }
 
+/* Recreate the image's descriptors at their numbers.  Returns the image's
+ * own descriptor, moved above all of them.  @stream_fds (or NULL): a
+ * streamed restart's descriptors (ckpt-stream.h), moved above
+ * them too (and their new numbers written back). */
 static int setup_fds(KiteImage *img, GPtrArray *chain, int *stream_fds, GString *fdargs, GError **error)
 {
 	int maxfd = 2;
