@@ -402,6 +402,7 @@ static gboolean key_getenv(JobParse *jp, const char *key, const KiteYamlNode *va
 	return TRUE;
 }
 
+/* g_ptr_array_sort's order for arrays of strings */
 static gint compare_words(gconstpointer a, gconstpointer b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -502,11 +503,6 @@ static gboolean key_int(JobParse *jp, const char *key, const KiteYamlNode *value
 	return kite_yaml_get_int(jp->doc, value, key, 1, KITE_JOBFILE_MAX_QUEUE, &jp->queue, error);
 }
 
-static gint compare_item_names(gconstpointer a, gconstpointer b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* An item is a word: it lands inside string values and argument lists,
  * where spaces, quotes, backslashes and "$" would change what they mean. */
 static gboolean item_is_word(const char *item)
@@ -587,7 +583,7 @@ static gboolean match_files(JobParse *jp, const char *iwd, GError **error)
 	if (jp->items->len > KITE_JOBFILE_MAX_QUEUE)
 		return kite_yaml_throw(error, jp->doc, jp->queue_node, "%u files match `%s`: over %d procs",
 				       jp->items->len, jp->matching, KITE_JOBFILE_MAX_QUEUE);
-	g_ptr_array_sort(jp->items, compare_item_names);
+	g_ptr_array_sort(jp->items, compare_words);
 	return TRUE;
 }
 
