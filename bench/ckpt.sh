@@ -22,18 +22,11 @@ trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
 cd "$D" || exit 1
 
-now_ns() { date +%s%N; }
+. "$TOP/bench/lib.sh"
 # median; of an even count, the mean of the middle two (the compute job has two pairs)
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # col FILE N [DIVISOR]: median of column N of FILE (divided)
 col() { awk -v c="$2" -v d="${3:-1}" '{print $c/d}' "$1" | median; }
-wait_for() { # FILE PATTERN
-	local i=0
-	until grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 30000 ] && { echo "timeout waiting for $2 in $1" >&2; return 1; }
-		sleep 0.002
-	done
-}
 
 # status_num DIR KEY WORD: the number after WORD on the line starting with KEY in DIR/status
 status_num() { sed -n "s/^$2 .*$3 \([0-9]*\).*/\1/p" "$1/status"; }

@@ -17,16 +17,9 @@ trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
 cd "$D" || exit 1
 
-now_ns() { date +%s%N; }
+. "$TOP/bench/lib.sh"
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else print a[int((NR+1)/2)]}'; }
 fastest() { sort -n | head -1 | grep . || echo n/a; }
-wait_for() { # FILE PATTERN
-	local i=0
-	until grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 30000 ] && { echo "timeout waiting for $2 in $1" >&2; return 1; }
-		sleep 0.002
-	done
-}
 want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
