@@ -119,6 +119,15 @@ gboolean kite_store_sync(KiteCkptServer *s, KiteOwner *o, GError **error);
  * missing or corrupt. */
 const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, const char *image_id,
 				    guint64 index, GError **error);
+/* Where chunk @loc's pack header lies in its pack's mapping (the data
+ * follows it), mapping the pack as it is now if needed; NULL with @error
+ * (KITE_ERROR_NOT_FOUND: the pack does not hold it).  Valid until the
+ * loop next maps or drops that pack. */
+const guint8 *kite_store_chunk_at(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error);
+/* Whether the chunk at @at (its pack header, then its data) is the one
+ * named @hash of @len bytes and CRC32C @crc, and its data passes that
+ * CRC.  Reads those bytes and nothing else: readahead workers call it. */
+gboolean kite_store_chunk_intact(const guint8 *at, const guint8 hash[KITE_CHUNK_HASH_BYTES], guint32 len, guint32 crc);
 gboolean kite_store_commit(KiteCkptServer *s, KiteAlloc *a, KiteManifest *m, GError **error);
 /* The committed manifest of @a (cached), or NULL with @error. */
 KiteManifest *kite_store_manifest(KiteCkptServer *s, KiteAlloc *a, GError **error);
@@ -134,6 +143,23 @@ void kite_ckpt_handle(KiteServerConn *conn, guint type, GVariant *body, gpointer
 void kite_ckpt_uploads_init(KiteCkptServer *s);
 /* Drop upload sessions idle for longer than the upload timeout. */
 void kite_ckpt_uploads_expire(KiteCkptServer *s, double now);
+
+/* readahead.c: the reply to a reader's next CKPT_GET assembled (its
+ * chunks checked and copied) on a worker thread while the loop sends. */
+void kite_readahead_init(void);
+/* Wait for the workers and drop the replies kept ready. */
+void kite_readahead_shutdown(void);
+/* Wait until no worker holds a pointer into a pack mapping: before any
+ * munmap of one. */
+void kite_readahead_quiesce(void);
+/* The reply to chunks [@first, @first + @count) of @a's image at
+ * @generation if it was assembled ahead and every chunk held (waiting for
+ * it if a worker is still at it; g_free() it), else NULL: answer on the
+ * loop. */
+guint8 *kite_readahead_take(const KiteAlloc *a, guint64 generation, guint64 first, guint32 count, gsize *out_len);
+/* Assemble the reply to the GET a reader of @a's manifest @m will send
+ * next, the one starting at chunk @first. */
+void kite_readahead_start(KiteCkptServer *s, KiteAlloc *a, const KiteManifest *m, guint64 first);
 
 /* advertise.c */
 /* Address, space and load now (@out->address is borrowed). */

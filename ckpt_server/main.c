@@ -78,6 +78,7 @@ static gboolean start(KiteCkptServer *s, GError **error)
 	kite_ckpt_uploads_init(s);
 	if (!kite_store_open(s, error))
 		return FALSE;
+	kite_readahead_init();
 	KiteServerOptions so = {
 	    .name = "ckpt_server",
 	    .max_body = kite_config_get_size(s->config, "max_message_size"),
@@ -111,6 +112,7 @@ static void stop(KiteCkptServer *s)
 	kite_ckpt_advertise_stop(s);
 	kite_gc_stop(s->gc);
 	kite_server_free(s->server);
+	kite_readahead_shutdown();
 	if (s->uploads)
 		g_hash_table_unref(s->uploads);
 	kite_store_close(s);

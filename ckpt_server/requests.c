@@ -519,30 +519,46 @@ static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 		kite_server_refuse(conn, KITE_ERROR_LIMIT, "at most %u bytes per CKPT_GET", MAX_GET_BYTES);
 		return;
 	}
-	guint8 *out = g_malloc(total ? total : 1);
-	gsize pos = 0;
-	for (guint32 i = 0; i < count; i++) {
-		const KiteChunkRef *r = &g_array_index(m->chunks, KiteChunkRef, first + i);
-		KiteChunkLoc *loc = kite_store_lookup(a->owner, r->hash);
-		char hex[33];
-		const guint8 *data = NULL;
-		if (!loc || loc->len != r->len || loc->crc != r->crc)
-			kite_throw(&error, KITE_ERROR_NOT_FOUND,
-				   "image %s: chunk %" G_GUINT64_FORMAT " (%s) is missing from the store", a->id, first + i,
-				   kite_chunk_hash_hex(r->hash, hex));
-		else
-			data = kite_store_read_chunk(s, a->owner, loc, a->id, first + i, &error);
-		if (!data) {
-			g_free(out);
-			g_warning("%s", error->message);
-			kite_server_reply_error(conn, error, FALSE);
-			return;
+	gsize got = 0;
+	guint8 *out = kite_readahead_take(a, gen, first, count, &got);
+	if (!out) {
+		/* not assembled ahead, or a chunk failed there: here, which
+		 * says which */
+		out = g_malloc(total ? total : 1);
+		gsize pos = 0;
+		for (guint32 i = 0; i < count; i++) {
+			const KiteChunkRef *r = &g_array_index(m->chunks, KiteChunkRef, first + i);
+			KiteChunkLoc *loc = kite_store_lookup(a->owner, r->hash);
+			char hex[33];
+			const guint8 *data = NULL;
+			if (!loc || loc->len != r->len || loc->crc != r->crc)
+				kite_throw(&error, KITE_ERROR_NOT_FOUND,
+					   "image %s: chunk %" G_GUINT64_FORMAT " (%s) is missing from the store", a->id,
+					   first + i, kite_chunk_hash_hex(r->hash, hex));
+			else
+				data = kite_store_read_chunk(s, a->owner, loc, a->id, first + i, &error);
+			if (!data) {
+				g_free(out);
+				g_warning("%s", error->message);
+				kite_server_reply_error(conn, error, FALSE);
+				return;
+			}
+			memcpy(out + pos, data, r->len);
+			pos += r->len;
 		}
-		memcpy(out + pos, data, r->len);
-		if (G_UNLIKELY((gint64)(first + i) == fault_flip()) && r->len)
-			out[pos + r->len / 2] ^= 0x5a;
-		pos += r->len;
+	} else
+		g_assert(got == total);
+	gint64 flip = fault_flip();
+	if (G_UNLIKELY(flip >= 0 && (guint64)flip >= first && (guint64)flip < first + count)) {
+		gsize at = 0;
+		for (guint64 i = first; i < (guint64)flip; i++)
+			at += g_array_index(m->chunks, KiteChunkRef, i).len;
+		guint32 len = g_array_index(m->chunks, KiteChunkRef, flip).len;
+		if (len)
+			out[at + len / 2] ^= 0x5a;
 	}
+	/* the reader's next GET, assembled while this reply goes out */
+	kite_readahead_start(s, a, m, first + count);
 	/* "(ay)" is serialised as the array's bytes alone: made from them
 	 * directly, the reply is not copied into a new value first */
 	kite_server_reply(conn, KITE_MSG_CKPT_CHUNKS,

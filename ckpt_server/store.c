@@ -47,8 +47,10 @@ static gboolean loc_equal(gconstpointer a, gconstpointer b)
 
 static void pack_free(KitePack *p)
 {
-	if (p->map)
+	if (p->map) {
+		kite_readahead_quiesce(); /* a worker may be reading it */
 		munmap(p->map, p->map_len);
+	}
 	if (p->fd >= 0)
 		close(p->fd);
 	g_free(p);
@@ -101,8 +103,10 @@ static gboolean pack_map(KitePack *p, guint64 need, GError **error)
 {
 	if (p->map && p->map_len >= need)
 		return TRUE;
-	if (p->map)
+	if (p->map) {
+		kite_readahead_quiesce(); /* a worker may be reading it */
 		munmap(p->map, p->map_len);
+	}
 	p->map = NULL;
 	p->map_len = 0;
 	if (p->size == 0)
@@ -602,34 +606,57 @@ gboolean kite_store_sync(KiteCkptServer *s, KiteOwner *o, GError **error)
 	return TRUE;
 }
 
-const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, const char *image_id,
-				    guint64 index, GError **error)
+const guint8 *kite_store_chunk_at(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error)
 {
+	(void)s;
 	KitePack *p = g_hash_table_lookup(o->packs, GUINT_TO_POINTER(loc->pack));
-	char hex[33];
 	if (!p || loc->off + sizeof(KiteCkptPackHeader) + loc->len > p->size) {
-		kite_throw(error, KITE_ERROR_NOT_FOUND, "image %s: chunk %" G_GUINT64_FORMAT " (%s) is missing from the store",
-			   image_id, index, kite_chunk_hash_hex(loc->hash, hex));
+		kite_throw(error, KITE_ERROR_NOT_FOUND, "its pack does not hold it");
 		return NULL;
 	}
-	if (!pack_map(p, loc->off + sizeof(KiteCkptPackHeader) + loc->len, error))
+	/* The whole pack as it is now, not just as far as this chunk: a
+	 * pack is then mapped again at most once while the readahead
+	 * resolves a reply, never under a pointer it took a moment ago. */
+	if (!pack_map(p, p->size, error))
 		return NULL;
-	const guint8 *at = (const guint8 *)p->map + loc->off;
+	return (const guint8 *)p->map + loc->off;
+}
+
+gboolean kite_store_chunk_intact(const guint8 *at, const guint8 hash[KITE_CHUNK_HASH_BYTES], guint32 len, guint32 crc)
+{
 	KiteCkptPackHeader h;
 	memcpy(&h, at, sizeof h);
 	/* The CRC32C alone on the way out: it catches any change to the
 	 * stored bytes at a fraction of the hash's cost, and the reader
 	 * checks the chunk's hash (its name) on arrival anyway.  The hash
 	 * was checked when the chunk arrived. */
-	if (h.magic != KITE_PACK_MAGIC || h.reserved != 0 || h.len != loc->len || h.crc != loc->crc ||
-	    memcmp(h.hash, loc->hash, sizeof h.hash) != 0 || kite_crc32c(0, at + sizeof h, loc->len) != h.crc) {
+	return h.magic == KITE_PACK_MAGIC && h.reserved == 0 && h.len == len && h.crc == crc &&
+	       memcmp(h.hash, hash, sizeof h.hash) == 0 && kite_crc32c(0, at + sizeof h, len) == h.crc;
+}
+
+const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, const char *image_id,
+				    guint64 index, GError **error)
+{
+	char hex[33];
+	g_autoptr(GError) local = NULL;
+	const guint8 *at = kite_store_chunk_at(s, o, loc, &local);
+	if (!at) {
+		if (local->code != KITE_ERROR_NOT_FOUND) {
+			g_propagate_error(error, g_steal_pointer(&local));
+			return NULL;
+		}
+		kite_throw(error, KITE_ERROR_NOT_FOUND, "image %s: chunk %" G_GUINT64_FORMAT " (%s) is missing from the store",
+			   image_id, index, kite_chunk_hash_hex(loc->hash, hex));
+		return NULL;
+	}
+	if (!kite_store_chunk_intact(at, loc->hash, loc->len, loc->crc)) {
 		kite_throw(error, KITE_ERROR_INVALID,
 			   "image %s: chunk %" G_GUINT64_FORMAT " (%s) is corrupt: its stored bytes fail their checksum; it "
 			   "was not sent",
 			   image_id, index, kite_chunk_hash_hex(loc->hash, hex));
 		return NULL;
 	}
-	return at + sizeof h;
+	return at + sizeof(KiteCkptPackHeader);
 }
 
 gboolean kite_store_commit(KiteCkptServer *s, KiteAlloc *a, KiteManifest *m, GError **error)

@@ -504,21 +504,28 @@ gboolean kite_ckpt_download_image_checked(const KiteCkptDownload *d)
 	return kite_image_check_passed(&d->check);
 }
 
+guint32 kite_ckpt_get_count(const KiteManifest *m, guint64 first)
+{
+	guint64 bytes = 0;
+	guint32 count = 0;
+	for (guint64 i = first; i < m->chunks->len; i++) {
+		guint32 l = g_array_index(m->chunks, KiteChunkRef, i).len;
+		if (count && bytes + l > GET_BYTES)
+			break;
+		bytes += l;
+		count++;
+	}
+	return count;
+}
+
 /* Keep GETS_AHEAD requests of up to GET_BYTES in flight. */
 static gboolean send_gets(KiteCkptDownload *d, GError **error)
 {
 	const KiteManifest *m = d->m;
 	while (d->inflight < GETS_AHEAD && d->next < m->chunks->len) {
-		guint64 first = d->next, bytes = 0;
-		guint32 count = 0;
-		while (d->next < m->chunks->len) {
-			guint32 l = g_array_index(m->chunks, KiteChunkRef, d->next).len;
-			if (count && bytes + l > GET_BYTES)
-				break;
-			bytes += l;
-			count++;
-			d->next++;
-		}
+		guint64 first = d->next;
+		guint32 count = kite_ckpt_get_count(m, first);
+		d->next += count;
 		if (!kite_conn_send(d->c->conn, KITE_MSG_CKPT_GET,
 				    g_variant_new("(sttu)", d->cap, m->generation, first, count), error))
 			return FALSE;

@@ -82,6 +82,12 @@ gboolean kite_ckpt_client_upload(KiteCkptClient *c, const char *write_cap, int f
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,
 				   gboolean *out_image_checked, GError **error);
 
+/* How many chunks a reader asks for in the CKPT_GET that starts at chunk
+ * @first of @m: whole chunks up to 2 MiB, at least one.  The server
+ * assembles the reply to a reader's next GET ahead by the same rule
+ * (ckpt_server/readahead.c). */
+guint32 kite_ckpt_get_count(const KiteManifest *m, guint64 first);
+
 /* A download taken step by step, for `ckpt restart` from a server
  * (libckpt/cmd/ckpt-stream.c): the first replies into a descriptor,
  * checked here, then the rest spliced unread from the socket into a pipe
