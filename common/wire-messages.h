@@ -101,6 +101,11 @@
 	  "ckpt_server -> client: (address, capacity, used, referenced at the last collection, free bytes, connections, uploads)") \
 	X(CKPT_SERVERS_QUERY, 58, "(s)",                                                                       \
 	  "client -> schedd: (constraint or \"\"); the checkpoint servers' ads (MyType \"CkptServer\"); reply MACHINES_REPLY") \
+	/* fair share (schedd; docs/pool.md, `pool userprio`) */                                          \
+	X(USERPRIO, 60, "(u)", "client -> schedd: (0, reserved); reply USERPRIO_REPLY")                      \
+	X(USERPRIO_REPLY, 61, "(a(sdxxxx)xd)",                                                               \
+	  "schedd -> client: (per user in the order the negotiator serves them: (owner, usage in seconds "  \
+	  "decayed to now, last charge or 0, jobs running, idle, held), now, usage half-life in seconds)")   \
 	/* claim reuse (shadow -> startd; docs/running-jobs.md, "Claim reuse") */                            \
 	X(CLAIM_NEXT, 70, "(sa(ss))",                                                                        \
 	  "shadow -> startd: (claim id, next job ad): the claim's finished job is cleared and the next one "  \

@@ -7,6 +7,7 @@
 typedef struct {
 	double seconds;
 	guint evictions;
+	gboolean changed; /* since kite_mtbf_take_changed() */
 } MachineRuns;
 
 struct _KiteMtbf {
@@ -40,6 +41,32 @@ void kite_mtbf_note_run(KiteMtbf *m, const char *machine, double seconds, gboole
 	}
 	r->seconds += MAX(seconds, 0);
 	r->evictions += evicted ? 1 : 0;
+	r->changed = TRUE;
+}
+
+void kite_mtbf_restore(KiteMtbf *m, const char *machine, double seconds, guint evictions)
+{
+	MachineRuns *r = g_new0(MachineRuns, 1);
+	r->seconds = MAX(seconds, 0);
+	r->evictions = evictions;
+	g_hash_table_replace(m->machines, g_utf8_casefold(machine, -1), r);
+}
+
+guint kite_mtbf_take_changed(KiteMtbf *m, KiteMtbfFunc func, gpointer data)
+{
+	GHashTableIter it;
+	gpointer key, value;
+	guint n = 0;
+	g_hash_table_iter_init(&it, m->machines);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		MachineRuns *r = value;
+		if (!r->changed)
+			continue;
+		r->changed = FALSE;
+		func(key, r->seconds, r->evictions, data);
+		n++;
+	}
+	return n;
 }
 
 double kite_mtbf_get(const KiteMtbf *m, const char *machine)

@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 
 /* What the schedd has seen of each machine: seconds jobs ran there and
  * how many of those runs ended in an eviction (vacated, killed by the
- * owner policy, machine lost).  In memory: a restarted schedd learns
- * again, starting from the prior. */
+ * owner policy, machine lost).  Kept in the queue database
+ * (accounting.c), so a restarted schedd goes on from what it had seen. */
 typedef struct _KiteMtbf KiteMtbf;
 
 /* @prior: the MTBF assumed of a machine never seen evicting (seconds). */
@@ -23,6 +23,15 @@ void kite_mtbf_free(KiteMtbf *m);
 
 /* A run of @seconds on @machine ended, evicted or not. */
 void kite_mtbf_note_run(KiteMtbf *m, const char *machine, double seconds, gboolean evicted);
+
+/* A machine's record as the queue database kept it (accounting.c);
+ * replaces what @m knew of @machine, not "changed". */
+void kite_mtbf_restore(KiteMtbf *m, const char *machine, double seconds, guint evictions);
+/* A machine's record (@machine case-folded). */
+typedef void (*KiteMtbfFunc)(const char *machine, double seconds, guint evictions, gpointer data);
+/* Call @func for each machine with runs noted since the last call (what
+ * must be saved), and count them saved; returns how many. */
+guint kite_mtbf_take_changed(KiteMtbf *m, KiteMtbfFunc func, gpointer data);
 
 /* The machine's mean time between evictions: (seconds seen + prior) /
  * (evictions + 1), so one early eviction does not make it zero. */

@@ -11,6 +11,7 @@
  * only other full ads built are those of the matched jobs. */
 #include "cycle.h"
 
+#include "accounting.h"
 #include "schedd.h"
 #include "util.h"
 
@@ -109,6 +110,10 @@ GPtrArray *kite_schedd_cycle(KiteSchedd *s, KiteCycleStats *out_stats, GError **
 		if (!kite_queue_begin(s->queue, error))
 			return NULL;
 		mark_running(s->queue, matches, slots, out);
+		/* The cycle's charges share its commit: no fsync of their own. */
+		g_autoptr(GError) save_error = NULL;
+		if (!kite_accounting_save(s->queue, s->usage, NULL, &save_error))
+			g_warning("usage not saved: %s", save_error->message);
 		if (!kite_queue_commit(s->queue, error))
 			return NULL;
 		if (!load_jobs(s->queue, out, error))

@@ -15,6 +15,7 @@
 typedef struct {
 	double value; /* seconds, as of @at */
 	gint64 at;
+	gboolean changed; /* charged since kite_usage_take_changed() */
 } UsageEntry;
 
 struct _KiteUsage {
@@ -54,6 +55,52 @@ void kite_usage_charge(KiteUsage *u, const char *user, double seconds, gint64 no
 	}
 	e->value = decayed(u, e, now) + seconds;
 	e->at = now;
+	e->changed = TRUE;
+}
+
+void kite_usage_restore(KiteUsage *u, const char *user, double value, gint64 at)
+{
+	UsageEntry *e = g_new0(UsageEntry, 1);
+	e->value = MAX(value, 0);
+	e->at = at;
+	g_hash_table_replace(u->users, g_strdup(user), e);
+}
+
+/* Calls @func for each entry (all of them, or only those charged since
+ * the last call, which then count as saved). */
+static guint usage_each(KiteUsage *u, gboolean changed_only, KiteUsageFunc func, gpointer data)
+{
+	GHashTableIter it;
+	gpointer key, value;
+	guint n = 0;
+	g_hash_table_iter_init(&it, u->users);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		UsageEntry *e = value;
+		if (changed_only && !e->changed)
+			continue;
+		if (changed_only)
+			e->changed = FALSE;
+		func(key, e->value, e->at, data);
+		n++;
+	}
+	return n;
+}
+
+guint kite_usage_take_changed(KiteUsage *u, KiteUsageFunc func, gpointer data)
+{
+	return usage_each(u, TRUE, func, data);
+}
+
+void kite_usage_foreach(KiteUsage *u, KiteUsageFunc func, gpointer data)
+{
+	usage_each(u, FALSE, func, data);
+}
+
+int kite_usage_order(double usage_a, const char *user_a, double usage_b, const char *user_b)
+{
+	if (usage_a != usage_b)
+		return usage_a < usage_b ? -1 : 1;
+	return strcmp(user_a, user_b);
 }
 
 double kite_usage_get(const KiteUsage *u, const char *user, gint64 now)
@@ -224,8 +271,7 @@ GArray *kite_negotiate_groups(const KiteJobGroup *groups, guint n_groups, GPtrAr
 			Submitter *s = submitters->pdata[i];
 			if (s->next >= s->jobs->len)
 				continue;
-			if (!best || s->usage < best->usage ||
-			    (s->usage == best->usage && strcmp(s->owner, best->owner) < 0))
+			if (!best || kite_usage_order(s->usage, s->owner, best->usage, best->owner) < 0)
 				best = s;
 		}
 		if (!best)

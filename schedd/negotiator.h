@@ -35,6 +35,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KiteUsage, kite_usage_free)
 void kite_usage_charge(KiteUsage *u, const char *user, double seconds, gint64 now);
 /* @user's usage decayed to @now (0 for an unknown user). */
 double kite_usage_get(const KiteUsage *u, const char *user, gint64 now);
+/* Usage as the queue database kept it (accounting.c): @value seconds as
+ * of wall time @at, decaying from then on — across the time the schedd
+ * was down too.  Replaces what @u knew of @user; not "changed". */
+void kite_usage_restore(KiteUsage *u, const char *user, double value, gint64 at);
+/* A user's record: @value seconds as of wall time @at (not decayed). */
+typedef void (*KiteUsageFunc)(const char *user, double value, gint64 at, gpointer data);
+/* Call @func for each user charged since the last call (what must be
+ * saved), and count them saved; returns how many. */
+guint kite_usage_take_changed(KiteUsage *u, KiteUsageFunc func, gpointer data);
+/* Call @func for every user @u knows, in no particular order. */
+void kite_usage_foreach(KiteUsage *u, KiteUsageFunc func, gpointer data);
+/* The order in which a cycle serves users: less usage first, equal
+ * usage by name (strcmp).  < 0 when user a goes before user b. */
+int kite_usage_order(double usage_a, const char *user_a, double usage_b, const char *user_b);
 
 typedef struct {
 	KiteJobId id;

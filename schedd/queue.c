@@ -49,7 +49,13 @@ static const char schema[] =
     "  ckpt_caps TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
     /* the claim a Running job runs on, for a restarted schedd to reconnect */
     "CREATE TABLE IF NOT EXISTS job_claims(cluster INTEGER NOT NULL, proc INTEGER NOT NULL,"
-    "  claim TEXT NOT NULL, slot_ad TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;";
+    "  claim TEXT NOT NULL, slot_ad TEXT NOT NULL, PRIMARY KEY(cluster, proc)) WITHOUT ROWID;"
+    /* fair-share usage: seconds as of `updated` (wall s), decaying from then */
+    "CREATE TABLE IF NOT EXISTS usage(owner TEXT PRIMARY KEY, usage REAL NOT NULL,"
+    "  updated INTEGER NOT NULL) WITHOUT ROWID;"
+    /* what the schedd has seen of each machine (case-folded name), for its MTBF */
+    "CREATE TABLE IF NOT EXISTS machine_runs(machine TEXT PRIMARY KEY, seconds REAL NOT NULL,"
+    "  evictions INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* Columns in the order every SELECT uses. */
 #define JOB_COLUMNS                                                                                          \
@@ -1368,4 +1374,70 @@ gboolean kite_queue_hold_running(KiteQueue *q, const KiteJobId *id, const char *
 			  "UPDATE jobs SET status = 5, host = '', hold_reason = ?, hold_code = ?, "
 			  "entered_status = ?, run_time = run_time + ? WHERE status = 2 AND cluster = ? AND proc = ?",
 			  "sxxx", reason, (gint64)code, kite_now_wall(), wall_seconds);
+}
+
+/* ---- accounting (accounting.c): fair-share usage, machines' runs ---- */
+
+gboolean kite_queue_owner_counts(KiteQueue *q, KiteQueueOwnerCountFunc func, gpointer data, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(
+	    q, "SELECT owner, status, count(*) FROM jobs GROUP BY owner, status ORDER BY owner", error);
+	if (!st)
+		return FALSE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		func((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+		     sqlite3_column_int64(st, 2), data);
+	return rc == SQLITE_DONE || db_error(q, error, "count jobs per owner");
+}
+
+/* The accounting tables hold records of one shape: (name, real, integer). */
+static gboolean store_record(KiteQueue *q, const char *sql, const char *name, double real, gint64 integer,
+			     const char *what, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, sql, error);
+	if (!st)
+		return FALSE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, real);
+	sqlite3_bind_int64(st, 3, integer);
+	return sqlite3_step(st) == SQLITE_DONE || db_error(q, error, what);
+}
+
+static gboolean load_records(KiteQueue *q, const char *sql, KiteQueueRecordFunc func, gpointer data,
+			     const char *what, GError **error)
+{
+	g_autoptr(sqlite3_stmt) st = prepare(q, sql, error);
+	if (!st)
+		return FALSE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		func((const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1),
+		     sqlite3_column_int64(st, 2), data);
+	return rc == SQLITE_DONE || db_error(q, error, what);
+}
+
+gboolean kite_queue_usage_store(KiteQueue *q, const char *owner, double usage, gint64 updated, GError **error)
+{
+	return store_record(q, "INSERT OR REPLACE INTO usage VALUES(?, ?, ?)", owner, usage, updated,
+			    "store a user's usage", error);
+}
+
+gboolean kite_queue_usage_load(KiteQueue *q, KiteQueueRecordFunc func, gpointer data, GError **error)
+{
+	return load_records(q, "SELECT owner, usage, updated FROM usage ORDER BY owner", func, data,
+			    "read the users' usage", error);
+}
+
+gboolean kite_queue_machine_runs_store(KiteQueue *q, const char *machine, double seconds, gint64 evictions,
+				       GError **error)
+{
+	return store_record(q, "INSERT OR REPLACE INTO machine_runs VALUES(?, ?, ?)", machine, seconds,
+			    evictions, "store a machine's runs", error);
+}
+
+gboolean kite_queue_machine_runs_load(KiteQueue *q, KiteQueueRecordFunc func, gpointer data, GError **error)
+{
+	return load_records(q, "SELECT machine, seconds, evictions FROM machine_runs ORDER BY machine", func,
+			    data, "read the machines' runs", error);
 }

@@ -215,4 +215,30 @@ gboolean kite_queue_meta_set(KiteQueue *q, const char *key, gint64 value, GError
 gboolean kite_queue_job_events(KiteQueue *q, const KiteJobId *id, KiteQueueEventFunc func, gpointer data,
 			       GError **error);
 
+/* ---- accounting (schedd/accounting.c) ---- */
+
+/* How many jobs of each owner are in the live queue in each status, by
+ * owner. */
+typedef void (*KiteQueueOwnerCountFunc)(const char *owner, int status, gint64 count, gpointer data);
+gboolean kite_queue_owner_counts(KiteQueue *q, KiteQueueOwnerCountFunc func, gpointer data, GError **error);
+
+/* A record of the accounting tables: (owner, usage, updated) or
+ * (machine, seconds, evictions). */
+typedef void (*KiteQueueRecordFunc)(const char *name, double real, gint64 integer, gpointer data);
+
+/* @owner's fair-share usage: @usage seconds as of wall time @updated
+ * (it decays from then on).  Inside a kite_queue_begin() batch it
+ * shares the batch's commit; outside one it is its own transaction. */
+gboolean kite_queue_usage_store(KiteQueue *q, const char *owner, double usage, gint64 updated,
+				GError **error);
+/* Every owner's stored usage, by owner. */
+gboolean kite_queue_usage_load(KiteQueue *q, KiteQueueRecordFunc func, gpointer data, GError **error);
+
+/* What the schedd has seen of @machine (case-folded): @seconds of runs,
+ * @evictions of them evicted.  Transactions as kite_queue_usage_store(). */
+gboolean kite_queue_machine_runs_store(KiteQueue *q, const char *machine, double seconds, gint64 evictions,
+				       GError **error);
+/* Every machine's stored runs, by machine. */
+gboolean kite_queue_machine_runs_load(KiteQueue *q, KiteQueueRecordFunc func, gpointer data, GError **error);
+
 G_END_DECLS

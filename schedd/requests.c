@@ -335,6 +335,9 @@ void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpoint
 	case KITE_MSG_JOB_EVENTS:
 		handle_job_events(s, conn, body);
 		break;
+	case KITE_MSG_USERPRIO:
+		kite_schedd_userprio(s, conn, body);
+		break;
 	default:
 		/* The server answers requests nobody handled. */
 		kite_schedd_collector_handle(s, conn, type, body);

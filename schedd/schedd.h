@@ -37,6 +37,10 @@ void kite_schedd_handle(KiteServerConn *conn, guint type, GVariant *body, gpoint
  * other message type. */
 gboolean kite_schedd_collector_handle(KiteSchedd *s, KiteServerConn *conn, guint type, GVariant *body);
 
+/* `pool userprio` (accounting.c): every user with their usage and jobs,
+ * in the order the negotiator serves them. */
+void kite_schedd_userprio(KiteSchedd *s, KiteServerConn *conn, GVariant *body);
+
 /* The agent's AGENT_QUERY (agent.c): the slots that could run a job
  * like the one described, best first, with predicted run times. */
 void kite_schedd_agent_query(KiteSchedd *s, KiteServerConn *conn, GVariant *body);

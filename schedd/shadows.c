@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accounting.h"
 #include "auth.h"
 #include "ckpt-interval.h"
 #include "ckpt-place.h"
@@ -139,6 +140,9 @@ void kite_schedd_shadows_init(KiteSchedd *s)
 	s->usage = kite_usage_new(kite_config_get_duration(s->config, "usage_half_life"));
 	s->shadows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	s->mtbf = kite_mtbf_new(kite_config_get_duration(s->config, "machine_mtbf_prior"));
+	g_autoptr(GError) error = NULL;
+	if (!kite_accounting_load(s->queue, s->usage, s->mtbf, &error))
+		g_warning("%s; users' usage and machines' evictions start afresh", error->message);
 	gint64 n = kite_queue_requeue_running(s->queue);
 	if (n > 0)
 		g_message("%" G_GINT64_FORMAT
@@ -171,6 +175,10 @@ void kite_schedd_shadows_free(KiteSchedd *s)
 		write_outcomes(s);
 	}
 	g_clear_pointer(&s->autoclusters, kite_autoclusters_free);
+	/* Usually nothing: every charge is written with its cycle or outcome. */
+	g_autoptr(GError) error = NULL;
+	if (!kite_accounting_save(s->queue, s->usage, s->mtbf, &error))
+		g_warning("usage not saved: %s", error->message);
 	kite_usage_free(s->usage);
 	kite_mtbf_free(s->mtbf);
 }
@@ -532,6 +540,10 @@ static gboolean write_outcomes(gpointer data)
 			g_clear_pointer(&m->job, kite_ad_free);
 		}
 	}
+	/* The usage and machine runs charged for these outcomes, with them. */
+	g_autoptr(GError) save_error = NULL;
+	if (!kite_accounting_save(s->queue, s->usage, s->mtbf, &save_error))
+		g_warning("usage not saved: %s", save_error->message);
 	if (batched && !kite_queue_commit(s->queue, &error)) {
 		g_warning("outcomes of %u job(s) not written: %s (they are Idle again after a restart)",
 			  batch->len, error->message);

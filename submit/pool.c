@@ -12,6 +12,7 @@
 #include "pool-query.h"
 #include "pool-glidein.h"
 #include "pool-ckpt.h"
+#include "pool-userprio.h"
 #include "util.h"
 
 static const char usage[] =
@@ -34,6 +35,8 @@ static const char usage[] =
     "  query [--requirements EXPR] [--rank EXPR] [--work N] [--json]\n"
     "                               the slots that could run such a job, best first, with\n"
     "                               run times predicted for N Mips-seconds of work\n"
+    "  userprio [--json]            the users' fair-share usage (hours of slot time,\n"
+    "                               decayed) and jobs, in the order they are served\n"
     "  glidein [--stop|--status] [OPTIONS] USER@HOST[:PORT]…\n"
     "                               start startds on workstations over SSH (docs/glidein.md)\n"
     "  ckpt [--ckpt-server HOST:PORT] ls | rm ALLOC-ID…\n"
@@ -401,6 +404,8 @@ int main(int argc, char **argv)
 		return status(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "query"))
 		return kite_pool_query(schedd, n + 1, argv + i - 1);
+	if (g_str_equal(cmd, "userprio"))
+		return kite_pool_userprio(schedd, n + 1, argv + i - 1);
 	if (g_str_equal(cmd, "glidein"))
 		return kite_pool_glidein(schedd, n + 1, argv + i - 1);
 	fprintf(stderr, "pool: unknown command `%s`\n%s", cmd, usage);

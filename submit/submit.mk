@@ -14,7 +14,7 @@ GLIDEIN_HOST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard submit/glidein-*.c))
 GLIDEIN_OBJS := $(BUILD)/submit/pool-glidein.o $(GLIDEIN_HOST_OBJS)
 SSH_LIBS := $(shell $(PKG_CONFIG) --libs libssh2 2>/dev/null)
 
-bin/pool: $(BUILD)/submit/pool.o $(BUILD)/submit/pool-query.o $(BUILD)/submit/pool-ckpt.o $(GLIDEIN_OBJS) $(CLI_OBJS) $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o
+bin/pool: $(BUILD)/submit/pool.o $(BUILD)/submit/pool-query.o $(BUILD)/submit/pool-ckpt.o $(BUILD)/submit/pool-userprio.o $(GLIDEIN_OBJS) $(CLI_OBJS) $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o
 	$(call link_program,$(SSH_LIBS))
 
 PROGRAMS += bin/submit bin/q bin/pool

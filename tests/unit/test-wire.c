@@ -194,6 +194,8 @@ static void test_table(void **state)
 	assert_int_equal(KITE_MSG_AGENT_REPLY, 26);
 	assert_int_equal(KITE_MSG_CLAIM, 30);
 	assert_int_equal(KITE_MSG_RELEASE, 36);
+	assert_int_equal(KITE_MSG_USERPRIO, 60);
+	assert_int_equal(KITE_MSG_USERPRIO_REPLY, 61);
 	assert_string_equal(g_variant_type_peek_string(kite_wire_body_type(KITE_MSG_QUERY_REPLY)),
 			    KITE_WIRE_QUERY_REPLY_TYPE);
 
