@@ -5,7 +5,7 @@ BENCHES += bin/bench/ckpt-floor
 bin/bench/ckpt-floor: bench/ckpt-floor.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -pthread -o $@ $<
 
 # The negotiation figure links the schedd's and startd's real code
 # (bench/negotiate.c); bench/pool.sh runs it.

@@ -15,13 +15,23 @@
  *   ckpt-floor cow MIB         after a fork, the parent writes every page
  *                              while the child lives (copy on write), and
  *                              after the child gave its pages back: us/page
+ *   ckpt-floor tcp MIB         MIB MiB sent over loopback TCP (2 MiB writes
+ *                              from one reused buffer) and received into
+ *                              fresh memory in huge pages, a second thread
+ *                              faulting them in ahead of the reader: ms
+ *                              (what a restore from a checkpoint server
+ *                              must at least do, bench/ckpt_server.sh)
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +150,66 @@ static int cow(size_t mib)
 	return 0;
 }
 
+static char *tcp_dst;
+static size_t tcp_len;
+
+static void *populate_ahead(void *arg)
+{
+	(void)arg;
+	for (size_t o = 0; o < tcp_len; o += 2u << 20)
+		madvise(tcp_dst + o, (2u << 20) < tcp_len - o ? (2u << 20) : tcp_len - o, 23 /* MADV_POPULATE_WRITE */);
+	return NULL;
+}
+
+static int tcp(size_t mib)
+{
+	tcp_len = mib << 20;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 1) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &al) < 0)
+		return 2;
+	pid_t p = fork();
+	if (p == 0) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		char *b = malloc(2u << 20);
+		if (s < 0 || !b || connect(s, (struct sockaddr *)&a, sizeof a) < 0)
+			_exit(1);
+		memset(b, 0x5a, 2u << 20);
+		for (size_t sent = 0; sent < tcp_len;) {
+			ssize_t n = write(s, b, (2u << 20) < tcp_len - sent ? (2u << 20) : tcp_len - sent);
+			if (n <= 0)
+				_exit(1);
+			sent += (size_t)n;
+		}
+		_exit(0);
+	}
+	int c = accept(ls, NULL, NULL);
+	if (c < 0)
+		return 2;
+	double s = now_ms();
+	tcp_dst = mmap(NULL, tcp_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tcp_dst == MAP_FAILED)
+		return 2;
+	madvise(tcp_dst, tcp_len, MADV_HUGEPAGE);
+	pthread_t th;
+	pthread_create(&th, NULL, populate_ahead, NULL);
+	size_t got = 0;
+	while (got < tcp_len) {
+		ssize_t n = read(c, tcp_dst + got, (256u << 10) < tcp_len - got ? (256u << 10) : tcp_len - got);
+		if (n <= 0)
+			return 2;
+		got += (size_t)n;
+	}
+	double ms = now_ms() - s;
+	pthread_join(th, NULL);
+	int st;
+	waitpid(p, &st, 0);
+	printf("%.0f\n", ms);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "huge") == 0)) && strcmp(argv[1], "fork") == 0) {
@@ -150,6 +220,8 @@ int main(int argc, char **argv)
 		return tmpfs(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 3 && strcmp(argv[1], "cow") == 0)
 		return cow(strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: ckpt-floor fork MIB RUNS [huge] | tmpfs DIR MIB | cow MIB\n");
+	if (argc == 3 && strcmp(argv[1], "tcp") == 0)
+		return tcp(strtoul(argv[2], NULL, 10));
+	fprintf(stderr, "usage: ckpt-floor fork MIB RUNS [huge] | tmpfs DIR MIB | cow MIB | tcp MIB\n");
 	return 2;
 }

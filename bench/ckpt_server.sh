@@ -12,6 +12,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/bin
 PROGS=$BIN/tests/programs
 RUNS=${RUNS:-3}
+FLOOR=$BIN/bench/ckpt-floor
+# `make all` does not build the floor program (`make bench` does)
+[ -x "$FLOOR" ] || make -C "$TOP" -s bin/bench/ckpt-floor >/dev/null || exit 1
 D=$(mktemp -d /dev/shm/kite-ckpt-server-bench.XXXXXX)
 trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
@@ -143,8 +146,12 @@ c.close()' "$port"
 if want big; then
 	for i in $(seq 1 "$RUNS"); do floor_ms tmpfs; done | median >floor-tmpfs.txt
 	for i in $(seq 1 "$RUNS"); do floor_ms tcp; done | median >floor-tcp.txt
+	# and 1 GiB over loopback TCP into fresh memory (huge pages, a second
+	# thread faulting them in ahead): the least a restore must do
+	for i in $(seq 1 "$RUNS"); do "$FLOOR" tcp 1024; done | median >floor-fresh.txt
 	R[ftmpfs]=$(cat floor-tmpfs.txt)
 	R[ftcp]=$(cat floor-tcp.txt)
+	R[ffresh]=$(cat floor-fresh.txt)
 fi
 if want big; then
 	: >big.txt
@@ -166,7 +173,7 @@ fi
 R[hwm]=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$SP/status)
 R[rss]=$(sort -n rss.txt | tail -1 | awk '{print int($1/1024)}')
 kill $SP; wait $SP 2>/dev/null
-for k in commit commit_min pct restart restart_min verify before before_min before_verify second many_ms many_ok rss hwm ftmpfs ftcp; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
+for k in commit commit_min pct restart restart_min verify before before_min before_verify second many_ms many_ok rss hwm ftmpfs ftcp ffresh; do [ -n "${R[$k]+x}" ] || R[$k]="n/a"; done
 
 echo "# ckpt_server figures ($(date -u +%Y-%m-%d), $(nproc) CPUs, loopback, state in tmpfs, median of $RUNS)"
 echo "Load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -183,7 +190,9 @@ echo "| server peak anonymous memory (RssAnon, sampled every 50 ms) over the who
 echo "| server VmHWM (includes pack files mapped for reading, tmpfs pages) | ${R[hwm]} MiB | |"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1f", a / b; else print "n/a" }'; }
 echo
-echo "Floor on this machine, same run: 1 GiB into a fresh tmpfs file ${R[ftmpfs]} ms; 1 GiB over loopback TCP ${R[ftcp]} ms."
+echo "Floor on this machine, same run: 1 GiB into a fresh tmpfs file ${R[ftmpfs]} ms; 1 GiB over loopback TCP ${R[ftcp]} ms;" \
+	"1 GiB over loopback TCP into fresh memory (\`ckpt-floor tcp 1024\`: huge pages faulted in ahead by a second thread) ${R[ffresh]} ms."
 echo "Stored and committed / (tmpfs + TCP floors): $(ratio "${R[commit]}" $(( ${R[ftmpfs]:-0} + ${R[ftcp]:-0} )))×;" \
 	"restored / TCP floor: $(ratio "${R[restart]}" "${R[ftcp]}")×;" \
-	"restored / (tmpfs + TCP floors): $(ratio "${R[restart]}" $(( ${R[ftmpfs]:-0} + ${R[ftcp]:-0} )))× (a restore also fills 1 GiB of fresh memory)"
+	"restored / (tmpfs + TCP floors): $(ratio "${R[restart]}" $(( ${R[ftmpfs]:-0} + ${R[ftcp]:-0} )))× (a restore also fills 1 GiB of fresh memory);" \
+	"restored / TCP-into-fresh-memory floor: $(ratio "${R[restart]}" "${R[ffresh]}")×"

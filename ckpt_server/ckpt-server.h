@@ -119,11 +119,12 @@ gboolean kite_store_sync(KiteCkptServer *s, KiteOwner *o, GError **error);
  * missing or corrupt. */
 const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, const char *image_id,
 				    guint64 index, GError **error);
-/* Where chunk @loc's pack header lies in its pack's mapping (the data
- * follows it), mapping the pack as it is now if needed; NULL with @error
- * (KITE_ERROR_NOT_FOUND: the pack does not hold it).  Valid until the
- * loop next maps or drops that pack. */
-const guint8 *kite_store_chunk_at(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error);
+/* The pack holding chunk @loc, mapped at least as far as the chunk (its
+ * pack header at p->map + loc->off, the data after it); NULL with @error
+ * (KITE_ERROR_NOT_FOUND: the pack does not hold it).  Mapping a pack
+ * again (it grew) unmaps the old mapping: a pointer into it is good
+ * until the loop next maps or drops that pack. */
+KitePack *kite_store_chunk_pack(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error);
 /* Whether the chunk at @at (its pack header, then its data) is the one
  * named @hash of @len bytes and CRC32C @crc, and its data passes that
  * CRC.  Reads those bytes and nothing else: readahead workers call it. */

@@ -32,6 +32,8 @@
 
 typedef struct {
 	const guint8 *at; /* the chunk's pack header in a mapping, its data after it */
+	const KitePack *pack; /* (while the job is resolved) */
+	guint64 off;
 	guint8 hash[KITE_CHUNK_HASH_BYTES];
 	guint32 len, crc;
 } Piece;
@@ -182,23 +184,28 @@ void kite_readahead_start(KiteCkptServer *s, KiteAlloc *a, const KiteManifest *m
 	j->first = first;
 	j->count = count;
 	j->pieces = g_new(Piece, count);
-	/* Resolved here, on the loop (mapping a pack may unmap an older
-	 * mapping of it, after waiting for the workers); a chunk that is not
-	 * where the index says is left to the loop to report. */
+	/* Resolved here, on the loop, in two passes: mapping a pack that grew
+	 * (after waiting for the workers) unmaps its older mapping, which an
+	 * earlier chunk of this reply may lie in; so first every pack is
+	 * mapped as far as this reply needs, then the pointers are taken.  A
+	 * chunk that is not where the index says is left to the loop to
+	 * report. */
 	for (guint32 i = 0; i < count; i++) {
 		const KiteChunkRef *r = &g_array_index(m->chunks, KiteChunkRef, first + i);
 		const KiteChunkLoc *loc = kite_store_lookup(a->owner, r->hash);
-		const guint8 *at = loc && loc->len == r->len && loc->crc == r->crc
-				       ? kite_store_chunk_at(s, a->owner, loc, NULL)
-				       : NULL;
-		if (!at) {
+		const KitePack *p = loc && loc->len == r->len && loc->crc == r->crc
+					? kite_store_chunk_pack(s, a->owner, loc, NULL)
+					: NULL;
+		if (!p) {
 			job_free(j);
 			return;
 		}
-		j->pieces[i] = (Piece){.at = at, .len = r->len, .crc = r->crc};
+		j->pieces[i] = (Piece){.pack = p, .off = loc->off, .len = r->len, .crc = r->crc};
 		memcpy(j->pieces[i].hash, r->hash, sizeof j->pieces[i].hash);
 		j->total += r->len;
 	}
+	for (guint32 i = 0; i < count; i++)
+		j->pieces[i].at = (const guint8 *)j->pieces[i].pack->map + j->pieces[i].off;
 	j->started = g_get_monotonic_time();
 	g_mutex_lock(&ra.lock);
 	/* (the slot is still free: only the loop fills slots) */

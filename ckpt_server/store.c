@@ -606,7 +606,7 @@ gboolean kite_store_sync(KiteCkptServer *s, KiteOwner *o, GError **error)
 	return TRUE;
 }
 
-const guint8 *kite_store_chunk_at(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error)
+KitePack *kite_store_chunk_pack(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error)
 {
 	(void)s;
 	KitePack *p = g_hash_table_lookup(o->packs, GUINT_TO_POINTER(loc->pack));
@@ -614,12 +614,7 @@ const guint8 *kite_store_chunk_at(KiteCkptServer *s, KiteOwner *o, const KiteChu
 		kite_throw(error, KITE_ERROR_NOT_FOUND, "its pack does not hold it");
 		return NULL;
 	}
-	/* The whole pack as it is now, not just as far as this chunk: a
-	 * pack is then mapped again at most once while the readahead
-	 * resolves a reply, never under a pointer it took a moment ago. */
-	if (!pack_map(p, p->size, error))
-		return NULL;
-	return (const guint8 *)p->map + loc->off;
+	return pack_map(p, loc->off + sizeof(KiteCkptPackHeader) + loc->len, error) ? p : NULL;
 }
 
 gboolean kite_store_chunk_intact(const guint8 *at, const guint8 hash[KITE_CHUNK_HASH_BYTES], guint32 len, guint32 crc)
@@ -639,8 +634,8 @@ const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteC
 {
 	char hex[33];
 	g_autoptr(GError) local = NULL;
-	const guint8 *at = kite_store_chunk_at(s, o, loc, &local);
-	if (!at) {
+	KitePack *p = kite_store_chunk_pack(s, o, loc, &local);
+	if (!p) {
 		if (local->code != KITE_ERROR_NOT_FOUND) {
 			g_propagate_error(error, g_steal_pointer(&local));
 			return NULL;
@@ -649,6 +644,7 @@ const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteC
 			   image_id, index, kite_chunk_hash_hex(loc->hash, hex));
 		return NULL;
 	}
+	const guint8 *at = (const guint8 *)p->map + loc->off;
 	if (!kite_store_chunk_intact(at, loc->hash, loc->len, loc->crc)) {
 		kite_throw(error, KITE_ERROR_INVALID,
 			   "image %s: chunk %" G_GUINT64_FORMAT " (%s) is corrupt: its stored bytes fail their checksum; it "

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -592,7 +591,7 @@ static gboolean stopped(KiteCkptDownload *d, GError **error)
 gboolean kite_ckpt_download_next(KiteCkptDownload *d, int fd, GError **error)
 {
 	const KiteManifest *m = d->m;
-	guint64 len;
+	guint64 len = 0;
 	if (!send_gets(d, error) || !recv_reply_header(d, &len, error))
 		return stopped(d, error);
 	if (d->buf_len < len) {
@@ -627,65 +626,28 @@ gboolean kite_ckpt_download_finished(const KiteCkptDownload *d)
 	return d->done == d->m->chunks->len;
 }
 
-/* Wait until the socket has something to read, or the timeout passes. */
-static gboolean wait_readable(KiteCkptDownload *d, GError **error)
+gboolean kite_ckpt_download_send_rest(KiteCkptDownload *d, GError **error)
 {
-	struct pollfd p = {.fd = kite_conn_fd(d->c->conn), .events = POLLIN};
-	int r;
-	do
-		r = poll(&p, 1, (int)(d->c->timeout * 1000));
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return kite_throw_errno(error, "poll %s", d->c->address);
-	if (r == 0)
-		return kite_throw(error, KITE_ERROR_IO, "receive from %s: timed out after %.0f s", d->c->address,
-				  d->c->timeout);
+	const KiteManifest *m = d->m;
+	while (d->next < m->chunks->len) {
+		guint64 first = d->next;
+		guint32 count = kite_ckpt_get_count(m, first);
+		if (!kite_conn_send(d->c->conn, KITE_MSG_CKPT_GET,
+				    g_variant_new("(sttu)", d->cap, m->generation, first, count), error))
+			return FALSE;
+		d->next += count;
+	}
 	return TRUE;
 }
 
-gboolean kite_ckpt_download_splice(KiteCkptDownload *d, int pipe_fd, GError **error)
+const char *kite_ckpt_download_server(const KiteCkptDownload *d)
 {
-	int sock = kite_conn_fd(d->c->conn);
-	guint64 len = 0, left = 0;
-	while (!kite_ckpt_download_finished(d)) {
-		if (!send_gets(d, error) || !recv_reply_header(d, &len, error))
-			return stopped(d, error);
-		left = len;
-		while (left) {
-			ssize_t n = splice(sock, NULL, pipe_fd, NULL, MIN(left, (guint64)1 << 30), SPLICE_F_MOVE | SPLICE_F_MORE);
-			if (n > 0) {
-				left -= (guint64)n;
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN) {
-				if (!wait_readable(d, error))
-					goto cut;
-				continue;
-			}
-			if (n == 0)
-				kite_throw(error, KITE_ERROR_IO, "%s closed the connection", d->c->address);
-			else if (errno == EPIPE)
-				kite_throw(error, KITE_ERROR_FAILED, "the restorer stopped reading");
-			else
-				kite_throw_errno(error, "receive from %s", d->c->address);
-			goto cut;
-		}
-		reply_done(d, len);
-	}
-	return TRUE;
-cut:
-	/* the whole chunks of the reply that got through */
-	for (guint64 got = 0, i = d->done; got < len - left; i++) {
-		guint32 l = g_array_index(d->m->chunks, KiteChunkRef, i).len;
-		if (got + l > len - left)
-			break;
-		got += l;
-		d->done++;
-		d->off += l;
-	}
-	return stopped(d, error);
+	return d->c->address;
+}
+
+double kite_ckpt_download_timeout(const KiteCkptDownload *d)
+{
+	return d->c->timeout;
 }
 
 gboolean kite_ckpt_client_download(KiteCkptClient *c, const char *read_cap, int fd, guint64 *out_bytes,

@@ -90,10 +90,11 @@ guint32 kite_ckpt_get_count(const KiteManifest *m, guint64 first);
 
 /* A download taken step by step, for `ckpt restart` from a server
  * (libckpt/cmd/ckpt-stream.c): the first replies into a descriptor,
- * checked here, then the rest spliced unread from the socket into a pipe
- * for a reader that checks every chunk where it lands (the restorer).
- * Up to six GETs of 2 MiB are in flight at any time; they carry over
- * from one step to the next, and to a fork()ed child that continues. */
+ * checked here, then the rest read from the socket by a reader that
+ * checks every chunk where it lands (the restorer), while a fork()ed
+ * child sends the GETs for it.  Up to six GETs of 2 MiB are in flight
+ * while replies are read here; they carry over from one step to the
+ * next, and to the child. */
 typedef struct _KiteCkptDownload KiteCkptDownload;
 /* READ: fetch and decode the manifest.  @c must outlive the download. */
 KiteCkptDownload *kite_ckpt_download_begin(KiteCkptClient *c, const char *read_cap, GError **error);
@@ -108,11 +109,15 @@ gboolean kite_ckpt_download_finished(const KiteCkptDownload *d);
 gboolean kite_ckpt_download_next(KiteCkptDownload *d, int fd, GError **error);
 /* Whether the bytes so far were a whole image whose own checksums held. */
 gboolean kite_ckpt_download_image_checked(const KiteCkptDownload *d);
-/* Every reply still to come, its bytes moved from the socket into
- * @pipe_fd without being read here (splice): the reader checks them.
- * A reader that went away is KITE_ERROR_FAILED; a connection lost says
- * how far the download got, as above. */
-gboolean kite_ckpt_download_splice(KiteCkptDownload *d, int pipe_fd, GError **error);
+/* Send the GETs for every chunk not yet asked for, at once, reading
+ * nothing: another process (the restorer) reads the replies from the
+ * same socket, in order, after those of the GETs already in flight (the
+ * server answers one at a time; TCP holds the rest back). */
+gboolean kite_ckpt_download_send_rest(KiteCkptDownload *d, GError **error);
+/* The server's address and the connection's timeout in seconds, as
+ * messages name them. */
+const char *kite_ckpt_download_server(const KiteCkptDownload *d);
+double kite_ckpt_download_timeout(const KiteCkptDownload *d);
 
 /* @op: "stat", "renew" (for @lease seconds, 0: the default) or "delete".
  * @cap is a manage capability, or an allocation id (admins). */

@@ -1,8 +1,8 @@
 /* The restorer's side of a restart streamed from a checkpoint server
  * (the protocol: libckpt/restore/stream.h): the image's bytes from the
  * first PAGES record on, read from the head descriptor and then from the
- * downloader's pipe, the page data straight into the regions restorer.c
- * has mapped.  Every chunk from the first one `ckpt restart` did not
+ * server's replies on the connection, the page data straight into the
+ * regions restorer.c has mapped.  Every chunk from the first one `ckpt restart` did not
  * check is checked against its name (XXH3-128) as soon as its last byte
  * landed, and every record against the image's own CRC32C, while the
  * bytes are still in the caches; END must match the records.  Only then
@@ -137,25 +137,126 @@ __attribute__((noreturn)) static void refuse_record(const char *what, const char
 	refuse(&s);
 }
 
-/* The pipe ended before the image did: the downloader said why (the
- * server went away, a chunk it refused) and exited; we follow it. */
-__attribute__((noreturn)) static void stream_ended(void)
+/* Bytes from the connection can no longer come (@err: 0 for the server
+ * closing it, else a negative errno): how far the image got, in whole
+ * chunks checked, and why. */
+__attribute__((noreturn)) static void connection_lost(long err)
 {
-	int status = reap();
-	if (status == 0 || status == -1) {
-		char buf[700];
-		RsStr s = msg_begin(buf, sizeof buf);
-		rs_str_add(&s, "image ");
-		rs_str_add(&s, info->id);
-		rs_str_add(&s, ": the download stopped after ");
-		rs_str_num(&s, (long)pos);
-		rs_str_add(&s, " of ");
-		rs_str_num(&s, (long)info->total);
-		rs_str_add(&s, " bytes");
+	char buf[900];
+	RsStr s = msg_begin(buf, sizeof buf);
+	rs_str_add(&s, "image ");
+	rs_str_add(&s, info->id);
+	rs_str_add(&s, ": the download stopped after ");
+	rs_str_num(&s, (long)chunk);
+	rs_str_add(&s, " of ");
+	rs_str_num(&s, (long)info->nchunks);
+	rs_str_add(&s, " chunks (");
+	rs_str_num(&s, (long)chunk_start);
+	rs_str_add(&s, " of ");
+	rs_str_num(&s, (long)info->total);
+	rs_str_add(&s, " bytes): ");
+	if (err == 0) {
+		rs_str_add(&s, info->server);
+		rs_str_add(&s, " closed the connection");
 		refuse(&s);
 	}
-	rs_exit_group(KITE_STREAM_REFUSED);
-	__builtin_unreachable();
+	rs_str_add(&s, "receive from ");
+	rs_str_add(&s, info->server);
+	rs_str_add(&s, ": ");
+	if (err == -11 /* EAGAIN: SO_RCVTIMEO */) {
+		rs_str_add(&s, "timed out after ");
+		rs_str_num(&s, (long)info->timeout_s);
+		rs_str_add(&s, " s");
+	} else if (err == -104) {
+		rs_str_add(&s, "Connection reset by peer");
+	} else if (err == -110) {
+		rs_str_add(&s, "Connection timed out");
+	} else {
+		rs_str_add(&s, "errno ");
+		rs_str_num(&s, -err);
+	}
+	refuse(&s);
+}
+
+/* The server's refusal (an ERROR frame of @len bytes: "(us)", a code and
+ * its message), passed on as `ckpt restart` words refusals. */
+__attribute__((noreturn)) static void server_refused(uint32_t len)
+{
+	static char body[1024];
+	uint32_t want = len < sizeof body - 1 ? len : (uint32_t)sizeof body - 1, got = 0;
+	while (got < want) {
+		long r = rs_read(data_fd, body + got, want - got);
+		if (r == -4 /* EINTR */)
+			continue;
+		if (r <= 0)
+			connection_lost(r);
+		got += (uint32_t)r;
+	}
+	body[got] = 0;
+	char buf[1400];
+	RsStr s = msg_begin(buf, sizeof buf);
+	rs_str_add(&s, got > 4 ? body + 4 : "the server refused a CKPT_GET");
+	refuse(&s);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t body_left; /* of the CKPT_CHUNKS reply being read */
+static uint64_t sock_pos;  /* image offset of the socket's next data byte */
+
+/* Up to @len bytes of chunk data from the connection into @dst, the next
+ * reply's frame header read first when the last body is done.  Returns
+ * what read(2) returned but for the connection failing, which refuses
+ * the image here: > 0, EINTR, or EFAULT (no memory for the page). */
+static long sock_read(uint8_t *dst, uint64_t len)
+{
+	while (body_left == 0) {
+		uint8_t h[KITE_STREAM_WIRE_HEADER];
+		for (uint64_t got = 0; got < sizeof h;) {
+			long r = rs_read(data_fd, h + got, sizeof h - got);
+			if (r == -4 /* EINTR */)
+				continue;
+			if (r <= 0)
+				connection_lost(r);
+			got += (uint64_t)r;
+		}
+		uint32_t type = (uint32_t)h[6] << 8 | h[7], length = be32(h + 8);
+		if (be32(h) != KITE_STREAM_WIRE_MAGIC || ((uint32_t)h[4] << 8 | h[5]) != KITE_STREAM_WIRE_VERSION) {
+			char buf[700];
+			RsStr s = msg_begin(buf, sizeof buf);
+			rs_str_add(&s, info->server);
+			rs_str_add(&s, " sent something that is not a Kite message where a reply was due");
+			refuse(&s);
+		}
+		if (type == KITE_STREAM_MSG_ERROR)
+			server_refused(length);
+		if (type != KITE_STREAM_MSG_CHUNKS || length > info->total - sock_pos) {
+			char buf[700];
+			RsStr s = msg_begin(buf, sizeof buf);
+			rs_str_add(&s, info->server);
+			if (type != KITE_STREAM_MSG_CHUNKS) {
+				rs_str_add(&s, " answered message type ");
+				rs_str_num(&s, (long)type);
+				rs_str_add(&s, " to CKPT_GET");
+			} else {
+				rs_str_add(&s, " sent more than the image holds");
+			}
+			refuse(&s);
+		}
+		body_left = length;
+	}
+	long r = rs_read(data_fd, dst, len < body_left ? len : body_left);
+	if (r > 0) {
+		body_left -= (uint64_t)r;
+		sock_pos += (uint64_t)r;
+		return r;
+	}
+	if (r == -4 /* EINTR */ || r == -14 /* EFAULT */)
+		return r;
+	connection_lost(r);
 }
 
 void rstream_init(int info_fd, int data, int verdict, int err, long pid, int head, uint64_t map_at, uint64_t map_max)
@@ -169,7 +270,7 @@ void rstream_init(int info_fd, int data, int verdict, int err, long pid, int hea
 	if (rs_pread_all(info_fd, &h, sizeof h, 0) < 0 || !rs_memeq(h.magic, KITE_STREAM_MAGIC, 8) ||
 	    h.version != KITE_STREAM_VERSION || h.header_size != sizeof h || h.head_chunks > h.nchunks ||
 	    h.nchunks > (map_max - sizeof h) / sizeof(KiteStreamChunk) || h.name[KITE_STREAM_NAME - 1] ||
-	    h.id[sizeof h.id - 1]) {
+	    h.id[sizeof h.id - 1] || h.server[KITE_STREAM_NAME - 1] || h.head_bytes > h.total) {
 		rs_write_all(err_fd, "ckpt-restore: the stream's manifest is not one `ckpt restart` wrote\n", 69);
 		rstream_abort();
 		rs_exit_group(126);
@@ -184,6 +285,7 @@ void rstream_init(int info_fd, int data, int verdict, int err, long pid, int hea
 	rs_close(info_fd);
 	info = (const KiteStreamInfo *)map_at;
 	chunks = (const KiteStreamChunk *)(map_at + sizeof h);
+	sock_pos = info->head_bytes;
 }
 
 /* Bytes [pos, pos + len) now lie at @p: check every chunk that ends in
@@ -192,7 +294,7 @@ static void landed(const uint8_t *p, uint64_t len)
 {
 	while (len) {
 		if (chunk >= info->nchunks)
-			stream_ended(); /* unreachable: reads stop at info->total */
+			connection_lost(0); /* unreachable: reads stop at info->total */
 		uint64_t clen = chunks[chunk].len, in = pos - chunk_start;
 		uint64_t take = clen - in < len ? clen - in : len;
 		if (chunk >= info->head_chunks) {
@@ -239,12 +341,12 @@ static void stream_read(void *dst, uint64_t len)
 			uint64_t n = info->head_bytes - pos - got < len - got ? info->head_bytes - pos - got : len - got;
 			r = rs_pread(head_fd, d + got, n, (long)(pos + got));
 		} else {
-			r = rs_read(data_fd, d + got, len - got);
+			r = sock_read(d + got, len - got);
 		}
 		if (r == -4 /* EINTR */)
 			continue;
-		if (r == 0)
-			stream_ended();
+		if (r == 0) /* (the head descriptor: shorter than `ckpt restart` said) */
+			connection_lost(0);
 		if (r < 0) { /* e.g. EFAULT: no memory for the page (a memory limit) */
 			char buf[400];
 			RsStr s = msg_begin(buf, sizeof buf);
@@ -356,7 +458,7 @@ static void read_payload(uint8_t *dst, uint64_t len, uint32_t *crc, int program_
 	while (len) {
 		uint64_t n = len < PIECE ? len : PIECE;
 		/* fault the piece in before the copy (a fault per page inside
-		 * the pipe's copy costs more than populating in one call),
+		 * the socket's copy costs more than populating in one call),
 		 * unless the helper did */
 		if (program_memory && populate) {
 			uint64_t a = (uint64_t)(uintptr_t)dst, end = a + n;

@@ -50,11 +50,13 @@ flipped() {
 	check_eq "exit status of a restart with a corrupt $2" 1 "$?"
 	local re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk $1 \([0-9a-f]{32}\) failed its checksum on arrival$"
 	[[ "$(cat restart.err)" =~ $re ]] || fail "corrupt $2: unexpected message: $(cat restart.err)"
+	flipped_msg=$(cat restart.err)
 	no_program "corrupt $2"
 }
 
 # 1. a late chunk flipped on its way out
 flipped $late "late chunk"
+late_msg=$flipped_msg
 grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
 pass "chunk $late of $chunks flipped in the stream: refused naming it ($(cut -c1-60 restart.err)…), nothing runs"
 
@@ -105,6 +107,39 @@ check_eq "exit status of a restart of an incremental image from a server" 1 "$?"
 check_eq "refusal of an incremental image from a server" \
 	"ckpt restart: refusing to restart server:$SRV/$inc_id: an incremental image (its parent is image 1) needs its parent, which a checkpoint server does not hold; upload a full image" "$out"
 pass "an incremental image on a server: refused (needs its parent)"
+
+# 6. a chunk corrupted where the server stores it, late in the stream:
+#    the server refuses to send it (an ERROR where its data was due) and
+#    the restorer, reading the replies itself, passes the refusal on
+hash=$(sed -n 's/.* chunk [0-9]* (\([0-9a-f]\{32\}\)) failed its checksum.*/\1/p' <<<"$late_msg")
+[ -n "$hash" ] || fail "no chunk name in: $late_msg"
+owner=$(sqlite3 "$T/srv/ckpt.db" "SELECT id FROM owners WHERE name = '$(id -un)'")
+# the pack holding it, and the offset of its data (the header's hash
+# field is its last 16 bytes)
+read -r pack data_at < <(python3 - "$T/srv/packs/$owner" "$hash" <<'PY'
+import os, sys
+want = bytes.fromhex(sys.argv[2])
+for name in sorted(os.listdir(sys.argv[1])):
+    at = open(os.path.join(sys.argv[1], name), "rb").read().find(want)
+    if at >= 0:
+        print(os.path.join(sys.argv[1], name), at + 16)
+        break
+PY
+)
+[ -n "${pack:-}" ] || fail "chunk $hash is in none of the packs"
+flip_byte() { # FILE OFFSET
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x5a]))' "$1" "$2"
+}
+flip_byte "$pack" $((data_at + 100))
+: >err.txt
+"$BIN/ckpt" restart ck >>out.txt 2>restart.err
+check_eq "exit status of a restart with a chunk corrupt in the store" 1 "$?"
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk [0-9]+ \($hash\) is corrupt: its stored bytes fail their checksum; it was not sent$"
+[[ "$(cat restart.err)" =~ $re ]] || fail "stored corruption: unexpected message: $(cat restart.err)"
+no_program "stored corruption"
+grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
+flip_byte "$pack" $((data_at + 100)) # repaired for 4
+pass "a late chunk corrupt in the store: the server's refusal passed on ($(cut -c1-70 restart.err)…), nothing runs"
 
 # 4. the restart itself: memory intact, anonymous, nothing left behind
 restart_running ck
