@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -391,7 +392,8 @@ static void test_corrupt_chunk(void **state)
 
 /* A pack that grows under the workers is mapped again only once they
  * are done with the old mapping, and replies started before and after
- * are both right. */
+ * are both right, one whose chunks lie on both sides of the old
+ * mapping's end too. */
 static void test_pack_grows(void **state)
 {
 	g_autoptr(Chunks) c = open_with_image(256u << 20, 5);
@@ -399,9 +401,13 @@ static void test_pack_grows(void **state)
 	KiteAlloc *a = commit_image(c, &m);
 	assert_int_equal(g_hash_table_size(owner->packs), 1);
 	KitePack *p = owner->current;
-	guint32 more_lens[] = {4096, 70000, KITE_CHUNK_MAX, 1, 300000, 300001};
+	guint last = c->n - 1;
+	guint32 more_lens[] = {c->lens[last], 70000, KITE_CHUNK_MAX, 1, 300000, 300001};
 	for (int round = 0; round < 10; round++) {
+		/* the image's last chunk (stored, mapped), then new ones */
 		g_autoptr(Chunks) more = chunks_new(G_N_ELEMENTS(more_lens), more_lens, 100 + (guint64)round);
+		memcpy(more->data[0], c->data[last], c->lens[last]);
+		memcpy(more->hashes[0], c->hashes[last], KITE_CHUNK_HASH_BYTES);
 		KiteAlloc *b = alloc_new();
 		g_autoptr(KiteManifest) mb = manifest_of(b, more);
 		mb->generation = 1;
@@ -422,13 +428,24 @@ static void test_pack_grows(void **state)
 		assert_int_equal(n, G_N_ELEMENTS(firsts));
 		assert_int_equal(p->map_len, p->size);
 		guint64 before = p->size;
+		/* a page mapped right after the pack's mapping: mapped again,
+		 * larger, the pack cannot start where it did, so a pointer
+		 * kept into the old mapping cannot read the right bytes by
+		 * luck */
+		gsize page = (gsize)sysconf(_SC_PAGESIZE);
+		guint8 *end = (guint8 *)p->map + (p->map_len + page - 1) / page * page;
+		void *guard =
+		    mmap(end, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		assert_true(guard == end || guard == MAP_FAILED);
+		const void *was = p->map;
 
 		/* meanwhile the pack grows, and a reader of the new chunks
 		 * maps it again, twice */
-		store_some(more, 0, b0);
+		store_some(more, 1, b0);
 		assert_true(p->size > before && p->map_len == before);
 		kite_readahead_start(&server, b, mb, 0);
 		assert_int_equal(p->map_len, p->size);
+		assert_ptr_not_equal(p->map, was);
 		store_some(more, b0, more->n);
 		kite_readahead_start(&server, b, mb, b0);
 		assert_int_equal(p->map_len, p->size);
@@ -444,6 +461,8 @@ static void test_pack_grows(void **state)
 			assert_non_null(d);
 			assert_memory_equal(d, more->data[i], more->lens[i]);
 		}
+		if (guard != MAP_FAILED)
+			munmap(guard, page);
 	}
 }
 
