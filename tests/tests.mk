@@ -20,3 +20,8 @@ bin/tests/test-restore-hash: $(BUILD)/tests/unit/test-restore-hash.o $(COMMON_LI
 # The checkpoint server's formats need the CRC32C of libckpt.
 bin/tests/test-ckpt-format: $(BUILD)/tests/unit/test-ckpt-format.o $(COMMON_LIB) $(BUILD)/libckpt/crc32c.o
 	$(call link_program,-lcmocka)
+
+# The checkpoint server's readahead against its real store.
+bin/tests/test-ckpt-readahead: $(BUILD)/tests/unit/test-ckpt-readahead.o $(CKPT_SERVER_LIB) $(COMMON_LIB) \
+		$(BUILD)/libckpt/crc32c.o
+	$(call link_program,-lcmocka)

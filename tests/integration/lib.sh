@@ -65,6 +65,26 @@ wait_for() {
 	done
 }
 
+# our_pids PATTERN: the pids of this test's processes whose command line
+# matches PATTERN (an extended regex, as `pgrep -f PATTERN`); fails if
+# there is none.  This test's: their working directory is under $TMP, as
+# every job's sandbox is.  Never a machine-wide pgrep: suites run at
+# once on one machine have jobs with the same command lines.
+our_pids() {
+	local p found=1
+	for p in $(pgrep -f "$1"); do
+		if [[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" == "$TMP"/* ]]; then
+			echo "$p"
+			found=0
+		fi
+	done
+	return $found
+}
+# none_of_ours PATTERN: no process of this test matches PATTERN.
+none_of_ours() { ! our_pids "$1" >/dev/null; }
+# our_procs PATTERN: "PID COMMAND LINE" of each, for a failure's details.
+our_procs() { our_pids "$1" | xargs -r ps -o pid=,args= -p; }
+
 # Daemons start as `${LAUNCH[@]} PROGRAM …` and listen on $LISTEN_HOST:
 # empty and 127.0.0.1 here; hosts.sh sets both to put a daemon on one
 # of its hosts (LAUNCH must exec the program, so that $! is the daemon).

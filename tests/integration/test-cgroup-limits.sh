@@ -39,8 +39,7 @@ check_contains "the hold says what to do" \
 	'HoldReason = "job exceeded request_memory of 16 MiB on slot1@c1 and was killed; raise request_memory in the job file"' "$out"
 check_contains "with Condor's code for it" "HoldReasonCode = 34" "$out"
 check_contains "the startd logged it" "job exceeded request_memory of 16 MiB on slot1@c1" "$(cat c1/startd.log)"
-# (only this test's: other tests and benchmarks may run a bigmem of their own)
-check_eq "no bigmem is left running" "" "$(for p in $(pgrep -x bigmem); do readlink "/proc/$p/cwd"; done | grep "^$TMP/")"
+check_eq "no bigmem is left running" "" "$(our_pids '^(\./)?bigmem ')"
 pool rm "$ID" >/dev/null
 
 # ---- within its request: completes, use logged ----
@@ -61,8 +60,8 @@ executable: /bin/sh
 arguments: ["-c", "setsid sleep 987 </dev/null >/dev/null 2>&1 & sleep 986"]
 YAML
 ID=$(submit_id bg.yaml)
-if wait_for 15 pgrep -fx 'sleep 987' >/dev/null; then pass "a job starts a process in a session of its own"; else fail "a job starts a process in a session of its own" "$(q -a "$ID")"; fi
-escaped=$(pgrep -fx 'sleep 987')
+if wait_for 15 our_pids '^sleep 987$' >/dev/null; then pass "a job starts a process in a session of its own"; else fail "a job starts a process in a session of its own" "$(q -a "$ID")"; fi
+escaped=$(our_pids '^sleep 987$')
 check_contains "which is in the job's cgroup all the same" "$escaped" "$(cat "$CG/slot1/cgroup.procs" 2>&1)"
 if [ $MEMORY_BY = kernel ]; then
 	check_eq "the cgroup's memory.max is request_memory (128 MiB)" 134217728 "$(cat "$CG/slot1/memory.max")"
@@ -71,7 +70,7 @@ if grep -q "cpu: cpu.max" c1/startd.log; then
 	check_eq "its cpu.max is request_cpus (1)" "100000 100000" "$(cat "$CG/slot1/cpu.max")"
 fi
 pool rm "$ID" >/dev/null
-if wait_for 5 bash -c "! pgrep -fx 'sleep 98[67]'"; then pass "removing the job kills the process that left its session"; else fail "removing the job kills the process that left its session" "$(pgrep -fa 'sleep 98')"; fi
+if wait_for 5 none_of_ours '^sleep 98[67]$'; then pass "removing the job kills the process that left its session"; else fail "removing the job kills the process that left its session" "$(our_procs 'sleep 98')"; fi
 if wait_for 5 test ! -e "$CG/slot1"; then pass "and its cgroup is removed"; else fail "and its cgroup is removed" "$(ls "$CG")"; fi
 
 cat >bgexit.yaml <<'YAML'
@@ -82,7 +81,7 @@ YAML
 ID=$(submit_id bgexit.yaml)
 if wait_for 15 in_history "$ID"; then pass "a job that leaves a process behind completes"; else fail "a job that leaves a process behind completes" "$(q -a "$ID")"; fi
 check_eq "with its output" "bye" "$(cat bgexit.out)"
-check_eq "and the process it left is gone" "" "$(pgrep -fx 'sleep 985')"
+check_eq "and the process it left is gone" "" "$(our_pids '^sleep 985$')"
 
 # ---- the startd stops: its cgroups go ----
 kill "$C1_PID"; wait "$C1_PID" 2>/dev/null
@@ -112,7 +111,8 @@ if wait_for 10 grows escaped; then pass "idleness continues the process that lef
 if grows job; then pass "and the job"; else fail "and the job" "$(tail -3 c2/startd.log)"; fi
 check_eq "its cgroup is thawed" 0 "$(cat "$CG2/slot1/cgroup.freeze" 2>&1)"
 pool rm "$ID" >/dev/null
-if wait_for 5 bash -c "! grows escaped"; then pass "removing it ends both"; else fail "removing it ends both" "$(pgrep -fa ticks)"; fi
+stopped_growing() { ! grows "$1"; }
+if wait_for 5 stopped_growing escaped; then pass "removing it ends both"; else fail "removing it ends both" "$(our_procs ticks)"; fi
 kill "$C2_PID"; wait "$C2_PID" 2>/dev/null
 
 finish

@@ -22,7 +22,7 @@ cp "$COUNTER" counter
 ACTIVITY_AGE='-1 hour'
 POLL=0.1s
 START_IDLE=1s
-find_job() { pgrep -f '^\./counter 80 50$' >/dev/null; }
+find_job() { our_pids '^\./counter 80 50$' >/dev/null; }
 
 # evict_and_migrate MODE FROM TO [startd config…]: the story above, from
 # machine FROM (started here, idle) to machine TO (started after the vacate).
@@ -61,7 +61,7 @@ YAML
 	col=$(q -a "$id" | awk -v id="$id" '$1 == id {print $8}')
 	if [ -n "$col" ] && [ "$col" != "-" ]; then pass "$mode: q shows the checkpoint ($col)"; else fail "$mode: q shows the checkpoint" "$(q -a "$id")"; fi
 	# (libckpt's checkpoint child, a fork of the job, may take a moment to go)
-	if wait_for 5 bash -c "! pgrep -f '^\./counter 80 50$'"; then pass "$mode: nothing of the job is left on $from"; else fail "$mode: nothing of the job is left on $from" "$(pgrep -af counter)"; fi
+	if wait_for 5 none_of_ours '^\./counter 80 50$'; then pass "$mode: nothing of the job is left on $from"; else fail "$mode: nothing of the job is left on $from" "$(our_procs counter)"; fi
 	kill "$from_pid"; wait "$from_pid" 2>/dev/null
 
 	# $to (idle) takes it and resumes it from the checkpoint
@@ -126,7 +126,7 @@ start_startd ws5 "activity_sources: [load]" "benchmark: false" "memory: 1G" "ckp
 # (slower steps, same output: time for two moves even on a busy machine)
 printf 'executable: counter\narguments: ["%s", "250"]\noutput: count-twice.out\nerror: count-twice.err\n' $STEPS >twice.yaml
 ID=$(submit twice.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
-wait_for 15 status_is "$ID" R && wait_for 10 bash -c "pgrep -f '^\./counter $STEPS 250$' >/dev/null"
+wait_for 15 status_is "$ID" R && wait_for 10 our_pids "^\./counter $STEPS 250$" >/dev/null
 sleep 1
 come_back ws5
 if wait_for 15 status_is "$ID" I; then pass "twice: vacated from ws5"; else fail "twice: vacated from ws5" "$(q -a "$ID"; tail -5 ws5/startd.log)"; fi

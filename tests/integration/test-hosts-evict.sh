@@ -101,7 +101,7 @@ count_job() {
 # checkpoint child, a fork of the job, does not count twice.
 copies() {
 	local p
-	for p in $(pgrep -fx "\./counter $1"); do readlink "/proc/$p/cwd"; done 2>/dev/null | sort -u | grep -c .
+	for p in $(our_pids "^\./counter $1$"); do readlink "/proc/$p/cwd"; done 2>/dev/null | sort -u | grep -c .
 }
 # check_completed NAME ID: the job is in the history and its output is
 # byte for byte that of the reference run.
@@ -118,7 +118,7 @@ events_of() { sqlite3 s/queue.db "SELECT event || ' ' || host FROM events WHERE 
 PREFER=ws1 count_job evict 160 50
 ID=$(submit_id evict.yaml)
 if wait_for 15 running_on "$ID" ws1; then pass "evict: the job runs on ws1"; else fail "evict: the job runs on ws1" "$(q -a -l "$ID" | grep Remote; tail -3 s/schedd.log)"; fi
-wait_for 10 pgrep -fx '\./counter 160 50' >/dev/null
+wait_for 10 our_pids '^\./counter 160 50$' >/dev/null
 sleep 1.5 # some steps done
 owner_at() { ( while :; do touch "$1/activity"; sleep 0.1; done ) & TOUCHERS+=($!); PIDS+=($!); }
 TOUCHERS=()
@@ -186,7 +186,7 @@ PIDS+=("$SAMPLER")
 ID=$(submit_id cut.yaml)
 if wait_for 15 running_on "$ID" ws3; then pass "cut: the job runs on ws3"; else fail "cut: the job runs on ws3" "$(q -a -l "$ID" | grep Remote)"; fi
 if wait_for 10 has_checkpoint "$ID"; then pass "cut: a periodic checkpoint reaches the queue"; else fail "cut: a periodic checkpoint reaches the queue" "$(q -a -l "$ID" | grep -i checkpoint)"; fi
-stale_pid=$(pgrep -fx '\./counter 180 50' | head -1)
+stale_pid=$(our_pids '^\./counter 180 50$' | head -1)
 ws3_lines=$(wc -l <ws3/startd.log)
 link_down ws3
 cut_at=$SECONDS

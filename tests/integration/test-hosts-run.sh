@@ -80,13 +80,11 @@ start_startd_on ws1 ws1 "${STARTD_CONFIG[@]}"
 WS1_PID=$STARTD_PID
 if wait_for 15 states_are ws1 Unclaimed; then pass "ws1 is back"; else fail "ws1 is back" "$(pool status)"; fi
 # Sample, from now on, how many copies of the job run (on any host).
-# (this test's copies: their working directory is a sandbox under $TMP —
-# another test on the machine may run a `sleep 4.01` of its own)
-ours() { for p in $(pgrep -fx 'sleep 4.01'); do [[ "$(readlink /proc/$p/cwd 2>/dev/null)" == "$TMP"/* ]] && echo $p; done; }
+ours() { our_pids '^sleep 4.01$'; }
 ( while :; do n=$(ours | wc -l); [ "$n" -gt 1 ] && echo "$n" >>"$TMP/twice"; sleep 0.05; done ) &
 PIDS+=($!)
 run_preferring ws2 cut 'echo started in $$KITE_SANDBOX; sleep 4.01; echo finished in $$KITE_SANDBOX'
-wait_for 5 bash -c "$(declare -f ours); TMP='$TMP'; [ -n \"\$(ours)\" ]"
+wait_for 5 ours >/dev/null
 stale_pid=$(ours)
 cut_at=$SECONDS
 link_down ws2

@@ -49,7 +49,7 @@ if wait_for 15 status_is "$RM" R; then pass "the job to remove runs"; else fail 
 if wait_for 10 bash -c "q -a --history $RM | grep -q '^$RM '"; then pass "periodic_remove removes the running job"; else fail "periodic_remove removes the running job" "$(q -a -l "$RM" | tail -5)"; fi
 check_eq "RemoveReason is the expression" "\"The job attribute PeriodicRemove expression 'JobStatus == 2 && time() - JobCurrentStartDate >= 2' evaluated to TRUE\"" "$(field "$RM" RemoveReason h)"
 check_eq "RemovedBy is the schedd" '"schedd"' "$(field "$RM" RemovedBy h)"
-if wait_for 10 bash -c "! pgrep -f '^/bin/sleep 60$' >/dev/null"; then pass "its process stops"; else fail "its process stops" "$(pgrep -af 'sleep 60')"; fi
+if wait_for 10 none_of_ours '^/bin/sleep 60$'; then pass "its process stops"; else fail "its process stops" "$(our_procs 'sleep 60')"; fi
 if wait_for 10 states_are ws1 Unclaimed; then pass "its slot is free again"; else fail "its slot is free again" "$(pool status)"; fi
 
 # ---- left alone: expressions that stay false ----

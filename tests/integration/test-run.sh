@@ -152,7 +152,7 @@ ID=$(submit long.yaml | sed -n 's/.*cluster \([0-9]*\)\./\1.0/p')
 if wait_for 10 status_is "$ID" R; then pass "the long job runs"; else fail "the long job runs" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
 check_contains "q -l shows RemoteHost while it runs" 'RemoteHost = "slot' "$(q -a -l "$ID")"
 job_pid=""
-find_job() { job_pid=$(pgrep -f '^(\.\/)?sleep 30$' | head -1); [ -n "$job_pid" ]; }
+find_job() { job_pid=$(our_pids '^(\.\/)?sleep 30$' | head -1); [ -n "$job_pid" ]; }
 wait_for 5 find_job
 kill -9 "$WS1_PID"; wait "$WS1_PID" 2>/dev/null
 if wait_for 20 status_is "$ID" I; then pass "a killed startd sends its job back to Idle"; else fail "a killed startd sends its job back to Idle" "$(q -a "$ID"; tail -5 s/schedd.log)"; fi
