@@ -135,7 +135,7 @@ flip_byte "$pack" $((data_at + 100))
 "$BIN/ckpt" restart ck >>out.txt 2>restart.err
 check_eq "exit status of a restart with a chunk corrupt in the store" 1 "$?"
 re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: chunk [0-9]+ \($hash\) is corrupt: its stored bytes fail their checksum; it was not sent$"
-[[ "$(cat restart.err)" =~ $re ]] || fail "stored corruption: unexpected message: $(cat restart.err)"
+[[ "$(cat restart.err)" =~ $re ]] || fail "stored corruption: unexpected message (chunk $hash expected): $(cat restart.err)"
 no_program "stored corruption"
 grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
 flip_byte "$pack" $((data_at + 100)) # repaired for 4
