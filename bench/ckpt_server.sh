@@ -16,7 +16,7 @@ FLOOR=$BIN/bench/ckpt-floor
 # `make all` does not build the floor program (`make bench` does)
 [ -x "$FLOOR" ] || make -C "$TOP" -s bin/bench/ckpt-floor >/dev/null || exit 1
 D=$(mktemp -d /dev/shm/kite-ckpt-server-bench.XXXXXX)
-trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$D"' EXIT
+trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$D"' EXIT
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done
 cd "$D" || exit 1
 
