@@ -114,16 +114,24 @@ pass "an incremental image on a server: refused (needs its parent)"
 hash=$(sed -n 's/.* chunk [0-9]* (\([0-9a-f]\{32\}\)) failed its checksum.*/\1/p' <<<"$late_msg")
 [ -n "$hash" ] || fail "no chunk name in: $late_msg"
 owner=$(sqlite3 "$T/srv/ckpt.db" "SELECT id FROM owners WHERE name = '$(id -un)'")
-# the pack holding it, and the offset of its data (the header's hash
-# field is its last 16 bytes)
+# the pack holding it, and the offset of its data: the packs walked
+# chunk by chunk (a header — magic, length, CRC, reserved, hash — then
+# the data), since the same 16 bytes may lie in another chunk's data
+# (the job's memory holds libckpt's own copies of chunk names)
 read -r pack data_at < <(python3 - "$T/srv/packs/$owner" "$hash" <<'PY'
-import os, sys
+import os, struct, sys
 want = bytes.fromhex(sys.argv[2])
 for name in sorted(os.listdir(sys.argv[1])):
-    at = open(os.path.join(sys.argv[1], name), "rb").read().find(want)
-    if at >= 0:
-        print(os.path.join(sys.argv[1], name), at + 16)
-        break
+    path = os.path.join(sys.argv[1], name)
+    data, at = open(path, "rb").read(), 0
+    while at + 32 <= len(data):
+        magic, length = struct.unpack_from("<II", data, at)
+        if magic != 0x3148434b:
+            break
+        if data[at + 16:at + 32] == want:
+            print(path, at + 32)
+            sys.exit(0)
+        at += 32 + length
 PY
 )
 [ -n "${pack:-}" ] || fail "chunk $hash is in none of the packs"
