@@ -90,9 +90,10 @@ static void assemble(gpointer data, gpointer user_data)
 
 void kite_readahead_init(void)
 {
+	/* (ra.lock and ra.cond are static: GLib needs no init for those) */
+	if (ra.pool)
+		return;
 	kite_crc32c(0, NULL, 0); /* its tables are set up on first use: here, before any worker */
-	g_mutex_init(&ra.lock);
-	g_cond_init(&ra.cond);
 	guint workers = CLAMP(g_get_num_processors(), 1, SLOTS);
 	ra.pool = g_thread_pool_new(assemble, NULL, (gint)workers, FALSE, NULL);
 }
