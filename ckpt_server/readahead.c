@@ -24,8 +24,9 @@
 #include "libckpt/crc32c.h"
 
 /* Replies kept ready at once (each at most one GET's bytes, 2 MiB for
- * the readers Kite ships): one per reader restoring at the same time,
- * before the oldest is dropped. */
+ * the readers Kite ships): one per reader restoring at the same time;
+ * past that, the GETs of the readers left over are answered on the loop
+ * (a reply nobody took is dropped once it is stale). */
 #define SLOTS 8
 /* A reply nobody took for this long is dropped (its reader went away). */
 #define STALE_US (10 * G_USEC_PER_SEC)
