@@ -120,7 +120,14 @@ ID=$(submit_id evict.yaml)
 if wait_for 15 running_on "$ID" ws1; then pass "evict: the job runs on ws1"; else fail "evict: the job runs on ws1" "$(q -a -l "$ID" | grep Remote; tail -3 s/schedd.log)"; fi
 wait_for 10 our_pids '^\./counter 160 50$' >/dev/null
 sleep 1.5 # some steps done
-owner_at() { ( while :; do touch "$1/activity"; sleep 0.1; done ) & TOUCHERS+=($!); PIDS+=($!); }
+# owner_at HOST: the owner at HOST's keyboard (its activity file touched
+# every 0.1 s) until owners_leave FILES… makes every owner leave and ages
+# FILES.  A loop ends when its flag goes and is waited for: killed, one
+# could be between its fork and its touch, and touch ws1 after the
+# ageing — with start_idle_time 1 s under keyboard_busy_time, ws1 then
+# took the next job only to vacate it again, for a minute.
+owner_at() { touch "owner.$1"; ( while [ -e "owner.$1" ]; do touch "$1/activity"; sleep 0.1; done ) & TOUCHERS+=($!); PIDS+=($!); }
+owners_leave() { rm -f owner.*; [ ${#TOUCHERS[@]} -eq 0 ] || wait "${TOUCHERS[@]}" 2>/dev/null; TOUCHERS=(); touch -d '-1 hour' "$@"; }
 TOUCHERS=()
 owner_at ws1
 if wait_for 5 grep -q "suspending job" ws1/startd.log; then pass "evict: the owner's return suspends the job"; else fail "evict: the owner's return suspends the job" "$(tail -5 ws1/startd.log)"; fi
@@ -146,8 +153,7 @@ check_eq "evict: two checkpoints" 2 "$(hist_attr "$ID" NumCheckpoints)"
 check_eq "evict: the queue recorded every event" \
 	"started slot1@ws1 suspended slot1@ws1 checkpoint slot1@ws1 requeued slot1@ws1 started slot1@$mid suspended slot1@$mid checkpoint slot1@$mid requeued slot1@$mid started slot1@$to exited slot1@$to" \
 	"$(events_of "$ID")"
-kill "${TOUCHERS[@]}"
-touch -d '-1 hour' ws1/activity ws2/activity ws3/activity # the owners leave again
+owners_leave ws1/activity ws2/activity ws3/activity # the owners leave again
 if wait_for 15 all_free; then pass "evict: ws1, ws2 and ws3 are free again once their owners leave"; else fail "evict: the hosts are free again" "$(pool status)"; fi
 
 # ---- ws2 dies after a periodic checkpoint: resumed from it elsewhere ----
@@ -243,9 +249,7 @@ YAML
 	if wait_for 15 running_on "$ID" ws1; then pass "srv: the job runs on ws1"; else fail "srv: the job runs on ws1" "$(q -a -l "$ID" | grep Remote)"; fi
 	if wait_for 20 has_checkpoint "$ID"; then pass "srv: a periodic checkpoint reaches the queue"; else fail "srv: a periodic checkpoint reaches the queue" "$(tail -5 ws1/startd.log)"; fi
 	ws1_lines=$(wc -l <ws1/startd.log)
-	( while :; do touch ws1/activity; sleep 0.1; done ) &
-	TOUCHER=$!
-	PIDS+=("$TOUCHER")
+	owner_at ws1
 	vacating() { tail -n +"$((ws1_lines + 1))" ws1/startd.log | grep -q "vacating job"; }
 	if wait_for 10 vacating; then pass "srv: ws1 vacates the job"; else fail "srv: ws1 vacates the job" "$(tail -5 ws1/startd.log)"; fi
 	sleep 0.1 # the upload is under way
@@ -258,8 +262,7 @@ YAML
 	# 1 s under keyboard_busy_time, ws1 would take the job back only to
 	# vacate it again)
 	if wait_for 40 in_history "$ID"; then pass "srv: the job completes"; else fail "srv: the job completes" "$(q -a -l "$ID" | grep -i 'remote\|requeue\|hold\|unusable')"; fi
-	kill "$TOUCHER"
-	touch -d '-1 hour' ws1/activity
+	owners_leave ws1/activity
 	wait "$REF_PID"
 	to=$(host_of "$ID")
 	vacate_log=$(tail -n +"$((ws1_lines + 1))" ws1/startd.log)
