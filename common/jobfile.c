@@ -676,7 +676,8 @@ static gboolean key_checkpoint(JobParse *jp, const char *key, const KiteYamlNode
 static const char *const kept_by_kite[] = {
     "Owner", "User", "AuthenticatedIdentity", "ClusterId", "ProcId", "JobStatus", "QDate", "EnteredCurrentStatus",
     "JobCurrentStartDate", "CompletionDate", "ExitCode", "ExitSignal", "ExitBySignal", "RemoteHost",
-    "LastRemoteHost", "RemoteWallClockTime", "NumRetries", "NumCheckpoints", "HoldReason", "HoldReasonCode",
+    "LastRemoteHost", "RemoteWallClockTime", "MemoryUsage", "ResidentSetSize", "RemoteUserCpu", "RemoteSysCpu",
+    "NumRetries", "NumCheckpoints", "HoldReason", "HoldReasonCode",
     "LastRequeueReason", "LastRequeueTime", "LastCheckpointImage", "LastCheckpointSandbox", "LastCheckpointTime",
     "CheckpointCaps", "CheckpointServer", "CheckpointServerChoice", "CheckpointSeq", "CheckpointSize",
     "CheckpointSeconds", "CheckpointIntervalChoice", "CheckpointUnusable", "CheckpointUnusableReason",

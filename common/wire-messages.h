@@ -69,9 +69,10 @@
 	  "shadow -> startd: (claim id, executable name, files (name, mode, contents)); starts the job")     \
 	X(ACTIVATE_REPLY, 33, "(x)", "startd -> shadow: (process id of the job)")                           \
 	X(CLAIM_STATUS, 34, "(s)", "shadow -> startd: (claim id); also the claim's heartbeat")              \
-	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay)a(ss))",                                                      \
+	X(CLAIM_STATUS_REPLY, 35, "(sxxsa(suay)a(ss)(bttt))",                                                \
 	  "startd -> shadow: (running | suspended | vacating | exited | vacated | held | restart-failed, exit code, signal, "  \
-	  "why, files back, the newest checkpoint's attributes)")                                            \
+	  "why, files back, the newest checkpoint's attributes, what the run used once it ended: (measured?, " \
+	  "peak memory in bytes, user CPU in microseconds, system CPU in microseconds))")                    \
 	X(RELEASE, 36, "(s)", "shadow -> startd: (claim id); the sandbox is removed; reply CLAIM_REPLY") \
 	X(CLAIM_CHECKPOINT, 37, "(sb)",                                                                      \
 	  "shadow -> startd: (claim id, exit after?): checkpoint the job now; reply CLAIM_REPLY") \

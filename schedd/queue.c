@@ -101,6 +101,10 @@ static const char *const maintained_attrs[] = {
     "QDate",
     "EnteredCurrentStatus",
     "RemoteWallClockTime",
+    "MemoryUsage",
+    "ResidentSetSize",
+    "RemoteUserCpu",
+    "RemoteSysCpu",
     "ImageSize",
     "NumCheckpoints",
     "LastCheckpointTime",
@@ -983,21 +987,29 @@ gboolean kite_queue_commit(KiteQueue *q, GError **error)
 /* Overlay @attrs on the proc ad of job @id (which must be in @status):
  * the job's own record of what happened to it, shown by `q -l`.  With
  * @count, the integer attribute @count is incremented too. */
-static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, KiteAd *attrs, const char *count)
+/* The proc ad of job @id if it is in @status (an empty one if it is
+ * damaged), else NULL. */
+static KiteAd *proc_ad(KiteQueue *q, const KiteJobId *id, int status)
 {
 	g_autoptr(sqlite3_stmt) st =
 	    prepare(q, "SELECT ad FROM jobs WHERE cluster = ? AND proc = ? AND status = ?", NULL);
 	if (!st)
-		return FALSE;
+		return NULL;
 	sqlite3_bind_int64(st, 1, id->cluster);
 	sqlite3_bind_int64(st, 2, id->proc);
 	sqlite3_bind_int(st, 3, status);
 	if (sqlite3_step(st) != SQLITE_ROW)
-		return FALSE;
+		return NULL;
 	const char *text = (const char *)sqlite3_column_text(st, 0);
-	g_autoptr(KiteAd) ad = kite_ad_parse(text ? text : "", NULL);
+	KiteAd *ad = kite_ad_parse(text ? text : "", NULL);
+	return ad ? ad : kite_ad_new();
+}
+
+static gboolean note_in_proc_ad(KiteQueue *q, const KiteJobId *id, int status, KiteAd *attrs, const char *count)
+{
+	g_autoptr(KiteAd) ad = proc_ad(q, id, status);
 	if (!ad)
-		ad = kite_ad_new();
+		return FALSE;
 	if (count) {
 		gint64 n = 0;
 		kite_ad_get_int(ad, count, &n);
@@ -1269,6 +1281,30 @@ gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *h
 	kite_ad_set_int(attrs, "JobCurrentStartDate", now);
 	note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, "NumShadowStarts");
 	return TRUE;
+}
+
+gboolean kite_queue_note_usage(KiteQueue *q, const KiteJobId *id, const KiteRunUsage *usage, GError **error)
+{
+	g_autoptr(KiteAd) ad = proc_ad(q, id, KITE_JOB_RUNNING);
+	if (!ad)
+		return kite_throw(error, KITE_ERROR_STATE, "job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT " is not running",
+				  id->cluster, id->proc);
+	gint64 rss = 0, mib = 0;
+	double user = 0, sys = 0;
+	kite_ad_get_int(ad, "ResidentSetSize", &rss);
+	kite_ad_get_int(ad, "MemoryUsage", &mib);
+	kite_ad_get_real(ad, "RemoteUserCpu", &user);
+	kite_ad_get_real(ad, "RemoteSysCpu", &sys);
+	/* Peaks keep the highest run's (rounded up, as Condor's are);
+	 * CPU adds up over every run the job had. */
+	g_autoptr(KiteAd) attrs = kite_ad_new();
+	kite_ad_set_int(attrs, "MemoryUsage", MAX(mib, (usage->memory_peak + 1048575) / 1048576));
+	kite_ad_set_int(attrs, "ResidentSetSize", MAX(rss, (usage->memory_peak + 1023) / 1024));
+	kite_ad_set_real(attrs, "RemoteUserCpu", user + usage->user_cpu);
+	kite_ad_set_real(attrs, "RemoteSysCpu", sys + usage->sys_cpu);
+	return note_in_proc_ad(q, id, KITE_JOB_RUNNING, attrs, NULL) ||
+	       kite_throw(error, KITE_ERROR_IO, "cannot record the usage of job %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+			  id->cluster, id->proc);
 }
 
 gboolean kite_queue_set_idle(KiteQueue *q, const KiteJobId *id, gint64 wall_seconds, const char *reason,

@@ -130,6 +130,18 @@ gboolean kite_queue_commit(KiteQueue *q, GError **error);
  * setting JobCurrentStartDate.  FALSE if the job is not idle any more
  * (removed or held meanwhile) or the update failed. */
 gboolean kite_queue_set_running(KiteQueue *q, const KiteJobId *id, const char *host);
+/* What one run of a job used, as its startd measured it (the job's
+ * cgroup). */
+typedef struct {
+	gint64 memory_peak; /* bytes */
+	double user_cpu, sys_cpu; /* seconds */
+} KiteRunUsage;
+
+/* Record @usage in the ad of running job @id: MemoryUsage (MiB) and
+ * ResidentSetSize (KiB) keep the highest peak of its runs, RemoteUserCpu
+ * and RemoteSysCpu (seconds) add up over them.  FALSE if the job is not
+ * running. */
+gboolean kite_queue_note_usage(KiteQueue *q, const KiteJobId *id, const KiteRunUsage *usage, GError **error);
 /* Running -> Idle (the run was lost or vacated), adding @wall_seconds
  * to RemoteWallClockTime and recording LastRequeueReason (@reason),
  * LastRequeueTime and LastRemoteHost; with @retry (the run failed and

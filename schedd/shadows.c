@@ -280,6 +280,25 @@ static KiteExitPolicy job_exit_policy(KiteSchedd *s, const KiteJobId *id, gint64
 	return kite_exit_policy(job, code, sig, out_reason);
 }
 
+/* What the run used, if its startd measured it (RunMemoryPeak, RunUserCpu,
+ * RunSysCpu in the shadow's outcome), into the job's ad before anything
+ * reads it (on_exit_hold may name MemoryUsage) or moves it to history.
+ * A run that ended unseen (its startd lost, its shadow stopped) adds
+ * nothing: there is no measure of it. */
+static void note_run_usage(Shadow *sh, const KiteAd *outcome)
+{
+	KiteRunUsage u = {0};
+	if (!outcome || !kite_ad_get_int(outcome, "RunMemoryPeak", &u.memory_peak))
+		return;
+	kite_ad_get_real(outcome, "RunUserCpu", &u.user_cpu);
+	kite_ad_get_real(outcome, "RunSysCpu", &u.sys_cpu);
+	g_autoptr(GError) error = NULL;
+	if (!kite_queue_note_usage(sh->s->queue, &sh->id, &u, &error)) {
+		g_autofree char *name = job_name(&sh->id);
+		g_message("job %s: what its run used is not recorded: %s", name, error->message);
+	}
+}
+
 /* Apply a shadow's outcome (@out, an ad; NULL or garbled if it died)
  * to the queue.  TRUE when the shadow keeps its claim and waits for the
  * owner's next job (NextJob). */
@@ -309,6 +328,7 @@ static gboolean apply_outcome(Shadow *sh, const char *out, int exit_status)
 		kite_ad_get_bool(ad, "ReconnectFailed", &reconnect_failed);
 	}
 	kite_usage_charge(s->usage, sh->owner, wall, kite_now_wall());
+	note_run_usage(sh, ad);
 	if (job_started)
 		kite_mtbf_note_run(s->mtbf, kite_slot_machine(sh->slot), wall,
 				   g_strcmp0(outcome, "requeue") == 0 && !unusable);

@@ -11,7 +11,10 @@
  *   SlotLost (the startd was unreachable or refused the claim, or was
  *   lost), JobStarted (the job's process was started),
  *   NextJob (true: the claim is kept, and the shadow waits on stdin for
- *   the owner's next job — claim reuse)
+ *   the owner's next job — claim reuse),
+ *   RunMemoryPeak (bytes), RunUserCpu, RunSysCpu (seconds): what the
+ *   run used, when the startd measured it (the run ended there: exited,
+ *   vacated, held over its memory, restart failed)
  *
  * stdin is "CLAIM-ID\n" and then frames "JOB <bytes>\n<job ad>" — the
  * first job, and after each outcome with NextJob the next one — or
@@ -139,6 +142,8 @@ typedef struct {
 	char *ckpt_unusable; /* why the job's checkpoint could not be restarted */
 	gboolean reconnect_failed; /* --reconnect found no job to take over */
 	KiteAd *ckpt;	     /* the newest checkpoint's attributes, if one was taken */
+	gboolean measured;   /* the startd said what the run used: */
+	guint64 memory_peak, user_usec, system_usec;
 } Outcome;
 
 static void set_outcome(Outcome *o, const char *outcome, gint64 hold_code, const char *fmt, ...)
@@ -178,6 +183,11 @@ static void print_outcome(const Outcome *o, gboolean next_job)
 		kite_ad_set_bool(ad, "ReconnectFailed", TRUE);
 	if (next_job)
 		kite_ad_set_bool(ad, "NextJob", TRUE);
+	if (o->measured) {
+		kite_ad_set_int(ad, "RunMemoryPeak", (gint64)o->memory_peak);
+		kite_ad_set_real(ad, "RunUserCpu", o->user_usec / 1e6);
+		kite_ad_set_real(ad, "RunSysCpu", o->system_usec / 1e6);
+	}
 	g_autofree char *text = kite_ad_to_text(ad);
 	fputs(text, stdout);
 	fputs("\n", stdout);
@@ -508,7 +518,8 @@ static gboolean follow_job(KiteConn **inout_conn, const char *claim, const KiteA
 		const char *state, *why;
 		gint64 code, sig;
 		g_autoptr(GVariant) out = NULL, ckpt = NULL;
-		g_variant_get(st, "(&sxx&s@a(suay)@a(ss))", &state, &code, &sig, &why, &out, &ckpt);
+		g_variant_get(st, "(&sxx&s@a(suay)@a(ss)(bttt))", &state, &code, &sig, &why, &out, &ckpt,
+			      &o->measured, &o->memory_peak, &o->user_usec, &o->system_usec);
 		note_checkpoint(ckpt, o, job);
 		if ((!strcmp(state, "suspended") || !strcmp(state, "running")) && strcmp(state, last_state)) {
 			print_event(state, NULL);

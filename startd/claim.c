@@ -51,6 +51,8 @@ typedef struct {
 	gboolean started, running, exited, vacated, released;
 	gboolean over_memory; /* killed for using more than RequestMemory */
 	int wait_status;
+	gboolean measured;    /* usage holds what the job's cgroup counted */
+	KiteJobUsage usage;   /* as the job exited: the shadow reports it */
 	char *why; /* why it was vacated */
 	gint64 start_time;
 	/* checkpointing (docs/running-jobs.md, "Checkpoints") */
@@ -306,13 +308,15 @@ static gint64 request_memory(const Claim *c)
 	return mib;
 }
 
-/* After the job's process exited: kill what it left behind, log what
- * it used, and note whether it went over its memory request. */
+/* After the job's process exited: kill what it left behind, keep (for
+ * the shadow, CLAIM_STATUS_REPLY) and log what it used, and note
+ * whether it went over its memory request. */
 static void finish_cgroup(const KiteSlot *slot, Claim *c)
 {
 	kite_job_cgroup_kill(c->cgroup);
-	KiteJobUsage u;
-	kite_job_cgroup_usage(c->cgroup, &u);
+	kite_job_cgroup_usage(c->cgroup, &c->usage);
+	c->measured = TRUE;
+	const KiteJobUsage u = c->usage;
 	g_message("%s: the job used at most %.1f MiB of memory and %.2f s of CPU (%.2f s user, %.2f s "
 		  "system)",
 		  slot->name, u.memory_peak / 1048576.0, (u.user_usec + u.system_usec) / 1e6,
@@ -1198,9 +1202,15 @@ static void handle_status(KiteStartd *d, KiteServerConn *conn, GVariant *body)
 	}
 	if (!files)
 		files = g_variant_new_array(G_VARIANT_TYPE("(suay)"), NULL, 0);
-	kite_server_reply(
-	    conn, KITE_MSG_CLAIM_STATUS_REPLY,
-	    g_variant_new("(sxxs@a(suay)@a(ss))", state, code, sig, why, files, checkpoint_attrs(c)));
+	/* What the run used, once it has exited and only if its cgroup
+	 * counted it (rlimits alone measure nothing). */
+	gboolean measured = c->exited && c->measured;
+	kite_server_reply(conn, KITE_MSG_CLAIM_STATUS_REPLY,
+			  g_variant_new("(sxxs@a(suay)@a(ss)(bttt))", state, code, sig, why, files,
+					checkpoint_attrs(c), measured,
+					measured ? (guint64)c->usage.memory_peak : 0,
+					measured ? (guint64)c->usage.user_usec : 0,
+					measured ? (guint64)c->usage.system_usec : 0));
 }
 
 /* `pool ckpt` / `pool vacate`: libckpt's SIGUSR2 (checkpoint and go

@@ -1018,6 +1018,10 @@ static void test_edit(void **state)
 					 "QDate",
 					 "EnteredCurrentStatus",
 					 "RemoteWallClockTime",
+					 "MemoryUsage",
+					 "ResidentSetSize",
+					 "RemoteUserCpu",
+					 "RemoteSysCpu",
 					 "ImageSize",
 					 "NumCheckpoints",
 					 "LastCheckpointTime",
@@ -1465,6 +1469,57 @@ static void test_run_lifecycle(void **state)
 	assert_int_equal(status_of(f->q, c, 3), KITE_JOB_IDLE);
 }
 
+/* What the runs used (kite_queue_note_usage): the peaks keep the
+ * highest run's, rounded up (MiB, KiB), the CPU times add up over a
+ * vacated run and the last one, and the sum reaches the history. */
+static void test_run_usage(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(KiteAd) ad = plain_ad();
+	gint64 c = submit_ok(f->q, ad, 1, "alice");
+	KiteJobId j0 = {c, 0};
+	g_autoptr(GError) error = NULL;
+	KiteRunUsage first = {.memory_peak = 100 * 1048576 + 1, .user_cpu = 1.5, .sys_cpu = 0.25};
+	KiteRunUsage second = {.memory_peak = 50 * 1048576, .user_cpu = 2.0, .sys_cpu = 0.5};
+
+	/* Only a running job has a run to measure. */
+	assert_false(kite_queue_note_usage(f->q, &j0, &first, &error));
+	assert_true(g_error_matches(error, KITE_ERROR, KITE_ERROR_STATE));
+	g_clear_error(&error);
+	Row *r = get_job(f->q, c, 0, FALSE);
+	assert_null(kite_ad_lookup(r->ad, "MemoryUsage"));
+	row_free(r);
+
+	assert_true(kite_queue_set_running(f->q, &j0, "slot1@ws1"));
+	assert_true(kite_queue_note_usage(f->q, &j0, &first, &error));
+	assert_true(kite_queue_set_idle(f->q, &j0, 5, "vacated", FALSE));
+	r = get_job(f->q, c, 0, FALSE);
+	assert_ad_int(r->ad, "MemoryUsage", 101);
+	assert_ad_int(r->ad, "ResidentSetSize", 102401);
+	assert_ad_expr(r->ad, "RemoteUserCpu", "1.5");
+	assert_ad_expr(r->ad, "RemoteSysCpu", "0.25");
+	row_free(r);
+
+	assert_true(kite_queue_set_running(f->q, &j0, "slot1@ws2"));
+	assert_true(kite_queue_note_usage(f->q, &j0, &second, &error));
+	KiteJobExit ok = {.code = 0, .wall_seconds = 7};
+	assert_true(kite_queue_complete(f->q, &j0, &ok, &error));
+	r = get_job(f->q, c, 0, TRUE);
+	assert_non_null(r);
+	assert_ad_int(r->ad, "MemoryUsage", 101);
+	assert_ad_int(r->ad, "ResidentSetSize", 102401);
+	assert_ad_expr(r->ad, "RemoteUserCpu", "3.5");
+	assert_ad_expr(r->ad, "RemoteSysCpu", "0.75");
+	/* Usable in expressions, as on_exit_hold / periodic_* use them. */
+	KiteValue v = KITE_VALUE_INIT;
+	g_autoptr(KiteExpr) e = kite_expr_parse("MemoryUsage > 100 && RemoteUserCpu + RemoteSysCpu > 4", NULL, &error);
+	assert_non_null(e);
+	kite_expr_eval(e, r->ad, NULL, &v);
+	assert_int_equal(v.type, KITE_VALUE_BOOL);
+	assert_true(kite_value_is_true(&v));
+	row_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1487,6 +1542,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_purge_history, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_run_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_run_usage, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
 }
