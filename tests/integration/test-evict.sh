@@ -57,6 +57,12 @@ YAML
 	check_contains "$mode: q -l: its size" "CheckpointSize = " "$out"
 	check_not_contains "$mode: q -l never shows capabilities" "CheckpointCaps" "$out"
 	check_contains "$mode: q -l: why it left" "LastRequeueReason = \"vacated from slot1@$from: the owner policy preempted it\"" "$out"
+	# What the vacated run used (measured where the startd has cgroups):
+	# the history's CPU times must add the resumed run's to it.
+	local cgroups='' cpu1
+	grep -q "jobs run in cgroups" "$from/startd.log" && cgroups=1
+	cpu1=$(echo "$out" | awk -F' = ' '$1 == "RemoteUserCpu" {u = $2} $1 == "RemoteSysCpu" {s = $2} END {if (u != "") print u + s}')
+	[ -z "$cgroups" ] || check_contains "$mode: q -l: what the vacated run used" "MemoryUsage = " "$out"
 	local col
 	col=$(q -a "$id" | awk -v id="$id" '$1 == id {print $8}')
 	if [ -n "$col" ] && [ "$col" != "-" ]; then pass "$mode: q shows the checkpoint ($col)"; else fail "$mode: q shows the checkpoint" "$(q -a "$id")"; fi
@@ -75,6 +81,11 @@ YAML
 	hist=$(q -a --history -l "$id")
 	check_contains "$mode: the history ad keeps the checkpoint count" "NumCheckpoints = 1" "$hist"
 	check_contains "$mode: and where it ran last" "RemoteHost = \"slot1@$to\"" "$hist"
+	if [ -n "$cgroups" ]; then
+		local cpu2
+		cpu2=$(echo "$hist" | awk -F' = ' '$1 == "RemoteUserCpu" {u = $2} $1 == "RemoteSysCpu" {s = $2} END {if (u != "") print u + s}')
+		if [ -n "$cpu1" ] && [ -n "$cpu2" ] && awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { exit !(b > a) }'; then pass "$mode: the history's CPU time adds both runs' ($cpu1 s, then $cpu2 s)"; else fail "$mode: the history's CPU time adds both runs'" "vacated run: '$cpu1', history: '$cpu2'"; fi
+	fi
 	check_contains "$mode: q -l tells the job's story" "# events, oldest first" "$hist"
 	local story
 	story=$(echo "$hist" | awk '/^#   / {print $4, $5}' | xargs)
