@@ -4,6 +4,7 @@
  * per-connection state is needed and an upload is found again by id.
  * The capability's kind decides what may be done; the connection's
  * identity only decides who may allocate and list. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -456,17 +457,24 @@ static void handle_read(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 
 /* KITE_FAULT=get:N (tests): the server dies on its Nth CKPT_GET, as
  * if killed there, with earlier replies on their way: a reader sees its
- * download cut off in the middle of an image. */
+ * download cut off in the middle of an image.  KITE_FAULT=stop:N: it
+ * stops there instead (SIGSTOP to itself), its connections open: a
+ * reader waits for replies that do not come. */
 static void fault_get(void)
 {
 	static gint64 fault_at = -1, gets;
+	static gboolean stop;
 	if (fault_at < 0) {
 		const char *f = g_getenv("KITE_FAULT");
-		fault_at = f && g_str_has_prefix(f, "get:") ? g_ascii_strtoll(f + 4, NULL, 10) : 0;
+		stop = f && g_str_has_prefix(f, "stop:");
+		fault_at = f && (g_str_has_prefix(f, "get:") || stop) ? g_ascii_strtoll(strchr(f, ':') + 1, NULL, 10) : 0;
 	}
 	if (fault_at > 0 && ++gets == fault_at) {
-		g_message("KITE_FAULT=get:%" G_GINT64_FORMAT ": dying on this CKPT_GET", fault_at);
-		_exit(70);
+		g_message("KITE_FAULT=%s:%" G_GINT64_FORMAT ": %s on this CKPT_GET", stop ? "stop" : "get", fault_at,
+			  stop ? "stopping" : "dying");
+		if (!stop)
+			_exit(70);
+		raise(SIGSTOP);
 	}
 }
 

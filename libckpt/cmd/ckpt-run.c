@@ -38,7 +38,7 @@ static int setup_server(const char *server, const char *caps_file, const char *o
 		g_autofree char *me = kite_user_name(getuid());
 		/* daemons (a pool key) must name the owner; users are who their token says */
 		const char *o = owner ? owner : g_getenv("KITE_POOL_KEY_FILE") ? me : "";
-		g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, 60, &error);
+		g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, kite_ckpt_server_timeout(), &error);
 		g_auto(KiteCkptCaps) caps = {0};
 		if (!c || !kite_ckpt_client_allocate(c, o, 0, (gint64)lease, &caps, &error) ||
 		    !kite_ckpt_caps_save(path, &caps, &error)) {

@@ -58,6 +58,24 @@ static gboolean kite_ckpt_server_caps(const char *caps_file, KiteCkptCaps *out, 
 			  "no capabilities: give --caps FILE (or set KITE_CKPT_CAPS, or KITE_CKPT_READ_CAP)");
 }
 
+double kite_ckpt_server_timeout(void)
+{
+	static double timeout;
+	if (timeout > 0)
+		return timeout;
+	timeout = 60;
+	const char *e = g_getenv("KITE_CKPT_TIMEOUT");
+	if (e) {
+		char *end;
+		double t = g_ascii_strtod(e, &end);
+		if (end != e && *end == 0 && t >= 1 && t <= 86400)
+			timeout = t;
+		else
+			g_printerr("ckpt: KITE_CKPT_TIMEOUT=%s is not a number of seconds from 1 to 86400; waiting 60 s\n", e);
+	}
+	return timeout;
+}
+
 KiteCkptClient *kite_ckpt_server_connect(const char *server, const char *caps_file, const char *dir, char **out_name,
 					 char **out_read_cap, GError **error)
 {
@@ -71,7 +89,7 @@ KiteCkptClient *kite_ckpt_server_connect(const char *server, const char *caps_fi
 	if (!caps.read)
 		return kite_throw(error, KITE_ERROR_INVALID, "the capabilities hold no read capability"), NULL;
 	*out_name = g_strdup_printf("server:%s/%s", addr, caps.id ? caps.id : "image");
-	KiteCkptClient *c = kite_ckpt_client_connect(addr, 60, error);
+	KiteCkptClient *c = kite_ckpt_client_connect(addr, kite_ckpt_server_timeout(), error);
 	if (c)
 		*out_read_cap = g_steal_pointer(&caps.read);
 	return c;
@@ -126,7 +144,7 @@ static int cmd_alloc(int argc, char **argv)
 		return 2;
 	}
 	g_autoptr(GError) error = NULL;
-	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, 60, &error);
+	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, kite_ckpt_server_timeout(), &error);
 	g_auto(KiteCkptCaps) caps = {0};
 	if (!c || !kite_ckpt_client_allocate(c, owner, size, lease, &caps, &error) ||
 	    !kite_ckpt_caps_save(file, &caps, &error)) {
@@ -159,7 +177,7 @@ static int cmd_upload(int argc, char **argv)
 		printf("ckpt upload: the capabilities file names no server or no write capability\n");
 		return 1;
 	}
-	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, 60, &error);
+	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(server, kite_ckpt_server_timeout(), &error);
 	KiteCkptUploadStats st = {0};
 	g_auto(KiteCkptInfo) info = {0};
 	if (!c || !kite_ckpt_client_upload(c, caps.write, 0, &st, &info, &error)) {
@@ -217,7 +235,7 @@ static int cmd_download(int argc, char **argv)
 		fprintf(stderr, "ckpt download: %s: %s\n", tmp ? tmp : out, g_strerror(errno));
 		return 1;
 	}
-	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, 60, &error);
+	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, kite_ckpt_server_timeout(), &error);
 	gboolean ok = c && kite_ckpt_client_download(c, caps.read, fd, NULL, NULL, &error);
 	if (ok && tmp && (fsync(fd) < 0 || rename(tmp, out) < 0)) {
 		kite_throw_errno(&error, "write %s", out);
@@ -266,7 +284,7 @@ static int cmd_lease(int argc, char **argv)
 		fprintf(stderr, "ckpt lease: the capabilities name no server or no manage capability\n");
 		return 1;
 	}
-	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, 60, &error);
+	g_autoptr(KiteCkptClient) c = kite_ckpt_client_connect(addr, kite_ckpt_server_timeout(), &error);
 	g_auto(KiteCkptInfo) info = {0};
 	if (!c || !kite_ckpt_client_manage(c, caps.manage, op, lease, &info, &error)) {
 		fprintf(stderr, "ckpt lease: %s\n", error->message);

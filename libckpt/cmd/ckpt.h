@@ -24,6 +24,10 @@ int kite_ckpt_cmd_server(int argc, char **argv);
 int kite_ckpt_server_fetch(const char *server, const char *caps_file, const char *dir, char **out_name,
 			   gboolean *out_checked, GError **error);
 
+/* Seconds a `ckpt` command waits for a checkpoint server before it gives
+ * up (connecting, each reply; a streamed restart's restorer too):
+ * KITE_CKPT_TIMEOUT, default 60. */
+double kite_ckpt_server_timeout(void);
 /* Connect to the checkpoint server of an image and authenticate; the
  * capabilities and @out_name as for kite_ckpt_server_fetch().
  * @out_read_cap: the read capability (newly allocated). */

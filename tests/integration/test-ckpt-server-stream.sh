@@ -14,6 +14,10 @@
 #     far the download got, exit status 1, no program;
 #  5. an incremental image (uploaded by hand) is refused: its parent is
 #     not on the server;
+#  6. a chunk corrupt in the server's pack, late in the stream: the
+#     server's refusal passed on by the restorer;
+#  7. the server stopping mid-stream: the restorer gives up after
+#     KITE_CKPT_TIMEOUT saying how far it got;
 #  4. the restarted program runs with its memory intact, as anonymous
 #     memory (no mapping of a downloaded image file), its stdout file
 #     restored to the checkpoint's contents,
@@ -85,6 +89,27 @@ got_bytes=${BASH_REMATCH[2]}
 no_program "server died"
 grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
 pass "the server died mid-stream: refused ($(echo "$msg" | cut -c1-90)…), nothing runs"
+
+# 7. the server stops answering mid-stream (KITE_FAULT=stop:8: it stops
+#    itself on its 8th CKPT_GET, connections open): the restorer, reading
+#    the replies itself, gives up after KITE_CKPT_TIMEOUT (2 s here,
+#    60 by default) saying how far the image got; nothing runs
+KITE_FAULT=stop:8 start_server
+bad=$(KITE_CKPT_TIMEOUT=soon "$BIN/ckpt" lease --caps ck/server.caps stat 2>&1 >/dev/null)
+check_eq "a KITE_CKPT_TIMEOUT that is not a number" \
+	"ckpt: KITE_CKPT_TIMEOUT=soon is not a number of seconds from 1 to 86400; waiting 60 s" "$bad"
+: >err.txt
+t0=$SECONDS
+KITE_CKPT_TIMEOUT=2 timeout 30 "$BIN/ckpt" restart ck >>out.txt 2>restart.err
+check_eq "exit status of a restart whose server stopped answering" 1 "$?"
+took=$((SECONDS - t0))
+re="^ckpt restart: refusing to restart server:$SRV/$id: image $id: the download stopped after [0-9]+ of $chunks chunks \([0-9]+ of [0-9]+ bytes\): receive from $SRV: timed out after 2 s$"
+[[ "$(cat restart.err)" =~ $re ]] || fail "server stopped: unexpected message: $(cat restart.err)"
+[ "$took" -ge 1 ] && [ "$took" -le 10 ] || fail "server stopped: the restart gave up after $took s (KITE_CKPT_TIMEOUT=2)"
+no_program "server stopped"
+grep -q "^written after the checkpoint" out.txt || fail "a refused restart restored the program's stdout file"
+crash_server # (stopped: SIGKILL still ends it)
+pass "the server stopped mid-stream: refused after $took s ($(sed 's/.*: receive/receive/' restart.err)), nothing runs"
 
 # 5 (before 4, which ends the test). an incremental image uploaded by
 #    hand needs a parent no server holds: refused before anything runs
