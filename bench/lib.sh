@@ -12,3 +12,26 @@ wait_for() {
 	echo "timeout waiting for $2 in $1" >&2
 	return 1
 }
+
+# start_idle_startd DIR SCHEDD_ADDR: for the pool benchmarks, a startd of
+# $SLOTS slots in DIR (the schedd's state directory is DIR/../s: its pool
+# key is copied) whose owner has been away for an hour and stays away (no
+# activity sources, an old activity file); its pid goes into `pids`.
+start_idle_startd() {
+	local d=$1
+	cp "$d/../s/pool.key" "$d/pool.key"
+	touch -d '-1 hour' "$d/activity"
+	cat >"$d/startd.yaml" <<YAML
+name: ws
+slots: $SLOTS
+cpus: $SLOTS
+memory: 50G
+benchmark: false
+activity_sources: []
+activity_file: $d/activity
+start: KeyboardIdle > StartIdleTime
+start_idle_time: 1s
+YAML
+	"$BIN/startd" --config "$d/startd.yaml" --state-dir "$d" --schedd "$2" 2>"$d/log" &
+	pids+=($!)
+}

@@ -12,6 +12,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
+. "$ROOT/bench/lib.sh"
 RUNS=${RUNS:-5}
 JOBS=${JOBS:-1000}
 SLOTS=${SLOTS:-50}
@@ -36,22 +37,7 @@ throughput() {
 	"$BIN/schedd" --config "$d/s/schedd.yaml" --state-dir "$d/s" 2>"$d/s/log" &
 	pids+=($!)
 	for _ in $(seq 250); do [ -s "$d/s/schedd.addr" ] && break; sleep 0.02; done
-	cp "$d/s/pool.key" "$d/ws/pool.key"
-	touch -d '-1 hour' "$d/ws/activity"
-	cat >"$d/ws/startd.yaml" <<YAML
-name: ws
-slots: $SLOTS
-cpus: $SLOTS
-memory: 50G
-benchmark: false
-activity_sources: []
-activity_file: $d/ws/activity
-start: KeyboardIdle > StartIdleTime
-start_idle_time: 1s
-YAML
-	"$BIN/startd" --config "$d/ws/startd.yaml" --state-dir "$d/ws" --schedd "$(cat "$d/s/schedd.addr")" \
-		2>"$d/ws/log" &
-	pids+=($!)
+	start_idle_startd "$d/ws" "$(cat "$d/s/schedd.addr")"
 	export KITE_SCHEDD=$d/s/schedd.sock
 	for _ in $(seq 300); do
 		[ "$("$BIN/pool" status 2>/dev/null | grep -c Unclaimed)" -ge "$SLOTS" ] && break

@@ -10,6 +10,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
+. "$ROOT/bench/lib.sh"
 RUNS=${RUNS:-3}
 SLOTS=${SLOTS:-50}
 TMP=$(mktemp -d "${BENCH_TMP:-/tmp}/kite-bench-reconnect.XXXXXX")
@@ -44,21 +45,7 @@ run() {
 	addr=$(cat "$d/s/schedd.addr")
 	# the restarted schedd listens where the startd advertises
 	printf 'listen: %s\nclaim_poll_interval: 1s\n' "$addr" >"$d/s/schedd.yaml"
-	cp "$d/s/pool.key" "$d/ws/pool.key"
-	touch -d '-1 hour' "$d/ws/activity"
-	cat >"$d/ws/startd.yaml" <<YAML
-name: ws
-slots: $SLOTS
-cpus: $SLOTS
-memory: 50G
-benchmark: false
-activity_sources: []
-activity_file: $d/ws/activity
-start: KeyboardIdle > StartIdleTime
-start_idle_time: 1s
-YAML
-	"$BIN/startd" --config "$d/ws/startd.yaml" --state-dir "$d/ws" --schedd "$addr" 2>"$d/ws/log" &
-	pids+=($!)
+	start_idle_startd "$d/ws" "$addr"
 	export KITE_SCHEDD=$d/s/schedd.sock
 	printf 'executable: /bin/sleep\narguments: ["600"]\ncheckpoint: none\nqueue: %d\n' "$SLOTS" >"$d/job.yaml"
 	(cd "$d" && "$BIN/submit" job.yaml >/dev/null)

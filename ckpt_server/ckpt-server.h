@@ -124,7 +124,7 @@ const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteC
  * (KITE_ERROR_NOT_FOUND: the pack does not hold it).  Mapping a pack
  * again (it grew) unmaps the old mapping: a pointer into it is good
  * until the loop next maps or drops that pack. */
-KitePack *kite_store_chunk_pack(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error);
+KitePack *kite_store_chunk_pack(KiteOwner *o, const KiteChunkLoc *loc, GError **error);
 /* Whether the chunk at @at (its pack header, then its data) is the one
  * named @hash of @len bytes and CRC32C @crc, and its data passes that
  * CRC.  Reads those bytes and nothing else: readahead workers call it. */
@@ -160,7 +160,7 @@ void kite_readahead_quiesce(void);
 guint8 *kite_readahead_take(const KiteAlloc *a, guint64 generation, guint64 first, guint32 count, gsize *out_len);
 /* Assemble the reply to the GET a reader of @a's manifest @m will send
  * next, the one starting at chunk @first. */
-void kite_readahead_start(KiteCkptServer *s, KiteAlloc *a, const KiteManifest *m, guint64 first);
+void kite_readahead_start(KiteAlloc *a, const KiteManifest *m, guint64 first);
 
 /* advertise.c */
 /* Address, space and load now (@out->address is borrowed). */

@@ -170,7 +170,7 @@ static int free_slot(void)
 	return -1;
 }
 
-void kite_readahead_start(KiteCkptServer *s, KiteAlloc *a, const KiteManifest *m, guint64 first)
+void kite_readahead_start(KiteAlloc *a, const KiteManifest *m, guint64 first)
 {
 	if (!ra.pool || first >= m->chunks->len)
 		return;
@@ -196,7 +196,7 @@ void kite_readahead_start(KiteCkptServer *s, KiteAlloc *a, const KiteManifest *m
 		const KiteChunkRef *r = &g_array_index(m->chunks, KiteChunkRef, first + i);
 		const KiteChunkLoc *loc = kite_store_lookup(a->owner, r->hash);
 		const KitePack *p = loc && loc->len == r->len && loc->crc == r->crc
-					? kite_store_chunk_pack(s, a->owner, loc, NULL)
+					? kite_store_chunk_pack(a->owner, loc, NULL)
 					: NULL;
 		if (!p) {
 			job_free(j);

@@ -566,7 +566,7 @@ static void handle_get(KiteCkptServer *s, KiteServerConn *conn, GVariant *body)
 			out[at + len / 2] ^= 0x5a;
 	}
 	/* the reader's next GET, assembled while this reply goes out */
-	kite_readahead_start(s, a, m, first + count);
+	kite_readahead_start(a, m, first + count);
 	/* "(ay)" is serialised as the array's bytes alone: made from them
 	 * directly, the reply is not copied into a new value first */
 	kite_server_reply(conn, KITE_MSG_CKPT_CHUNKS,

@@ -606,9 +606,8 @@ gboolean kite_store_sync(KiteCkptServer *s, KiteOwner *o, GError **error)
 	return TRUE;
 }
 
-KitePack *kite_store_chunk_pack(KiteCkptServer *s, KiteOwner *o, const KiteChunkLoc *loc, GError **error)
+KitePack *kite_store_chunk_pack(KiteOwner *o, const KiteChunkLoc *loc, GError **error)
 {
-	(void)s;
 	KitePack *p = g_hash_table_lookup(o->packs, GUINT_TO_POINTER(loc->pack));
 	if (!p || loc->off + sizeof(KiteCkptPackHeader) + loc->len > p->size) {
 		kite_throw(error, KITE_ERROR_NOT_FOUND, "its pack does not hold it");
@@ -634,7 +633,7 @@ const guint8 *kite_store_read_chunk(KiteCkptServer *s, KiteOwner *o, const KiteC
 {
 	char hex[33];
 	g_autoptr(GError) local = NULL;
-	KitePack *p = kite_store_chunk_pack(s, o, loc, &local);
+	KitePack *p = kite_store_chunk_pack(o, loc, &local);
 	if (!p) {
 		if (local->code != KITE_ERROR_NOT_FOUND) {
 			g_propagate_error(error, g_steal_pointer(&local));

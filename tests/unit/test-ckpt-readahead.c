@@ -245,7 +245,7 @@ static void test_take_each_range(void **state)
 		guint32 count = kite_ckpt_get_count(m, first);
 		if (first > 0)
 			assert_take(a, m->generation, c, first, count);
-		kite_readahead_start(&server, a, m, first + count);
+		kite_readahead_start(a, m, first + count);
 		first += count;
 		ranges++;
 		multi += count > 1;
@@ -268,7 +268,7 @@ static void test_take_only_that_range(void **state)
 	assert_true(count > 5);
 	guint64 gen = m->generation;
 	assert_int_equal(m2->generation, gen);
-	kite_readahead_start(&server, a, m, first);
+	kite_readahead_start(a, m, first);
 
 	assert_no_take(a, gen, first + 1, count - 1);
 	assert_no_take(a, gen, first, count - 1);
@@ -282,7 +282,7 @@ static void test_take_only_that_range(void **state)
 
 	/* a new generation of the image: the reply started for the old one
 	 * is not the new one's (the commit frees the old manifest @m) */
-	kite_readahead_start(&server, a, m, first);
+	kite_readahead_start(a, m, first);
 	m = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KiteManifest) next = manifest_of(a, c);
@@ -290,7 +290,7 @@ static void test_take_only_that_range(void **state)
 	KiteManifest *m3 = kite_store_manifest(&server, a, &error);
 	assert_int_equal(m3->generation, 2);
 	assert_no_take(a, m3->generation, first, count);
-	kite_readahead_start(&server, a, m3, first);
+	kite_readahead_start(a, m3, first);
 	assert_take(a, m3->generation, c, first, count);
 	assert_take(a, gen, c, first, count); /* the old one stays until taken or stale */
 }
@@ -303,7 +303,7 @@ static void test_slots_full(void **state)
 	KiteManifest *m;
 	KiteAlloc *a = commit_image(c, &m);
 	for (guint64 first = 0; first < 20; first++)
-		kite_readahead_start(&server, a, m, first);
+		kite_readahead_start(a, m, first);
 	guint kept = 0;
 	for (guint64 first = 0; first < 20; first++) {
 		guint32 count = kite_ckpt_get_count(m, first);
@@ -315,7 +315,7 @@ static void test_slots_full(void **state)
 	}
 	assert_int_equal(kept, 8);
 	/* taken, the slots are free again */
-	kite_readahead_start(&server, a, m, 15);
+	kite_readahead_start(a, m, 15);
 	assert_take(a, m->generation, c, 15, kite_ckpt_get_count(m, 15));
 }
 
@@ -358,13 +358,13 @@ static void test_corrupt_chunk(void **state)
 	assert_true(ranges[2][1] < 9 && ranges[3][0] + ranges[3][1] <= c->n);
 
 	/* a reply read before the damage is right; so are the ranges after */
-	kite_readahead_start(&server, a, m, 9);
+	kite_readahead_start(a, m, 9);
 	assert_take(a, m->generation, c, 9, ranges[0][1]);
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++)
 		flip_stored_byte(kite_store_lookup(owner, c->hashes[bad[i]]),
 				 c->lens[bad[i]] / 2 + (guint32)i);
 	for (gsize i = 0; i < G_N_ELEMENTS(ranges); i++)
-		kite_readahead_start(&server, a, m, ranges[i][0]);
+		kite_readahead_start(a, m, ranges[i][0]);
 	assert_no_take(a, m->generation, ranges[0][0], (guint32)ranges[0][1]);
 	assert_no_take(a, m->generation, ranges[1][0], (guint32)ranges[1][1]);
 	assert_take(a, m->generation, c, ranges[2][0], (guint32)ranges[2][1]);
@@ -423,7 +423,7 @@ static void test_pack_grows(void **state)
 		for (guint64 first = 0; first < m->chunks->len && n < G_N_ELEMENTS(firsts);
 		     first += kite_ckpt_get_count(m, first)) {
 			firsts[n++] = first;
-			kite_readahead_start(&server, a, m, first);
+			kite_readahead_start(a, m, first);
 		}
 		assert_int_equal(n, G_N_ELEMENTS(firsts));
 		assert_int_equal(p->map_len, p->size);
@@ -443,11 +443,11 @@ static void test_pack_grows(void **state)
 		 * maps it again, twice */
 		store_some(more, 1, b0);
 		assert_true(p->size > before && p->map_len == before);
-		kite_readahead_start(&server, b, mb, 0);
+		kite_readahead_start(b, mb, 0);
 		assert_int_equal(p->map_len, p->size);
 		assert_ptr_not_equal(p->map, was);
 		store_some(more, b0, more->n);
-		kite_readahead_start(&server, b, mb, b0);
+		kite_readahead_start(b, mb, b0);
 		assert_int_equal(p->map_len, p->size);
 
 		for (guint i = 0; i < n; i++)
@@ -474,19 +474,19 @@ static void test_shutdown_and_init(void **state)
 	KiteManifest *m;
 	KiteAlloc *a = commit_image(c, &m);
 	guint32 count0 = kite_ckpt_get_count(m, 0), count9 = kite_ckpt_get_count(m, 9);
-	kite_readahead_start(&server, a, m, 0);
-	kite_readahead_start(&server, a, m, 9);
+	kite_readahead_start(a, m, 0);
+	kite_readahead_start(a, m, 9);
 	kite_readahead_shutdown();
 	/* off: nothing is taken or started, and quiescing waits for nothing */
 	assert_no_take(a, m->generation, 0, count0);
-	kite_readahead_start(&server, a, m, 0);
+	kite_readahead_start(a, m, 0);
 	kite_readahead_quiesce();
 	assert_no_take(a, m->generation, 0, count0);
 
 	kite_readahead_init();
 	assert_no_take(a, m->generation, 9, count9); /* dropped at the shutdown */
-	kite_readahead_start(&server, a, m, 9);
-	kite_readahead_start(&server, a, m, 0);
+	kite_readahead_start(a, m, 9);
+	kite_readahead_start(a, m, 0);
 	assert_take(a, m->generation, c, 0, count0);
 	assert_take(a, m->generation, c, 9, count9);
 }
